@@ -1,0 +1,1 @@
+//! keyshift-node: thin binding over keyshift-core (type conversion and error mapping only). Built by a later issue.

@@ -1,0 +1,1 @@
+//! keyshift-server (being built)
