@@ -1,7 +1,529 @@
-//! Hashing of keys (being written by the foundation issue).
+//! Hashing of keys: the three hash variants of DESIGN.md §3 (`sha256_base64`, the server's own
+//! storage form; `sha256_hex`; `bcrypt`), batched parallel hashing for migration, and
+//! constant-time comparison.
+//!
+//! A key is hashed as the exact UTF-8 bytes it is made of: nothing is trimmed or normalised.
+//! Keys that are empty or made only of whitespace are rejected, since they can only be the result
+//! of a parsing mistake upstream.
+
+// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
+#![allow(clippy::result_large_err)]
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// bcrypt cost used by [`hash_key`] for [`HashVariant::Bcrypt`].
+pub const DEFAULT_BCRYPT_COST: u32 = 10;
+/// Smallest bcrypt cost accepted (the algorithm's minimum).
+pub const MIN_BCRYPT_COST: u32 = 4;
+/// Largest bcrypt cost accepted (the algorithm's maximum).
+pub const MAX_BCRYPT_COST: u32 = 31;
+/// Below this many keys, [`hash_keys`] hashes sha256 variants on the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 2048;
+
+/// How a key's hash is written. The string forms (`as_str`, serde) are part of the wire contract.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashVariant {
+    /// Standard base64 (with padding) of the SHA-256 of the key: the server's storage form.
+    #[default]
+    Sha256Base64,
+    /// Lowercase hex of the SHA-256 of the key.
+    Sha256Hex,
+    /// A bcrypt hash (`$2a$`, `$2b$` or `$2y$`), carried as-is.
+    Bcrypt,
+}
+
+impl HashVariant {
+    /// Every variant, in declaration order.
+    pub const ALL: [HashVariant; 3] = [
+        HashVariant::Sha256Base64,
+        HashVariant::Sha256Hex,
+        HashVariant::Bcrypt,
+    ];
+
+    /// `"sha256_base64"`, `"sha256_hex"` or `"bcrypt"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashVariant::Sha256Base64 => "sha256_base64",
+            HashVariant::Sha256Hex => "sha256_hex",
+            HashVariant::Bcrypt => "bcrypt",
+        }
+    }
+}
+
+impl fmt::Display for HashVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HashVariant {
+    type Err = Error;
+
+    /// Parses a variant name (ASCII case-insensitive). Error: `invalid_input` on field `variant`.
+    fn from_str(s: &str) -> Result<Self> {
+        HashVariant::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "variant",
+                    "unknown hash variant; expected one of sha256_base64, sha256_hex, bcrypt",
+                )
+            })
+    }
+}
+
+/// A key's hash together with its variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyHash {
+    /// The hash as text: base64, lowercase hex, or a full bcrypt string.
+    pub value: String,
+    /// How `value` is written.
+    pub variant: HashVariant,
+}
+
+impl KeyHash {
+    /// Checks that `value` has the shape of a `variant` hash and returns it in canonical form
+    /// (hex is lowercased). Errors are `invalid_input` on field `hash`.
+    ///
+    /// - `sha256_base64`: standard padded base64 of exactly 32 bytes (44 characters);
+    /// - `sha256_hex`: 64 hex digits (uppercase accepted and lowercased);
+    /// - `bcrypt`: `$2a$`, `$2b$` or `$2y$`, a 2-digit cost 04–31, `$`, 53 characters of
+    ///   bcrypt's base64 (22 of salt, 31 of hash).
+    pub fn parse(value: &str, variant: HashVariant) -> Result<KeyHash> {
+        let value = match variant {
+            HashVariant::Sha256Base64 => {
+                decode_sha256_base64(value)?;
+                value.to_string()
+            }
+            HashVariant::Sha256Hex => {
+                decode_sha256_hex(value)?;
+                value.to_ascii_lowercase()
+            }
+            HashVariant::Bcrypt => {
+                check_bcrypt_shape(value)?;
+                value.to_string()
+            }
+        };
+        Ok(KeyHash { value, variant })
+    }
+
+    /// Whether `plaintext` hashes to this hash. sha256 variants compare the digests in
+    /// constant time; bcrypt runs the bcrypt algorithm with the hash's salt and cost. A key that
+    /// is empty or whitespace-only never matches. Errors only when `value` is malformed
+    /// (`invalid_input`, field `hash`).
+    pub fn matches(&self, plaintext: &str) -> Result<bool> {
+        let blank = is_blank(plaintext);
+        match self.variant {
+            HashVariant::Sha256Base64 | HashVariant::Sha256Hex => {
+                let expected = match self.variant {
+                    HashVariant::Sha256Base64 => decode_sha256_base64(&self.value)?,
+                    _ => decode_sha256_hex(&self.value)?,
+                };
+                let actual: [u8; 32] = Sha256::digest(plaintext.as_bytes()).into();
+                Ok(constant_time_eq(&actual, &expected) && !blank)
+            }
+            HashVariant::Bcrypt => {
+                let ok = verify_bcrypt(plaintext, &self.value)?;
+                Ok(ok && !blank)
+            }
+        }
+    }
+}
+
+impl fmt::Display for KeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.value)
+    }
+}
+
+/// Standard base64 (with padding) of the SHA-256 of `plaintext`'s UTF-8 bytes. The hot path of
+/// verification and migration: no validation, one allocation.
+pub fn sha256_base64(plaintext: &str) -> String {
+    let digest = Sha256::digest(plaintext.as_bytes());
+    let mut out = String::with_capacity(44);
+    STANDARD.encode_string(digest, &mut out);
+    out
+}
+
+/// Lowercase hex of the SHA-256 of `plaintext`'s UTF-8 bytes. No validation, one allocation.
+pub fn sha256_hex(plaintext: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(plaintext.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 0x0f) as usize] as char);
+    }
+    out
+}
+
+/// Hashes one key in `variant` form. Rejects a key that is empty or whitespace-only
+/// (`invalid_input`, field `key`); otherwise hashes its exact UTF-8 bytes. bcrypt uses
+/// [`DEFAULT_BCRYPT_COST`] and a fresh random salt.
+pub fn hash_key(plaintext: &str, variant: HashVariant) -> Result<KeyHash> {
+    check_key(plaintext)?;
+    hash_unchecked(plaintext, variant)
+}
+
+/// Hashes many keys, returning the hashes in input order. Large batches (and every bcrypt batch
+/// of more than one key) are hashed in parallel on rayon's current pool; small sha256 batches
+/// on the calling thread. If a key is empty or whitespace-only, nothing is hashed and the error
+/// of the first such key is returned with its 1-based position as `record`.
+pub fn hash_keys<S: AsRef<str> + Sync>(
+    plaintexts: &[S],
+    variant: HashVariant,
+) -> Result<Vec<KeyHash>> {
+    if let Some(index) = plaintexts.iter().position(|p| is_blank(p.as_ref())) {
+        let err = check_key(plaintexts[index].as_ref()).unwrap_err();
+        return Err(err.with_record(index as u64 + 1));
+    }
+    let parallel = match variant {
+        HashVariant::Bcrypt => plaintexts.len() > 1,
+        _ => plaintexts.len() >= PARALLEL_THRESHOLD,
+    };
+    if parallel {
+        plaintexts
+            .par_iter()
+            .with_min_len(if variant == HashVariant::Bcrypt {
+                1
+            } else {
+                512
+            })
+            .map(|p| hash_unchecked(p.as_ref(), variant))
+            .collect()
+    } else {
+        plaintexts
+            .iter()
+            .map(|p| hash_unchecked(p.as_ref(), variant))
+            .collect()
+    }
+}
+
+/// bcrypt hash (`$2b$`) of `plaintext` with the given cost (4–31, field `cost`) and a random
+/// salt. Like every bcrypt implementation, only the first 72 bytes of the key count. Rejects an
+/// empty or whitespace-only key (field `key`).
+pub fn hash_bcrypt(plaintext: &str, cost: u32) -> Result<String> {
+    check_key(plaintext)?;
+    check_bcrypt_cost(cost)?;
+    bcrypt_raw(plaintext, cost)
+}
+
+/// Whether `plaintext` matches the bcrypt `hash` (`$2a$`, `$2b$` or `$2y$`). A malformed hash is
+/// an `invalid_input` error on field `hash`; a wrong key is `Ok(false)`.
+pub fn verify_bcrypt(plaintext: &str, hash: &str) -> Result<bool> {
+    check_bcrypt_shape(hash)?;
+    bcrypt::verify(plaintext.as_bytes(), hash)
+        .map_err(|_| Error::invalid_input("hash", "hash is not a valid bcrypt hash"))
+}
 
 /// Compares two byte strings in constant time (for equal lengths).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+fn is_blank(plaintext: &str) -> bool {
+    plaintext.chars().all(char::is_whitespace)
+}
+
+fn check_key(plaintext: &str) -> Result<()> {
+    if plaintext.is_empty() {
+        Err(Error::invalid_input("key", "key must not be empty"))
+    } else if is_blank(plaintext) {
+        Err(Error::invalid_input(
+            "key",
+            "key must not be made only of whitespace",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Hashes a key already checked by `check_key`. Fails only if bcrypt cannot get a salt from
+/// the OS random number generator.
+fn hash_unchecked(plaintext: &str, variant: HashVariant) -> Result<KeyHash> {
+    let value = match variant {
+        HashVariant::Sha256Base64 => sha256_base64(plaintext),
+        HashVariant::Sha256Hex => sha256_hex(plaintext),
+        HashVariant::Bcrypt => bcrypt_raw(plaintext, DEFAULT_BCRYPT_COST)?,
+    };
+    Ok(KeyHash { value, variant })
+}
+
+fn bcrypt_raw(plaintext: &str, cost: u32) -> Result<String> {
+    bcrypt::hash(plaintext.as_bytes(), cost)
+        .map_err(|e| Error::new(crate::ErrorCode::Io, format!("bcrypt hashing failed: {e}")))
+}
+
+fn check_bcrypt_cost(cost: u32) -> Result<()> {
+    if (MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&cost) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "cost",
+            format!("cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}"),
+        ))
+    }
+}
+
+fn decode_sha256_base64(value: &str) -> Result<[u8; 32]> {
+    let bad = || {
+        Error::invalid_input(
+            "hash",
+            "hash must be standard base64 (with padding) of a 32-byte SHA-256 digest",
+        )
+    };
+    if value.len() != 44 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 33];
+    match STANDARD.decode_slice(value.as_bytes(), &mut out) {
+        Ok(32) => Ok(out[..32].try_into().expect("32 bytes")),
+        _ => Err(bad()),
+    }
+}
+
+fn decode_sha256_hex(value: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if value.len() != 64 || hex::decode_to_slice(value, &mut out).is_err() {
+        return Err(Error::invalid_input(
+            "hash",
+            "hash must be 64 hex digits (a SHA-256 digest)",
+        ));
+    }
+    Ok(out)
+}
+
+const BCRYPT_ALPHABET: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn check_bcrypt_shape(value: &str) -> Result<()> {
+    let bad = |what: &str| {
+        Error::invalid_input("hash", format!("hash is not a valid bcrypt hash: {what}"))
+    };
+    let b = value.as_bytes();
+    if b.len() != 60 {
+        return Err(bad("expected 60 characters"));
+    }
+    if !(b.starts_with(b"$2a$") || b.starts_with(b"$2b$") || b.starts_with(b"$2y$")) {
+        return Err(bad("expected it to start with $2a$, $2b$ or $2y$"));
+    }
+    if !(b[4].is_ascii_digit() && b[5].is_ascii_digit() && b[6] == b'$') {
+        return Err(bad("expected a 2-digit cost"));
+    }
+    let cost = u32::from(b[4] - b'0') * 10 + u32::from(b[5] - b'0');
+    if !(MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&cost) {
+        return Err(bad("cost must be between 04 and 31"));
+    }
+    let rest = &b[7..];
+    if !rest.iter().all(|c| BCRYPT_ALPHABET.contains(c)) {
+        return Err(bad("salt and hash must use bcrypt's base64 alphabet"));
+    }
+    // 22 characters carry 128 bits of salt and 31 carry 184 bits of hash: the unused low bits
+    // of the last character of each must be zero.
+    let low_bits = |c: u8, bits: u32| {
+        let index = BCRYPT_ALPHABET.iter().position(|&x| x == c).unwrap_or(0) as u32;
+        index & ((1 << bits) - 1) == 0
+    };
+    if !low_bits(rest[21], 4) || !low_bits(rest[52], 2) {
+        return Err(bad("salt or hash has stray trailing bits"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ABC_B64: &str = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+    const ABC_HEX: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    #[test]
+    fn known_sha256_values() {
+        assert_eq!(sha256_base64("abc"), ABC_B64);
+        assert_eq!(sha256_hex("abc"), ABC_HEX);
+        let h = hash_key("abc", HashVariant::Sha256Hex).unwrap();
+        assert_eq!(h.value, ABC_HEX);
+        assert_eq!(h.to_string(), ABC_HEX);
+    }
+
+    #[test]
+    fn variant_names_round_trip() {
+        for v in HashVariant::ALL {
+            assert_eq!(v.as_str().parse::<HashVariant>().unwrap(), v);
+            assert_eq!(v.to_string(), v.as_str());
+            assert_eq!(
+                serde_json::to_string(&v).unwrap(),
+                format!("\"{}\"", v.as_str())
+            );
+        }
+        assert_eq!(HashVariant::default(), HashVariant::Sha256Base64);
+        let err = "md5".parse::<HashVariant>().unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        assert_eq!(err.field.as_deref(), Some("variant"));
+        assert!(err.message.contains("sha256_hex"));
+    }
+
+    #[test]
+    fn blank_keys_are_rejected_without_echo() {
+        for key in ["", " ", "\t\n", "\u{3000}"] {
+            let err = hash_key(key, HashVariant::Sha256Base64).unwrap_err();
+            assert_eq!(err.code(), "invalid_input");
+            assert_eq!(err.field.as_deref(), Some("key"));
+        }
+        // No trimming: surrounding whitespace is part of the key.
+        assert_ne!(
+            hash_key(" abc", HashVariant::Sha256Base64).unwrap().value,
+            ABC_B64
+        );
+    }
+
+    #[test]
+    fn hash_keys_keeps_order_and_reports_first_bad_record() {
+        let keys: Vec<String> = (0..5000).map(|i| format!("key_{i}")).collect();
+        let hashes = hash_keys(&keys, HashVariant::Sha256Base64).unwrap();
+        assert_eq!(hashes.len(), keys.len());
+        for (k, h) in keys.iter().zip(&hashes) {
+            assert_eq!(h.value, sha256_base64(k));
+        }
+        let small = hash_keys(&["abc"], HashVariant::Sha256Hex).unwrap();
+        assert_eq!(small[0].value, ABC_HEX);
+
+        let mut bad = keys.clone();
+        bad[4000] = "  ".into();
+        bad[4500] = "".into();
+        let err = hash_keys(&bad, HashVariant::Sha256Base64).unwrap_err();
+        assert_eq!(err.record, Some(4001));
+        assert_eq!(err.field.as_deref(), Some("key"));
+        assert!(hash_keys::<&str>(&[], HashVariant::Bcrypt)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn parse_checks_shapes() {
+        assert_eq!(
+            KeyHash::parse(&ABC_HEX.to_uppercase(), HashVariant::Sha256Hex)
+                .unwrap()
+                .value,
+            ABC_HEX
+        );
+        assert!(KeyHash::parse(ABC_B64, HashVariant::Sha256Base64).is_ok());
+        let bad = [
+            (&ABC_B64[..43], HashVariant::Sha256Base64),
+            (
+                "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa1=",
+                HashVariant::Sha256Base64,
+            ),
+            (&ABC_HEX[..63], HashVariant::Sha256Hex),
+            (
+                "zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                HashVariant::Sha256Hex,
+            ),
+            (
+                "$2x$04$n4Uy0eSnMfvnESYL.bLwuuj0U/ETSsoTpRT9GVk5bektyVVa5xnIi",
+                HashVariant::Bcrypt,
+            ),
+            (
+                "$2a$4$n4Uy0eSnMfvnESYL.bLwuuj0U/ETSsoTpRT9GVk5bektyVVa5xnIiX",
+                HashVariant::Bcrypt,
+            ),
+            (
+                "$2a$03$n4Uy0eSnMfvnESYL.bLwuuj0U/ETSsoTpRT9GVk5bektyVVa5xnIi",
+                HashVariant::Bcrypt,
+            ),
+            (
+                "$2a$04$n4Uy0eSnMfvnESYL.bLwuuj0U/ETSsoTpRT9GVk5bektyVVa5xnI",
+                HashVariant::Bcrypt,
+            ),
+            (
+                "$2a$04$n4Uy0eSnMfvnESYL.bLwuuj0U/ETSsoTpRT9GVk5bektyVVa5xnI\u{e9}",
+                HashVariant::Bcrypt,
+            ),
+            ("", HashVariant::Bcrypt),
+        ];
+        for (value, variant) in bad {
+            let err = KeyHash::parse(value, variant).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("hash"), "{value}");
+        }
+    }
+
+    #[test]
+    fn bcrypt_hash_and_verify() {
+        // From the bcrypt crate's own test suite (password "correctbatteryhorsestapler").
+        let hash = "$2b$04$EGdrhbKUv8Oc9vGiXX0HQOxSg445d458Muh7DAHskb6QbtCvdxcie";
+        assert!(verify_bcrypt("correctbatteryhorsestapler", hash).unwrap());
+        assert!(!verify_bcrypt("correctbatteryhorsestaple", hash).unwrap());
+        let made = hash_bcrypt("sk_test_123", 4).unwrap();
+        assert!(made.starts_with("$2b$04$"));
+        assert!(verify_bcrypt("sk_test_123", &made).unwrap());
+        let kh = KeyHash::parse(&made, HashVariant::Bcrypt).unwrap();
+        assert!(kh.matches("sk_test_123").unwrap());
+        assert!(!kh.matches("sk_test_124").unwrap());
+        assert_eq!(
+            hash_bcrypt("x", 3).unwrap_err().field.as_deref(),
+            Some("cost")
+        );
+        assert_eq!(
+            hash_bcrypt(" ", 4).unwrap_err().field.as_deref(),
+            Some("key")
+        );
+        let err = verify_bcrypt("x", "$2b$10$short").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("hash"));
+    }
+
+    #[test]
+    fn matches_sha_variants() {
+        let h = hash_key("sk_abc", HashVariant::Sha256Base64).unwrap();
+        assert!(h.matches("sk_abc").unwrap());
+        assert!(!h.matches("sk_abd").unwrap());
+        let upper = KeyHash {
+            value: sha256_hex("sk_abc").to_uppercase(),
+            variant: HashVariant::Sha256Hex,
+        };
+        assert!(upper.matches("sk_abc").unwrap());
+        let blank = KeyHash {
+            value: sha256_base64(""),
+            variant: HashVariant::Sha256Base64,
+        };
+        assert!(!blank.matches("").unwrap());
+        let broken = KeyHash {
+            value: "nope".into(),
+            variant: HashVariant::Sha256Base64,
+        };
+        assert_eq!(
+            broken.matches("x").unwrap_err().field.as_deref(),
+            Some("hash")
+        );
+    }
+
+    #[test]
+    fn arbitrary_utf8_never_panics() {
+        let inputs = [
+            "\u{0}",
+            "é",
+            "🔑🔑",
+            "日本語のキー",
+            "\u{FEFF}",
+            "$2b$04$🔑",
+        ];
+        for s in inputs {
+            let _ = hash_key(s, HashVariant::Sha256Hex);
+            for v in HashVariant::ALL {
+                let _ = KeyHash::parse(s, v);
+            }
+            let _ = verify_bcrypt("x", s);
+            assert!(!constant_time_eq(s.as_bytes(), b"zz"));
+        }
+    }
 }
