@@ -13,3 +13,8 @@ pub mod wire;
 
 pub use error::{Error, ErrorCode, FieldError, Result};
 pub use secret::SecretKey;
+
+pub use hashing::{hash_bcrypt, hash_key, hash_keys, verify_bcrypt, HashVariant, KeyHash};
+pub use keyformat::{generate_key, looks_like_key, mask_key};
+pub use query::{parse_permission_query, PermissionQuery};
+pub use scope::{permissions_to_scopes, scopes_to_permissions, Scope};
