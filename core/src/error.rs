@@ -94,7 +94,8 @@ pub struct FieldError {
 }
 
 /// A keyshift error. Messages never contain a plaintext key or root key: callers build them
-/// from field names and masked keys only.
+/// from field names and masked keys only. Kept under clippy's large-error size (128 bytes), so
+/// `Result<T, Error>` stays cheap on the hot path.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct Error {
@@ -106,9 +107,9 @@ pub struct Error {
     /// The input field at fault (`invalid_input`, `bad_request`).
     pub field: Option<String>,
     /// 1-based record or line number, for migration input.
-    pub record: Option<u64>,
+    pub record: Option<u32>,
     /// Seconds to wait before retrying (`rate_limited`).
-    pub retry_after: Option<f64>,
+    pub retry_after: Option<f32>,
     /// Every bad field the server listed for a 400.
     pub errors: Vec<FieldError>,
 }
@@ -149,12 +150,12 @@ impl Error {
     }
 
     pub fn with_record(mut self, record: u64) -> Self {
-        self.record = Some(record);
+        self.record = Some(u32::try_from(record).unwrap_or(u32::MAX));
         self
     }
 
     pub fn with_retry_after(mut self, seconds: f64) -> Self {
-        self.retry_after = Some(seconds);
+        self.retry_after = Some(seconds as f32);
         self
     }
 
@@ -211,3 +212,59 @@ impl From<std::io::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_strings() {
+        let names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "invalid_input",
+                "bad_request",
+                "unauthorized",
+                "forbidden",
+                "not_found",
+                "conflict",
+                "rate_limited",
+                "server_error",
+                "network",
+                "timeout",
+                "io"
+            ]
+        );
+        for code in ErrorCode::ALL {
+            if code != ErrorCode::InvalidInput && code.status() < 500 {
+                assert_eq!(ErrorCode::from_status(code.status()), code);
+            }
+        }
+    }
+
+    #[test]
+    fn display_names_field_record_and_request() {
+        let err = Error::invalid_input("prefix", "prefix is too long")
+            .with_record(7)
+            .with_request_id("req_9");
+        assert_eq!(
+            err.to_string(),
+            "invalid_input: prefix is too long (record 7) [request req_9]"
+        );
+        let err = Error::invalid_input("byteLength", "too small");
+        assert_eq!(
+            err.to_string(),
+            "invalid_input: too small [field byteLength]"
+        );
+    }
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+}

@@ -3,10 +3,14 @@
 //! Local functions (no network): [`hashing`], [`keyformat`], [`scope`], [`query`].
 //! The wire contract shared by server and client: [`wire`].
 
+pub mod backend;
+pub mod client;
 pub mod error;
 pub mod hashing;
+pub mod http;
 pub mod keyformat;
 pub mod query;
+pub mod retry;
 pub mod scope;
 pub mod secret;
 pub mod wire;
@@ -18,3 +22,11 @@ pub use hashing::{hash_bcrypt, hash_key, hash_keys, verify_bcrypt, HashVariant, 
 pub use keyformat::{generate_key, looks_like_key, mask_key};
 pub use query::{parse_permission_query, PermissionQuery};
 pub use scope::{permissions_to_scopes, scopes_to_permissions, Scope};
+
+pub use backend::{Backend, CallOptions, Reply};
+pub use client::{
+    Backfill, Client, ClientBuilder, CreateKey, CreatedKey, FallbackOptions, LegacyCheck, Page,
+    Pager, Verification, VerificationSource, VerifyOptions,
+};
+pub use retry::RetryPolicy;
+pub use wire::VerifyCode;

@@ -1,0 +1,111 @@
+//! Where a [`crate::Client`]'s calls go. The HTTP backend ([`crate::http::HttpBackend`]) speaks
+//! the wire API of DESIGN.md §4; the engine crate provides an in-process `LocalBackend` with the
+//! same contract. Bodies are the wire JSON in both cases, so validation and semantics live once.
+
+use std::time::Duration;
+
+use crate::retry::RetryPolicy;
+use crate::Result;
+
+/// The `data` (and `pagination`) of a successful call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub request_id: Option<String>,
+    pub data: serde_json::Value,
+    pub pagination: Option<crate::wire::Pagination>,
+}
+
+/// Per-call settings; `None` falls back to the client's defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallOptions {
+    /// Sent as the `Idempotency-Key` header; makes the call safe to retry after it was sent.
+    pub idempotency_key: Option<String>,
+    /// Per-attempt timeout.
+    pub timeout: Option<Duration>,
+    /// Total time for all attempts and the waits between them.
+    pub deadline: Option<Duration>,
+    pub retry: Option<RetryPolicy>,
+}
+
+impl CallOptions {
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+}
+
+/// A key service: one wire operation (`"keys.verifyKey"`) with its JSON body in, its reply out.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn call(&self, op: &str, body: serde_json::Value, options: &CallOptions)
+        -> Result<Reply>;
+
+    /// A short name for logs and `Debug` (`http://127.0.0.1:7070`, `local:keys.db`).
+    fn describe(&self) -> String;
+}
+
+/// How safe an operation is to repeat after the request may have reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotence {
+    /// Reads and set-style writes: repeating changes nothing.
+    Safe,
+    /// Mints something (createKey, rerollKey, migrateKeys): safe only with an Idempotency-Key,
+    /// which the client always sends for these.
+    NeedsKey,
+    /// Has effects a repeat would double (verifyKey spends credits and rate-limit tokens).
+    Unsafe,
+}
+
+/// Classifies a wire operation for the retry rules of DESIGN.md §4.
+pub fn idempotence(op: &str) -> Idempotence {
+    if crate::wire::IDEMPOTENT_OPERATIONS.contains(&op) {
+        return Idempotence::NeedsKey;
+    }
+    let (_, name) = op.split_once('.').unwrap_or(("", op));
+    let is_read = ["get", "list", "whoami"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    let is_set_style = ["set", "add", "remove", "update", "delete"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    // verifyKey spends credits and rate-limit tokens, updateCredits may increment, and the
+    // other creates would mint a second object: none is repeated once it may have been sent.
+    if (is_read || is_set_style) && op != "keys.updateCredits" {
+        Idempotence::Safe
+    } else {
+        Idempotence::Unsafe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_classified_for_retries() {
+        assert_eq!(idempotence("keys.createKey"), Idempotence::NeedsKey);
+        assert_eq!(idempotence("keys.migrateKeys"), Idempotence::NeedsKey);
+        assert_eq!(idempotence("keys.verifyKey"), Idempotence::Unsafe);
+        assert_eq!(idempotence("keys.updateCredits"), Idempotence::Unsafe);
+        assert_eq!(idempotence("apis.createApi"), Idempotence::Unsafe);
+        assert_eq!(idempotence("keys.getKey"), Idempotence::Safe);
+        assert_eq!(idempotence("apis.listKeys"), Idempotence::Safe);
+        assert_eq!(idempotence("keys.setRoles"), Idempotence::Safe);
+        assert_eq!(idempotence("keys.whoami"), Idempotence::Safe);
+    }
+}

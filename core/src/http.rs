@@ -1,0 +1,427 @@
+//! The HTTP backend: one pooled keep-alive reqwest client per [`crate::Client`], the retry
+//! rules of DESIGN.md §4, and the mapping of problem+json answers to [`crate::Error`].
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+
+use crate::backend::{idempotence, Backend, CallOptions, Idempotence, Reply};
+use crate::error::{Error, ErrorCode, FieldError};
+use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::{Result, SecretKey};
+
+/// Defaults of DESIGN.md §4: 5 s per attempt, 15 s in all, 3 attempts.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Settings of an [`HttpBackend`]; built by [`crate::ClientBuilder`].
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    pub base_url: String,
+    pub root_key: SecretKey,
+    pub timeout: Duration,
+    pub deadline: Duration,
+    pub retry: RetryPolicy,
+    pub user_agent: String,
+}
+
+pub struct HttpBackend {
+    http: reqwest::Client,
+    config: HttpConfig,
+}
+
+impl std::fmt::Debug for HttpBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpBackend")
+            .field("base_url", &self.config.base_url)
+            .field("root_key", &self.config.root_key)
+            .finish()
+    }
+}
+
+impl HttpBackend {
+    pub fn new(config: HttpConfig) -> Result<Self> {
+        let base = config.base_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::invalid_input(
+                "base_url",
+                "base_url must start with http:// or https://",
+            ));
+        }
+        if config.root_key.is_empty() {
+            return Err(Error::invalid_input("root_key", "root_key is empty"));
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.root_key.expose()))
+            .map_err(|_| {
+                Error::invalid_input(
+                    "root_key",
+                    "root_key has characters not allowed in a header",
+                )
+            })?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            Error::invalid_input("user_agent", "user agent is not a valid header value")
+        })?;
+        headers.insert(USER_AGENT, user_agent);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(config.timeout)
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorCode::Network, format!("cannot build HTTP client: {e}"))
+            })?;
+        let config = HttpConfig {
+            base_url: base.to_string(),
+            ..config
+        };
+        Ok(HttpBackend { http, config })
+    }
+
+    pub fn config(&self) -> &HttpConfig {
+        &self.config
+    }
+
+    async fn attempt(
+        &self,
+        url: &str,
+        body: &[u8],
+        options: &CallOptions,
+        timeout: Duration,
+    ) -> std::result::Result<Reply, Attempt> {
+        let mut request = self.http.post(url).timeout(timeout).body(body.to_vec());
+        if let Some(key) = &options.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => return Err(Attempt::from_transport(err)),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let header_request_id = header_str(&headers, "x-request-id")
+            .or_else(|| header_str(&headers, "unkey-request-id"))
+            .map(str::to_string);
+        let hint = parse_retry_after(
+            header_str(&headers, "retry-after"),
+            header_str(&headers, "retry-after-ms"),
+        );
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(err) => return Err(Attempt::from_transport(err)),
+        };
+        if (200..300).contains(&status) {
+            return parse_success(&bytes, header_request_id).map_err(|error| Attempt {
+                error,
+                sent: true,
+                hint: None,
+            });
+        }
+        Err(Attempt {
+            error: parse_problem(status, &bytes, header_request_id, hint),
+            sent: true,
+            hint,
+        })
+    }
+}
+
+/// One failed attempt: the error, whether the request may have reached the server, and the
+/// server's wait hint.
+struct Attempt {
+    error: Error,
+    sent: bool,
+    hint: Option<Duration>,
+}
+
+impl Attempt {
+    fn from_transport(err: reqwest::Error) -> Attempt {
+        // reqwest's Display of an error includes the URL but never headers or bodies.
+        let sent = !err.is_connect();
+        let code = if err.is_timeout() {
+            ErrorCode::Timeout
+        } else {
+            ErrorCode::Network
+        };
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Attempt {
+            error: Error::new(code, message),
+            sent,
+            hint: None,
+        }
+    }
+
+    /// Whether DESIGN.md §4 allows another attempt for this failure of `op`.
+    fn retryable(&self, kind: Idempotence, idempotency_key: bool, policy: &RetryPolicy) -> bool {
+        let repeat_is_safe = match kind {
+            Idempotence::Safe => true,
+            Idempotence::NeedsKey => idempotency_key,
+            Idempotence::Unsafe => false,
+        };
+        match self.error.status {
+            Some(429) => policy.retry_rate_limited,
+            Some(502..=504) => true,
+            Some(500) => repeat_is_safe,
+            Some(_) => false,
+            None => match self.error.code {
+                ErrorCode::Network | ErrorCode::Timeout => !self.sent || repeat_is_safe,
+                _ => false,
+            },
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for HttpBackend {
+    async fn call(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+        options: &CallOptions,
+    ) -> Result<Reply> {
+        let url = format!("{}/v2/{}", self.config.base_url, op);
+        let body =
+            serde_json::to_vec(&body).map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        let policy = options.retry.as_ref().unwrap_or(&self.config.retry);
+        let timeout = options.timeout.unwrap_or(self.config.timeout);
+        let deadline = options.deadline.unwrap_or(self.config.deadline);
+        let kind = idempotence(op);
+        let started = Instant::now();
+        let mut attempt = 1u32;
+        loop {
+            let remaining = deadline.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                return Err(Error::new(
+                    ErrorCode::Timeout,
+                    format!("{op}: deadline of {deadline:?} passed before attempt {attempt}"),
+                ));
+            }
+            let failure = match self
+                .attempt(&url, &body, options, timeout.min(remaining))
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err(failure) => failure,
+            };
+            let retry = attempt < policy.max_attempts
+                && failure.retryable(kind, options.idempotency_key.is_some(), policy);
+            if !retry {
+                return Err(failure.error);
+            }
+            let wait = policy.delay_for(attempt, failure.hint);
+            if started.elapsed() + wait >= deadline {
+                return Err(failure.error);
+            }
+            tracing::debug!(
+                op,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                code = failure.error.code(),
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.config.base_url.clone()
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn parse_success(bytes: &[u8], header_request_id: Option<String>) -> Result<Reply> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(default)]
+        meta: Option<Meta>,
+        data: Option<serde_json::Value>,
+        #[serde(default)]
+        pagination: Option<crate::wire::Pagination>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        request_id: Option<String>,
+    }
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        undocumented(
+            header_request_id.clone(),
+            format!("response is not the documented envelope: {e}"),
+        )
+    })?;
+    let has_meta = envelope.meta.is_some();
+    let request_id = envelope
+        .meta
+        .and_then(|m| m.request_id)
+        .or(header_request_id);
+    // Unkey answers some deletes with `meta` alone; a caller expecting fields still gets a
+    // server_error when it decodes the empty object.
+    let data = match (envelope.data, has_meta) {
+        (Some(data), _) => data,
+        (None, true) => serde_json::Value::Object(Default::default()),
+        (None, false) => {
+            return Err(undocumented(
+                request_id,
+                "response has neither `data` nor `meta`".to_string(),
+            ))
+        }
+    };
+    Ok(Reply {
+        request_id,
+        data,
+        pagination: envelope.pagination,
+    })
+}
+
+fn undocumented(request_id: Option<String>, message: String) -> Error {
+    let error = Error::server(message);
+    match request_id {
+        Some(id) => error.with_request_id(id),
+        None => error,
+    }
+}
+
+/// Maps a non-2xx answer (problem+json per DESIGN.md §4, or anything else) to an [`Error`].
+pub fn parse_problem(
+    status: u16,
+    bytes: &[u8],
+    header_request_id: Option<String>,
+    hint: Option<Duration>,
+) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        meta: Option<Meta>,
+        #[serde(default)]
+        error: Option<Problem>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        request_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Problem {
+        title: Option<String>,
+        detail: Option<String>,
+        #[serde(default)]
+        errors: Option<Vec<FieldError>>,
+    }
+    let parsed: Option<Body> = serde_json::from_slice(bytes).ok();
+    let request_id = parsed
+        .as_ref()
+        .and_then(|b| b.meta.as_ref())
+        .and_then(|m| m.request_id.clone())
+        .or(header_request_id);
+    let problem = parsed.and_then(|b| b.error);
+    let message = match &problem {
+        Some(p) => p
+            .detail
+            .clone()
+            .or_else(|| p.title.clone())
+            .unwrap_or_else(|| format!("HTTP {status}")),
+        None => format!("HTTP {status} with an undocumented body"),
+    };
+    let code = ErrorCode::from_status(status);
+    let mut error = Error::new(code, message).with_status(status);
+    if let Some(id) = request_id {
+        error = error.with_request_id(id);
+    }
+    if let Some(errors) = problem.and_then(|p| p.errors) {
+        if let Some(first) = errors.first() {
+            error.field = Some(first.location.clone());
+        }
+        error = error.with_errors(errors);
+    }
+    if code == ErrorCode::RateLimited {
+        if let Some(hint) = hint {
+            error = error.with_retry_after(hint.as_secs_f64());
+        }
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_json_maps_to_codes_and_fields() {
+        let body = br#"{"meta":{"requestId":"req_1"},"error":{"title":"Bad Request","detail":"byteLength must be >= 16","status":400,"type":"x","errors":[{"location":"body.byteLength","message":"too small"}]}}"#;
+        let err = parse_problem(400, body, None, None);
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert_eq!(err.status, Some(400));
+        assert_eq!(err.request_id.as_deref(), Some("req_1"));
+        assert_eq!(err.field.as_deref(), Some("body.byteLength"));
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.message, "byteLength must be >= 16");
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_after() {
+        let err = parse_problem(
+            429,
+            b"{}",
+            Some("req_2".into()),
+            Some(Duration::from_millis(1500)),
+        );
+        assert_eq!(err.code, ErrorCode::RateLimited);
+        assert_eq!(err.retry_after, Some(1.5f32));
+        assert_eq!(err.request_id.as_deref(), Some("req_2"));
+    }
+
+    #[test]
+    fn garbage_bodies_become_server_errors_not_panics() {
+        let err = parse_problem(502, b"<html>bad gateway</html>", None, None);
+        assert_eq!(err.code, ErrorCode::ServerError);
+        assert!(parse_success(b"not json", Some("req_3".into())).is_err());
+        let err = parse_success(br#"{"pagination":null}"#, Some("req_4".into())).unwrap_err();
+        assert_eq!(err.code, ErrorCode::ServerError);
+        assert_eq!(err.request_id.as_deref(), Some("req_4"));
+        let empty = parse_success(br#"{"meta":{"requestId":"req_5"}}"#, None).unwrap();
+        assert_eq!(empty.data, serde_json::json!({}));
+    }
+
+    #[test]
+    fn retry_rules_follow_the_design() {
+        let policy = RetryPolicy::default();
+        let status = |s: u16| Attempt {
+            error: Error::new(ErrorCode::from_status(s), "x").with_status(s),
+            sent: true,
+            hint: None,
+        };
+        assert!(status(503).retryable(Idempotence::Unsafe, false, &policy));
+        assert!(status(429).retryable(Idempotence::Unsafe, false, &policy));
+        assert!(!status(500).retryable(Idempotence::Unsafe, false, &policy));
+        assert!(!status(500).retryable(Idempotence::NeedsKey, false, &policy));
+        assert!(status(500).retryable(Idempotence::NeedsKey, true, &policy));
+        assert!(status(500).retryable(Idempotence::Safe, false, &policy));
+        assert!(!status(400).retryable(Idempotence::Safe, false, &policy));
+        let lost = Attempt {
+            error: Error::new(ErrorCode::Timeout, "t"),
+            sent: true,
+            hint: None,
+        };
+        assert!(!lost.retryable(Idempotence::NeedsKey, false, &policy));
+        assert!(lost.retryable(Idempotence::NeedsKey, true, &policy));
+        let refused = Attempt {
+            error: Error::new(ErrorCode::Network, "refused"),
+            sent: false,
+            hint: None,
+        };
+        assert!(refused.retryable(Idempotence::Unsafe, false, &policy));
+    }
+}
