@@ -1,1 +1,80 @@
-fn main() {}
+//! `keyshift`: the command line of keyshift (DESIGN.md §3).
+//!
+//! Layout for adding commands: put the command's code in its own module with a clap `Args`
+//! struct (or `Subcommand` enum) and a function `fn(args, json: bool) -> keyshift_core::Result<()>`,
+//! add a variant to [`Command`] and one arm to the `match` in [`run`]. Errors are printed and
+//! mapped to exit codes in one place, [`main`]: 2 for bad input (`invalid_input`,
+//! `bad_request`, and clap's own usage errors), 1 for everything else.
+
+mod local;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use keyshift_core::{Error, ErrorCode};
+
+/// keyshift: issue, verify, scope and migrate API keys.
+#[derive(Parser, Debug)]
+#[command(name = "keyshift", version, about, propagate_version = true)]
+struct Cli {
+    /// Machine-readable output: one JSON object per line.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a new key `{prefix}_{base58 random}{checksum}` (printed once).
+    Gen(local::GenArgs),
+    /// Hash a key, or keys from stdin one per line, as the key service stores them.
+    Hash(local::HashArgs),
+    /// Print a key in masked form, safe for logs (`sk_live_…Xy9Z`).
+    Mask(local::MaskArgs),
+}
+
+/// Runs one command. Every arm calls a module function returning `keyshift_core::Result<()>`.
+fn run(cli: Cli) -> keyshift_core::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Gen(args) => local::gen(args, json),
+        Command::Hash(args) => local::hash(args, json),
+        Command::Mask(args) => local::mask(args, json),
+    }
+}
+
+/// Exit code of a failed command: 2 for bad input, 1 otherwise.
+fn exit_code(err: &Error) -> u8 {
+    match err.code {
+        ErrorCode::InvalidInput | ErrorCode::BadRequest => 2,
+        _ => 1,
+    }
+}
+
+/// `invalid_input: prefix must match [A-Za-z0-9_]{1,16} [field prefix]`, plus the record
+/// (line) and request id when known. Messages never contain plaintext keys.
+fn render(err: &Error) -> String {
+    let mut out = format!("{}: {}", err.code(), err.message);
+    if let Some(record) = err.record {
+        out.push_str(&format!(" (line {record})"));
+    }
+    if let Some(field) = &err.field {
+        out.push_str(&format!(" [field {field}]"));
+    }
+    if let Some(request_id) = &err.request_id {
+        out.push_str(&format!(" [request {request_id}]"));
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", render(&err));
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
