@@ -9,6 +9,7 @@ pub mod error;
 pub mod hashing;
 pub mod http;
 pub mod keyformat;
+pub mod migrate;
 pub mod query;
 pub mod retry;
 pub mod scope;

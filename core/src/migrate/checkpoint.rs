@@ -1,0 +1,251 @@
+//! The checkpoint: an append-only JSONL file, synced to disk at every batch, from which a run
+//! killed at any moment resumes without losing or duplicating a key.
+//!
+//! ```text
+//! {"checkpoint":1,"migrationId":"m1","apiId":"api_…","batchSize":100,"variant":"sha256_base64","source":"keys.jsonl"}
+//! {"batch":0,"firstLine":1,"lastLine":100,"count":100,"state":"sent","idempotencyKey":"ksm-…"}
+//! {"batch":0,"firstLine":1,"lastLine":100,"count":100,"state":"done","idempotencyKey":"ksm-…","migrated":100,"alreadyPresent":0,"failed":0}
+//! ```
+//!
+//! A `sent` entry is synced before its request leaves, a `done` entry after its answer has been
+//! written to the report. Batches are formed deterministically from the input, so a resumed run
+//! re-forms the same batches: `done` ones are skipped, `sent`-but-not-`done` ones are re-sent
+//! with the same `Idempotency-Key` (the server replays its answer; a hash it reports as existing
+//! counts as already present), and the rest are sent as new.
+
+// `Error` is large by design; boxing it is error.rs's call.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Header {
+    pub checkpoint: u32,
+    pub migration_id: String,
+    pub api_id: String,
+    pub batch_size: usize,
+    pub variant: String,
+    pub source: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Sent,
+    Done,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub batch: u64,
+    pub first_line: u64,
+    pub last_line: u64,
+    pub count: u64,
+    pub state: State,
+    pub idempotency_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub already_present: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
+}
+
+/// What an earlier run left: its finished and its unfinished batches.
+#[derive(Debug, Default)]
+pub struct ResumeState {
+    pub done: HashMap<u64, Entry>,
+    pub sent: HashMap<u64, Entry>,
+}
+
+impl ResumeState {
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.sent.is_empty()
+    }
+}
+
+pub struct Checkpoint {
+    file: File,
+    path: PathBuf,
+    line: Vec<u8>,
+}
+
+fn corrupt(path: &Path, line: usize, why: &str) -> Error {
+    Error::invalid_input(
+        "checkpoint",
+        format!(
+            "checkpoint {} is unusable at line {line}: {why}",
+            path.display()
+        ),
+    )
+}
+
+impl Checkpoint {
+    /// Opens (`resume`) or creates the checkpoint. An existing non-empty checkpoint without
+    /// `resume` is refused, so a second run never silently mixes with the first.
+    pub fn open(path: &Path, header: &Header, resume: bool) -> Result<(Checkpoint, ResumeState)> {
+        let existing = std::fs::metadata(path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
+        if existing && !resume {
+            return Err(Error::invalid_input(
+                "checkpoint",
+                format!(
+                    "checkpoint {} already exists: pass --resume (resume: true) to continue that migration, or remove it to start over",
+                    path.display()
+                ),
+            ));
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("cannot open checkpoint {}: {e}", path.display())))?;
+        let mut state = ResumeState::default();
+        if existing {
+            state = Self::load(&mut file, path, header)?;
+        } else {
+            let mut line = serde_json::to_vec(header).map_err(|e| Error::io(e.to_string()))?;
+            line.push(b'\n');
+            file.write_all(&line)?;
+            file.sync_all()?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok((
+            Checkpoint {
+                file,
+                path: path.to_path_buf(),
+                line: Vec::with_capacity(256),
+            },
+            state,
+        ))
+    }
+
+    fn load(file: &mut File, path: &Path, header: &Header) -> Result<ResumeState> {
+        file.seek(SeekFrom::Start(0))?;
+        let mut text = Vec::new();
+        BufReader::new(&mut *file).read_to_end(&mut text)?;
+        let ends_with_newline = text.last() == Some(&b'\n');
+        let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        // The last piece after the final newline is empty; a non-empty one is a torn write.
+        let complete = if ends_with_newline {
+            lines.len() - 1
+        } else {
+            lines.len().saturating_sub(1)
+        };
+        let first = lines.first().copied().unwrap_or_default();
+        let found: Header = serde_json::from_slice(first)
+            .map_err(|_| corrupt(path, 1, "the header is not a keyshift checkpoint"))?;
+        if found.checkpoint != VERSION {
+            return Err(corrupt(path, 1, "unsupported checkpoint version"));
+        }
+        for (what, a, b) in [
+            ("migration id", &found.migration_id, &header.migration_id),
+            ("api id", &found.api_id, &header.api_id),
+            ("hash variant", &found.variant, &header.variant),
+        ] {
+            if a != b {
+                return Err(Error::invalid_input(
+                    "checkpoint",
+                    format!(
+                        "checkpoint {} belongs to a run with {what} `{a}`, not `{b}`",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        if found.batch_size != header.batch_size {
+            return Err(Error::invalid_input(
+                "checkpoint",
+                format!(
+                    "checkpoint {} was written with batch size {}; resume with the same batch size",
+                    path.display(),
+                    found.batch_size
+                ),
+            ));
+        }
+        let mut state = ResumeState::default();
+        for raw in lines.iter().take(complete).skip(1) {
+            if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            // A torn record (a crash mid-write; later runs finish its line) is skipped: it was
+            // never synced, so its request was not sent (`sent`) or will simply be re-sent
+            // and replayed (`done`).
+            let Ok(entry) = serde_json::from_slice::<Entry>(raw) else {
+                continue;
+            };
+            match entry.state {
+                State::Sent => {
+                    if !state.done.contains_key(&entry.batch) {
+                        state.sent.insert(entry.batch, entry);
+                    }
+                }
+                State::Done => {
+                    state.sent.remove(&entry.batch);
+                    state.done.insert(entry.batch, entry);
+                }
+            }
+        }
+        if !ends_with_newline {
+            // Finish the torn line so that our appends start on a fresh line.
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+        Ok(state)
+    }
+
+    /// Appends one entry; `sync` makes it durable before returning.
+    pub fn append(&mut self, entry: &Entry, sync: bool) -> Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, entry).map_err(|e| Error::io(e.to_string()))?;
+        self.line.push(b'\n');
+        self.file
+            .write_all(&self.line)
+            .map_err(|e| Error::io(format!("writing checkpoint {}: {e}", self.path.display())))?;
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(format!("syncing checkpoint {}: {e}", self.path.display())))
+    }
+}
+
+/// Reads every entry of a checkpoint (for tools and tests).
+pub fn read_entries(path: &Path) -> Result<(Header, Vec<Entry>)> {
+    let file = File::open(path)?;
+    let mut lines = BufReader::new(file).lines();
+    let header: Header = lines
+        .next()
+        .transpose()?
+        .and_then(|l| serde_json::from_str(&l).ok())
+        .ok_or_else(|| corrupt(path, 1, "the header is not a keyshift checkpoint"))?;
+    let mut entries = Vec::new();
+    for line in lines {
+        if let Ok(e) = serde_json::from_str::<Entry>(&line?) {
+            entries.push(e);
+        }
+    }
+    Ok((header, entries))
+}

@@ -1,0 +1,639 @@
+//! The migration run: producer thread (read, validate, hash, batch) → bounded channel →
+//! up to `concurrency` requests in flight → report and checkpoint.
+
+// `Error` is large by design; boxing it is error.rs's call.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::checkpoint::{Checkpoint, Entry, Header, ResumeState, State, VERSION};
+use super::prepare::{Batch, Batcher, Prepared, Preparer};
+use super::reader::{self, MigrationSource};
+use super::record::RecordError;
+use super::report::{MigrationReport, Progress, ReportWriter};
+use super::{MigrateOptions, ProgressFn};
+use crate::hashing::HashVariant;
+use crate::wire::{MigrateKeysRequest, MigrateKeysResponseData};
+use crate::{Error, ErrorCode, Result};
+
+/// Sends one `keys.migrateKeys` request, retrying per the client's policy with the same
+/// `Idempotency-Key`. Implemented by the client (over HTTP or the in-process engine).
+#[async_trait::async_trait]
+pub trait MigrationBackend: Send + Sync + 'static {
+    async fn migrate_batch(
+        &self,
+        request: &MigrateKeysRequest,
+        idempotency_key: &str,
+    ) -> Result<MigrateKeysResponseData>;
+}
+
+/// Extra rounds the engine gives a batch after the client's own retries are exhausted on a
+/// transient failure (network, timeout, 429, 5xx). A batch still failing after them is
+/// reported failed and left unfinished in the checkpoint, so `resume` sends it again.
+const OUTER_ROUNDS: u32 = 4;
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+fn is_transient(e: &Error) -> bool {
+    matches!(
+        e.code,
+        ErrorCode::Network | ErrorCode::Timeout | ErrorCode::RateLimited | ErrorCode::ServerError
+    )
+}
+
+/// Errors after which no other batch can succeed: stop the run.
+fn is_fatal(e: &Error) -> bool {
+    matches!(e.code, ErrorCode::Unauthorized | ErrorCode::Forbidden)
+}
+
+fn looks_existing(error: Option<&str>) -> bool {
+    match error {
+        None => true,
+        Some(e) => {
+            let e = e.to_ascii_lowercase();
+            e.contains("exist") || e.contains("duplicate") || e.contains("conflict")
+        }
+    }
+}
+
+/// Deterministic per batch: a resumed run re-forms the same batch and reuses the key, so the
+/// server replays its first answer. The body digest makes a changed input a new request.
+pub(crate) fn idempotency_key(
+    migration_id: &str,
+    batch: u64,
+    first_line: u64,
+    body: &[u8],
+) -> String {
+    let m = Sha256::digest(migration_id.as_bytes());
+    let b = Sha256::digest(body);
+    format!(
+        "ksm-{}-{batch}-{first_line}-{}",
+        hex::encode(&m[..6]),
+        hex::encode(&b[..8])
+    )
+}
+
+#[derive(Default)]
+struct Counters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    bytes_total: AtomicU64,
+}
+
+enum Event {
+    Invalid(RecordError),
+    Send(Batch),
+    Skip(u64),
+}
+
+struct Tally {
+    report: MigrationReport,
+    max_errors: usize,
+    batches_done: u64,
+}
+
+impl Tally {
+    fn error(&mut self, e: RecordError) {
+        if self.report.errors.len() < self.max_errors {
+            self.report.errors.push(e);
+        } else {
+            self.report.errors_truncated = true;
+        }
+    }
+}
+
+fn progress_of(
+    t: &Tally,
+    c: &Counters,
+    started: Instant,
+    in_flight: usize,
+    finished: bool,
+) -> Progress {
+    let total = c.bytes_total.load(Ordering::Relaxed);
+    Progress {
+        records_read: c.records.load(Ordering::Relaxed),
+        bytes_read: c.bytes.load(Ordering::Relaxed),
+        bytes_total: (total > 0).then_some(total),
+        migrated: t.report.migrated,
+        already_present: t.report.already_present,
+        failed: t.report.failed,
+        invalid: t.report.invalid,
+        skipped_resumed: t.report.skipped_resumed,
+        batches_done: t.batches_done,
+        in_flight,
+        elapsed: started.elapsed(),
+        finished,
+    }
+}
+
+/// Validates every record of `source` without sending anything.
+pub(crate) fn dry_run(
+    source: MigrationSource,
+    options: &MigrateOptions,
+    on_progress: Option<ProgressFn>,
+) -> Result<MigrationReport> {
+    options.validate()?;
+    let started = Instant::now();
+    let mut report_w = match &options.report {
+        Some(p) => Some(ReportWriter::open(p, false)?),
+        None => None,
+    };
+    let mut prep = Preparer::new(reader::open(source)?, options.variant);
+    let mut batcher = Batcher::new(options.batch_size);
+    let counters = Counters::default();
+    let mut t = Tally {
+        report: MigrationReport {
+            dry_run: true,
+            ..Default::default()
+        },
+        max_errors: options.max_errors,
+        batches_done: 0,
+    };
+    let mut last = Instant::now();
+    while let Some(chunk) = prep.next_chunk()? {
+        for p in chunk {
+            match p {
+                Prepared::Key(k) => {
+                    t.report.valid += 1;
+                    t.report.batches += batcher.push(k).len() as u64;
+                }
+                Prepared::Invalid(e) => {
+                    t.report.invalid += 1;
+                    if let Some(w) = &mut report_w {
+                        w.error(&e)?;
+                    }
+                    t.error(e);
+                }
+            }
+        }
+        if let Some(cb) = &on_progress {
+            if last.elapsed() >= PROGRESS_EVERY {
+                last = Instant::now();
+                counters.records.store(prep.records, Ordering::Relaxed);
+                counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+                counters
+                    .bytes_total
+                    .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+                cb(&progress_of(&t, &counters, started, 0, false));
+            }
+        }
+    }
+    t.report.batches += batcher.finish().len() as u64;
+    t.report.total = prep.records;
+    t.report.elapsed = started.elapsed();
+    if let Some(w) = &mut report_w {
+        w.summary(&t.report)?;
+        w.flush()?;
+    }
+    if let Some(cb) = &on_progress {
+        counters.records.store(prep.records, Ordering::Relaxed);
+        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        counters
+            .bytes_total
+            .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+        cb(&progress_of(&t, &counters, started, 0, true));
+    }
+    Ok(t.report)
+}
+
+/// The producer: runs on a blocking thread until the input ends or the consumer goes away.
+fn produce(
+    source: MigrationSource,
+    variant: HashVariant,
+    batch_size: usize,
+    done: HashMap<u64, Entry>,
+    counters: Arc<Counters>,
+    tx: mpsc::Sender<Event>,
+) -> Result<()> {
+    let mut prep = Preparer::new(reader::open(source)?, variant);
+    counters
+        .bytes_total
+        .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+    let mut batcher = Batcher::new(batch_size);
+    // Returns false when the consumer has stopped listening (aborted run).
+    let emit = |b: Batch| -> Result<bool> {
+        let ev = match done.get(&b.no) {
+            Some(e) => {
+                if e.first_line != b.first_line()
+                    || e.last_line != b.last_line()
+                    || e.count != b.keys.len() as u64
+                {
+                    return Err(Error::invalid_input(
+                        "checkpoint",
+                        format!(
+                            "the input changed since the checkpoint was written: batch {} was lines {}–{} and is now {}–{}",
+                            b.no, e.first_line, e.last_line, b.first_line(), b.last_line()
+                        ),
+                    ));
+                }
+                Event::Skip(e.count)
+            }
+            None => Event::Send(b),
+        };
+        Ok(tx.blocking_send(ev).is_ok())
+    };
+    while let Some(chunk) = prep.next_chunk()? {
+        counters.records.store(prep.records, Ordering::Relaxed);
+        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        for p in chunk {
+            match p {
+                Prepared::Invalid(e) => {
+                    if tx.blocking_send(Event::Invalid(e)).is_err() {
+                        return Ok(());
+                    }
+                }
+                Prepared::Key(k) => {
+                    for b in batcher.push(k) {
+                        if !emit(b)? {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for b in batcher.finish() {
+        if !emit(b)? {
+            return Ok(());
+        }
+    }
+    counters.records.store(prep.records, Ordering::Relaxed);
+    counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+    Ok(())
+}
+
+struct Sent {
+    no: u64,
+    first_line: u64,
+    last_line: u64,
+    lines: Vec<u64>,
+    hashes: Vec<String>,
+    idempotency_key: String,
+    /// The request may have reached the server before (earlier run or an earlier round).
+    resent: bool,
+    result: Result<MigrateKeysResponseData>,
+}
+
+async fn send_batch(
+    backend: Arc<dyn MigrationBackend>,
+    request: MigrateKeysRequest,
+    mut sent: Sent,
+) -> Sent {
+    let mut round = 0;
+    loop {
+        match backend.migrate_batch(&request, &sent.idempotency_key).await {
+            Err(e) if is_transient(&e) && round < OUTER_ROUNDS => {
+                round += 1;
+                sent.resent = true;
+                let base = e
+                    .retry_after
+                    .map(|s| Duration::from_secs_f64(f64::from(s).max(0.0)))
+                    .unwrap_or_else(|| Duration::from_millis(500 << round.min(4)));
+                let jitter = {
+                    let mut b = [0u8; 2];
+                    let _ = getrandom::fill(&mut b);
+                    Duration::from_millis(u64::from(u16::from_le_bytes(b)) % 250)
+                };
+                tokio::time::sleep(base.min(Duration::from_secs(30)) + jitter).await;
+            }
+            result => {
+                sent.result = result;
+                return sent;
+            }
+        }
+    }
+}
+
+/// Runs a migration with any backend (the client implements [`MigrationBackend`]).
+pub async fn migrate_keys_with(
+    backend: Arc<dyn MigrationBackend>,
+    source: impl Into<MigrationSource>,
+    options: MigrateOptions,
+    on_progress: Option<ProgressFn>,
+) -> Result<MigrationReport> {
+    let source = source.into();
+    options.validate()?;
+    if options.dry_run {
+        let opts = options.clone();
+        return tokio::task::spawn_blocking(move || dry_run(source, &opts, on_progress))
+            .await
+            .map_err(|e| Error::io(format!("validation thread failed: {e}")))?;
+    }
+    let started = Instant::now();
+    let header = Header {
+        checkpoint: VERSION,
+        migration_id: options.migration_id.clone(),
+        api_id: options.api_id.clone(),
+        batch_size: options.batch_size,
+        variant: options.variant.as_str().to_string(),
+        source: source.describe(),
+    };
+    let (mut checkpoint, resume) = match &options.checkpoint {
+        Some(path) => {
+            let (c, r) = Checkpoint::open(path, &header, options.resume)?;
+            (Some(c), r)
+        }
+        None => (None, ResumeState::default()),
+    };
+    let mut report_w = match &options.report {
+        Some(p) => Some(ReportWriter::open(p, options.resume)?),
+        None => None,
+    };
+    let ResumeState {
+        done,
+        sent: unfinished,
+    } = resume;
+
+    let counters = Arc::new(Counters::default());
+    let (tx, mut rx) = mpsc::channel::<Event>(options.concurrency * 2 + 8);
+    let producer = {
+        let counters = counters.clone();
+        let (variant, batch_size) = (options.variant, options.batch_size);
+        tokio::task::spawn_blocking(move || {
+            produce(source, variant, batch_size, done, counters, tx)
+        })
+    };
+
+    let mut t = Tally {
+        report: MigrationReport::default(),
+        max_errors: options.max_errors,
+        batches_done: 0,
+    };
+    let mut in_flight: JoinSet<Sent> = JoinSet::new();
+    let mut input_done = false;
+    let mut abort: Option<Error> = None;
+    let mut last_progress = Instant::now();
+
+    loop {
+        if input_done && in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                let s = joined.map_err(|e| Error::io(format!("batch task failed: {e}")))?;
+                if let Err(e) = finish_batch(s, &mut t, &mut report_w, &mut checkpoint) {
+                    if abort.is_none() {
+                        abort = Some(e);
+                    }
+                    rx.close();
+                }
+            }
+            ev = rx.recv(), if !input_done && in_flight.len() < options.concurrency => {
+                match ev {
+                    None => input_done = true,
+                    // After an abort, drain what the producer had queued without acting on it.
+                    Some(_) if abort.is_some() => {}
+                    Some(Event::Invalid(e)) => {
+                        t.report.invalid += 1;
+                        if let Some(w) = &mut report_w {
+                            w.error(&e)?;
+                        }
+                        t.error(e);
+                    }
+                    Some(Event::Skip(count)) => {
+                        t.report.skipped_resumed += count;
+                        t.report.valid += count;
+                    }
+                    Some(Event::Send(batch)) => {
+                        t.report.valid += batch.keys.len() as u64;
+                        t.report.batches += 1;
+                        let previous = unfinished.get(&batch.no);
+                        match start_batch(batch, previous, &options, &mut checkpoint) {
+                            Ok((request, sent)) => {
+                                in_flight.spawn(send_batch(backend.clone(), request, sent));
+                            }
+                            Err(e) => {
+                                abort = Some(e);
+                                rx.close();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(cb) = &on_progress {
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                cb(&progress_of(&t, &counters, started, in_flight.len(), false));
+            }
+        }
+    }
+
+    let produced = producer
+        .await
+        .map_err(|e| Error::io(format!("reader thread failed: {e}")))?;
+    if let Some(c) = &mut checkpoint {
+        c.sync()?;
+    }
+    if let Some(w) = &mut report_w {
+        w.flush()?;
+    }
+    if let Some(e) = abort {
+        return Err(e);
+    }
+    produced?;
+    t.report.total = counters.records.load(Ordering::Relaxed);
+    t.report.elapsed = started.elapsed();
+    if let Some(w) = &mut report_w {
+        w.summary(&t.report)?;
+        w.flush()?;
+    }
+    if let Some(cb) = &on_progress {
+        cb(&progress_of(&t, &counters, started, 0, true));
+    }
+    Ok(t.report)
+}
+
+/// Records the batch as sent (durably) and builds its request.
+fn start_batch(
+    batch: Batch,
+    previous: Option<&Entry>,
+    options: &MigrateOptions,
+    checkpoint: &mut Option<Checkpoint>,
+) -> Result<(MigrateKeysRequest, Sent)> {
+    let hashes: Vec<String> = batch.keys.iter().map(|k| k.hash.clone()).collect();
+    let (first_line, last_line) = (batch.first_line(), batch.last_line());
+    let request = MigrateKeysRequest {
+        migration_id: options.migration_id.clone(),
+        api_id: options.api_id.clone(),
+        keys: batch.keys,
+        hash_variant: (batch.variant != HashVariant::Sha256Base64).then_some(batch.variant),
+    };
+    let body = serde_json::to_vec(&request).map_err(|e| Error::io(e.to_string()))?;
+    let key = idempotency_key(&options.migration_id, batch.no, first_line, &body);
+    drop(body);
+    let resent = match previous {
+        Some(e) if e.idempotency_key != key => {
+            return Err(Error::invalid_input(
+                "checkpoint",
+                format!(
+                    "the input changed since the checkpoint was written: batch {} (lines {}–{}) is not what was sent",
+                    batch.no, e.first_line, e.last_line
+                ),
+            ))
+        }
+        Some(_) => true,
+        None => {
+            if let Some(c) = checkpoint {
+                c.append(
+                    &Entry {
+                        batch: batch.no,
+                        first_line,
+                        last_line,
+                        count: hashes.len() as u64,
+                        state: State::Sent,
+                        idempotency_key: key.clone(),
+                        migrated: None,
+                        already_present: None,
+                        failed: None,
+                    },
+                    true,
+                )?;
+            }
+            false
+        }
+    };
+    Ok((
+        request,
+        Sent {
+            no: batch.no,
+            first_line,
+            last_line,
+            lines: batch.lines,
+            hashes,
+            idempotency_key: key,
+            resent,
+            result: Ok(MigrateKeysResponseData::default()),
+        },
+    ))
+}
+
+/// Accounts for an answered (or given-up) batch: report lines, then the `done` checkpoint entry.
+/// Returns an error only when the whole run must stop.
+fn finish_batch(
+    s: Sent,
+    t: &mut Tally,
+    report_w: &mut Option<ReportWriter>,
+    checkpoint: &mut Option<Checkpoint>,
+) -> Result<()> {
+    t.batches_done += 1;
+    let data = match s.result {
+        Err(e) => {
+            let fatal = is_fatal(&e);
+            for (line, hash) in s.lines.iter().zip(&s.hashes) {
+                t.report.failed += 1;
+                let re = RecordError {
+                    line: *line,
+                    hash: Some(hash.clone()),
+                    code: e.code,
+                    field: None,
+                    message: format!("batch {} not migrated: {}", s.no, e.message),
+                };
+                if let Some(w) = report_w {
+                    w.error(&re)?;
+                }
+                t.error(re);
+            }
+            return if fatal { Err(e) } else { Ok(()) };
+        }
+        Ok(data) => data,
+    };
+    let mut line_of: HashMap<&str, u64> = s
+        .hashes
+        .iter()
+        .map(String::as_str)
+        .zip(s.lines.iter().copied())
+        .collect();
+    let (mut migrated, mut present, mut failed) = (0u64, 0u64, 0u64);
+    for m in &data.migrated {
+        let Some(line) = line_of.remove(m.hash.as_str()) else {
+            continue;
+        };
+        migrated += 1;
+        if let Some(w) = report_w {
+            w.migrated(line, &m.hash, &m.key_id)?;
+        }
+    }
+    for f in &data.failed {
+        let Some(line) = line_of.remove(f.hash.as_str()) else {
+            continue;
+        };
+        let existing = looks_existing(f.error.as_deref());
+        if s.resent && existing {
+            present += 1;
+            if let Some(w) = report_w {
+                w.already_present(line, &f.hash)?;
+            }
+        } else {
+            failed += 1;
+            let re = RecordError {
+                line,
+                hash: Some(f.hash.clone()),
+                code: if existing {
+                    ErrorCode::Conflict
+                } else {
+                    ErrorCode::BadRequest
+                },
+                field: None,
+                message: match &f.error {
+                    Some(msg) => format!("the key service refused this key: {msg}"),
+                    None => "the key service refused this key (the hash already exists)".into(),
+                },
+            };
+            if let Some(w) = report_w {
+                w.error(&re)?;
+            }
+            t.error(re);
+        }
+    }
+    // Keys the server did not mention: unknown fate, so the batch stays unfinished (resume
+    // re-sends it and the server's replay or "already exists" settles each key).
+    let unaccounted = line_of.len() as u64;
+    let mut missing: Vec<(u64, &str)> = line_of.into_iter().map(|(h, l)| (l, h)).collect();
+    missing.sort_unstable();
+    for (line, hash) in missing {
+        let re = RecordError {
+            line,
+            hash: Some(hash.to_string()),
+            code: ErrorCode::ServerError,
+            field: None,
+            message: "the key service did not report this key".into(),
+        };
+        if let Some(w) = report_w {
+            w.error(&re)?;
+        }
+        t.error(re);
+    }
+    t.report.migrated += migrated;
+    t.report.already_present += present;
+    t.report.failed += failed + unaccounted;
+    if let Some(w) = report_w {
+        w.flush()?;
+    }
+    if unaccounted == 0 {
+        if let Some(c) = checkpoint {
+            c.append(
+                &Entry {
+                    batch: s.no,
+                    first_line: s.first_line,
+                    last_line: s.last_line,
+                    count: s.hashes.len() as u64,
+                    state: State::Done,
+                    idempotency_key: s.idempotency_key,
+                    migrated: Some(migrated),
+                    already_present: Some(present),
+                    failed: Some(failed),
+                },
+                true,
+            )?;
+        }
+    }
+    Ok(())
+}
