@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -150,22 +151,25 @@ impl fmt::Display for KeyHash {
 /// Standard base64 (with padding) of the SHA-256 of `plaintext`'s UTF-8 bytes. The hot path of
 /// verification and migration: no validation, one allocation.
 pub fn sha256_base64(plaintext: &str) -> String {
+    // Encode on the stack, then one exact-size allocation.
     let digest = Sha256::digest(plaintext.as_bytes());
-    let mut out = String::with_capacity(44);
-    STANDARD.encode_string(digest, &mut out);
-    out
+    let mut buf = [0u8; 44];
+    let n = STANDARD
+        .encode_slice(digest, &mut buf)
+        .expect("44 bytes hold the base64 of 32");
+    String::from(std::str::from_utf8(&buf[..n]).expect("base64 is ASCII"))
 }
 
 /// Lowercase hex of the SHA-256 of `plaintext`'s UTF-8 bytes. No validation, one allocation.
 pub fn sha256_hex(plaintext: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(plaintext.as_bytes());
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 0x0f) as usize] as char);
+    let mut buf = [0u8; 64];
+    for (pair, byte) in buf.chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[(byte >> 4) as usize];
+        pair[1] = HEX[(byte & 0x0f) as usize];
     }
-    out
+    String::from(std::str::from_utf8(&buf).expect("hex digits are ASCII"))
 }
 
 /// Hashes one key in `variant` form. Rejects a key that is empty or whitespace-only
@@ -184,29 +188,66 @@ pub fn hash_keys<S: AsRef<str> + Sync>(
     plaintexts: &[S],
     variant: HashVariant,
 ) -> Result<Vec<KeyHash>> {
-    if let Some(index) = plaintexts.iter().position(|p| is_blank(p.as_ref())) {
-        let err = check_key(plaintexts[index].as_ref()).unwrap_err();
-        return Err(err.with_record(index as u64 + 1));
-    }
-    let parallel = match variant {
-        HashVariant::Bcrypt => plaintexts.len() > 1,
-        _ => plaintexts.len() >= PARALLEL_THRESHOLD,
+    let first_bad = |index: usize| {
+        let err = check_key(plaintexts[index].as_ref()).expect_err("a blank key");
+        err.with_record(index as u64 + 1)
     };
-    if parallel {
-        plaintexts
-            .par_iter()
-            .with_min_len(if variant == HashVariant::Bcrypt {
-                1
+    let sha: fn(&str) -> String = match variant {
+        HashVariant::Sha256Base64 => sha256_base64,
+        HashVariant::Sha256Hex => sha256_hex,
+        HashVariant::Bcrypt => {
+            if let Some(index) = plaintexts.iter().position(|p| is_blank(p.as_ref())) {
+                return Err(first_bad(index));
+            }
+            return if plaintexts.len() > 1 {
+                plaintexts
+                    .par_iter()
+                    .with_max_len(1)
+                    .map(|p| hash_unchecked(p.as_ref(), variant))
+                    .collect()
             } else {
-                512
-            })
-            .map(|p| hash_unchecked(p.as_ref(), variant))
-            .collect()
-    } else {
-        plaintexts
-            .iter()
-            .map(|p| hash_unchecked(p.as_ref(), variant))
-            .collect()
+                plaintexts
+                    .iter()
+                    .map(|p| hash_unchecked(p.as_ref(), variant))
+                    .collect()
+            };
+        }
+    };
+    if plaintexts.len() < PARALLEL_THRESHOLD {
+        let mut out = Vec::with_capacity(plaintexts.len());
+        for (index, p) in plaintexts.iter().enumerate() {
+            let p = p.as_ref();
+            if is_blank(p) {
+                return Err(first_bad(index));
+            }
+            out.push(KeyHash {
+                value: sha(p),
+                variant,
+            });
+        }
+        return Ok(out);
+    }
+    // Parallel: blank keys are noted (lowest index wins) in the same pass that hashes, while
+    // each key is in cache; the indexed collect writes straight into the result vector.
+    let bad = AtomicUsize::new(usize::MAX);
+    let out: Vec<KeyHash> = plaintexts
+        .par_iter()
+        .enumerate()
+        .with_min_len(512)
+        .map(|(index, p)| {
+            let p = p.as_ref();
+            let value = if is_blank(p) {
+                bad.fetch_min(index, Ordering::Relaxed);
+                String::new()
+            } else {
+                sha(p)
+            };
+            KeyHash { value, variant }
+        })
+        .collect();
+    match bad.into_inner() {
+        usize::MAX => Ok(out),
+        index => Err(first_bad(index)),
     }
 }
 
