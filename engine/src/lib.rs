@@ -1,1 +1,460 @@
-//! keyshift-engine (being built)
+//! keyshift-engine: the key store and its semantics (DESIGN.md §4) on SQLite (WAL).
+//!
+//! [`Engine`] is used in-process (`Client::local`) and behind the HTTP server: the server calls
+//! [`Engine::authenticate`] with the bearer root key and then [`Engine::dispatch`] with the
+//! operation name (`keys.createKey`, …) and the raw JSON body; the answer's `data` (and
+//! `pagination` for lists) goes into the success envelope, an [`keyshift_core::Error`] into the
+//! problem+json body with the status of its code.
+//!
+//! Storage: keys are stored only as hashes (`sha256_base64`, or `sha256_hex` / `bcrypt` for
+//! migrated keys until their first valid verification re-stores them as `sha256_base64`);
+//! root keys likewise. One connection behind a mutex serializes writes; credits are spent by a
+//! conditional `UPDATE` so concurrent verifiers never lose or overspend a credit.
+
+// `Error` is large by design (field, record, request id…); boxing it is core's call.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod idempotency;
+mod keys;
+mod ratelimit;
+mod records;
+mod schema;
+mod util;
+mod verify;
+
+use std::sync::Arc;
+
+use keyshift_core::hashing;
+use keyshift_core::keyformat;
+use keyshift_core::wire::{self, Pagination};
+use keyshift_core::{Error, ErrorCode, Result, SecretKey};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
+pub use schema::SCHEMA_VERSION;
+pub use verify::BCRYPT_MAX_CANDIDATES;
+
+use util::{parse_body, Db};
+
+/// Prefix of generated root keys.
+pub const ROOT_KEY_PREFIX: &str = "ks_root";
+/// Random bytes in a generated root key.
+pub const ROOT_KEY_BYTES: usize = 32;
+
+pub(crate) struct Inner {
+    pub(crate) conn: Mutex<Connection>,
+    pub(crate) limiter: Mutex<ratelimit::Limiter>,
+}
+
+/// The key store. Cheap to clone; all clones share one database connection.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// The answer to one operation: the `data` of the success envelope, and `pagination` for lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub data: serde_json::Value,
+    pub pagination: Option<Pagination>,
+}
+
+/// Who is calling: the workspace a root key belongs to. Every operation is confined to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkspaceCtx {
+    pub workspace_id: String,
+    pub root_key_id: String,
+}
+
+fn reply<T: Serialize>(data: T) -> Result<Reply> {
+    Ok(Reply {
+        data: serde_json::to_value(data)
+            .map_err(|e| Error::server(format!("cannot encode response: {e}")))?,
+        pagination: None,
+    })
+}
+
+fn page_reply<T: Serialize>(page: admin::Page<T>) -> Result<Reply> {
+    let mut r = reply(page.items)?;
+    r.pagination = Some(page.pagination);
+    Ok(r)
+}
+
+impl Engine {
+    /// Opens (creating and migrating if needed) the database at `path`; `":memory:"` gives a
+    /// private in-memory store.
+    pub fn open(path: &str) -> Result<Engine> {
+        let conn = schema::open(path)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                limiter: Mutex::new(ratelimit::Limiter::default()),
+            }),
+        })
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction, committed only if `f` succeeds.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.inner.conn.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .db()?;
+        let out = f(&tx)?;
+        tx.commit().db()?;
+        Ok(out)
+    }
+
+    /// First start: creates a workspace and a root key, returning the plaintext root key (shown
+    /// once). With `seed_root_key`, stores that key instead (in the oldest workspace, created if
+    /// none) and returns `None`. Idempotent: when the seed is already stored, or (without a
+    /// seed) any root key exists, does nothing and returns `None`.
+    pub fn ensure_bootstrap(&self, seed_root_key: Option<&str>) -> Result<Option<SecretKey>> {
+        self.write(|conn| {
+            if let Some(seed) = seed_root_key {
+                if seed.trim().is_empty() {
+                    return Err(Error::invalid_input(
+                        "root_key",
+                        "the seed root key is empty",
+                    ));
+                }
+                let hash = hashing::sha256_base64(seed);
+                let exists: Option<i64> = conn
+                    .query_row("SELECT 1 FROM root_keys WHERE hash = ?1", [&hash], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .db()?;
+                if exists.is_none() {
+                    let ws = oldest_or_new_workspace(conn)?;
+                    insert_root_key(conn, &ws, &hash, &keyformat::key_start(seed))?;
+                }
+                return Ok(None);
+            }
+            let any: Option<i64> = conn
+                .query_row("SELECT 1 FROM root_keys LIMIT 1", [], |r| r.get(0))
+                .optional()
+                .db()?;
+            if any.is_some() {
+                return Ok(None);
+            }
+            let ws = oldest_or_new_workspace(conn)?;
+            let key = keyformat::generate_key(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES)?;
+            insert_root_key(
+                conn,
+                &ws,
+                &hashing::sha256_base64(key.expose()),
+                &keyformat::key_start(key.expose()),
+            )?;
+            Ok(Some(key))
+        })
+    }
+
+    /// Creates a workspace; returns its id (`ws_…`).
+    pub fn create_workspace(&self, name: &str) -> Result<String> {
+        self.write(|conn| create_workspace(conn, name))
+    }
+
+    /// Creates a root key for `workspace_id` (404 if unknown); returns the plaintext (shown once).
+    pub fn create_root_key(&self, workspace_id: &str) -> Result<SecretKey> {
+        self.write(|conn| {
+            let exists: Option<i64> = conn
+                .query_row(
+                    "SELECT 1 FROM workspaces WHERE id = ?1",
+                    [workspace_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .db()?;
+            if exists.is_none() {
+                return Err(Error::not_found(format!(
+                    "workspace `{workspace_id}` not found"
+                )));
+            }
+            let key = keyformat::generate_key(Some(ROOT_KEY_PREFIX), ROOT_KEY_BYTES)?;
+            insert_root_key(
+                conn,
+                workspace_id,
+                &hashing::sha256_base64(key.expose()),
+                &keyformat::key_start(key.expose()),
+            )?;
+            Ok(key)
+        })
+    }
+
+    /// The workspace of a root key; `unauthorized` if the key is unknown.
+    pub fn authenticate(&self, root_key: &str) -> Result<WorkspaceCtx> {
+        let hash = hashing::sha256_base64(root_key);
+        let conn = self.inner.conn.lock();
+        let row: Option<(String, String, String)> = conn
+            .prepare_cached("SELECT id, workspace_id, hash FROM root_keys WHERE hash = ?1")
+            .db()?
+            .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()
+            .db()?;
+        match row {
+            Some((id, ws, stored))
+                if hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()) =>
+            {
+                Ok(WorkspaceCtx {
+                    workspace_id: ws,
+                    root_key_id: id,
+                })
+            }
+            _ => Err(Error::new(ErrorCode::Unauthorized, "unknown root key")),
+        }
+    }
+
+    /// Runs operation `op` (`"keys.createKey"`, …; see [`wire::OPERATIONS`]) with the JSON
+    /// `body` in the caller's workspace. Unknown op → `not_found`; bad body → `bad_request`
+    /// whose `errors` name each field (`body.<path>`). With `idempotency_key`, the first answer
+    /// is replayed for 24 h to the same op and body (another op or body → `conflict`); the
+    /// header is ignored for `keys.verifyKey` and `keys.whoami`. Blocking.
+    pub fn dispatch(
+        &self,
+        ctx: &WorkspaceCtx,
+        op: &str,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply> {
+        if !wire::OPERATIONS.contains(&op) {
+            let shown: String = op.chars().take(64).collect();
+            return Err(Error::not_found(format!("unknown operation `{shown}`")));
+        }
+        if body.len() > wire::limits::BODY_MAX_BYTES {
+            return Err(Error::bad_request(format!(
+                "request body exceeds {} bytes",
+                wire::limits::BODY_MAX_BYTES
+            )));
+        }
+        let ws = ctx.workspace_id.as_str();
+        match op {
+            "keys.verifyKey" => {
+                let req: wire::VerifyKeyRequest = parse_body(body)?;
+                return reply(verify::verify(&self.inner, ws, &req)?);
+            }
+            "keys.whoami" => {
+                let req: wire::WhoamiRequest = parse_body(body)?;
+                return reply(verify::whoami(&self.inner, ws, req.key.expose())?);
+            }
+            _ => {}
+        }
+        self.write(|conn| {
+            let slot = match idempotency_key {
+                Some(k) => match idempotency::lookup(conn, ws, op, body, k)? {
+                    Ok(replay) => return Ok(replay),
+                    Err(slot) => Some(slot),
+                },
+                None => None,
+            };
+            let out = execute(conn, ws, op, body)?;
+            if let Some(slot) = slot {
+                idempotency::store(conn, ws, op, slot, &out)?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Checks that the database answers.
+    pub fn liveness(&self) -> Result<()> {
+        let conn = self.inner.conn.lock();
+        conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .db()
+            .map(|_| ())
+    }
+}
+
+/// Every operation except `keys.verifyKey` / `keys.whoami`, inside the caller's transaction.
+fn execute(conn: &Connection, ws: &str, op: &str, body: &[u8]) -> Result<Reply> {
+    use wire::*;
+    match op {
+        "apis.createApi" => reply(admin::create_api(
+            conn,
+            ws,
+            &parse_body::<CreateApiRequest>(body)?,
+        )?),
+        "apis.getApi" => reply(admin::get_api(
+            conn,
+            ws,
+            &parse_body::<GetApiRequest>(body)?,
+        )?),
+        "apis.listKeys" => page_reply(admin::list_keys(
+            conn,
+            ws,
+            &parse_body::<ListKeysRequest>(body)?,
+        )?),
+        "apis.deleteApi" => reply(admin::delete_api(
+            conn,
+            ws,
+            &parse_body::<DeleteApiRequest>(body)?,
+        )?),
+        "keys.createKey" => reply(keys::create_key(
+            conn,
+            ws,
+            &parse_body::<CreateKeyRequest>(body)?,
+        )?),
+        "keys.getKey" => reply(keys::get_key(
+            conn,
+            ws,
+            &parse_body::<GetKeyRequest>(body)?,
+        )?),
+        "keys.updateKey" => reply(keys::update_key(
+            conn,
+            ws,
+            &parse_body::<UpdateKeyRequest>(body)?,
+        )?),
+        "keys.deleteKey" => reply(keys::delete_key(
+            conn,
+            ws,
+            &parse_body::<DeleteKeyRequest>(body)?,
+        )?),
+        "keys.rerollKey" => reply(keys::reroll_key(
+            conn,
+            ws,
+            &parse_body::<RerollKeyRequest>(body)?,
+        )?),
+        "keys.migrateKeys" => reply(keys::migrate_keys(
+            conn,
+            ws,
+            &parse_body::<MigrateKeysRequest>(body)?,
+        )?),
+        "keys.addPermissions" => {
+            let r: AddPermissionsRequest = parse_body(body)?;
+            reply(keys::add_permissions(conn, ws, &r.key_id, &r.permissions)?)
+        }
+        "keys.removePermissions" => {
+            let r: RemovePermissionsRequest = parse_body(body)?;
+            reply(keys::remove_permissions(
+                conn,
+                ws,
+                &r.key_id,
+                &r.permissions,
+            )?)
+        }
+        "keys.setPermissions" => {
+            let r: SetPermissionsRequest = parse_body(body)?;
+            reply(keys::set_permissions(conn, ws, &r.key_id, &r.permissions)?)
+        }
+        "keys.addRoles" => {
+            let r: AddRolesRequest = parse_body(body)?;
+            reply(keys::add_roles(conn, ws, &r.key_id, &r.roles)?)
+        }
+        "keys.removeRoles" => {
+            let r: RemoveRolesRequest = parse_body(body)?;
+            reply(keys::remove_roles(conn, ws, &r.key_id, &r.roles)?)
+        }
+        "keys.setRoles" => {
+            let r: SetRolesRequest = parse_body(body)?;
+            reply(keys::set_roles(conn, ws, &r.key_id, &r.roles)?)
+        }
+        "keys.updateCredits" => reply(keys::update_credits(
+            conn,
+            ws,
+            &parse_body::<UpdateCreditsRequest>(body)?,
+        )?),
+        "permissions.createPermission" => reply(admin::create_permission(
+            conn,
+            ws,
+            &parse_body::<CreatePermissionRequest>(body)?,
+        )?),
+        "permissions.getPermission" => reply(admin::get_permission(
+            conn,
+            ws,
+            &parse_body::<GetPermissionRequest>(body)?,
+        )?),
+        "permissions.listPermissions" => page_reply(admin::list_permissions(
+            conn,
+            ws,
+            &parse_body::<ListRequest>(body)?,
+        )?),
+        "permissions.deletePermission" => reply(admin::delete_permission(
+            conn,
+            ws,
+            &parse_body::<DeletePermissionRequest>(body)?,
+        )?),
+        "permissions.createRole" => reply(admin::create_role(
+            conn,
+            ws,
+            &parse_body::<CreateRoleRequest>(body)?,
+        )?),
+        "permissions.getRole" => reply(admin::get_role(
+            conn,
+            ws,
+            &parse_body::<GetRoleRequest>(body)?,
+        )?),
+        "permissions.listRoles" => page_reply(admin::list_roles(
+            conn,
+            ws,
+            &parse_body::<ListRequest>(body)?,
+        )?),
+        "permissions.deleteRole" => reply(admin::delete_role(
+            conn,
+            ws,
+            &parse_body::<DeleteRoleRequest>(body)?,
+        )?),
+        "identities.createIdentity" => reply(admin::create_identity(
+            conn,
+            ws,
+            &parse_body::<CreateIdentityRequest>(body)?,
+        )?),
+        "identities.getIdentity" => reply(admin::get_identity(
+            conn,
+            ws,
+            &parse_body::<GetIdentityRequest>(body)?,
+        )?),
+        "identities.listIdentities" => page_reply(admin::list_identities(
+            conn,
+            ws,
+            &parse_body::<ListRequest>(body)?,
+        )?),
+        "identities.deleteIdentity" => reply(admin::delete_identity(
+            conn,
+            ws,
+            &parse_body::<DeleteIdentityRequest>(body)?,
+        )?),
+        other => Err(Error::not_found(format!("unknown operation `{other}`"))),
+    }
+}
+
+fn create_workspace(conn: &Connection, name: &str) -> Result<String> {
+    let id = util::new_id("ws")?;
+    conn.execute(
+        "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![id, name, util::now_ms()],
+    )
+    .db()?;
+    Ok(id)
+}
+
+fn oldest_or_new_workspace(conn: &Connection) -> Result<String> {
+    let ws: Option<String> = conn
+        .query_row(
+            "SELECT id FROM workspaces ORDER BY created_at, id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    match ws {
+        Some(ws) => Ok(ws),
+        None => create_workspace(conn, "default"),
+    }
+}
+
+fn insert_root_key(conn: &Connection, ws: &str, hash: &str, start: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO root_keys (id, workspace_id, hash, start, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![util::new_id("rk")?, ws, hash, start, util::now_ms()],
+    )
+    .db()?;
+    Ok(())
+}

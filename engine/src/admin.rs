@@ -1,0 +1,434 @@
+//! `apis.*`, `permissions.*` and `identities.*` operations.
+
+use keyshift_core::wire::*;
+use keyshift_core::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::records::*;
+use crate::util::{is_unique_violation, new_id, now_ms, Db};
+
+/// A page of results and the pagination to answer with.
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    pub pagination: Pagination,
+}
+
+fn page<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Page<T> {
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let cursor = if has_more {
+        items.last().map(id_of)
+    } else {
+        None
+    };
+    Page {
+        items,
+        pagination: Pagination { cursor, has_more },
+    }
+}
+
+fn limit_of(limit: Option<u32>) -> usize {
+    limit.unwrap_or(limits::LIST_LIMIT_DEFAULT) as usize
+}
+
+/// `%search%` for LIKE, with LIKE's special characters escaped by `\`.
+fn like(search: Option<&str>) -> Option<String> {
+    search.filter(|s| !s.is_empty()).map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+// ---- apis ----
+
+pub(crate) fn create_api(
+    conn: &Connection,
+    ws: &str,
+    req: &CreateApiRequest,
+) -> Result<CreateApiResponseData> {
+    let id = new_id("api")?;
+    conn.execute(
+        "INSERT INTO apis (id, workspace_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![id, ws, req.name, now_ms()],
+    )
+    .db()?;
+    Ok(CreateApiResponseData { api_id: id })
+}
+
+pub(crate) fn get_api(
+    conn: &Connection,
+    ws: &str,
+    req: &GetApiRequest,
+) -> Result<GetApiResponseData> {
+    conn.query_row(
+        "SELECT id, name FROM apis WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+        params![req.api_id, ws],
+        |r| {
+            Ok(GetApiResponseData {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        },
+    )
+    .optional()
+    .db()?
+    .ok_or_else(|| Error::not_found(format!("api `{}` not found", req.api_id)))
+}
+
+pub(crate) fn delete_api(conn: &Connection, ws: &str, req: &DeleteApiRequest) -> Result<EmptyData> {
+    live_api(conn, ws, &req.api_id)?;
+    let now = now_ms();
+    conn.execute(
+        "UPDATE apis SET deleted_at = ?1 WHERE id = ?2",
+        params![now, req.api_id],
+    )
+    .db()?;
+    conn.execute(
+        "UPDATE keys SET deleted_at = ?1 WHERE api_id = ?2 AND deleted_at IS NULL",
+        params![now, req.api_id],
+    )
+    .db()?;
+    Ok(EmptyData {})
+}
+
+pub(crate) fn list_keys(
+    conn: &Connection,
+    ws: &str,
+    req: &ListKeysRequest,
+) -> Result<Page<KeyResponseData>> {
+    live_api(conn, ws, &req.api_id)?;
+    let limit = limit_of(req.limit);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE api_id = ?1 AND workspace_id = ?2 \
+             AND deleted_at IS NULL AND id > ?3 \
+             AND (?4 IS NULL OR identity_id IN \
+                  (SELECT id FROM identities WHERE workspace_id = ?2 AND external_id = ?4)) \
+             ORDER BY id LIMIT ?5"
+        ))
+        .db()?;
+    let rows = stmt
+        .query_map(
+            params![
+                req.api_id,
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                req.external_id,
+                (limit + 1) as i64
+            ],
+            key_row,
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let p = page(rows, limit, |k| k.id.clone());
+    let items = p
+        .items
+        .iter()
+        .map(|k| key_response(conn, k))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page {
+        items,
+        pagination: p.pagination,
+    })
+}
+
+// ---- permissions ----
+
+fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Permission> {
+    conn.query_row(
+        "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
+         AND (id = ?2 OR slug = ?2) ORDER BY id = ?2 DESC LIMIT 1",
+        params![ws, id_or_slug],
+        |r| {
+            Ok(Permission {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                slug: r.get(2)?,
+                description: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .db()?
+    .ok_or_else(|| Error::not_found(format!("permission `{id_or_slug}` not found")))
+}
+
+pub(crate) fn create_permission(
+    conn: &Connection,
+    ws: &str,
+    req: &CreatePermissionRequest,
+) -> Result<CreatePermissionResponseData> {
+    let id = new_id("perm")?;
+    match conn.execute(
+        "INSERT INTO permissions (id, workspace_id, name, slug, description, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, ws, req.name, req.slug, req.description, now_ms()],
+    ) {
+        Ok(_) => Ok(CreatePermissionResponseData { permission_id: id }),
+        Err(e) if is_unique_violation(&e) => Err(Error::conflict(format!(
+            "a permission with slug `{}` already exists",
+            req.slug
+        ))),
+        Err(e) => Err(crate::util::db_error(e)),
+    }
+}
+
+pub(crate) fn get_permission(
+    conn: &Connection,
+    ws: &str,
+    req: &GetPermissionRequest,
+) -> Result<Permission> {
+    find_permission(conn, ws, &req.permission)
+}
+
+pub(crate) fn delete_permission(
+    conn: &Connection,
+    ws: &str,
+    req: &DeletePermissionRequest,
+) -> Result<EmptyData> {
+    let p = find_permission(conn, ws, &req.permission)?;
+    conn.execute("DELETE FROM permissions WHERE id = ?1", [&p.id])
+        .db()?;
+    Ok(EmptyData {})
+}
+
+pub(crate) fn list_permissions(
+    conn: &Connection,
+    ws: &str,
+    req: &ListRequest,
+) -> Result<Page<Permission>> {
+    let limit = limit_of(req.limit);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
+             AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
+             ORDER BY id LIMIT ?4",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(
+            params![
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                like(req.search.as_deref()),
+                (limit + 1) as i64
+            ],
+            |r| {
+                Ok(Permission {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    slug: r.get(2)?,
+                    description: r.get(3)?,
+                })
+            },
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok(page(rows, limit, |p| p.id.clone()))
+}
+
+// ---- roles ----
+
+fn find_role(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Role> {
+    let mut role = conn
+        .query_row(
+            "SELECT id, name, description FROM roles WHERE workspace_id = ?1 \
+             AND (id = ?2 OR name = ?2) ORDER BY name = ?2 DESC LIMIT 1",
+            params![ws, id_or_name],
+            role_row,
+        )
+        .optional()
+        .db()?
+        .ok_or_else(|| Error::not_found(format!("role `{id_or_name}` not found")))?;
+    role.permissions = Some(role_permissions(conn, &role.id)?);
+    Ok(role)
+}
+
+pub(crate) fn create_role(
+    conn: &Connection,
+    ws: &str,
+    req: &CreateRoleRequest,
+) -> Result<CreateRoleResponseData> {
+    let id = new_id("role")?;
+    match conn.execute(
+        "INSERT INTO roles (id, workspace_id, name, description, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, ws, req.name, req.description, now_ms()],
+    ) {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(format!(
+                "a role named `{}` already exists",
+                req.name
+            )))
+        }
+        Err(e) => return Err(crate::util::db_error(e)),
+    }
+    let perm_ids = ensure_permissions(conn, ws, req.permissions.as_deref().unwrap_or_default())?;
+    for pid in perm_ids {
+        conn.execute(
+            "INSERT OR IGNORE INTO role_permissions (role_id, permission_id) VALUES (?1, ?2)",
+            params![id, pid],
+        )
+        .db()?;
+    }
+    Ok(CreateRoleResponseData { role_id: id })
+}
+
+pub(crate) fn get_role(conn: &Connection, ws: &str, req: &GetRoleRequest) -> Result<Role> {
+    find_role(conn, ws, &req.role)
+}
+
+pub(crate) fn delete_role(
+    conn: &Connection,
+    ws: &str,
+    req: &DeleteRoleRequest,
+) -> Result<EmptyData> {
+    let role = find_role(conn, ws, &req.role)?;
+    conn.execute("DELETE FROM roles WHERE id = ?1", [&role.id])
+        .db()?;
+    Ok(EmptyData {})
+}
+
+pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
+    let limit = limit_of(req.limit);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
+             AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        )
+        .db()?;
+    let rows = stmt
+        .query_map(
+            params![
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                like(req.search.as_deref()),
+                (limit + 1) as i64
+            ],
+            role_row,
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let mut p = page(rows, limit, |r| r.id.clone());
+    for role in &mut p.items {
+        role.permissions = Some(role_permissions(conn, &role.id)?);
+    }
+    Ok(p)
+}
+
+// ---- identities ----
+
+fn find_identity(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Identity> {
+    let id: Option<String> = conn
+        .query_row(
+            "SELECT id FROM identities WHERE workspace_id = ?1 \
+             AND (id = ?2 OR external_id = ?2) ORDER BY id = ?2 DESC LIMIT 1",
+            params![ws, id_or_external],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    match id {
+        Some(id) => identity_by_id(conn, &id)?
+            .ok_or_else(|| Error::not_found(format!("identity `{id_or_external}` not found"))),
+        None => Err(Error::not_found(format!(
+            "identity `{id_or_external}` not found"
+        ))),
+    }
+}
+
+pub(crate) fn create_identity(
+    conn: &Connection,
+    ws: &str,
+    req: &CreateIdentityRequest,
+) -> Result<CreateIdentityResponseData> {
+    let id = new_id("id")?;
+    match conn.execute(
+        "INSERT INTO identities (id, workspace_id, external_id, meta, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id,
+            ws,
+            req.external_id,
+            meta_text(req.meta.as_ref()),
+            now_ms()
+        ],
+    ) {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::conflict(format!(
+                "an identity with externalId `{}` already exists",
+                req.external_id
+            )))
+        }
+        Err(e) => return Err(crate::util::db_error(e)),
+    }
+    if let Some(rls) = &req.ratelimits {
+        replace_ratelimits(conn, ws, None, Some(&id), rls)?;
+    }
+    Ok(CreateIdentityResponseData { identity_id: id })
+}
+
+pub(crate) fn get_identity(
+    conn: &Connection,
+    ws: &str,
+    req: &GetIdentityRequest,
+) -> Result<Identity> {
+    find_identity(conn, ws, &req.identity)
+}
+
+pub(crate) fn delete_identity(
+    conn: &Connection,
+    ws: &str,
+    req: &DeleteIdentityRequest,
+) -> Result<EmptyData> {
+    let identity = find_identity(conn, ws, &req.identity)?;
+    conn.execute("DELETE FROM identities WHERE id = ?1", [&identity.id])
+        .db()?;
+    Ok(EmptyData {})
+}
+
+pub(crate) fn list_identities(
+    conn: &Connection,
+    ws: &str,
+    req: &ListRequest,
+) -> Result<Page<Identity>> {
+    let limit = limit_of(req.limit);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
+             AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        )
+        .db()?;
+    let ids = stmt
+        .query_map(
+            params![
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                like(req.search.as_deref()),
+                (limit + 1) as i64
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    let p = page(ids, limit, |id| id.clone());
+    let mut items = Vec::with_capacity(p.items.len());
+    for id in &p.items {
+        if let Some(identity) = identity_by_id(conn, id)? {
+            items.push(identity);
+        }
+    }
+    Ok(Page {
+        items,
+        pagination: p.pagination,
+    })
+}

@@ -1,0 +1,540 @@
+//! `keys.*` operations except verification (see `verify.rs`).
+
+use std::collections::HashSet;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use keyshift_core::hashing::{self, HashVariant, KeyHash};
+use keyshift_core::keyformat;
+use keyshift_core::wire::*;
+use keyshift_core::{Error, FieldError, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::records::*;
+use crate::util::{bad_request, new_id, now_ms, Db};
+
+/// Everything needed to insert a key row.
+pub(crate) struct NewKey<'a> {
+    pub ws: &'a str,
+    pub api_id: &'a str,
+    pub hash: &'a str,
+    pub variant: HashVariant,
+    pub start: &'a str,
+    pub name: Option<&'a str>,
+    pub meta: Option<&'a Metadata>,
+    pub external_id: Option<&'a str>,
+    pub expires: Option<i64>,
+    pub enabled: bool,
+    pub credits: Option<&'a CreditsRequest>,
+    pub ratelimits: &'a [RatelimitRequest],
+    pub permission_ids: &'a [String],
+    pub role_ids: &'a [String],
+    pub migration_id: Option<&'a str>,
+}
+
+/// Inserts a key with its links; returns the new key id.
+pub(crate) fn insert_key(conn: &Connection, k: &NewKey<'_>) -> Result<String> {
+    let id = new_id("key")?;
+    let now = now_ms();
+    let identity_id = match k.external_id {
+        Some(e) => Some(ensure_identity(conn, k.ws, e)?),
+        None => None,
+    };
+    let remaining = k.credits.and_then(|c| c.remaining);
+    let refill = k.credits.and_then(|c| c.refill.as_ref());
+    conn.prepare_cached(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, hash_variant, start, name, meta, \
+         identity_id, expires, enabled, remaining, refill_interval, refill_amount, refill_day, \
+         last_refill_at, migration_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, NULL, ?16, ?17)",
+    )
+    .db()?
+    .execute(params![
+        id,
+        k.ws,
+        k.api_id,
+        k.hash,
+        k.variant.as_str(),
+        k.start,
+        k.name,
+        meta_text(k.meta),
+        identity_id,
+        k.expires,
+        k.enabled,
+        remaining,
+        refill.map(|r| interval_str(r.interval)),
+        refill.map(|r| r.amount),
+        refill.and_then(|r| r.refill_day),
+        k.migration_id,
+        now
+    ])
+    .db()?;
+    if !k.ratelimits.is_empty() {
+        replace_ratelimits(conn, k.ws, Some(&id), None, k.ratelimits)?;
+    }
+    link_permissions(conn, &id, k.permission_ids)?;
+    link_roles(conn, &id, k.role_ids)?;
+    Ok(id)
+}
+
+pub(crate) fn create_key(
+    conn: &Connection,
+    ws: &str,
+    req: &CreateKeyRequest,
+) -> Result<CreateKeyResponseData> {
+    live_api(conn, ws, &req.api_id)?;
+    let role_ids = resolve_roles(conn, ws, req.roles.as_deref().unwrap_or_default())?;
+    let permission_ids =
+        ensure_permissions(conn, ws, req.permissions.as_deref().unwrap_or_default())?;
+    let byte_length = req.byte_length.unwrap_or(limits::BYTE_LENGTH_DEFAULT) as usize;
+    let key = keyformat::generate_key(req.prefix.as_deref(), byte_length)?;
+    let hash = hashing::sha256_base64(key.expose());
+    let start = keyformat::key_start(key.expose());
+    let key_id = insert_key(
+        conn,
+        &NewKey {
+            ws,
+            api_id: &req.api_id,
+            hash: &hash,
+            variant: HashVariant::Sha256Base64,
+            start: &start,
+            name: req.name.as_deref(),
+            meta: req.meta.as_ref(),
+            external_id: req.external_id.as_deref(),
+            expires: req.expires,
+            enabled: req.enabled.unwrap_or(true),
+            credits: req.credits.as_ref(),
+            ratelimits: req.ratelimits.as_deref().unwrap_or_default(),
+            permission_ids: &permission_ids,
+            role_ids: &role_ids,
+            migration_id: None,
+        },
+    )?;
+    Ok(CreateKeyResponseData { key_id, key })
+}
+
+pub(crate) fn get_key(conn: &Connection, ws: &str, req: &GetKeyRequest) -> Result<KeyResponseData> {
+    let mut key = live_key(conn, ws, &req.key_id)?;
+    apply_refill(conn, &mut key, now_ms())?;
+    key_response(conn, &key)
+}
+
+pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) -> Result<EmptyData> {
+    let key = live_key(conn, ws, &req.key_id)?;
+    let id = key.id.as_str();
+    let now = now_ms();
+    if let Some(name) = &req.name {
+        conn.execute("UPDATE keys SET name = ?1 WHERE id = ?2", params![name, id])
+            .db()?;
+    }
+    if let Some(external_id) = &req.external_id {
+        let identity_id = match external_id {
+            Some(e) => Some(ensure_identity(conn, ws, e)?),
+            None => None,
+        };
+        conn.execute(
+            "UPDATE keys SET identity_id = ?1 WHERE id = ?2",
+            params![identity_id, id],
+        )
+        .db()?;
+    }
+    if let Some(meta) = &req.meta {
+        conn.execute(
+            "UPDATE keys SET meta = ?1 WHERE id = ?2",
+            params![meta_text(meta.as_ref()), id],
+        )
+        .db()?;
+    }
+    if let Some(expires) = req.expires {
+        conn.execute(
+            "UPDATE keys SET expires = ?1 WHERE id = ?2",
+            params![expires, id],
+        )
+        .db()?;
+    }
+    if let Some(enabled) = req.enabled {
+        conn.execute(
+            "UPDATE keys SET enabled = ?1 WHERE id = ?2",
+            params![enabled, id],
+        )
+        .db()?;
+    }
+    match &req.credits {
+        None => {}
+        Some(None) => {
+            conn.execute(
+                "UPDATE keys SET remaining = NULL, refill_interval = NULL, refill_amount = NULL, \
+                 refill_day = NULL WHERE id = ?1",
+                [id],
+            )
+            .db()?;
+        }
+        Some(Some(credits)) => {
+            if let Some(remaining) = credits.remaining {
+                conn.execute(
+                    "UPDATE keys SET remaining = ?1 WHERE id = ?2",
+                    params![remaining, id],
+                )
+                .db()?;
+            }
+            if let Some(refill) = &credits.refill {
+                conn.execute(
+                    "UPDATE keys SET refill_interval = ?1, refill_amount = ?2, refill_day = ?3, \
+                     last_refill_at = ?4 WHERE id = ?5",
+                    params![
+                        refill.as_ref().map(|r| interval_str(r.interval)),
+                        refill.as_ref().map(|r| r.amount),
+                        refill.as_ref().and_then(|r| r.refill_day),
+                        refill.as_ref().map(|_| now),
+                        id
+                    ],
+                )
+                .db()?;
+            }
+        }
+    }
+    if let Some(rls) = &req.ratelimits {
+        replace_ratelimits(conn, ws, Some(id), None, rls)?;
+    }
+    if let Some(roles) = &req.roles {
+        let role_ids = resolve_roles(conn, ws, roles)?;
+        conn.execute("DELETE FROM key_roles WHERE key_id = ?1", [id])
+            .db()?;
+        link_roles(conn, id, &role_ids)?;
+    }
+    if let Some(perms) = &req.permissions {
+        let ids = ensure_permissions(conn, ws, perms)?;
+        conn.execute("DELETE FROM key_permissions WHERE key_id = ?1", [id])
+            .db()?;
+        link_permissions(conn, id, &ids)?;
+    }
+    conn.execute(
+        "UPDATE keys SET updated_at = ?1 WHERE id = ?2",
+        params![now, id],
+    )
+    .db()?;
+    Ok(EmptyData {})
+}
+
+pub(crate) fn delete_key(conn: &Connection, ws: &str, req: &DeleteKeyRequest) -> Result<EmptyData> {
+    let key = match find_key(conn, ws, &req.key_id)? {
+        Some(k) => k,
+        None => return Err(Error::not_found(format!("key `{}` not found", req.key_id))),
+    };
+    if req.permanent.unwrap_or(false) {
+        conn.execute("DELETE FROM keys WHERE id = ?1", [&key.id])
+            .db()?;
+    } else {
+        if key.deleted_at.is_some() {
+            return Err(Error::not_found(format!("key `{}` not found", req.key_id)));
+        }
+        conn.execute(
+            "UPDATE keys SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2",
+            params![now_ms(), key.id],
+        )
+        .db()?;
+    }
+    Ok(EmptyData {})
+}
+
+pub(crate) fn reroll_key(
+    conn: &Connection,
+    ws: &str,
+    req: &RerollKeyRequest,
+) -> Result<RerollKeyResponseData> {
+    let old = live_key(conn, ws, &req.key_id)?;
+    let now = now_ms();
+    let prefix = keyformat::key_prefix(&old.start)
+        .filter(|p| keyformat::validate_prefix(p).is_ok())
+        .map(str::to_string);
+    let key = keyformat::generate_key(prefix.as_deref(), keyformat::DEFAULT_BYTE_LENGTH)?;
+    let hash = hashing::sha256_base64(key.expose());
+    let start = keyformat::key_start(key.expose());
+    let new_id = new_id("key")?;
+    conn.execute(
+        "INSERT INTO keys (id, workspace_id, api_id, hash, hash_variant, start, name, meta, \
+         identity_id, expires, enabled, remaining, refill_interval, refill_amount, refill_day, \
+         last_refill_at, migration_id, created_at) \
+         SELECT ?1, workspace_id, api_id, ?2, 'sha256_base64', ?3, name, meta, identity_id, \
+         expires, enabled, remaining, refill_interval, refill_amount, refill_day, last_refill_at, \
+         NULL, ?4 FROM keys WHERE id = ?5",
+        params![new_id, hash, start, now, old.id],
+    )
+    .db()?;
+    conn.execute(
+        "INSERT INTO key_permissions (key_id, permission_id) \
+         SELECT ?1, permission_id FROM key_permissions WHERE key_id = ?2",
+        params![new_id, old.id],
+    )
+    .db()?;
+    conn.execute(
+        "INSERT INTO key_roles (key_id, role_id) SELECT ?1, role_id FROM key_roles WHERE key_id = ?2",
+        params![new_id, old.id],
+    )
+    .db()?;
+    let limits: Vec<RatelimitRequest> = key_ratelimits(conn, &old.id)?
+        .into_iter()
+        .map(|r| RatelimitRequest {
+            name: r.name,
+            limit: r.limit,
+            duration: r.duration,
+            auto_apply: r.auto_apply,
+        })
+        .collect();
+    if !limits.is_empty() {
+        replace_ratelimits(conn, ws, Some(&new_id), None, &limits)?;
+    }
+    let old_expires = now.saturating_add(req.expiration);
+    let old_expires = match old.expires {
+        Some(e) if e < old_expires => e,
+        _ => old_expires,
+    };
+    conn.execute(
+        "UPDATE keys SET expires = ?1, updated_at = ?2 WHERE id = ?3",
+        params![old_expires, now, old.id],
+    )
+    .db()?;
+    Ok(RerollKeyResponseData {
+        key_id: new_id,
+        key,
+    })
+}
+
+/// The other sha256 spelling of a sha256 hash (hex ↔ base64), used to spot duplicates.
+fn other_spelling(hash: &KeyHash) -> Option<String> {
+    match hash.variant {
+        HashVariant::Sha256Base64 => STANDARD.decode(&hash.value).ok().map(hex::encode),
+        HashVariant::Sha256Hex => hex::decode(&hash.value).ok().map(|b| STANDARD.encode(b)),
+        HashVariant::Bcrypt => None,
+    }
+}
+
+pub(crate) fn migrate_keys(
+    conn: &Connection,
+    ws: &str,
+    req: &MigrateKeysRequest,
+) -> Result<MigrateKeysResponseData> {
+    live_api(conn, ws, &req.api_id)?;
+    let variant = req.hash_variant.unwrap_or_default();
+    // Validate every hash first: a malformed one rejects the whole request with its location.
+    let mut parsed = Vec::with_capacity(req.keys.len());
+    let mut errors = Vec::new();
+    for (i, k) in req.keys.iter().enumerate() {
+        match KeyHash::parse(&k.hash, variant) {
+            Ok(h) => parsed.push(h),
+            Err(e) => errors.push(FieldError {
+                location: format!("body.keys[{i}].hash"),
+                message: format!("not a valid {variant} hash: {}", e.message),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(bad_request(errors));
+    }
+    let mut out = MigrateKeysResponseData::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    for (k, hash) in req.keys.iter().zip(parsed) {
+        let other = other_spelling(&hash);
+        let exists: Option<i64> = conn
+            .prepare_cached(
+                "SELECT 1 FROM keys WHERE workspace_id = ?1 AND (hash = ?2 OR hash = ?3) LIMIT 1",
+            )
+            .db()?
+            .query_row(params![ws, hash.value, other], |r| r.get(0))
+            .optional()
+            .db()?;
+        let duplicate_in_batch =
+            !seen.insert(hash.value.clone()) || other.as_ref().is_some_and(|o| seen.contains(o));
+        if exists.is_some() || duplicate_in_batch {
+            out.failed.push(MigrateFailure {
+                hash: k.hash.clone(),
+                error: None,
+            });
+            continue;
+        }
+        let role_ids = resolve_roles(conn, ws, k.roles.as_deref().unwrap_or_default())?;
+        let permission_ids =
+            ensure_permissions(conn, ws, k.permissions.as_deref().unwrap_or_default())?;
+        let key_id = insert_key(
+            conn,
+            &NewKey {
+                ws,
+                api_id: &req.api_id,
+                hash: &hash.value,
+                variant,
+                start: "",
+                name: k.name.as_deref(),
+                meta: k.meta.as_ref(),
+                external_id: k.external_id.as_deref(),
+                expires: k.expires,
+                enabled: k.enabled.unwrap_or(true),
+                credits: k.credits.as_ref(),
+                ratelimits: k.ratelimits.as_deref().unwrap_or_default(),
+                permission_ids: &permission_ids,
+                role_ids: &role_ids,
+                migration_id: Some(&req.migration_id),
+            },
+        )?;
+        out.migrated.push(MigratedKey {
+            hash: k.hash.clone(),
+            key_id,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn add_permissions(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    slugs: &[String],
+) -> Result<Vec<Permission>> {
+    let key = live_key(conn, ws, key_id)?;
+    let ids = ensure_permissions(conn, ws, slugs)?;
+    link_permissions(conn, &key.id, &ids)?;
+    touch(conn, &key.id)?;
+    direct_permissions(conn, &key.id)
+}
+
+pub(crate) fn remove_permissions(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    slugs: &[String],
+) -> Result<Vec<Permission>> {
+    let key = live_key(conn, ws, key_id)?;
+    for slug in slugs {
+        conn.execute(
+            "DELETE FROM key_permissions WHERE key_id = ?1 AND permission_id IN \
+             (SELECT id FROM permissions WHERE workspace_id = ?2 AND (slug = ?3 OR id = ?3))",
+            params![key.id, ws, slug],
+        )
+        .db()?;
+    }
+    touch(conn, &key.id)?;
+    direct_permissions(conn, &key.id)
+}
+
+pub(crate) fn set_permissions(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    slugs: &[String],
+) -> Result<Vec<Permission>> {
+    let key = live_key(conn, ws, key_id)?;
+    let ids = ensure_permissions(conn, ws, slugs)?;
+    conn.execute("DELETE FROM key_permissions WHERE key_id = ?1", [&key.id])
+        .db()?;
+    link_permissions(conn, &key.id, &ids)?;
+    touch(conn, &key.id)?;
+    direct_permissions(conn, &key.id)
+}
+
+pub(crate) fn add_roles(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    names: &[String],
+) -> Result<Vec<Role>> {
+    let key = live_key(conn, ws, key_id)?;
+    let ids = resolve_roles(conn, ws, names)?;
+    link_roles(conn, &key.id, &ids)?;
+    touch(conn, &key.id)?;
+    key_roles(conn, &key.id)
+}
+
+pub(crate) fn remove_roles(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    names: &[String],
+) -> Result<Vec<Role>> {
+    let key = live_key(conn, ws, key_id)?;
+    for name in names {
+        conn.execute(
+            "DELETE FROM key_roles WHERE key_id = ?1 AND role_id IN \
+             (SELECT id FROM roles WHERE workspace_id = ?2 AND (name = ?3 OR id = ?3))",
+            params![key.id, ws, name],
+        )
+        .db()?;
+    }
+    touch(conn, &key.id)?;
+    key_roles(conn, &key.id)
+}
+
+pub(crate) fn set_roles(
+    conn: &Connection,
+    ws: &str,
+    key_id: &str,
+    names: &[String],
+) -> Result<Vec<Role>> {
+    let key = live_key(conn, ws, key_id)?;
+    let ids = resolve_roles(conn, ws, names)?;
+    conn.execute("DELETE FROM key_roles WHERE key_id = ?1", [&key.id])
+        .db()?;
+    link_roles(conn, &key.id, &ids)?;
+    touch(conn, &key.id)?;
+    key_roles(conn, &key.id)
+}
+
+fn touch(conn: &Connection, key_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE keys SET updated_at = ?1 WHERE id = ?2",
+        params![now_ms(), key_id],
+    )
+    .db()?;
+    Ok(())
+}
+
+pub(crate) fn update_credits(
+    conn: &Connection,
+    ws: &str,
+    req: &UpdateCreditsRequest,
+) -> Result<KeyCreditsData> {
+    let mut key = live_key(conn, ws, &req.key_id)?;
+    apply_refill(conn, &mut key, now_ms())?;
+    match (req.operation, req.value) {
+        (CreditsOperation::Set, None) => {
+            conn.execute(
+                "UPDATE keys SET remaining = NULL, refill_interval = NULL, refill_amount = NULL, \
+                 refill_day = NULL WHERE id = ?1",
+                [&key.id],
+            )
+            .db()?;
+        }
+        (CreditsOperation::Set, Some(v)) => {
+            conn.execute(
+                "UPDATE keys SET remaining = ?1 WHERE id = ?2",
+                params![v, key.id],
+            )
+            .db()?;
+        }
+        (op, Some(v)) => {
+            if key.remaining.is_none() {
+                return Err(
+                    Error::bad_request("the key has unlimited credits; set a value first")
+                        .with_field("body.operation"),
+                );
+            }
+            let sql = if op == CreditsOperation::Increment {
+                "UPDATE keys SET remaining = CASE WHEN remaining > 9223372036854775807 - ?1 \
+                 THEN 9223372036854775807 ELSE remaining + ?1 END WHERE id = ?2"
+            } else {
+                "UPDATE keys SET remaining = MAX(remaining - ?1, 0) WHERE id = ?2"
+            };
+            conn.execute(sql, params![v, key.id]).db()?;
+        }
+        (_, None) => {
+            return Err(
+                Error::bad_request("value is required for increment and decrement")
+                    .with_field("body.value"),
+            )
+        }
+    }
+    touch(conn, &key.id)?;
+    let key = live_key(conn, ws, &req.key_id)?;
+    Ok(KeyCreditsData {
+        remaining: key.remaining,
+        refill: key.refill,
+    })
+}

@@ -1,0 +1,503 @@
+//! Loading and storing the records shared by several operations (keys, permissions, roles,
+//! identities, ratelimits).
+
+use std::collections::HashSet;
+
+use keyshift_core::hashing::HashVariant;
+use keyshift_core::wire::{
+    Identity, KeyCreditsData, KeyCreditsRefill, KeyResponseData, Metadata, Permission,
+    RatelimitRequest, RatelimitResponse, RefillInterval, Role,
+};
+use keyshift_core::{Error, Result};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::util::{last_refill_boundary, new_id, now_ms, Db};
+
+/// A stored key (never its plaintext).
+#[derive(Clone, Debug)]
+#[allow(dead_code)] // every column is loaded; not every operation reads every one
+pub(crate) struct KeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub api_id: String,
+    pub hash: String,
+    pub variant: HashVariant,
+    pub start: String,
+    pub name: Option<String>,
+    pub meta: Option<Metadata>,
+    pub identity_id: Option<String>,
+    pub expires: Option<i64>,
+    pub enabled: bool,
+    pub remaining: Option<i64>,
+    pub refill: Option<KeyCreditsRefill>,
+    pub last_refill_at: Option<i64>,
+    pub migration_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+pub(crate) const KEY_COLUMNS: &str = "id, workspace_id, api_id, hash, hash_variant, start, name, \
+     meta, identity_id, expires, enabled, remaining, refill_interval, refill_amount, refill_day, \
+     last_refill_at, migration_id, created_at, updated_at, deleted_at";
+
+pub(crate) fn parse_meta(text: Option<String>) -> Option<Metadata> {
+    text.and_then(|t| serde_json::from_str::<Metadata>(&t).ok())
+}
+
+pub(crate) fn meta_text(meta: Option<&Metadata>) -> Option<String> {
+    meta.map(|m| serde_json::Value::Object(m.clone()).to_string())
+}
+
+pub(crate) fn variant_from_str(s: &str) -> HashVariant {
+    match s {
+        "sha256_hex" => HashVariant::Sha256Hex,
+        "bcrypt" => HashVariant::Bcrypt,
+        _ => HashVariant::Sha256Base64,
+    }
+}
+
+pub(crate) fn interval_str(i: RefillInterval) -> &'static str {
+    match i {
+        RefillInterval::Monthly => "monthly",
+        _ => "daily",
+    }
+}
+
+pub(crate) fn key_row(r: &Row) -> rusqlite::Result<KeyRow> {
+    let interval: Option<String> = r.get(12)?;
+    let amount: Option<i64> = r.get(13)?;
+    let refill_day: Option<i64> = r.get(14)?;
+    let refill = match (interval, amount) {
+        (Some(interval), Some(amount)) => Some(KeyCreditsRefill {
+            interval: if interval == "monthly" {
+                RefillInterval::Monthly
+            } else {
+                RefillInterval::Daily
+            },
+            amount,
+            refill_day: refill_day.map(|d| d as u8),
+        }),
+        _ => None,
+    };
+    let variant: String = r.get(4)?;
+    Ok(KeyRow {
+        id: r.get(0)?,
+        workspace_id: r.get(1)?,
+        api_id: r.get(2)?,
+        hash: r.get(3)?,
+        variant: variant_from_str(&variant),
+        start: r.get(5)?,
+        name: r.get(6)?,
+        meta: parse_meta(r.get(7)?),
+        identity_id: r.get(8)?,
+        expires: r.get(9)?,
+        enabled: r.get(10)?,
+        remaining: r.get(11)?,
+        refill,
+        last_refill_at: r.get(15)?,
+        migration_id: r.get(16)?,
+        created_at: r.get(17)?,
+        updated_at: r.get(18)?,
+        deleted_at: r.get(19)?,
+    })
+}
+
+/// The key `key_id` of workspace `ws`, deleted or not.
+pub(crate) fn find_key(conn: &Connection, ws: &str, key_id: &str) -> Result<Option<KeyRow>> {
+    conn.query_row(
+        &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1 AND workspace_id = ?2"),
+        params![key_id, ws],
+        key_row,
+    )
+    .optional()
+    .db()
+}
+
+/// The live (not deleted) key `key_id` of workspace `ws`, or 404.
+pub(crate) fn live_key(conn: &Connection, ws: &str, key_id: &str) -> Result<KeyRow> {
+    match find_key(conn, ws, key_id)? {
+        Some(k) if k.deleted_at.is_none() => Ok(k),
+        _ => Err(Error::not_found(format!("key `{key_id}` not found"))),
+    }
+}
+
+/// 404 unless `api_id` is a live api of `ws`.
+pub(crate) fn live_api(conn: &Connection, ws: &str, api_id: &str) -> Result<()> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM apis WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL",
+            params![api_id, ws],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found(format!("api `{api_id}` not found"))),
+    }
+}
+
+fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
+    Ok(Permission {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        slug: r.get(2)?,
+        description: r.get(3)?,
+    })
+}
+
+pub(crate) const PERMISSION_COLUMNS: &str = "p.id, p.name, p.slug, p.description";
+
+/// Permissions given to the key directly, by slug.
+pub(crate) fn direct_permissions(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {PERMISSION_COLUMNS} FROM key_permissions kp \
+             JOIN permissions p ON p.id = kp.permission_id WHERE kp.key_id = ?1 ORDER BY p.slug"
+        ))
+        .db()?;
+    let rows = stmt.query_map([key_id], permission_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// Permissions a role grants.
+pub(crate) fn role_permissions(conn: &Connection, role_id: &str) -> Result<Vec<Permission>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {PERMISSION_COLUMNS} FROM role_permissions rp \
+             JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = ?1 ORDER BY p.slug"
+        ))
+        .db()?;
+    let rows = stmt.query_map([role_id], permission_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn role_row(r: &Row) -> rusqlite::Result<Role> {
+    Ok(Role {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        permissions: None,
+    })
+}
+
+/// The key's roles (without their permissions).
+pub(crate) fn key_roles(conn: &Connection, key_id: &str) -> Result<Vec<Role>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT r.id, r.name, r.description FROM key_roles kr \
+             JOIN roles r ON r.id = kr.role_id WHERE kr.key_id = ?1 ORDER BY r.name",
+        )
+        .db()?;
+    let rows = stmt.query_map([key_id], role_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// Every permission slug the key holds: direct ones plus those of its roles, sorted, unique.
+pub(crate) fn effective_permission_slugs(conn: &Connection, key_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.slug FROM key_permissions kp JOIN permissions p ON p.id = kp.permission_id \
+             WHERE kp.key_id = ?1 \
+             UNION \
+             SELECT p.slug FROM key_roles kr JOIN role_permissions rp ON rp.role_id = kr.role_id \
+             JOIN permissions p ON p.id = rp.permission_id WHERE kr.key_id = ?1 \
+             ORDER BY 1",
+        )
+        .db()?;
+    let rows = stmt.query_map([key_id], |r| r.get(0)).db()?;
+    rows.collect::<rusqlite::Result<Vec<String>>>().db()
+}
+
+fn ratelimit_row(r: &Row) -> rusqlite::Result<RatelimitResponse> {
+    Ok(RatelimitResponse {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        limit: r.get(2)?,
+        duration: r.get(3)?,
+        auto_apply: r.get(4)?,
+    })
+}
+
+pub(crate) fn key_ratelimits(conn: &Connection, key_id: &str) -> Result<Vec<RatelimitResponse>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE key_id = ?1 \
+             ORDER BY name",
+        )
+        .db()?;
+    let rows = stmt.query_map([key_id], ratelimit_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn identity_ratelimits(
+    conn: &Connection,
+    identity_id: &str,
+) -> Result<Vec<RatelimitResponse>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE identity_id = ?1 \
+             ORDER BY name",
+        )
+        .db()?;
+    let rows = stmt.query_map([identity_id], ratelimit_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// The identity `id` with its meta and ratelimits.
+pub(crate) fn identity_by_id(conn: &Connection, id: &str) -> Result<Option<Identity>> {
+    let row: Option<(String, String, Option<String>)> = conn
+        .query_row(
+            "SELECT id, external_id, meta FROM identities WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .db()?;
+    match row {
+        None => Ok(None),
+        Some((id, external_id, meta)) => {
+            let ratelimits = identity_ratelimits(conn, &id)?;
+            Ok(Some(Identity {
+                id,
+                external_id,
+                meta: Some(parse_meta(meta).unwrap_or_default()),
+                ratelimits: Some(ratelimits),
+            }))
+        }
+    }
+}
+
+/// The wire description of a key (`keys.getKey`, `keys.whoami`, `apis.listKeys`).
+pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyResponseData> {
+    let permissions = direct_permissions(conn, &key.id)?
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let roles = key_roles(conn, &key.id)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let identity = match &key.identity_id {
+        Some(id) => identity_by_id(conn, id)?,
+        None => None,
+    };
+    let ratelimits = key_ratelimits(conn, &key.id)?;
+    Ok(KeyResponseData {
+        key_id: key.id.clone(),
+        start: key.start.clone(),
+        enabled: key.enabled,
+        name: key.name.clone(),
+        meta: key.meta.clone(),
+        created_at: key.created_at,
+        updated_at: key.updated_at,
+        last_used_at: None,
+        expires: key.expires,
+        permissions: Some(permissions),
+        roles: Some(roles),
+        credits: credits_of(key),
+        identity,
+        plaintext: None,
+        ratelimits: if ratelimits.is_empty() {
+            None
+        } else {
+            Some(ratelimits)
+        },
+    })
+}
+
+pub(crate) fn credits_of(key: &KeyRow) -> Option<KeyCreditsData> {
+    if key.remaining.is_none() && key.refill.is_none() {
+        return None;
+    }
+    Some(KeyCreditsData {
+        remaining: key.remaining,
+        refill: key.refill.clone(),
+    })
+}
+
+/// Ids of the permissions with these slugs, creating the missing ones (name = slug).
+pub(crate) fn ensure_permissions(
+    conn: &Connection,
+    ws: &str,
+    slugs: &[String],
+) -> Result<Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut ids = Vec::with_capacity(slugs.len());
+    let now = now_ms();
+    for slug in slugs {
+        if !seen.insert(slug.as_str()) {
+            continue;
+        }
+        let existing: Option<String> = conn
+            .prepare_cached("SELECT id FROM permissions WHERE workspace_id = ?1 AND slug = ?2")
+            .db()?
+            .query_row(params![ws, slug], |r| r.get(0))
+            .optional()
+            .db()?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = new_id("perm")?;
+                conn.prepare_cached(
+                    "INSERT INTO permissions (id, workspace_id, name, slug, description, created_at) \
+                     VALUES (?1, ?2, ?3, ?3, NULL, ?4)",
+                )
+                .db()?
+                .execute(params![id, ws, slug, now])
+                .db()?;
+                id
+            }
+        };
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Ids of existing roles named (or with id) `names`; 404 naming the first missing one.
+pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
+    let mut seen = HashSet::new();
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let id: Option<String> = conn
+            .prepare_cached(
+                "SELECT id FROM roles WHERE workspace_id = ?1 AND (name = ?2 OR id = ?2) \
+                 ORDER BY name = ?2 DESC LIMIT 1",
+            )
+            .db()?
+            .query_row(params![ws, name], |r| r.get(0))
+            .optional()
+            .db()?;
+        match id {
+            Some(id) => {
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+            None => return Err(Error::not_found(format!("role `{name}` not found"))),
+        }
+    }
+    Ok(ids)
+}
+
+/// The id of the identity with `external_id`, created if missing.
+pub(crate) fn ensure_identity(conn: &Connection, ws: &str, external_id: &str) -> Result<String> {
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2")
+        .db()?
+        .query_row(params![ws, external_id], |r| r.get(0))
+        .optional()
+        .db()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let id = new_id("id")?;
+    conn.prepare_cached(
+        "INSERT INTO identities (id, workspace_id, external_id, meta, created_at) \
+         VALUES (?1, ?2, ?3, NULL, ?4)",
+    )
+    .db()?
+    .execute(params![id, ws, external_id, now_ms()])
+    .db()?;
+    Ok(id)
+}
+
+/// Replaces the ratelimits of a key (`owner_key`) or identity (`owner_identity`). A name given
+/// twice keeps its last definition.
+pub(crate) fn replace_ratelimits(
+    conn: &Connection,
+    ws: &str,
+    owner_key: Option<&str>,
+    owner_identity: Option<&str>,
+    limits: &[RatelimitRequest],
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM ratelimits WHERE (key_id = ?1 AND ?1 IS NOT NULL) \
+         OR (identity_id = ?2 AND ?2 IS NOT NULL)",
+        params![owner_key, owner_identity],
+    )
+    .db()?;
+    let mut seen = HashSet::new();
+    for rl in limits.iter().rev() {
+        if !seen.insert(rl.name.as_str()) {
+            continue;
+        }
+        conn.prepare_cached(
+            "INSERT INTO ratelimits (id, workspace_id, key_id, identity_id, name, lim, duration, \
+             auto_apply) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .db()?
+        .execute(params![
+            new_id("rl")?,
+            ws,
+            owner_key,
+            owner_identity,
+            rl.name,
+            rl.limit,
+            rl.duration,
+            rl.auto_apply
+        ])
+        .db()?;
+    }
+    Ok(())
+}
+
+pub(crate) fn link_permissions(
+    conn: &Connection,
+    key_id: &str,
+    permission_ids: &[String],
+) -> Result<()> {
+    for pid in permission_ids {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO key_permissions (key_id, permission_id) VALUES (?1, ?2)",
+        )
+        .db()?
+        .execute(params![key_id, pid])
+        .db()?;
+    }
+    Ok(())
+}
+
+pub(crate) fn link_roles(conn: &Connection, key_id: &str, role_ids: &[String]) -> Result<()> {
+    for rid in role_ids {
+        conn.prepare_cached("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?1, ?2)")
+            .db()?
+            .execute(params![key_id, rid])
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Applies a due credit refill (sets `remaining` to the refill amount once per period).
+/// Idempotent under concurrency: the UPDATE only fires if no refill happened since the boundary.
+pub(crate) fn apply_refill(conn: &Connection, key: &mut KeyRow, now: i64) -> Result<()> {
+    let Some(refill) = &key.refill else {
+        return Ok(());
+    };
+    let boundary = last_refill_boundary(
+        now,
+        refill.interval == RefillInterval::Monthly,
+        refill.refill_day,
+    );
+    let last = key.last_refill_at.unwrap_or(key.created_at);
+    if last >= boundary {
+        return Ok(());
+    }
+    let changed = conn
+        .prepare_cached(
+            "UPDATE keys SET remaining = ?1, last_refill_at = ?2 WHERE id = ?3 \
+             AND COALESCE(last_refill_at, created_at) < ?4",
+        )
+        .db()?
+        .execute(params![refill.amount, now, key.id, boundary])
+        .db()?;
+    if changed > 0 {
+        key.remaining = Some(refill.amount);
+        key.last_refill_at = Some(now);
+    } else if let Some(fresh) = find_key(conn, &key.workspace_id, &key.id)? {
+        key.remaining = fresh.remaining;
+        key.last_refill_at = fresh.last_refill_at;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Opening the database and its schema migrations, versioned with `PRAGMA user_version`.
+
+use std::time::Duration;
+
+use keyshift_core::{Error, Result};
+use rusqlite::Connection;
+
+use crate::util::Db;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Never edit a released entry: append.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema
+    r#"
+    CREATE TABLE workspaces (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    );
+    CREATE TABLE root_keys (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        hash          TEXT NOT NULL UNIQUE,
+        start         TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE TABLE apis (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        deleted_at    INTEGER
+    );
+    CREATE INDEX apis_workspace ON apis(workspace_id, id);
+    CREATE TABLE identities (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        external_id   TEXT NOT NULL,
+        meta          TEXT,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (workspace_id, external_id)
+    );
+    CREATE TABLE keys (
+        id              TEXT PRIMARY KEY,
+        workspace_id    TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        api_id          TEXT NOT NULL REFERENCES apis(id) ON DELETE CASCADE,
+        hash            TEXT NOT NULL,
+        hash_variant    TEXT NOT NULL,
+        start           TEXT NOT NULL DEFAULT '',
+        name            TEXT,
+        meta            TEXT,
+        identity_id     TEXT REFERENCES identities(id) ON DELETE SET NULL,
+        expires         INTEGER,
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        remaining       INTEGER,
+        refill_interval TEXT,
+        refill_amount   INTEGER,
+        refill_day      INTEGER,
+        last_refill_at  INTEGER,
+        migration_id    TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER,
+        deleted_at      INTEGER,
+        UNIQUE (workspace_id, hash)
+    );
+    CREATE INDEX keys_api ON keys(api_id, id);
+    CREATE INDEX keys_identity ON keys(identity_id);
+    CREATE INDEX keys_bcrypt ON keys(workspace_id, start) WHERE hash_variant = 'bcrypt';
+    CREATE TABLE ratelimits (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        key_id        TEXT REFERENCES keys(id) ON DELETE CASCADE,
+        identity_id   TEXT REFERENCES identities(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        lim           INTEGER NOT NULL,
+        duration      INTEGER NOT NULL,
+        auto_apply    INTEGER NOT NULL,
+        CHECK ((key_id IS NULL) <> (identity_id IS NULL))
+    );
+    CREATE UNIQUE INDEX ratelimits_key ON ratelimits(key_id, name) WHERE key_id IS NOT NULL;
+    CREATE UNIQUE INDEX ratelimits_identity ON ratelimits(identity_id, name)
+        WHERE identity_id IS NOT NULL;
+    CREATE TABLE permissions (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        slug          TEXT NOT NULL,
+        description   TEXT,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (workspace_id, slug)
+    );
+    CREATE TABLE roles (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        description   TEXT,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (workspace_id, name)
+    );
+    CREATE TABLE role_permissions (
+        role_id        TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+        permission_id  TEXT NOT NULL REFERENCES permissions(id) ON DELETE CASCADE,
+        PRIMARY KEY (role_id, permission_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX role_permissions_permission ON role_permissions(permission_id);
+    CREATE TABLE key_permissions (
+        key_id         TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        permission_id  TEXT NOT NULL REFERENCES permissions(id) ON DELETE CASCADE,
+        PRIMARY KEY (key_id, permission_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX key_permissions_permission ON key_permissions(permission_id);
+    CREATE TABLE key_roles (
+        key_id   TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+        role_id  TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+        PRIMARY KEY (key_id, role_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX key_roles_role ON key_roles(role_id);
+    CREATE TABLE idempotency (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        op            TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        nonce         BLOB,
+        response      BLOB,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX idempotency_created ON idempotency(created_at);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens (creating if needed) the database at `path` (`:memory:` for a private in-memory one),
+/// sets WAL, `synchronous=NORMAL`, foreign keys and a busy timeout, and migrates the schema.
+pub(crate) fn open(path: &str) -> Result<Connection> {
+    let conn = if path == ":memory:" {
+        Connection::open_in_memory()
+    } else {
+        Connection::open(path)
+    }
+    .map_err(|e| Error::io(format!("cannot open database {path}: {e}")))?;
+    conn.busy_timeout(Duration::from_secs(5)).db()?;
+    if path != ":memory:" {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .db()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::io(format!(
+                "cannot switch database {path} to WAL mode (got {mode})"
+            )));
+        }
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+        .db()?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .db()?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::io(format!(
+            "database schema version {version} is newer than this keyshift ({SCHEMA_VERSION}); upgrade keyshift"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let next = i as i64 + 1;
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {next}; COMMIT;"
+        ))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            Error::io(format!("database migration to version {next} failed: {e}"))
+        })?;
+    }
+    Ok(())
+}

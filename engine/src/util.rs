@@ -1,0 +1,222 @@
+//! Small helpers: ids, clock, database error mapping, request body parsing, calendar maths.
+
+use keyshift_core::wire::Validate;
+use keyshift_core::{Error, ErrorCode, FieldError, Result};
+use serde::de::DeserializeOwned;
+
+/// Milliseconds since the unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A random id `{prefix}_{base58(16 random bytes)}`.
+pub(crate) fn new_id(prefix: &str) -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::server(format!("the OS random number generator failed: {e}")))?;
+    Ok(format!("{prefix}_{}", bs58::encode(bytes).into_string()))
+}
+
+/// Maps rusqlite results to keyshift errors. SQL never carries a plaintext key (only hashes),
+/// so database messages are safe to pass on.
+pub(crate) trait Db<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T> {
+        self.map_err(db_error)
+    }
+}
+
+pub(crate) fn db_error(err: rusqlite::Error) -> Error {
+    Error::server(format!("database error: {err}"))
+}
+
+/// Whether `err` is a UNIQUE / PRIMARY KEY constraint violation.
+pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// A 400 listing `errors`; the message names every bad field.
+pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
+    let summary: Vec<String> = errors
+        .iter()
+        .take(5)
+        .map(|e| format!("{}: {}", e.location, e.message))
+        .collect();
+    let mut message = format!("invalid request body: {}", summary.join("; "));
+    if errors.len() > 5 {
+        message.push_str(&format!(" (and {} more)", errors.len() - 5));
+    }
+    let field = errors.first().map(|e| e.location.clone());
+    let mut err = Error::new(ErrorCode::BadRequest, message).with_errors(errors);
+    if let Some(field) = field {
+        err = err.with_field(field);
+    }
+    err
+}
+
+pub(crate) fn field_error(location: impl Into<String>, message: impl Into<String>) -> Error {
+    bad_request(vec![FieldError {
+        location: location.into(),
+        message: message.into(),
+    }])
+}
+
+/// Replaces every double-quoted string in a serde message by `"…"`: a value sent in the wrong
+/// place could be a plaintext key and must not be echoed back.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_quote = false;
+    for c in message.chars() {
+        if c == '"' {
+            if in_quote {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            in_quote = !in_quote;
+        } else if !in_quote {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parses a JSON request body into `T` (unknown fields, wrong types and missing fields are a
+/// 400 naming the field as `body.<path>`), then runs its [`Validate`] checks.
+pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let message = redact_quoted(&inner.to_string());
+            let mut location = if path.is_empty() || path == "." {
+                "body".to_string()
+            } else if path.starts_with('[') {
+                format!("body{path}")
+            } else {
+                format!("body.{path}")
+            };
+            if let Some(rest) = message.strip_prefix("missing field `") {
+                if let Some(name) = rest.split('`').next() {
+                    location = format!("{location}.{name}");
+                }
+            }
+            return Err(bad_request(vec![FieldError { location, message }]));
+        }
+    };
+    if let Err(err) = de.end() {
+        return Err(field_error("body", redact_quoted(&err.to_string())));
+    }
+    let errors = value.validate();
+    if !errors.is_empty() {
+        return Err(bad_request(errors));
+    }
+    Ok(value)
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31) (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as u32
+}
+
+/// The latest credit-refill moment at or before `now` (unix ms, UTC): midnight for `daily`;
+/// midnight of day `refill_day` (clamped to the month's length, default 1) for `monthly`.
+pub(crate) fn last_refill_boundary(now: i64, monthly: bool, refill_day: Option<u8>) -> i64 {
+    let today = now.div_euclid(DAY_MS);
+    if !monthly {
+        return today * DAY_MS;
+    }
+    let want = u32::from(refill_day.unwrap_or(1).max(1));
+    let (y, m, _) = civil_from_days(today);
+    let this_month = days_from_civil(y, m, want.min(days_in_month(y, m))) * DAY_MS;
+    if this_month <= now {
+        return this_month;
+    }
+    let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+    days_from_civil(py, pm, want.min(days_in_month(py, pm))) * DAY_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(days_from_civil(2024, 2, 29), 19782);
+        assert_eq!(civil_from_days(19782), (2024, 2, 29));
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(days_in_month(2023, 2), 28);
+        // 2024-03-15T12:00Z
+        let now = days_from_civil(2024, 3, 15) * DAY_MS + 12 * 3_600_000;
+        assert_eq!(
+            last_refill_boundary(now, false, None),
+            days_from_civil(2024, 3, 15) * DAY_MS
+        );
+        assert_eq!(
+            last_refill_boundary(now, true, Some(1)),
+            days_from_civil(2024, 3, 1) * DAY_MS
+        );
+        assert_eq!(
+            last_refill_boundary(now, true, Some(20)),
+            days_from_civil(2024, 2, 20) * DAY_MS
+        );
+        assert_eq!(
+            last_refill_boundary(now, true, Some(31)),
+            days_from_civil(2024, 2, 29) * DAY_MS
+        );
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(
+            redact_quoted(r#"invalid type: string "sk_live_secret", expected u32"#),
+            r#"invalid type: string "…", expected u32"#
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! `keys.verifyKey` and the plaintext lookup shared with `keys.whoami`.
+
+use std::collections::HashMap;
+
+use keyshift_core::hashing::{self, HashVariant};
+use keyshift_core::keyformat;
+use keyshift_core::query::parse_permission_query;
+use keyshift_core::wire::{
+    KeyResponseData, RatelimitResponse, VerifyCode, VerifyKeyRequest, VerifyKeyResponseData,
+};
+use keyshift_core::{Error, Result};
+use rusqlite::{params, OptionalExtension};
+
+use crate::ratelimit::LimitCheck;
+use crate::records::*;
+use crate::util::{field_error, is_unique_violation, now_ms, Db};
+use crate::Inner;
+
+/// Most bcrypt-stored keys tried for one presented key (keys whose stored start is a prefix of
+/// the presented key come first). bcrypt is slow by design; this bounds the work an unknown key
+/// can cause. Migrated bcrypt keys are re-stored as sha256_base64 on their first valid verify,
+/// so the candidate set shrinks as keys are used.
+pub const BCRYPT_MAX_CANDIDATES: usize = 32;
+
+/// Finds the stored key matching `plaintext` in workspace `ws`: by sha256_base64 (indexed),
+/// then sha256_hex (indexed), then among bcrypt-stored keys. Deleted keys are returned too
+/// (callers decide). bcrypt checks run without holding the database lock.
+pub(crate) fn lookup(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<KeyRow>> {
+    let b64 = hashing::sha256_base64(plaintext);
+    let hex = hashing::sha256_hex(plaintext);
+    let candidates = {
+        let conn = inner.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 AND hash IN (?2, ?3)"
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws, b64, hex], key_row)
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        let exact = rows.into_iter().find(|k| {
+            (k.variant == HashVariant::Sha256Base64
+                && hashing::constant_time_eq(k.hash.as_bytes(), b64.as_bytes()))
+                || (k.variant == HashVariant::Sha256Hex
+                    && hashing::constant_time_eq(k.hash.as_bytes(), hex.as_bytes()))
+        });
+        if exact.is_some() {
+            return Ok(exact);
+        }
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
+                 AND hash_variant = 'bcrypt' AND deleted_at IS NULL \
+                 AND (start = '' OR substr(?2, 1, length(start)) = start) \
+                 ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}"
+            ))
+            .db()?;
+        let rows = stmt
+            .query_map(params![ws, plaintext], key_row)
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        rows
+    };
+    for candidate in candidates {
+        if hashing::verify_bcrypt(plaintext, &candidate.hash).unwrap_or(false) {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
+}
+
+/// `keys.whoami`.
+pub(crate) fn whoami(inner: &Inner, ws: &str, plaintext: &str) -> Result<KeyResponseData> {
+    match lookup(inner, ws, plaintext)? {
+        Some(mut key) if key.deleted_at.is_none() => {
+            let conn = inner.conn.lock();
+            apply_refill(&conn, &mut key, now_ms())?;
+            key_response(&conn, &key)
+        }
+        _ => Err(Error::not_found("key not found")),
+    }
+}
+
+fn finish(mut data: VerifyKeyResponseData, code: VerifyCode) -> Result<VerifyKeyResponseData> {
+    data.code = code;
+    data.valid = code == VerifyCode::Valid;
+    Ok(data)
+}
+
+/// `keys.verifyKey`: checks in order unknown/deleted → disabled → expired → permissions →
+/// rate limits → credits; spends credits only when every check passed.
+pub(crate) fn verify(
+    inner: &Inner,
+    ws: &str,
+    req: &VerifyKeyRequest,
+) -> Result<VerifyKeyResponseData> {
+    let query = match &req.permissions {
+        Some(q) => Some(
+            parse_permission_query(q).map_err(|e| field_error("body.permissions", e.message))?,
+        ),
+        None => None,
+    };
+    let plaintext = req.key.expose();
+    let mut key = match lookup(inner, ws, plaintext)? {
+        Some(k) if k.deleted_at.is_none() => k,
+        _ => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
+    };
+    let now = now_ms();
+    let (permissions, roles, identity, key_limits) = {
+        let conn = inner.conn.lock();
+        apply_refill(&conn, &mut key, now)?;
+        let permissions = effective_permission_slugs(&conn, &key.id)?;
+        let roles: Vec<String> = key_roles(&conn, &key.id)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let identity = match &key.identity_id {
+            Some(id) => identity_by_id(&conn, id)?,
+            None => None,
+        };
+        let key_limits = key_ratelimits(&conn, &key.id)?;
+        (permissions, roles, identity, key_limits)
+    };
+    let mut data = VerifyKeyResponseData::outcome(VerifyCode::Valid);
+    data.key_id = Some(key.id.clone());
+    data.name = key.name.clone();
+    data.meta = key.meta.clone();
+    data.expires = key.expires;
+    data.credits = key.remaining;
+    data.enabled = Some(key.enabled);
+    data.permissions = Some(permissions);
+    data.roles = Some(roles);
+
+    if !key.enabled {
+        data.identity = identity;
+        return finish(data, VerifyCode::Disabled);
+    }
+    if matches!(key.expires, Some(e) if e <= now) {
+        data.identity = identity;
+        return finish(data, VerifyCode::Expired);
+    }
+    if let Some(q) = &query {
+        if !q.evaluate_set(data.permissions.as_deref().unwrap_or_default()) {
+            data.identity = identity;
+            return finish(data, VerifyCode::InsufficientPermissions);
+        }
+    }
+
+    // Rate limits: auto-applied ones of the key and its identity, plus those the request names
+    // (key definitions win over identity ones of the same name).
+    let identity_limits: Vec<RatelimitResponse> = identity
+        .as_ref()
+        .and_then(|i| i.ratelimits.clone())
+        .unwrap_or_default();
+    let mut defined: HashMap<&str, (String, &RatelimitResponse)> = HashMap::new();
+    if let Some(ident) = &identity {
+        for rl in &identity_limits {
+            defined.insert(&rl.name, (format!("i:{}:{}", ident.id, rl.name), rl));
+        }
+    }
+    for rl in &key_limits {
+        defined.insert(&rl.name, (format!("k:{}:{}", key.id, rl.name), rl));
+    }
+    let mut checks: Vec<LimitCheck> = Vec::new();
+    let requested = req.ratelimits.as_deref().unwrap_or_default();
+    for r in requested {
+        if checks.iter().any(|c| c.name == r.name) {
+            continue;
+        }
+        match defined.get(r.name.as_str()) {
+            Some((scope, rl)) => checks.push(LimitCheck {
+                scope: scope.clone(),
+                id: rl.id.clone(),
+                name: rl.name.clone(),
+                limit: r.limit.unwrap_or(rl.limit),
+                duration: r.duration.filter(|d| *d > 0).unwrap_or(rl.duration),
+                cost: r.cost.unwrap_or(1),
+                auto_apply: rl.auto_apply,
+            }),
+            None => match (r.limit, r.duration) {
+                (Some(limit), Some(duration)) if duration > 0 => checks.push(LimitCheck {
+                    scope: format!("k:{}:{}", key.id, r.name),
+                    id: String::new(),
+                    name: r.name.clone(),
+                    limit,
+                    duration,
+                    cost: r.cost.unwrap_or(1),
+                    auto_apply: false,
+                }),
+                _ => {
+                    return Err(field_error(
+                        "body.ratelimits",
+                        format!(
+                            "ratelimit `{}` is not defined on the key or its identity; \
+                             give limit and duration to check an ad-hoc limit",
+                            r.name
+                        ),
+                    ))
+                }
+            },
+        }
+    }
+    let mut auto: Vec<(&String, &RatelimitResponse)> = defined
+        .values()
+        .filter(|(_, rl)| rl.auto_apply)
+        .map(|(scope, rl)| (scope, *rl))
+        .collect();
+    auto.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    for (scope, rl) in auto {
+        if checks.iter().any(|c| c.name == rl.name) {
+            continue;
+        }
+        checks.push(LimitCheck {
+            scope: scope.clone(),
+            id: rl.id.clone(),
+            name: rl.name.clone(),
+            limit: rl.limit,
+            duration: rl.duration,
+            cost: 1,
+            auto_apply: true,
+        });
+    }
+    data.identity = identity;
+    if !checks.is_empty() {
+        let (report, exceeded) = inner.limiter.lock().check(&checks, now);
+        data.ratelimits = Some(report);
+        if exceeded {
+            return finish(data, VerifyCode::RateLimited);
+        }
+    }
+
+    // Credits: spent atomically, only on keys with limited credits.
+    let cost = req.credits.as_ref().map(|c| c.cost).unwrap_or(1);
+    let conn = inner.conn.lock();
+    if key.remaining.is_some() {
+        let after: Option<Option<i64>> = conn
+            .prepare_cached(
+                "UPDATE keys SET remaining = remaining - ?1 \
+                 WHERE id = ?2 AND remaining IS NOT NULL AND remaining >= ?1 RETURNING remaining",
+            )
+            .db()?
+            .query_row(params![cost, key.id], |r| r.get(0))
+            .optional()
+            .db()?;
+        match after {
+            Some(remaining) => data.credits = remaining,
+            None => {
+                let current: Option<i64> = conn
+                    .query_row("SELECT remaining FROM keys WHERE id = ?1", [&key.id], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .db()?
+                    .flatten();
+                data.credits = current;
+                if current.is_some() {
+                    return finish(data, VerifyCode::UsageExceeded);
+                }
+            }
+        }
+    }
+
+    // Lazy re-hash: store a sha256_hex / bcrypt key in the server's own form from now on.
+    if key.variant != HashVariant::Sha256Base64 {
+        let b64 = hashing::sha256_base64(plaintext);
+        let start = keyformat::key_start(plaintext);
+        let result = conn.execute(
+            "UPDATE keys SET hash = ?1, hash_variant = 'sha256_base64', \
+             start = CASE WHEN start = '' THEN ?2 ELSE start END WHERE id = ?3 AND hash = ?4",
+            params![b64, start, key.id, key.hash],
+        );
+        match result {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(crate::util::db_error(e)),
+        }
+    }
+    finish(data, VerifyCode::Valid)
+}
