@@ -180,10 +180,11 @@ pub fn hash_key(plaintext: &str, variant: HashVariant) -> Result<KeyHash> {
     hash_unchecked(plaintext, variant)
 }
 
-/// Hashes many keys, returning the hashes in input order. Large batches (and every bcrypt batch
-/// of more than one key) are hashed in parallel on rayon's current pool; small sha256 batches
-/// on the calling thread. If a key is empty or whitespace-only, nothing is hashed and the error
-/// of the first such key is returned with its 1-based position as `record`.
+/// Hashes many keys, returning the hashes in input order (same values as [`hash_key`]). sha256
+/// batches of [`PARALLEL_THRESHOLD`] keys or more, and bcrypt batches of more than one key, are
+/// hashed in parallel on rayon's current pool (use `ThreadPool::install` to choose it); smaller
+/// batches on the calling thread. If any key is empty or whitespace-only, no hashes are
+/// returned: the error is that of the first such key, with its 1-based position as `record`.
 pub fn hash_keys<S: AsRef<str> + Sync>(
     plaintexts: &[S],
     variant: HashVariant,
@@ -449,6 +450,22 @@ mod tests {
         assert!(hash_keys::<&str>(&[], HashVariant::Bcrypt)
             .unwrap()
             .is_empty());
+        let small_bad = hash_keys(&["ok", "\t"], HashVariant::Sha256Hex).unwrap_err();
+        assert_eq!(small_bad.record, Some(2));
+    }
+
+    #[test]
+    fn hash_keys_bcrypt_in_order() {
+        let keys = ["first_key", "second_key"];
+        let hashes = hash_keys(&keys, HashVariant::Bcrypt).unwrap();
+        assert_eq!(hashes.len(), 2);
+        for (k, h) in keys.iter().zip(&hashes) {
+            assert!(h.value.starts_with("$2b$10$"));
+            assert!(h.matches(k).unwrap());
+        }
+        assert!(!hashes[0].matches("second_key").unwrap());
+        let err = hash_keys(&["a", ""], HashVariant::Bcrypt).unwrap_err();
+        assert_eq!(err.record, Some(2));
     }
 
     #[test]
