@@ -20,6 +20,7 @@ pub mod reader;
 pub mod record;
 pub mod report;
 mod run;
+pub mod sample;
 
 use std::path::PathBuf;
 use std::sync::Arc;
