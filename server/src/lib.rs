@@ -1,1 +1,672 @@
-//! keyshift-server (being built)
+//! keyshift-server: the HTTP front of [`keyshift_engine::Engine`], speaking the wire API of
+//! DESIGN.md §4 (a Unkey v2 compatible subset).
+//!
+//! ```no_run
+//! # async fn demo() -> keyshift_core::Result<()> {
+//! use keyshift_server::{bind, ServerConfig};
+//! let server = bind(ServerConfig::new(":memory:", "127.0.0.1:0".parse().unwrap())).await?;
+//! println!("{} {:?}", server.base_url(), server.root_key());
+//! server.run(keyshift_server::shutdown_signal()).await
+//! # }
+//! ```
+//!
+//! Routes: `POST /v2/{op}` for every op of [`keyshift_core::wire::OPERATIONS`],
+//! `GET /v2/liveness`, `GET /openapi.json`. Every answer carries `X-Request-Id` (also
+//! `X-Unkey-Request-Id`), the same id as `meta.requestId` in the body. The test-only fault switch
+//! is described in [`faults`].
+
+pub mod faults;
+mod problem;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use keyshift_core::{Error, SecretKey};
+use keyshift_engine::Engine;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+pub use faults::{FaultSpec, FAULT_HEADER};
+pub use problem::{Problem, RequestId, KEYSHIFT_ERRORS, PROBLEM_JSON, UNKEY_ERRORS};
+
+/// Unkey's request body limit, ours too.
+pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The OpenAPI 3.1 document served at `GET /openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// How long in-flight requests get to finish after the shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// SQLite file, or `:memory:`.
+    pub db: String,
+    /// Address to listen on; port 0 picks a free port (see [`BoundServer::local_addr`]).
+    pub listen: SocketAddr,
+    /// Root key to seed the first workspace with (instead of generating one).
+    pub seed_root_key: Option<SecretKey>,
+    /// Largest request body accepted, in bytes (413 above it).
+    pub body_limit: usize,
+    /// Test-only: honour the `X-Keyshift-Fault` header (see [`faults`]). Off by default.
+    pub faults: bool,
+}
+
+impl ServerConfig {
+    pub fn new(db: impl Into<String>, listen: SocketAddr) -> ServerConfig {
+        ServerConfig {
+            db: db.into(),
+            listen,
+            seed_root_key: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            faults: false,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig::new("keyshift.db", SocketAddr::from(([127, 0, 0, 1], 7070)))
+    }
+}
+
+struct AppState {
+    engine: Engine,
+    body_limit: usize,
+    faults: bool,
+    fault_counters: faults::FaultCounters,
+}
+
+/// Options of [`router`].
+#[derive(Clone, Debug)]
+pub struct RouterOptions {
+    pub body_limit: usize,
+    pub faults: bool,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            body_limit: DEFAULT_BODY_LIMIT,
+            faults: false,
+        }
+    }
+}
+
+/// The axum router of the wire API over `engine`, with request ids, access logs and (when
+/// enabled) the fault switch. [`bind`] serves it; embed it yourself if you like (the `drop`
+/// fault then needs [`DropConnection`] handling, see [`BoundServer::run`]).
+pub fn router(engine: Engine, options: RouterOptions) -> Router {
+    let state = Arc::new(AppState {
+        engine,
+        body_limit: options.body_limit,
+        faults: options.faults,
+        fault_counters: faults::FaultCounters::default(),
+    });
+    let mut app: Router<Arc<AppState>> = Router::new()
+        .route("/v2/liveness", get(liveness))
+        .route("/openapi.json", get(openapi));
+    for &op in keyshift_core::wire::OPERATIONS.iter() {
+        app = app.route(
+            &format!("/v2/{op}"),
+            post(move |State(st): State<Arc<AppState>>, req: Request| handle_op(st, op, req)),
+        );
+    }
+    app.method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Marker extension on a response: close the connection instead of answering.
+#[derive(Clone, Copy, Debug)]
+pub struct DropConnection;
+
+/// A bound, not yet running server.
+pub struct BoundServer {
+    listener: TcpListener,
+    addr: SocketAddr,
+    root_key: Option<SecretKey>,
+    engine: Engine,
+    app: Router,
+}
+
+impl BoundServer {
+    /// The address actually bound (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The root key generated for the first workspace on first start; `None` when the database
+    /// already had one or the key was seeded.
+    pub fn root_key(&self) -> Option<&SecretKey> {
+        self.root_key.as_ref()
+    }
+
+    /// The engine behind the server (e.g. to create more workspaces before running).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Serve until `shutdown` completes, then stop accepting, let in-flight requests finish
+    /// (up to [`SHUTDOWN_GRACE`]) and return.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> keyshift_core::Result<()> {
+        let BoundServer { listener, app, .. } = self;
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let app = app.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let resp = match app.oneshot(req.map(Body::new)).await {
+                            Ok(resp) => resp,
+                            Err(never) => match never {},
+                        };
+                        if resp.extensions().get::<DropConnection>().is_some() {
+                            Err(ConnectionDropped)
+                        } else {
+                            Ok(resp)
+                        }
+                    }
+                });
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                tracing::warn!("shutdown grace period over; closing remaining connections");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct ConnectionDropped;
+
+impl std::fmt::Display for ConnectionDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
+
+/// Open the database, make sure a first workspace and root key exist, and bind the listener.
+pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
+    let ServerConfig {
+        db,
+        listen,
+        seed_root_key,
+        body_limit,
+        faults,
+    } = config;
+    let (engine, root_key) = tokio::task::spawn_blocking(move || {
+        let engine = Engine::open(&db)?;
+        let root_key = engine.ensure_bootstrap(seed_root_key.as_ref().map(|k| k.expose()))?;
+        Ok::<_, Error>((engine, root_key))
+    })
+    .await
+    .map_err(|e| Error::server(format!("startup task failed: {e}")))??;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener.local_addr()?;
+    let app = router(engine.clone(), RouterOptions { body_limit, faults });
+    if faults {
+        tracing::warn!(
+            "fault injection is ENABLED (test-only): X-Keyshift-Fault headers are honoured"
+        );
+    }
+    Ok(BoundServer {
+        listener,
+        addr,
+        root_key,
+        engine,
+        app,
+    })
+}
+
+/// [`bind`] then [`BoundServer::run`].
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> keyshift_core::Result<()> {
+    bind(config).await?.run(shutdown).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Not a secret: fall back to time and a counter.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+        bytes[8..].copy_from_slice(&(COUNTER.fetch_add(1, Ordering::Relaxed) as u32).to_le_bytes());
+    }
+    let mut out = String::with_capacity(4 + 24);
+    out.push_str("req_");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Request id, fault switch and access log around every request.
+async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let rid = new_request_id();
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let method = req.method().clone();
+    let path: String = req.uri().path().chars().take(200).collect();
+
+    let mut after_dispatch = None;
+    let mut faulted = None;
+    if st.faults {
+        if let Some(value) = req.headers().get(FAULT_HEADER) {
+            match fault_decision(&st, &rid, value, req.headers()).await {
+                Ok(FaultAction::None) => {}
+                Ok(FaultAction::AfterDispatch(status)) => after_dispatch = Some(status),
+                Ok(FaultAction::Answer(resp)) => faulted = Some(resp),
+                Err(p) => faulted = Some(p.into_response(&rid)),
+            }
+        }
+    }
+
+    let mut resp = match faulted {
+        Some(resp) => resp,
+        None => {
+            let resp = next.run(req).await;
+            match after_dispatch {
+                Some(status) => {
+                    tracing::info!(request_id = %rid, dispatched_status = resp.status().as_u16(), "fault: answer discarded after dispatch");
+                    fault_problem(status, None, None).into_response(&rid)
+                }
+                None => resp,
+            }
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        resp.headers_mut().insert("x-request-id", v.clone());
+        resp.headers_mut().insert("x-unkey-request-id", v);
+    }
+    let dropped = resp.extensions().get::<DropConnection>().is_some();
+    tracing::info!(
+        target: "keyshift_server::access",
+        request_id = %rid,
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        dropped,
+        "request"
+    );
+    resp
+}
+
+enum FaultAction {
+    None,
+    AfterDispatch(u16),
+    Answer(Response),
+}
+
+async fn fault_decision(
+    st: &AppState,
+    rid: &str,
+    value: &HeaderValue,
+    headers: &HeaderMap,
+) -> Result<FaultAction, Problem> {
+    let bad = |detail: String| {
+        Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.X-Keyshift-Fault",
+            detail,
+        )
+    };
+    let raw = value
+        .to_str()
+        .map_err(|_| bad("X-Keyshift-Fault must be visible ASCII".into()))?;
+    let spec = FaultSpec::parse(raw).map_err(bad)?;
+    if let Some(n) = spec.fail_first {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|k| format!("idem:{k}"))
+            .unwrap_or_else(|| format!("spec:{raw}"));
+        if st.fault_counters.next_attempt(&key) > n {
+            return Ok(FaultAction::None);
+        }
+    }
+    if let Some(ms) = spec.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if spec.drop {
+        let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        resp.extensions_mut().insert(DropConnection);
+        return Ok(FaultAction::Answer(resp));
+    }
+    if let Some(status) = spec.status {
+        return Ok(FaultAction::Answer(
+            fault_problem(status, spec.retry_after, spec.retry_after_ms).into_response(rid),
+        ));
+    }
+    if let Some(status) = spec.after_dispatch_status {
+        return Ok(FaultAction::AfterDispatch(status));
+    }
+    Ok(FaultAction::None)
+}
+
+fn fault_problem(status: u16, retry_after: Option<u64>, retry_after_ms: Option<u64>) -> Problem {
+    let mut p = Problem::keyshift(
+        status,
+        "fault_injected",
+        format!("fault injected by X-Keyshift-Fault (status {status})"),
+    );
+    p.retry_after = retry_after;
+    p.retry_after_ms = retry_after_ms;
+    p
+}
+
+fn request_id(req: &Request) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(new_request_id)
+}
+
+async fn liveness(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let rid = request_id(&req);
+    let engine = st.engine.clone();
+    match tokio::task::spawn_blocking(move || engine.liveness()).await {
+        Ok(Ok(())) => problem::success(
+            &rid,
+            &serde_json::json!({"message": "OK"}),
+            None::<&serde_json::Value>,
+        ),
+        Ok(Err(e)) => {
+            let mut p = Problem::from_error(&e, "liveness");
+            p.status = 503;
+            p.kind = format!("{UNKEY_ERRORS}unkey/application/service_unavailable");
+            p.into_response(&rid)
+        }
+        Err(e) => Problem::new(
+            500,
+            format!("{UNKEY_ERRORS}unkey/application/unexpected_error"),
+            format!("liveness check failed: {e}"),
+        )
+        .into_response(&rid),
+    }
+}
+
+async fn openapi() -> Response {
+    let mut resp = OPENAPI_JSON.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn not_found(req: Request) -> Response {
+    let rid = request_id(&req);
+    let path: String = req.uri().path().chars().take(200).collect();
+    Problem::keyshift(
+        404,
+        "route_not_found",
+        format!(
+            "no route {} {path}; operations are POST /v2/<group>.<op> (see GET /openapi.json)",
+            req.method()
+        ),
+    )
+    .into_response(&rid)
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let rid = request_id(&req);
+    let path = req.uri().path();
+    let allow = if path == "/v2/liveness" || path == "/openapi.json" {
+        "GET"
+    } else {
+        "POST"
+    };
+    let mut resp = Problem::keyshift(
+        405,
+        "method_not_allowed",
+        format!("{path} accepts {allow} only, not {}", req.method()),
+    )
+    .into_response(&rid);
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(
+        413,
+        format!("{UNKEY_ERRORS}user/bad_request/request_body_too_large"),
+        format!("the request body exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// `Authorization: Bearer <root key>` → the root key, or the 400 for a missing/malformed header.
+fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(Problem::bad_request(
+            "unkey/authentication/missing",
+            "header.Authorization",
+            "the Authorization header is missing; send `Authorization: Bearer <root key>`",
+        ));
+    };
+    let malformed = || {
+        Problem::bad_request(
+            "unkey/authentication/malformed",
+            "header.Authorization",
+            "the Authorization header is malformed; expected `Bearer <root key>`",
+        )
+    };
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+        return Err(malformed());
+    }
+    Ok(SecretKey::new(token))
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(()); // lenient: the body must still be JSON
+    };
+    let ok = value
+        .to_str()
+        .ok()
+        .map(|v| {
+            let essence = v
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(100)
+            .collect();
+        Err(Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.Content-Type",
+            format!(
+                "the request body must be JSON (Content-Type: application/json), got `{shown}`"
+            ),
+        ))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = |detail: &str| {
+        Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.Idempotency-Key",
+            detail,
+        )
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| bad("Idempotency-Key must be visible ASCII"))?
+        .trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(bad("Idempotency-Key must be 1 to 255 characters"));
+    }
+    Ok(Some(key.to_string()))
+}
+
+async fn handle_op(st: Arc<AppState>, op: &'static str, req: Request) -> Response {
+    let rid = request_id(&req);
+    match run_op(&st, op, req).await {
+        Ok(resp) => resp(&rid),
+        Err(p) => {
+            if p.status >= 500 {
+                tracing::error!(request_id = %rid, op, status = p.status, detail = %p.detail, "operation failed");
+            }
+            p.into_response(&rid)
+        }
+    }
+}
+
+type Answer = Box<dyn FnOnce(&str) -> Response + Send>;
+
+async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer, Problem> {
+    let (parts, body) = req.into_parts();
+    if content_length(&parts.headers).is_some_and(|n| n > st.body_limit as u64) {
+        return Err(too_large(st.body_limit));
+    }
+    let root_key = bearer(&parts.headers)?;
+    check_content_type(&parts.headers)?;
+    let idem = idempotency_key(&parts.headers)?;
+    let body = axum::body::to_bytes(body, st.body_limit)
+        .await
+        .map_err(|e| {
+            let inner = e.into_inner();
+            if inner
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                too_large(st.body_limit)
+            } else {
+                Problem::bad_request(
+                    "unkey/application/invalid_input",
+                    "body",
+                    format!("could not read the request body: {inner}"),
+                )
+            }
+        })?;
+    let engine = st.engine.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let ctx = engine.authenticate(root_key.expose())?;
+        engine.dispatch(&ctx, op, &body, idem.as_deref())
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            500,
+            format!("{UNKEY_ERRORS}unkey/application/unexpected_error"),
+            format!("the operation did not complete: {e}"),
+        )
+    })?;
+    match result {
+        Ok(reply) => Ok(Box::new(move |rid: &str| {
+            problem::success(rid, &reply.data, reply.pagination.as_ref())
+        })),
+        Err(e) => Err(Problem::from_error(&e, op)),
+    }
+}

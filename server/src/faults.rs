@@ -1,0 +1,174 @@
+//! Test-only fault switch.
+//!
+//! Off unless the server is started with [`crate::ServerConfig::faults`] = `true`
+//! (`keyshift serve --enable-faults`). When off, the `X-Keyshift-Fault` header is ignored.
+//! When on, a request carrying `X-Keyshift-Fault: <spec>` is faulted before it reaches the engine.
+//! `<spec>` is a `;`-separated list of items:
+//!
+//! | item | effect |
+//! |---|---|
+//! | `status=N` | answer status `N` (400–599) as problem+json without running the operation |
+//! | `retry-after=S` | with `status`: add `Retry-After: S` (seconds) |
+//! | `retry-after-ms=MS` | with `status`: add `retry-after-ms: MS` |
+//! | `delay-ms=N` | sleep `N` ms (≤ 60000) first, then go on (alone: handled normally) |
+//! | `drop` | close the connection without writing any response |
+//! | `after-dispatch-status=N` | run the operation, then throw its answer away and answer `N` (a response lost after the write happened) |
+//! | `fail-first=N` | apply the fault only to the first `N` attempts; later attempts are handled normally. Attempts are counted per server, keyed by the request's `Idempotency-Key` if present, else by the header value |
+//!
+//! Examples: `status=503`, `status=429;retry-after=1`, `delay-ms=250`, `drop`,
+//! `after-dispatch-status=503`, `fail-first=2;status=503`, `fail-first=1;drop`.
+//! A spec that does not parse is answered with a 400 naming the bad item.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+
+/// The request header that carries a fault spec.
+pub const FAULT_HEADER: &str = "x-keyshift-fault";
+
+/// Longest delay a spec may ask for.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
+const MAX_COUNTERS: usize = 100_000;
+
+/// A parsed `X-Keyshift-Fault` value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultSpec {
+    pub status: Option<u16>,
+    pub retry_after: Option<u64>,
+    pub retry_after_ms: Option<u64>,
+    pub delay_ms: Option<u64>,
+    pub drop: bool,
+    pub after_dispatch_status: Option<u16>,
+    pub fail_first: Option<u32>,
+}
+
+impl FaultSpec {
+    pub fn parse(spec: &str) -> Result<FaultSpec, String> {
+        let mut out = FaultSpec::default();
+        for item in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            let (name, value) = match item.split_once('=') {
+                Some((n, v)) => (n.trim().to_ascii_lowercase(), Some(v.trim())),
+                None => (item.to_ascii_lowercase(), None),
+            };
+            let number = |what: &str| -> Result<u64, String> {
+                let v = value.ok_or_else(|| format!("fault item `{what}` needs a value"))?;
+                v.parse::<u64>()
+                    .map_err(|_| format!("fault item `{what}` must be a whole number, got `{v}`"))
+            };
+            let status = |what: &str| -> Result<u16, String> {
+                let n = number(what)?;
+                if (400..=599).contains(&n) {
+                    Ok(n as u16)
+                } else {
+                    Err(format!(
+                        "fault item `{what}` must be a status 400-599, got {n}"
+                    ))
+                }
+            };
+            match name.as_str() {
+                "status" => out.status = Some(status("status")?),
+                "after-dispatch-status" => {
+                    out.after_dispatch_status = Some(status("after-dispatch-status")?)
+                }
+                "retry-after" => out.retry_after = Some(number("retry-after")?),
+                "retry-after-ms" => out.retry_after_ms = Some(number("retry-after-ms")?),
+                "delay-ms" => {
+                    let n = number("delay-ms")?;
+                    if n > MAX_DELAY_MS {
+                        return Err(format!(
+                            "fault item `delay-ms` must be at most {MAX_DELAY_MS}"
+                        ));
+                    }
+                    out.delay_ms = Some(n);
+                }
+                "fail-first" => {
+                    let n = number("fail-first")?;
+                    out.fail_first = Some(u32::try_from(n).map_err(|_| "fail-first too large")?);
+                }
+                "drop" => {
+                    if value.is_some() {
+                        return Err("fault item `drop` takes no value".into());
+                    }
+                    out.drop = true;
+                }
+                _ => {
+                    return Err(format!(
+                        "unknown fault item `{name}` (known: status, retry-after, retry-after-ms, \
+                         delay-ms, drop, after-dispatch-status, fail-first)"
+                    ))
+                }
+            }
+        }
+        if out == FaultSpec::default() {
+            return Err("empty fault spec".into());
+        }
+        Ok(out)
+    }
+}
+
+/// Attempt counters for `fail-first`.
+#[derive(Default)]
+pub struct FaultCounters {
+    attempts: Mutex<HashMap<String, u32>>,
+}
+
+impl FaultCounters {
+    /// Count one more attempt for `key` and return its 1-based number.
+    pub fn next_attempt(&self, key: &str) -> u32 {
+        let mut map = self.attempts.lock();
+        if map.len() >= MAX_COUNTERS && !map.contains_key(key) {
+            map.clear();
+        }
+        let n = map.entry(key.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_item() {
+        let spec = FaultSpec::parse("fail-first=2; status=429; retry-after=1; delay-ms=5").unwrap();
+        assert_eq!(spec.fail_first, Some(2));
+        assert_eq!(spec.status, Some(429));
+        assert_eq!(spec.retry_after, Some(1));
+        assert_eq!(spec.delay_ms, Some(5));
+        assert!(FaultSpec::parse("drop").unwrap().drop);
+        assert_eq!(
+            FaultSpec::parse("after-dispatch-status=503")
+                .unwrap()
+                .after_dispatch_status,
+            Some(503)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_specs_with_a_reason() {
+        assert!(FaultSpec::parse("").unwrap_err().contains("empty"));
+        assert!(FaultSpec::parse("status=200")
+            .unwrap_err()
+            .contains("400-599"));
+        assert!(FaultSpec::parse("status=abc")
+            .unwrap_err()
+            .contains("`abc`"));
+        assert!(FaultSpec::parse("explode")
+            .unwrap_err()
+            .contains("`explode`"));
+        assert!(FaultSpec::parse("delay-ms=999999")
+            .unwrap_err()
+            .contains("60000"));
+        assert!(FaultSpec::parse("drop=1").unwrap_err().contains("no value"));
+    }
+
+    #[test]
+    fn counters_count_per_key() {
+        let c = FaultCounters::default();
+        assert_eq!(c.next_attempt("a"), 1);
+        assert_eq!(c.next_attempt("a"), 2);
+        assert_eq!(c.next_attempt("b"), 1);
+    }
+}

@@ -1,0 +1,240 @@
+//! Response envelopes: `{"meta":{"requestId"},"data"}` on success and
+//! `application/problem+json` `{"meta":{"requestId"},"error":{title,detail,status,type,errors?}}`
+//! on failure (DESIGN.md §4, the shape of Unkey's v2 errors).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use keyshift_core::{Error, ErrorCode, FieldError};
+use serde::Serialize;
+
+/// Base of the problem `type` URLs for errors Unkey also has.
+pub const UNKEY_ERRORS: &str = "https://unkey.com/docs/api-reference/errors-v2/";
+/// Base of the problem `type` URLs for keyshift-only problems (documented in server/README.md).
+pub const KEYSHIFT_ERRORS: &str =
+    "https://github.com/keyshift/keyshift/blob/main/server/README.md#";
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// The per-request id (`req_…`), stored as a request extension by the middleware.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    #[serde(rename = "requestId")]
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    title: &'a str,
+    detail: &'a str,
+    status: u16,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+}
+
+#[derive(Serialize)]
+struct ErrorEnvelope<'a> {
+    meta: Meta<'a>,
+    error: ProblemBody<'a>,
+}
+
+#[derive(Serialize)]
+struct SuccessEnvelope<'a, D: Serialize, P: Serialize> {
+    meta: Meta<'a>,
+    data: &'a D,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<&'a P>,
+}
+
+/// A problem about to be answered.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: u16,
+    pub kind: String,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub retry_after: Option<u64>,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(status: u16, kind: impl Into<String>, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            kind: kind.into(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            retry_after_ms: None,
+        }
+    }
+
+    /// A 400 naming the field (`location`) at fault.
+    pub fn bad_request(kind: &str, location: &str, detail: impl Into<String>) -> Problem {
+        let detail = detail.into();
+        let mut p = Problem::new(400, format!("{UNKEY_ERRORS}{kind}"), detail.clone());
+        p.errors.push(FieldError {
+            location: location.to_string(),
+            message: detail,
+        });
+        p
+    }
+
+    pub fn keyshift(status: u16, anchor: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(status, format!("{KEYSHIFT_ERRORS}{anchor}"), detail)
+    }
+
+    /// The problem for an engine error. `op` helps name the missing or conflicting resource.
+    pub fn from_error(err: &Error, op: &str) -> Problem {
+        let status = err
+            .status
+            .filter(|s| (400..=599).contains(s))
+            .unwrap_or_else(|| err.code.status());
+        let kind = match err.code {
+            ErrorCode::BadRequest | ErrorCode::InvalidInput => {
+                "unkey/application/invalid_input".to_string()
+            }
+            ErrorCode::Unauthorized => "unkey/authentication/key_not_found".to_string(),
+            ErrorCode::Forbidden => "unkey/authorization/insufficient_permissions".to_string(),
+            ErrorCode::NotFound => format!("unkey/data/{}_not_found", resource(err, op)),
+            ErrorCode::Conflict => format!("unkey/data/{}_already_exists", resource(err, op)),
+            ErrorCode::RateLimited => "unkey/rate_limited/rate_limited".to_string(),
+            ErrorCode::ServerError | ErrorCode::Io | ErrorCode::Network | ErrorCode::Timeout => {
+                "unkey/application/unexpected_error".to_string()
+            }
+        };
+        let mut errors = err.errors.clone();
+        if errors.is_empty() {
+            if let Some(field) = &err.field {
+                errors.push(FieldError {
+                    location: field.clone(),
+                    message: err.message.clone(),
+                });
+            }
+        }
+        Problem {
+            status,
+            kind: format!("{UNKEY_ERRORS}{kind}"),
+            detail: err.message.clone(),
+            errors,
+            retry_after: err.retry_after.map(|s| s.max(0.0).ceil() as u64),
+            retry_after_ms: err.retry_after.map(|s| (s.max(0.0) * 1000.0).ceil() as u64),
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let title = title(status);
+        // 400 answers always carry `errors` (Unkey marks it required there).
+        let errors = if !self.errors.is_empty() || status == StatusCode::BAD_REQUEST {
+            Some(self.errors.as_slice())
+        } else {
+            None
+        };
+        let body = ErrorEnvelope {
+            meta: Meta { request_id },
+            error: ProblemBody {
+                title,
+                detail: &self.detail,
+                status: status.as_u16(),
+                kind: &self.kind,
+                errors,
+            },
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut resp = (status, bytes).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(ms) = self.retry_after_ms {
+            headers.insert("retry-after-ms", HeaderValue::from(ms));
+        }
+        resp
+    }
+}
+
+/// A 200 success envelope.
+pub fn success<D: Serialize, P: Serialize>(
+    request_id: &str,
+    data: &D,
+    pagination: Option<&P>,
+) -> Response {
+    let body = SuccessEnvelope {
+        meta: Meta { request_id },
+        data,
+        pagination,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => {
+            let mut resp = (StatusCode::OK, bytes).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => Problem::new(
+            500,
+            format!("{UNKEY_ERRORS}unkey/application/unexpected_error"),
+            format!("could not encode the response: {e}"),
+        )
+        .into_response(request_id),
+    }
+}
+
+fn title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        410 => "Gone",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
+}
+
+/// Which resource a not-found / conflict is about: from the message, else from the operation.
+fn resource(err: &Error, op: &str) -> &'static str {
+    let msg = err.message.to_ascii_lowercase();
+    let first = |words: &[(&str, &'static str)]| {
+        words
+            .iter()
+            .filter_map(|(w, r)| msg.find(w).map(|at| (at, *r)))
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, r)| r)
+    };
+    if let Some(r) = first(&[
+        ("role", "role"),
+        ("permission", "permission"),
+        ("identity", "identity"),
+        ("api", "api"),
+        ("key", "key"),
+    ]) {
+        return r;
+    }
+    let (group, name) = op.split_once('.').unwrap_or((op, ""));
+    match group {
+        "apis" => "api",
+        "identities" => "identity",
+        "permissions" if name.contains("Role") => "role",
+        "permissions" => "permission",
+        _ => "key",
+    }
+}

@@ -1,0 +1,299 @@
+//! Shared helpers of the HTTP tests: a real server on 127.0.0.1:0 over a temp SQLite file.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyshift_engine::Engine;
+use keyshift_server::{bind, ServerConfig};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub base: String,
+    pub root_key: String,
+    pub client: reqwest::Client,
+    pub engine: Engine,
+    pub db: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<keyshift_core::Result<()>>>,
+    dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub faults: bool,
+    pub body_limit: Option<usize>,
+    pub seed_root_key: Option<String>,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub async fn start() -> TestServer {
+    start_with(Options::default()).await
+}
+
+pub async fn start_with(options: Options) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("keyshift.db");
+    let mut server = start_on(&db, None, options).await;
+    server.dir = Some(dir);
+    server
+}
+
+/// Start a server on an existing database file; `root_key` is the key to use when the database
+/// already has one (the server prints a key only on first start).
+pub async fn start_on(
+    db: &std::path::Path,
+    root_key: Option<String>,
+    options: Options,
+) -> TestServer {
+    let mut config = ServerConfig::new(db.to_str().unwrap(), "127.0.0.1:0".parse().unwrap());
+    config.faults = options.faults;
+    if let Some(limit) = options.body_limit {
+        config.body_limit = limit;
+    }
+    config.seed_root_key = options
+        .seed_root_key
+        .clone()
+        .map(keyshift_core::SecretKey::new);
+    let bound = bind(config).await.expect("server binds");
+    let base = bound.base_url();
+    let engine = bound.engine().clone();
+    let root_key = match (bound.root_key(), root_key, options.seed_root_key) {
+        (Some(k), _, _) => k.expose().to_string(),
+        (None, Some(k), _) => k,
+        (None, None, Some(k)) => k,
+        (None, None, None) => panic!("no root key: pass the one from the first start"),
+    };
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(bound.run(async move {
+        let _ = rx.await;
+    }));
+    TestServer {
+        base,
+        root_key,
+        client: reqwest::Client::new(),
+        engine,
+        db: db.to_path_buf(),
+        shutdown: Some(tx),
+        handle: Some(handle),
+        dir: None,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POST /v2/{op} with the server's root key; returns (status, body).
+    pub async fn call(&self, op: &str, body: Value) -> (u16, Value) {
+        self.call_as(&self.root_key.clone(), op, body).await
+    }
+
+    pub async fn call_as(&self, root_key: &str, op: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url(&format!("/v2/{op}")))
+            .bearer_auth(root_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{op}: body is not JSON ({e}): {text}"));
+        (status, value)
+    }
+
+    /// POST and expect 200; returns `data` after checking the success envelope.
+    pub async fn ok(&self, op: &str, body: Value) -> Value {
+        let (status, value) = self.call(op, body).await;
+        assert_eq!(status, 200, "{op} answered {status}: {value}");
+        assert_success_envelope(&value);
+        value["data"].clone()
+    }
+
+    /// POST and expect an error status; returns the `error` object after checking its shape.
+    pub async fn fails(&self, op: &str, body: Value, status: u16) -> Value {
+        let (got, value) = self.call(op, body).await;
+        assert_eq!(got, status, "{op}: expected {status}, got {got}: {value}");
+        assert_problem(&value, status);
+        value["error"].clone()
+    }
+
+    pub async fn create_api(&self, name: &str) -> String {
+        let data = self.ok("apis.createApi", json!({"name": name})).await;
+        data["apiId"].as_str().expect("apiId").to_string()
+    }
+
+    /// Create a key; returns (keyId, key).
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        let data = self.ok("keys.createKey", body).await;
+        (
+            data["keyId"].as_str().expect("keyId").to_string(),
+            data["key"].as_str().expect("key").to_string(),
+        )
+    }
+
+    pub async fn verify(&self, body: Value) -> Value {
+        self.ok("keys.verifyKey", body).await
+    }
+
+    /// A second workspace with its own root key: (workspace id, root key).
+    pub async fn second_workspace(&self, name: &str) -> (String, String) {
+        let engine = self.engine.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            let ws = engine.create_workspace(&name).unwrap();
+            let key = engine.create_root_key(&ws).unwrap();
+            (ws, key.expose().to_string())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Stop the server gracefully and wait for it to return.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.shutdown_inner().await;
+        self.dir.take()
+    }
+
+    async fn shutdown_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            let result = tokio::time::timeout(std::time::Duration::from_secs(15), handle)
+                .await
+                .expect("server stops within the grace period")
+                .expect("server task did not panic");
+            result.expect("server returned Ok");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn assert_request_id(value: &Value) {
+    let rid = value["meta"]["requestId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("meta.requestId missing: {value}"));
+    assert!(
+        rid.starts_with("req_") && rid.len() > 8,
+        "bad request id {rid}"
+    );
+}
+
+pub fn assert_success_envelope(value: &Value) {
+    assert_request_id(value);
+    assert!(value.get("data").is_some(), "data missing: {value}");
+    assert!(value.get("error").is_none(), "error in a success: {value}");
+}
+
+/// The documented problem shape: meta.requestId + error{title, detail, status, type[, errors]}.
+pub fn assert_problem(value: &Value, status: u16) {
+    assert_request_id(value);
+    let error = &value["error"];
+    assert!(
+        error["title"].as_str().is_some_and(|s| !s.is_empty()),
+        "title: {value}"
+    );
+    assert!(
+        error["detail"].as_str().is_some_and(|s| !s.is_empty()),
+        "detail: {value}"
+    );
+    assert_eq!(
+        error["status"].as_u64(),
+        Some(status as u64),
+        "status: {value}"
+    );
+    let kind = error["type"]
+        .as_str()
+        .unwrap_or_else(|| panic!("type: {value}"));
+    assert!(kind.starts_with("https://"), "type is a URL: {kind}");
+    if status == 400 {
+        let errors = error["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("400 without errors[]: {value}"));
+        for e in errors {
+            assert!(
+                e["location"].as_str().is_some(),
+                "errors[].location: {value}"
+            );
+            assert!(e["message"].as_str().is_some(), "errors[].message: {value}");
+        }
+    }
+    // Round-trips through the shared wire model the client uses.
+    let parsed: Result<keyshift_core::wire::ErrorEnvelope, _> =
+        serde_json::from_value(value.clone());
+    assert!(
+        parsed.is_ok(),
+        "not a wire::ErrorEnvelope: {value}: {:?}",
+        parsed.err()
+    );
+}
+
+/// Send raw bytes on a fresh connection and read until the server closes it.
+/// Returns (status if a response arrived, head, body). Handles `Content-Length` bodies.
+pub async fn raw_http(base: &str, request: &[u8]) -> (Option<u16>, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer (and close) before it has read everything we send.
+    let _ = stream.write_all(request).await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(end) = find(&buf, b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                if let Some(len) = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                {
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "server neither answered nor closed within 10 s"
+    );
+    let Some(end) = find(&buf, b"\r\n\r\n") else {
+        return (None, String::new(), buf);
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok());
+    (status, head, buf[end + 4..].to_vec())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

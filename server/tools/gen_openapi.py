@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Writes server/openapi.json: the OpenAPI 3.1 document of the operations keyshift-server serves.
+
+The schemas mirror core/src/wire.rs (field names and limits of Unkey's v2 reference). Run from
+the repository root after changing wire.rs:  python3 server/tools/gen_openapi.py
+The test `openapi_document_lists_exactly_the_served_operations` checks that every operation of
+wire::OPERATIONS has a path here and vice versa.
+"""
+import json
+import os
+
+S = lambda **kw: dict(type="string", **kw)
+I = lambda **kw: dict(type="integer", format="int64", **kw)
+B = lambda **kw: dict(type="boolean", **kw)
+A = lambda items, **kw: dict(type="array", items=items, **kw)
+R = lambda name: {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(props, required=(), strict=True, **kw):
+    o = dict(type="object", properties=props, **kw)
+    if required:
+        o["required"] = list(required)
+    if strict:
+        o["additionalProperties"] = False
+    return o
+
+
+ID = S(minLength=3, maxLength=255, pattern="^[a-zA-Z0-9_]+$")
+META = dict(type="object", additionalProperties=True, maxProperties=100,
+            description="Free-form JSON metadata (at most 100 properties).")
+SLUGS = A(S(minLength=1, maxLength=128, pattern="^[a-zA-Z0-9_:\\-.*]+$"), maxItems=1000)
+ROLES = A(S(minLength=1, maxLength=128), maxItems=100)
+EXPIRES = I(maximum=4102444800000, description="Unix milliseconds when the key expires.")
+LIST_LIMIT = dict(type="integer", minimum=1, maximum=100, default=100)
+CURSOR = S(maxLength=1024)
+
+schemas = {
+    "Meta": obj({"requestId": S(example="req_2c9a0jf23l4k567")}, ["requestId"]),
+    "Pagination": obj({"cursor": S(), "hasMore": B()}, ["hasMore"]),
+    "ValidationError": obj({"location": S(example="body.byteLength"), "message": S(),
+                            "fix": S()}, ["location", "message"]),
+    "Problem": obj({
+        "title": S(example="Not Found"),
+        "detail": S(),
+        "status": dict(type="integer"),
+        "type": S(format="uri",
+                  example="https://unkey.com/docs/api-reference/errors-v2/unkey/data/key_not_found"),
+        "errors": A(R("ValidationError"), description="Every bad field (always present on 400)."),
+    }, ["title", "detail", "status", "type"]),
+    "ErrorEnvelope": obj({"meta": R("Meta"), "error": R("Problem")}, ["meta", "error"]),
+    "EmptyData": obj({}),
+    "KeyCreditsRefill": obj({
+        "interval": S(enum=["daily", "monthly"]),
+        "amount": I(minimum=1),
+        "refillDay": dict(type="integer", minimum=1, maximum=31),
+    }, ["interval", "amount"]),
+    "KeyCredits": obj({
+        "remaining": dict(type=["integer", "null"], minimum=0,
+                          description="null = unlimited"),
+        "refill": R("KeyCreditsRefill"),
+    }),
+    "RatelimitRequest": obj({
+        "name": S(minLength=3, maxLength=128),
+        "limit": I(minimum=1),
+        "duration": I(minimum=1000, maximum=2592000000, description="Window in milliseconds."),
+        "autoApply": B(default=False),
+    }, ["name", "limit", "duration"]),
+    "RatelimitResponse": obj({
+        "id": S(), "name": S(), "limit": I(), "duration": I(), "autoApply": B(),
+    }, ["id", "name", "limit", "duration"], strict=False),
+    "Identity": obj({
+        "id": S(), "externalId": S(), "meta": META, "ratelimits": A(R("RatelimitResponse")),
+    }, ["id", "externalId"], strict=False),
+    "Permission": obj({"id": S(), "name": S(), "slug": S(), "description": S()},
+                      ["id", "name", "slug"], strict=False),
+    "Role": obj({"id": S(), "name": S(), "description": S(),
+                 "permissions": A(R("Permission"))}, ["id", "name"], strict=False),
+    "Key": obj({
+        "keyId": S(), "start": S(), "enabled": B(), "name": S(), "meta": META,
+        "createdAt": I(), "updatedAt": I(), "lastUsedAt": I(), "expires": I(),
+        "permissions": A(S()), "roles": A(S()), "credits": R("KeyCredits"),
+        "identity": R("Identity"), "ratelimits": A(R("RatelimitResponse")),
+    }, ["keyId", "start", "enabled", "createdAt"], strict=False),
+    "VerifyRatelimitData": obj({
+        "exceeded": B(), "id": S(), "name": S(), "limit": I(), "duration": I(),
+        "reset": I(description="Unix ms when the window resets."), "remaining": I(),
+        "autoApply": B(),
+    }, ["exceeded", "name", "limit", "duration", "reset", "remaining"], strict=False),
+    "VerifyCode": S(enum=["VALID", "NOT_FOUND", "FORBIDDEN", "INSUFFICIENT_PERMISSIONS",
+                          "USAGE_EXCEEDED", "RATE_LIMITED", "DISABLED", "EXPIRED"]),
+    "MigratedKey": obj({"hash": S(), "keyId": S()}, ["hash", "keyId"]),
+    "HashVariant": S(enum=["sha256_base64", "sha256_hex", "bcrypt"], default="sha256_base64"),
+}
+
+key_fields = {
+    "name": S(maxLength=255), "externalId": S(minLength=1, maxLength=255), "meta": META,
+    "roles": ROLES, "permissions": SLUGS, "expires": EXPIRES, "credits": R("KeyCredits"),
+    "ratelimits": A(R("RatelimitRequest"), maxItems=50), "enabled": B(default=True),
+}
+
+
+def nullable(s):
+    s = dict(s)
+    if "type" in s:
+        s["type"] = [s["type"], "null"]
+        return s
+    return {"anyOf": [s, {"type": "null"}]}
+
+
+# op -> (summary, request schema, response data schema, paginated, extra error statuses)
+ops = {
+    "apis.createApi": ("Create an API (a keyspace)",
+                       obj({"name": S(minLength=3, maxLength=256)}, ["name"]),
+                       obj({"apiId": S()}, ["apiId"]), False, [403, 409]),
+    "apis.getApi": ("Get an API", obj({"apiId": ID}, ["apiId"]),
+                    obj({"id": S(), "name": S()}, ["id", "name"]), False, [403, 404]),
+    "apis.listKeys": ("List the keys of an API",
+                      obj({"apiId": ID, "limit": LIST_LIMIT, "cursor": CURSOR,
+                           "externalId": S(minLength=1, maxLength=255), "decrypt": B(),
+                           "revalidateKeysCache": B()}, ["apiId"]),
+                      A(R("Key")), True, [403, 404]),
+    "apis.deleteApi": ("Delete an API and its keys", obj({"apiId": ID}, ["apiId"]),
+                       R("EmptyData"), False, [403, 404]),
+    "keys.createKey": ("Create a key (the plaintext is returned once)",
+                       obj(dict({"apiId": ID,
+                                 "prefix": S(minLength=1, maxLength=16, pattern="^[a-zA-Z0-9_]+$"),
+                                 "byteLength": dict(type="integer", minimum=16, maximum=255,
+                                                    default=16),
+                                 "recoverable": B(default=False)}, **key_fields), ["apiId"]),
+                       obj({"keyId": S(), "key": S(description="The plaintext key, shown once.")},
+                           ["keyId", "key"]), False, [403, 404, 409]),
+    "keys.verifyKey": ("Verify a key (always 200 for a verification outcome)",
+                       obj({"key": S(minLength=1, maxLength=512),
+                            "tags": A(S(minLength=1, maxLength=512), maxItems=20),
+                            "permissions": S(maxLength=1000,
+                                             description="Permission query: `a`, `a AND b`, `(a OR b) AND c`."),
+                            "credits": obj({"cost": I(minimum=0, maximum=1000000000000)}, ["cost"]),
+                            "ratelimits": A(obj({"name": S(minLength=1, maxLength=255),
+                                                 "cost": I(minimum=0), "limit": I(minimum=1),
+                                                 "duration": I(minimum=1000)}, ["name"])),
+                            "migrationId": S(maxLength=256)}, ["key"]),
+                       obj({"valid": B(), "code": R("VerifyCode"), "keyId": S(), "name": S(),
+                            "meta": META, "expires": I(),
+                            "credits": I(description="Remaining credits; absent = unlimited."),
+                            "enabled": B(), "permissions": A(S()), "roles": A(S()),
+                            "identity": R("Identity"),
+                            "ratelimits": A(R("VerifyRatelimitData"))},
+                           ["valid", "code"], strict=False), False, [403]),
+    "keys.getKey": ("Get a key", obj({"keyId": ID, "decrypt": B()}, ["keyId"]), R("Key"),
+                    False, [403, 404]),
+    "keys.updateKey": ("Update a key (absent = unchanged, null = cleared)",
+                       obj({"keyId": ID, "name": nullable(S(maxLength=255)),
+                            "externalId": nullable(S(minLength=1, maxLength=255)),
+                            "meta": nullable(META), "expires": nullable(EXPIRES),
+                            "credits": nullable(obj({
+                                "remaining": dict(type=["integer", "null"], minimum=0),
+                                "refill": nullable(R("KeyCreditsRefill"))})),
+                            "ratelimits": A(R("RatelimitRequest"), maxItems=50),
+                            "enabled": B(), "roles": ROLES, "permissions": SLUGS}, ["keyId"]),
+                       R("EmptyData"), False, [403, 404]),
+    "keys.deleteKey": ("Delete a key (soft by default; `permanent` removes it for good)",
+                       obj({"keyId": ID, "permanent": B(default=False)}, ["keyId"]),
+                       R("EmptyData"), False, [403, 404]),
+    "keys.rerollKey": ("Issue a new key with the same settings; the old key expires after "
+                       "`expiration` ms (0 = now)",
+                       obj({"keyId": ID, "expiration": I(minimum=0)}, ["keyId", "expiration"]),
+                       obj({"keyId": S(), "key": S()}, ["keyId", "key"]), False, [403, 404]),
+    "keys.migrateKeys": ("Import keys by hash (200 even on partial success)",
+                         obj({"migrationId": S(minLength=3, maxLength=255), "apiId": ID,
+                              "hashVariant": R("HashVariant"),
+                              "keys": A(obj(dict({"hash": S(minLength=3)}, **key_fields),
+                                            ["hash"]), minItems=1)},
+                             ["migrationId", "apiId", "keys"]),
+                         obj({"migrated": A(R("MigratedKey")),
+                              "failed": A({"anyOf": [S(), obj({"hash": S(), "error": S()},
+                                                              ["hash"])]},
+                                          description="Hashes that were not migrated (e.g. already present).")},
+                             ["migrated", "failed"]), False, [403, 404]),
+    "keys.addPermissions": ("Add permissions to a key (missing ones are created)",
+                            obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
+                            A(R("Permission")), False, [403, 404]),
+    "keys.removePermissions": ("Remove permissions from a key",
+                               obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
+                               A(R("Permission")), False, [403, 404]),
+    "keys.setPermissions": ("Replace the permissions of a key",
+                            obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
+                            A(R("Permission")), False, [403, 404]),
+    "keys.addRoles": ("Add roles to a key (roles must exist)",
+                      obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
+                      A(R("Role")), False, [403, 404]),
+    "keys.removeRoles": ("Remove roles from a key",
+                         obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
+                         A(R("Role")), False, [403, 404]),
+    "keys.setRoles": ("Replace the roles of a key",
+                      obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
+                      A(R("Role")), False, [403, 404]),
+    "keys.updateCredits": ("Set, increment or decrement the credits of a key",
+                           obj({"keyId": ID, "operation": S(enum=["set", "increment", "decrement"]),
+                                "value": dict(type=["integer", "null"], minimum=0,
+                                              description="null with `set` = unlimited")},
+                               ["keyId", "operation"]),
+                           R("KeyCredits"), False, [403, 404]),
+    "keys.whoami": ("Describe the key whose plaintext is given",
+                    obj({"key": S(minLength=1, maxLength=512)}, ["key"]), R("Key"), False,
+                    [403, 404]),
+    "permissions.createPermission": ("Create a permission",
+                                     obj({"name": S(minLength=1, maxLength=512),
+                                          "slug": S(minLength=1, maxLength=128),
+                                          "description": S(maxLength=512)}, ["name", "slug"]),
+                                     obj({"permissionId": S()}, ["permissionId"]), False,
+                                     [403, 409]),
+    "permissions.getPermission": ("Get a permission by id or slug",
+                                  obj({"permission": S(minLength=1, maxLength=255)}, ["permission"]),
+                                  R("Permission"), False, [403, 404]),
+    "permissions.listPermissions": ("List permissions",
+                                    obj({"cursor": CURSOR, "limit": LIST_LIMIT,
+                                         "search": S(maxLength=256)}),
+                                    A(R("Permission")), True, [403]),
+    "permissions.deletePermission": ("Delete a permission by id or slug",
+                                     obj({"permission": S(minLength=1, maxLength=255)},
+                                         ["permission"]), R("EmptyData"), False, [403, 404]),
+    "permissions.createRole": ("Create a role",
+                               obj({"name": S(minLength=1, maxLength=128),
+                                    "description": S(maxLength=512),
+                                    "permissions": SLUGS}, ["name"]),
+                               obj({"roleId": S()}, ["roleId"]), False, [403, 409]),
+    "permissions.getRole": ("Get a role by id or name",
+                            obj({"role": S(minLength=1, maxLength=255)}, ["role"]),
+                            R("Role"), False, [403, 404]),
+    "permissions.listRoles": ("List roles",
+                              obj({"cursor": CURSOR, "limit": LIST_LIMIT,
+                                   "search": S(maxLength=256)}),
+                              A(R("Role")), True, [403]),
+    "permissions.deleteRole": ("Delete a role by id or name",
+                               obj({"role": S(minLength=1, maxLength=255)}, ["role"]),
+                               R("EmptyData"), False, [403, 404]),
+    "identities.createIdentity": ("Create an identity (the owner of keys)",
+                                  obj({"externalId": S(minLength=1, maxLength=255), "meta": META,
+                                       "ratelimits": A(R("RatelimitRequest"), maxItems=50)},
+                                      ["externalId"]),
+                                  obj({"identityId": S()}, ["identityId"]), False, [403, 409]),
+    "identities.getIdentity": ("Get an identity by id or external id",
+                               obj({"identity": S(minLength=1, maxLength=255)}, ["identity"]),
+                               R("Identity"), False, [403, 404]),
+    "identities.listIdentities": ("List identities",
+                                  obj({"cursor": CURSOR, "limit": LIST_LIMIT,
+                                       "search": S(maxLength=256)}),
+                                  A(R("Identity")), True, [403]),
+    "identities.deleteIdentity": ("Delete an identity by id or external id",
+                                  obj({"identity": S(minLength=1, maxLength=255)}, ["identity"]),
+                                  R("EmptyData"), False, [403, 404]),
+}
+
+TITLES = {400: "Bad request: invalid body, unknown field, or missing/malformed Authorization header",
+          401: "Unknown root key", 403: "The root key lacks the permission",
+          404: "Not found", 409: "Conflict", 413: "Request body larger than the limit (10 MiB)",
+          429: "Rate limited (see Retry-After)", 500: "Internal error"}
+
+
+def problem_response(status):
+    return {"description": TITLES[status],
+            "content": {"application/problem+json": {"schema": R("ErrorEnvelope")}}}
+
+
+paths = {}
+for op, (summary, req, data, paginated, extra) in ops.items():
+    group, name = op.split(".")
+    env_props = {"meta": R("Meta"), "data": data}
+    required = ["meta", "data"]
+    if paginated:
+        env_props["pagination"] = R("Pagination")
+    responses = {"200": {"description": "Success",
+                         "content": {"application/json": {"schema": obj(env_props, required,
+                                                                         strict=False)}}}}
+    for status in sorted({400, 401, 413, 429, 500, *extra}):
+        responses[str(status)] = problem_response(status)
+    op_obj = {
+        "operationId": op,
+        "summary": summary,
+        "tags": [group],
+        "security": [{"rootKey": []}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": req}}},
+        "responses": responses,
+    }
+    if op in ("keys.createKey", "keys.rerollKey", "keys.migrateKeys"):
+        op_obj["parameters"] = [{
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": S(minLength=1, maxLength=255),
+            "description": "keyshift extension: a repeated key within 24 h replays the first answer."}]
+    paths[f"/v2/{op}"] = {"post": op_obj}
+
+paths["/v2/liveness"] = {"get": {
+    "operationId": "liveness", "summary": "Liveness check (no auth)", "tags": ["liveness"],
+    "security": [],
+    "responses": {
+        "200": {"description": "The server and its database are up",
+                "content": {"application/json": {"schema": obj(
+                    {"meta": R("Meta"), "data": obj({"message": S(example="OK")}, ["message"])},
+                    ["meta", "data"])}}},
+        "503": {"description": "The database is unavailable",
+                "content": {"application/problem+json": {"schema": R("ErrorEnvelope")}}}}}}
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "keyshift key service",
+        "version": "0.1.0",
+        "description": "The Unkey-v2-compatible subset served by `keyshift serve` (DESIGN.md §4). "
+                       "Every answer carries `meta.requestId` and an `X-Request-Id` header. Errors are "
+                       "`application/problem+json`. Extensions: the `Idempotency-Key` header and "
+                       "`hashVariant` on keys.migrateKeys.",
+        "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+    },
+    "servers": [{"url": "http://127.0.0.1:7070"}],
+    "security": [{"rootKey": []}],
+    "components": {
+        "securitySchemes": {"rootKey": {"type": "http", "scheme": "bearer",
+                                        "description": "A root key: `Authorization: Bearer <root key>`."}},
+        "schemas": schemas,
+    },
+    "paths": paths,
+}
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "openapi.json")
+with open(out, "w") as f:
+    json.dump(doc, f, indent=2, ensure_ascii=False)
+    f.write("\n")
+print(f"wrote {os.path.normpath(out)}: {len(paths)} paths")
