@@ -23,7 +23,7 @@ pub fn sample_record(i: u64, with_scopes: bool) -> Result<Value> {
     let key = generate_key(Some(prefix), 16)?;
     let mut r = Map::new();
     r.insert("key".into(), Value::String(key.into_inner()));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         r.insert(
             "name".into(),
             json!(format!("{} key {i}", PLANS[(i % 3) as usize])),
@@ -36,8 +36,8 @@ pub fn sample_record(i: u64, with_scopes: bool) -> Result<Value> {
         r.insert("customerId".into(), json!(owner));
         r.insert("workspaceId".into(), json!("ws_main"));
         let mut scopes = vec![
-            json!({"representation": a, "read": true, "create": i % 3 == 0,
-            "update": i % 4 == 0, "delete": false}),
+            json!({"representation": a, "read": true, "create": i.is_multiple_of(3),
+            "update": i.is_multiple_of(4), "delete": false}),
         ];
         if a != b {
             scopes.push(json!({"representation": b, "read": true}));
@@ -46,7 +46,7 @@ pub fn sample_record(i: u64, with_scopes: bool) -> Result<Value> {
     } else {
         r.insert("externalId".into(), json!(owner));
         let mut perms = vec![format!("{a}.read")];
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             perms.push(format!("{a}.create"));
         }
         if a != b {
@@ -54,7 +54,7 @@ pub fn sample_record(i: u64, with_scopes: bool) -> Result<Value> {
         }
         r.insert("permissions".into(), json!(perms));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         r.insert(
             "meta".into(),
             json!({"plan": PLANS[(i % 3) as usize], "legacyId": i}),
