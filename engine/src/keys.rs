@@ -82,6 +82,12 @@ pub(crate) fn create_key(
     ws: &str,
     req: &CreateKeyRequest,
 ) -> Result<CreateKeyResponseData> {
+    if req.recoverable == Some(true) {
+        return Err(crate::util::field_error(
+            "body.recoverable",
+            "recoverable keys are not supported: keyshift never stores a plaintext key",
+        ));
+    }
     live_api(conn, ws, &req.api_id)?;
     let role_ids = resolve_roles(conn, ws, req.roles.as_deref().unwrap_or_default())?;
     let permission_ids =

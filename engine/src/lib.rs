@@ -17,6 +17,7 @@
 mod admin;
 mod idempotency;
 mod keys;
+mod local;
 mod ratelimit;
 mod records;
 mod schema;
@@ -34,6 +35,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
+pub use local::LocalBackend;
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 
@@ -60,6 +62,11 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine").finish_non_exhaustive()
     }
 }
+
+const _: () = {
+    const fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<Engine>();
+};
 
 /// The answer to one operation: the `data` of the success envelope, and `pagination` for lists.
 #[derive(Clone, Debug, PartialEq)]

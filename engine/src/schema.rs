@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use keyshift_core::{Error, Result};
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::util::Db;
 
@@ -134,7 +134,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Opens (creating if needed) the database at `path` (`:memory:` for a private in-memory one),
 /// sets WAL, `synchronous=NORMAL`, foreign keys and a busy timeout, and migrates the schema.
 pub(crate) fn open(path: &str) -> Result<Connection> {
-    let conn = if path == ":memory:" {
+    let mut conn = if path == ":memory:" {
         Connection::open_in_memory()
     } else {
         Connection::open(path)
@@ -153,28 +153,64 @@ pub(crate) fn open(path: &str) -> Result<Connection> {
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .db()?;
-    migrate(&conn)?;
+    migrate(&mut conn)?;
     Ok(conn)
 }
 
-fn migrate(conn: &Connection) -> Result<()> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .db()?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::io(format!(
-            "database schema version {version} is newer than this keyshift ({SCHEMA_VERSION}); upgrade keyshift"
-        )));
+fn migrate(conn: &mut Connection) -> Result<()> {
+    loop {
+        // The version is read inside the write transaction, so two processes opening a fresh
+        // file at once apply each migration exactly once.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .db()?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::io(format!(
+                "database schema version {version} is newer than this keyshift ({SCHEMA_VERSION}); upgrade keyshift"
+            )));
+        }
+        if version == SCHEMA_VERSION {
+            return tx.commit().db();
+        }
+        let next = version + 1;
+        tx.execute_batch(MIGRATIONS[version as usize])
+            .and_then(|_| tx.execute_batch(&format!("PRAGMA user_version = {next}")))
+            .and_then(|_| tx.commit())
+            .map_err(|e| Error::io(format!("database migration to version {next} failed: {e}")))?;
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let next = i as i64 + 1;
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {next}; COMMIT;"
-        ))
-        .map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            Error::io(format!("database migration to version {next} failed: {e}"))
-        })?;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_schemas() {
+        let dir = std::env::temp_dir().join(format!("keyshift-schema-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let path = path.to_str().unwrap();
+        let _ = std::fs::remove_file(path);
+        drop(open(path).unwrap());
+        let conn = open(path).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+        conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+        drop(conn);
+        let err = open(path).unwrap_err();
+        assert!(err.message.contains("newer"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(())
 }

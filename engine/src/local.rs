@@ -1,0 +1,95 @@
+//! `LocalBackend`: the engine in-process behind core's [`Backend`] trait, so
+//! `Client::with_backend(LocalBackend::open(path)?)` has every method of the HTTP client with the
+//! same bodies, validation and results, and no server.
+
+use async_trait::async_trait;
+use keyshift_core::backend::{Backend, CallOptions, Reply};
+use keyshift_core::{Error, Result};
+
+use crate::{Engine, WorkspaceCtx};
+
+/// The engine as a client backend, confined to the database's first workspace.
+pub struct LocalBackend {
+    engine: Engine,
+    ctx: WorkspaceCtx,
+    path: String,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl LocalBackend {
+    /// Opens (creating if needed) the database at `path` (`":memory:"` for a throwaway store).
+    pub fn open(path: &str) -> Result<LocalBackend> {
+        let engine = Engine::open(path)?;
+        LocalBackend::with_engine(engine, path)
+    }
+
+    /// Wraps an engine that is already open (e.g. one a server also serves).
+    pub fn with_engine(engine: Engine, path: &str) -> Result<LocalBackend> {
+        let ctx = engine.local_workspace()?;
+        Ok(LocalBackend {
+            engine,
+            ctx,
+            path: path.to_string(),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The workspace this backend works in (the database's oldest).
+    pub fn workspace(&self) -> &WorkspaceCtx {
+        &self.ctx
+    }
+}
+
+impl Engine {
+    /// The database's oldest workspace (created on first use), for in-process callers that
+    /// hold no root key: whoever can open the file already has everything in it.
+    pub fn local_workspace(&self) -> Result<WorkspaceCtx> {
+        let workspace_id = self.write(super::oldest_or_new_workspace)?;
+        Ok(WorkspaceCtx {
+            workspace_id,
+            root_key_id: "local".to_string(),
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    async fn call(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+        options: &CallOptions,
+    ) -> Result<Reply> {
+        let bytes =
+            serde_json::to_vec(&body).map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        let engine = self.engine.clone();
+        let ctx = self.ctx.clone();
+        let op = op.to_string();
+        let idempotency_key = options.idempotency_key.clone();
+        // SQLite calls block; keep them off the async workers like the server does.
+        let reply = tokio::task::spawn_blocking(move || {
+            engine.dispatch(&ctx, &op, &bytes, idempotency_key.as_deref())
+        })
+        .await
+        .map_err(|e| Error::server(format!("engine task failed: {e}")))??;
+        Ok(Reply {
+            request_id: None,
+            data: reply.data,
+            pagination: reply.pagination,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("local:{}", self.path)
+    }
+}
