@@ -7,6 +7,7 @@
 //! `bad_request`, and clap's own usage errors), 1 for everything else.
 
 mod local;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,13 @@ enum Command {
     Hash(local::HashArgs),
     /// Print a key in masked form, safe for logs (`sk_live_…Xy9Z`).
     Mask(local::MaskArgs),
+    /// Run the key service over HTTP (the wire API) on a SQLite database.
+    Serve(serve::ServeArgs),
+    /// Manage a server database: workspaces and root keys.
+    Admin {
+        #[command(subcommand)]
+        command: serve::AdminCommand,
+    },
 }
 
 /// Runs one command. Every arm calls a module function returning `keyshift_core::Result<()>`.
@@ -41,6 +49,8 @@ fn run(cli: Cli) -> keyshift_core::Result<()> {
         Command::Gen(args) => local::gen(args, json),
         Command::Hash(args) => local::hash(args, json),
         Command::Mask(args) => local::mask(args, json),
+        Command::Serve(args) => serve::serve(args, json),
+        Command::Admin { command } => serve::admin(command, json),
     }
 }
 

@@ -1,0 +1,166 @@
+//! `keyshift serve` (the embedded HTTP server) and `keyshift admin` (workspaces and root keys
+//! of a server database).
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+use keyshift_core::{Error, Result, SecretKey};
+use keyshift_engine::Engine;
+use keyshift_server::{ServerConfig, DEFAULT_BODY_LIMIT};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// SQLite database file (created on first start), or `:memory:`.
+    #[arg(long, default_value = "keyshift.db")]
+    pub db: String,
+    /// Address to listen on; port 0 picks a free port (printed on start).
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Root key for the first workspace, instead of generating one (first start only).
+    #[arg(
+        long = "seed-root-key",
+        env = "KEYSHIFT_ROOT_KEY",
+        hide_env_values = true
+    )]
+    pub seed_root_key: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// TEST ONLY: honour `X-Keyshift-Fault` request headers (injected 5xx/429, delays, dropped
+    /// connections). Never enable this on a server anyone depends on.
+    #[arg(long)]
+    pub enable_faults: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a workspace in a server database and print its id.
+    CreateWorkspace {
+        /// Name of the new workspace.
+        name: String,
+        /// SQLite database file of the server.
+        #[arg(long)]
+        db: String,
+    },
+    /// Create a root key for a workspace and print it (shown once).
+    CreateRootKey {
+        /// Workspace id (from `create-workspace`).
+        #[arg(long)]
+        workspace: String,
+        /// SQLite database file of the server.
+        #[arg(long)]
+        db: String,
+    },
+}
+
+fn init_logging(json: bool) {
+    let filter = std::env::var("KEYSHIFT_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // Another subscriber may already be installed; keep it then.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io(format!("cannot start the async runtime: {e}")))
+}
+
+/// Run the server until SIGINT/SIGTERM. Prints the base URL (and the root key on first start)
+/// to stdout; with `json`, exactly one line `{"baseUrl":…,"rootKey":…|null}`.
+pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
+    init_logging(json);
+    let mut config = ServerConfig::new(args.db.clone(), args.listen);
+    config.seed_root_key = args
+        .seed_root_key
+        .filter(|k| !k.trim().is_empty())
+        .map(SecretKey::new);
+    config.body_limit = args.body_limit;
+    config.faults = args.enable_faults;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let server = keyshift_server::bind(config).await?;
+        let base_url = server.base_url();
+        let root_key = server.root_key().cloned();
+        let mut out = std::io::stdout().lock();
+        let written = if json {
+            let line = serde_json::json!({
+                "baseUrl": base_url,
+                "rootKey": root_key.as_ref().map(|k| k.expose()),
+            });
+            writeln!(out, "{line}")
+        } else {
+            let mut text = format!("keyshift listening on {base_url}\n");
+            if let Some(key) = &root_key {
+                text.push_str(&format!(
+                    "root key (shown once, store it now): {}\n",
+                    key.expose()
+                ));
+            }
+            if args.enable_faults {
+                text.push_str("fault injection ENABLED (test only)\n");
+            }
+            out.write_all(text.as_bytes())
+        };
+        written
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::io(format!("cannot write to stdout: {e}")))?;
+        drop(out);
+        tracing::info!(db = %args.db, url = %base_url, "keyshift server started");
+        server.run(keyshift_server::shutdown_signal()).await?;
+        tracing::info!("keyshift server stopped");
+        Ok(())
+    })
+}
+
+/// `keyshift admin …`
+pub fn admin(command: AdminCommand, json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let written = match command {
+        AdminCommand::CreateWorkspace { name, db } => {
+            if name.trim().is_empty() {
+                return Err(Error::invalid_input(
+                    "name",
+                    "workspace name must not be empty",
+                ));
+            }
+            let engine = Engine::open(&db)?;
+            let id = engine.create_workspace(&name)?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"workspaceId": id, "name": name})
+                )
+            } else {
+                writeln!(out, "{id}")
+            }
+        }
+        AdminCommand::CreateRootKey { workspace, db } => {
+            let engine = Engine::open(&db)?;
+            let key = engine.create_root_key(&workspace)?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"workspaceId": workspace, "rootKey": key.expose()})
+                )
+            } else {
+                writeln!(out, "{}", key.expose())
+            }
+        }
+    };
+    written.map_err(|e| Error::io(format!("cannot write to stdout: {e}")))
+}

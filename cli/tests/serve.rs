@@ -1,0 +1,275 @@
+//! `keyshift serve` and `keyshift admin` as a user runs them: the built binary, a temp database,
+//! real HTTP on loopback, SIGTERM for a clean stop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_keyshift");
+
+struct Served {
+    child: Child,
+    base_url: String,
+    root_key: Option<String>,
+}
+
+fn spawn_serve(db: &str, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Served {
+    let started = Instant::now();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--json"])
+        .args(extra_args)
+        .env_remove("KEYSHIFT_ROOT_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("keyshift binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("reads the JSON line");
+    let v: Value =
+        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "serve took {elapsed:?} to come up"
+    );
+    Served {
+        child,
+        base_url: v["baseUrl"].as_str().expect("baseUrl").to_string(),
+        root_key: v["rootKey"].as_str().map(str::to_string),
+    }
+}
+
+/// Minimal HTTP/1.1 client (Connection: close) so the test needs no async runtime.
+fn http(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    root_key: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let addr = base_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(k) = root_key {
+        req.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn sigterm_and_wait(mut served: Served) -> std::process::ExitStatus {
+    let pid = served.child.id() as libc::pid_t;
+    // SAFETY: plain kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_json_liveness_and_clean_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db");
+    let db = db.to_str().unwrap();
+    let served = spawn_serve(db, &[], &[]);
+    assert!(
+        served.base_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        served.base_url
+    );
+    assert!(!served.base_url.ends_with(":0"));
+    let root = served
+        .root_key
+        .clone()
+        .expect("first start prints a root key");
+
+    let (status, v) = http(&served.base_url, "GET", "/v2/liveness", None, None);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["message"], "OK");
+    let (status, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.createApi",
+        Some(&root),
+        Some(r#"{"name":"from-cli"}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+    let api_id = v["data"]["apiId"].as_str().unwrap().to_string();
+
+    let status = sigterm_and_wait(served);
+    assert!(status.success(), "exit status {status:?}");
+
+    // Second start on the same file: no new root key, the data is there.
+    let served = spawn_serve(db, &[], &[]);
+    assert_eq!(served.root_key, None);
+    let (status, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.getApi",
+        Some(&root),
+        Some(&format!(r#"{{"apiId":"{api_id}"}}"#)),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["data"]["name"], "from-cli");
+    assert!(sigterm_and_wait(served).success());
+}
+
+#[test]
+fn serve_seeds_root_key_from_env_and_memory_db() {
+    let seed = "ks_root_seed_from_env_0123456789abcdef";
+    let served = spawn_serve(":memory:", &[("KEYSHIFT_ROOT_KEY", seed)], &[]);
+    assert_eq!(served.root_key, None, "a seeded key is not printed");
+    let (status, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.createApi",
+        Some(seed),
+        Some(r#"{"name":"seeded"}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(sigterm_and_wait(served).success());
+}
+
+#[test]
+fn faults_are_off_unless_enabled() {
+    let off = spawn_serve(":memory:", &[], &[]);
+    let addr = off.base_url.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET /v2/liveness HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keyshift-Fault: status=503\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(sigterm_and_wait(off).success());
+
+    let on = spawn_serve(":memory:", &[], &["--enable-faults"]);
+    let addr = on.base_url.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET /v2/liveness HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keyshift-Fault: status=503\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(sigterm_and_wait(on).success());
+}
+
+#[test]
+fn admin_creates_workspaces_and_root_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("admin.db");
+    let db = db.to_str().unwrap();
+    // First start creates the default workspace.
+    let served = spawn_serve(db, &[], &[]);
+    let root_a = served.root_key.clone().unwrap();
+    let (_, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.createApi",
+        Some(&root_a),
+        Some(r#"{"name":"in-a"}"#),
+    );
+    let api_a = v["data"]["apiId"].as_str().unwrap().to_string();
+
+    // While it runs, add workspace B and a root key for it.
+    let out = Command::new(BIN)
+        .args(["admin", "create-workspace", "team-b", "--db", db, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ws: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ws_id = ws["workspaceId"].as_str().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args([
+            "admin",
+            "create-root-key",
+            "--workspace",
+            &ws_id,
+            "--db",
+            db,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root_b = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!root_b.is_empty() && !root_b.contains(' '));
+
+    // B works against the running server and cannot see A's api.
+    let (status, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.createApi",
+        Some(&root_b),
+        Some(r#"{"name":"in-b"}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = http(
+        &served.base_url,
+        "POST",
+        "/v2/apis.getApi",
+        Some(&root_b),
+        Some(&format!(r#"{{"apiId":"{api_a}"}}"#)),
+    );
+    assert_eq!(status, 404, "{v}");
+
+    // An unknown workspace is an error with a non-zero exit.
+    let out = Command::new(BIN)
+        .args([
+            "admin",
+            "create-root-key",
+            "--workspace",
+            "ws_nope",
+            "--db",
+            db,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(sigterm_and_wait(served).success());
+}
