@@ -28,6 +28,7 @@ pub struct ClientBuilder {
     deadline: Duration,
     retry: RetryPolicy,
     user_agent: String,
+    headers: Vec<(String, String)>,
 }
 
 impl Default for ClientBuilder {
@@ -39,6 +40,7 @@ impl Default for ClientBuilder {
             deadline: DEFAULT_DEADLINE,
             retry: RetryPolicy::default(),
             user_agent: format!("keyshift-rust/{}", env!("CARGO_PKG_VERSION")),
+            headers: Vec::new(),
         }
     }
 }
@@ -77,6 +79,12 @@ impl ClientBuilder {
         self
     }
 
+    /// An extra header on every request (e.g. a proxy's auth or a tracing id).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
     pub fn build(self) -> Result<Client> {
         let root_key = self
             .root_key
@@ -88,6 +96,7 @@ impl ClientBuilder {
             deadline: self.deadline,
             retry: self.retry,
             user_agent: self.user_agent,
+            headers: self.headers,
         })?;
         Ok(Client::with_backend(Arc::new(backend)))
     }

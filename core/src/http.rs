@@ -23,6 +23,8 @@ pub struct HttpConfig {
     pub deadline: Duration,
     pub retry: RetryPolicy,
     pub user_agent: String,
+    /// Extra headers sent on every request (tracing ids, a proxy's auth, test fault specs).
+    pub headers: Vec<(String, String)>,
 }
 
 pub struct HttpBackend {
@@ -66,6 +68,18 @@ impl HttpBackend {
             Error::invalid_input("user_agent", "user agent is not a valid header value")
         })?;
         headers.insert(USER_AGENT, user_agent);
+        for (name, value) in &config.headers {
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::invalid_input("headers", format!("`{name}` is not a valid header name"))
+            })?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::invalid_input(
+                    "headers",
+                    format!("value of `{name}` is not a valid header value"),
+                )
+            })?;
+            headers.insert(name, value);
+        }
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .pool_idle_timeout(Duration::from_secs(90))

@@ -1,0 +1,112 @@
+//! Harness for end-to-end tests: a real `keyshift` server on a free loopback port with a
+//! temporary SQLite file, and clients for it over HTTP and in-process.
+
+use std::sync::Arc;
+
+use keyshift_core::{Client, ClientBuilder, RetryPolicy, SecretKey};
+use tokio::sync::oneshot;
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub base_url: String,
+    pub root_key: SecretKey,
+    pub db_path: std::path::PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(false).await
+    }
+
+    /// With the test-only fault switch on (`X-Keyshift-Fault` headers honoured).
+    pub async fn start_with_faults() -> TestServer {
+        TestServer::start_with(true).await
+    }
+
+    async fn start_with(faults: bool) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("keyshift.db");
+        let mut config = keyshift_server::ServerConfig::new(
+            db_path.to_string_lossy().to_string(),
+            "127.0.0.1:0".parse().unwrap(),
+        );
+        config.faults = faults;
+        let bound = keyshift_server::bind(config).await.expect("server binds");
+        let base_url = bound.base_url();
+        let root_key = bound
+            .root_key()
+            .cloned()
+            .expect("first start prints a root key");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            bound
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        TestServer {
+            base_url,
+            root_key,
+            db_path,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// A builder pointed at this server with fast retries (tests wait less).
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .base_url(&self.base_url)
+            .root_key(self.root_key.clone())
+            .retry(
+                RetryPolicy::default()
+                    .with_base_delay(std::time::Duration::from_millis(20))
+                    .with_max_delay(std::time::Duration::from_millis(200)),
+            )
+    }
+
+    pub fn client(&self) -> Client {
+        self.client_builder().build().expect("client builds")
+    }
+
+    /// Stops the server and waits until it has closed.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A client running the engine in-process on a temporary database (no HTTP).
+pub struct LocalClient {
+    pub client: Client,
+    _dir: tempfile::TempDir,
+}
+
+pub fn local_client() -> LocalClient {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("local.db");
+    let backend =
+        keyshift_engine::LocalBackend::open(&path.to_string_lossy()).expect("engine opens");
+    LocalClient {
+        client: Client::with_backend(Arc::new(backend)),
+        _dir: dir,
+    }
+}
