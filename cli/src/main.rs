@@ -8,6 +8,7 @@
 
 mod local;
 mod serve;
+mod service;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,34 @@ enum Command {
         #[command(subcommand)]
         command: serve::AdminCommand,
     },
+    /// Create and inspect apis (keyspaces).
+    Apis {
+        #[command(subcommand)]
+        command: service::ApisCommand,
+        #[command(flatten)]
+        connect: service::ConnectArgs,
+    },
+    /// Create, verify, inspect, update, reroll and delete keys.
+    Keys {
+        #[command(subcommand)]
+        command: service::KeysCommand,
+        #[command(flatten)]
+        connect: service::ConnectArgs,
+    },
+    /// Create and list permissions.
+    Permissions {
+        #[command(subcommand)]
+        command: service::PermissionsCommand,
+        #[command(flatten)]
+        connect: service::ConnectArgs,
+    },
+    /// Create and list roles.
+    Roles {
+        #[command(subcommand)]
+        command: service::RolesCommand,
+        #[command(flatten)]
+        connect: service::ConnectArgs,
+    },
 }
 
 /// Runs one command. Every arm calls a module function returning `keyshift_core::Result<()>`.
@@ -51,6 +80,16 @@ fn run(cli: Cli) -> keyshift_core::Result<()> {
         Command::Mask(args) => local::mask(args, json),
         Command::Serve(args) => serve::serve(args, json),
         Command::Admin { command } => serve::admin(command, json),
+        Command::Apis { command, connect } => service::run_apis(&command, &connect, json),
+        // `keys verify` of an invalid key prints the outcome and exits 1 (not an error).
+        Command::Keys { command, connect } => match service::run_keys(&command, &connect, json) {
+            Ok(false) => std::process::exit(1),
+            other => other.map(drop),
+        },
+        Command::Permissions { command, connect } => {
+            service::run_permissions(&command, &connect, json)
+        }
+        Command::Roles { command, connect } => service::run_roles(&command, &connect, json),
     }
 }
 

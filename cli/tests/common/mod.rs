@@ -1,0 +1,117 @@
+//! Shared by the CLI tests: a real `keyshift serve` child process on a free loopback port, and
+//! running the built binary with arguments, stdin and environment.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyshift");
+
+/// A `keyshift serve --json` child; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base_url: String,
+    pub root_key: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    pub fn start_with(extra_args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--db",
+                db.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+            ])
+            .args(extra_args)
+            .env_remove("KEYSHIFT_ROOT_KEY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("keyshift serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("serve prints its JSON line");
+        let info: serde_json::Value = serde_json::from_str(line.trim()).expect("JSON line");
+        Server {
+            child,
+            base_url: info["baseUrl"].as_str().unwrap().to_string(),
+            root_key: info["rootKey"].as_str().unwrap().to_string(),
+            dir,
+        }
+    }
+
+    /// Environment that points the CLI at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("KEYSHIFT_BASE_URL", self.base_url.clone()),
+            ("KEYSHIFT_ROOT_KEY", self.root_key.clone()),
+        ]
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a finished command left behind.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// The stdout as one JSON value (for `--json` commands printing one line).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {:?} / {:?}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs `keyshift ARGS` with `stdin` and `env` (KEYSHIFT_* from the caller's environment removed).
+pub fn keyshift(args: &[&str], stdin: &str, env: &[(&'static str, String)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("KEYSHIFT_BASE_URL")
+        .env_remove("KEYSHIFT_ROOT_KEY")
+        .env_remove("UNKEY_ROOT_KEY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("keyshift runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
