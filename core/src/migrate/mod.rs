@@ -167,6 +167,24 @@ impl MigrateOptions {
     }
 }
 
+/// The `Idempotency-Key` the engine sends for batch `batch_no` (0-based) starting at
+/// `first_line`: derived from the migration id, the batch's position and the exact request, so
+/// a resumed run sends the same key for the same batch and a changed input gets a new one.
+pub fn batch_idempotency_key(
+    migration_id: &str,
+    batch_no: u64,
+    first_line: u64,
+    request: &crate::wire::MigrateKeysRequest,
+) -> Result<String> {
+    let body = serde_json::to_vec(request).map_err(|e| Error::io(e.to_string()))?;
+    Ok(run::idempotency_key(
+        migration_id,
+        batch_no,
+        first_line,
+        &body,
+    ))
+}
+
 /// Validates a whole source without touching the network (what `dry_run` does).
 pub fn validate_source(
     source: impl Into<MigrationSource>,
