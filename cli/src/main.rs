@@ -7,6 +7,7 @@
 //! `bad_request`, and clap's own usage errors), 1 for everything else.
 
 mod local;
+mod migrate;
 mod serve;
 mod service;
 
@@ -69,6 +70,10 @@ enum Command {
         #[command(flatten)]
         connect: service::ConnectArgs,
     },
+    /// Move an export of existing keys (plaintext or hashed) into the key service.
+    Migrate(migrate::MigrateArgs),
+    /// Write a realistic test export of N keys (JSONL with plaintext `key`s).
+    SampleKeys(migrate::SampleKeysArgs),
 }
 
 /// Runs one command. Every arm calls a module function returning `keyshift_core::Result<()>`.
@@ -90,6 +95,8 @@ fn run(cli: Cli) -> keyshift_core::Result<()> {
             service::run_permissions(&command, &connect, json)
         }
         Command::Roles { command, connect } => service::run_roles(&command, &connect, json),
+        Command::Migrate(args) => migrate::migrate_cmd(args, json),
+        Command::SampleKeys(args) => migrate::sample_keys_cmd(args, json),
     }
 }
 
