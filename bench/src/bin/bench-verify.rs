@@ -1,0 +1,112 @@
+//! Client overhead: `Client::verify` round trips vs a raw keep-alive reqwest loop posting a
+//! prebuilt body (the floor), both against the same in-process `keyshift serve` on loopback.
+//! Prints calls/s and µs/call for each and the ratio. Usage: bench-verify [--calls N]
+
+use std::time::Instant;
+
+use keyshift_core::{Client, CreateKey, VerifyCode, VerifyOptions};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let calls = arg("--calls", 20_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = keyshift_server::ServerConfig::new(
+        dir.path().join("bench.db").to_string_lossy().to_string(),
+        "127.0.0.1:0".parse().unwrap(),
+    );
+    let bound = keyshift_server::bind(config).await.expect("bind");
+    let base_url = bound.base_url();
+    let root_key = bound.root_key().cloned().expect("root key");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.run(async {
+        let _ = stopped.await;
+    }));
+
+    let client = Client::builder()
+        .base_url(&base_url)
+        .root_key(root_key.clone())
+        .build()
+        .unwrap();
+    let api_id = client.create_api("bench-api").await.unwrap().api_id;
+    let mut options = CreateKey::new(&api_id);
+    options.permissions = vec!["profile.read".into()];
+    let key = client.create_api_key(&options).await.unwrap().key;
+    let verify = VerifyOptions::permissions("profile.read");
+
+    // Warm both paths (connection pool, caches) before timing.
+    for _ in 0..200 {
+        client.verify(key.expose(), &verify).await.unwrap();
+    }
+    let raw = reqwest::Client::new();
+    let url = format!("{base_url}/v2/keys.verifyKey");
+    let body = serde_json::to_vec(
+        &serde_json::json!({"key": key.expose(), "permissions": "profile.read"}),
+    )
+    .unwrap();
+    let auth = format!("Bearer {}", root_key.expose());
+    let raw_call = || async {
+        let response = raw
+            .post(&url)
+            .header("authorization", &auth)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        response.bytes().await.unwrap()
+    };
+    for _ in 0..200 {
+        raw_call().await;
+    }
+
+    // Alternate the two loops in rounds so drift on a noisy machine hits both alike.
+    let rounds = 4;
+    let per_round = calls / rounds;
+    let calls = per_round * rounds;
+    let mut raw_elapsed = std::time::Duration::ZERO;
+    let mut client_elapsed = std::time::Duration::ZERO;
+    for _ in 0..rounds {
+        let started = Instant::now();
+        for _ in 0..per_round {
+            raw_call().await;
+        }
+        raw_elapsed += started.elapsed();
+
+        let started = Instant::now();
+        for _ in 0..per_round {
+            let v = client.verify(key.expose(), &verify).await.unwrap();
+            assert_eq!(v.code, VerifyCode::Valid);
+        }
+        client_elapsed += started.elapsed();
+    }
+
+    let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / calls as f64;
+    println!("verify round trips, sequential, {calls} calls each, same server, same process");
+    println!(
+        "  raw reqwest loop (floor): {:>8.0} calls/s  {:>7.1} µs/call",
+        calls as f64 / raw_elapsed.as_secs_f64(),
+        per(raw_elapsed)
+    );
+    println!(
+        "  keyshift Client::verify:  {:>8.0} calls/s  {:>7.1} µs/call",
+        calls as f64 / client_elapsed.as_secs_f64(),
+        per(client_elapsed)
+    );
+    println!(
+        "  ratio client/raw time: {:.3}  (overhead {:+.1} µs/call)",
+        client_elapsed.as_secs_f64() / raw_elapsed.as_secs_f64(),
+        per(client_elapsed) - per(raw_elapsed)
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+}
