@@ -92,6 +92,9 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
     let rt = runtime()?;
     rt.block_on(async move {
         let server = keyshift_server::bind(config).await?;
+        // Install the signal handlers before announcing the address: a harness may send
+        // SIGTERM as soon as it has read the line.
+        let shutdown = keyshift_server::shutdown_signal();
         let base_url = server.base_url();
         let root_key = server.root_key().cloned();
         let mut out = std::io::stdout().lock();
@@ -119,7 +122,7 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
             .map_err(|e| Error::io(format!("cannot write to stdout: {e}")))?;
         drop(out);
         tracing::info!(db = %args.db, url = %base_url, "keyshift server started");
-        server.run(keyshift_server::shutdown_signal()).await?;
+        server.run(shutdown).await?;
         tracing::info!("keyshift server stopped");
         Ok(())
     })

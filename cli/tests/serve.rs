@@ -273,3 +273,13 @@ fn admin_creates_workspaces_and_root_keys() {
     assert!(!out.status.success());
     assert!(sigterm_and_wait(served).success());
 }
+
+#[test]
+fn sigterm_right_after_the_json_line_is_a_clean_exit() {
+    // Harnesses kill the server as soon as they are done; the handler must already be there.
+    for _ in 0..5 {
+        let served = spawn_serve(":memory:", &[], &[]);
+        let status = sigterm_and_wait(served);
+        assert!(status.success(), "exit status {status:?}");
+    }
+}
