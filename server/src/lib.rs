@@ -30,7 +30,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use keyshift_core::{Error, SecretKey};
 use keyshift_engine::Engine;
@@ -48,6 +48,9 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// How long in-flight requests get to finish after the shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -171,7 +174,13 @@ impl BoundServer {
     /// (up to [`SHUTDOWN_GRACE`]) and return.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> keyshift_core::Result<()> {
         let BoundServer { listener, app, .. } = self;
-        let builder = auto::Builder::new(TokioExecutor::new());
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // A client that opens a connection and never finishes its headers is cut off.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder.http2().timer(TokioTimer::new());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -380,6 +389,7 @@ async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) 
         request_id = %rid,
         method = %method,
         path = %path,
+        op = path.strip_prefix("/v2/").unwrap_or(""),
         status = resp.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         dropped,

@@ -420,3 +420,24 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
         .await;
     assert!(after.is_err(), "server still answering after shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_prior_knowledge_is_served() {
+    let s = start().await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = h2
+        .post(s.url("/v2/apis.createApi"))
+        .bearer_auth(&s.root_key)
+        .json(&json!({"name": "over-h2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_success_envelope(&v);
+    s.stop().await;
+}

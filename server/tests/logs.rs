@@ -1,0 +1,85 @@
+//! Access logs: one event per request with method, op, status, latency and request id, and
+//! never a root key, a key, a header value or a body.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_logs_carry_the_request_but_no_secret() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let s = common::start().await;
+    let api = s.create_api("logged").await;
+    let (_, key) = s
+        .create_key(json!({"apiId": api, "meta": {"secretish": "body-marker-123"}}))
+        .await;
+    let resp = s
+        .client
+        .post(s.url("/v2/keys.verifyKey"))
+        .bearer_auth(&s.root_key)
+        .json(&json!({"key": key}))
+        .send()
+        .await
+        .unwrap();
+    let rid = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(resp.status(), 200);
+    // An error path and an unknown root key too.
+    let (status, _) = s
+        .call_as(
+            "ks_root_wrong_but_secret_987654321",
+            "keys.getKey",
+            json!({"keyId": "key_x"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let root = s.root_key.clone();
+    s.stop().await;
+
+    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for secret in [
+        root.as_str(),
+        key.as_str(),
+        "ks_root_wrong_but_secret_987654321",
+        "body-marker-123",
+    ] {
+        assert!(!text.contains(secret), "a secret or body reached the logs");
+    }
+    assert!(
+        !text.to_ascii_lowercase().contains("bearer"),
+        "an Authorization header reached the logs"
+    );
+    // The verify request has its access event.
+    let event: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["request_id"] == rid.as_str())
+        .unwrap_or_else(|| panic!("no access event for {rid} in:\n{text}"));
+    let f = &event["fields"];
+    assert_eq!(f["method"], "POST");
+    assert_eq!(f["op"], "keys.verifyKey");
+    assert_eq!(f["status"], 200);
+    assert!(f["latency_us"].as_u64().is_some(), "{event}");
+}
