@@ -7,8 +7,9 @@
 //! {"batch":0,"firstLine":1,"lastLine":100,"count":100,"state":"done","idempotencyKey":"ksm-…","migrated":100,"alreadyPresent":0,"failed":0}
 //! ```
 //!
-//! A `sent` entry is synced before its request leaves, a `done` entry after its answer has been
-//! written to the report. Batches are formed deterministically from the input, so a resumed run
+//! A `sent` entry is synced before its request leaves; a `done` entry is written after the
+//! batch's answer is in the report and becomes durable with the next sync (group commit: one
+//! fsync per batch). Batches are formed deterministically from the input, so a resumed run
 //! re-forms the same batches: `done` ones are skipped, `sent`-but-not-`done` ones are re-sent
 //! with the same `Idempotency-Key` (the server replays its answer; a hash it reports as existing
 //! counts as already present), and the rest are sent as new.

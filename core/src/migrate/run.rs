@@ -631,7 +631,10 @@ fn finish_batch(
                     already_present: Some(present),
                     failed: Some(failed),
                 },
-                true,
+                // Group commit: made durable by the next batch's `sent` sync (or the final
+                // sync). A `done` lost in a crash only means the batch is re-sent on resume,
+                // where the server's replay (or "already present") settles every key.
+                false,
             )?;
         }
     }
