@@ -7,7 +7,7 @@
 //!
 //! | item | effect |
 //! |---|---|
-//! | `status=N` | answer status `N` (400–599) as problem+json without running the operation |
+//! | `status=N` | answer status `N` (400–599) as an error body without running the operation |
 //! | `retry-after=S` | with `status`: add `Retry-After: S` (seconds) |
 //! | `retry-after-ms=MS` | with `status`: add `retry-after-ms: MS` |
 //! | `delay-ms=N` | sleep `N` ms (≤ 60000) first, then go on (alone: handled normally) |

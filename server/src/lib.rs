@@ -38,7 +38,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 pub use faults::{FaultSpec, FAULT_HEADER};
-pub use problem::{Problem, RequestId, KEYSHIFT_ERRORS, PROBLEM_JSON, UNKEY_ERRORS};
+pub use problem::{Problem, RequestId, ERROR_CONTENT_TYPE, KEYSHIFT_ERRORS, UNKEY_ERRORS};
 
 /// Unkey's request body limit, ours too.
 pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;

@@ -1,6 +1,8 @@
-//! Response envelopes: `{"meta":{"requestId"},"data"}` on success and
-//! `application/problem+json` `{"meta":{"requestId"},"error":{title,detail,status,type,errors?}}`
-//! on failure (DESIGN.md §4, the shape of Unkey's v2 errors).
+//! Response envelopes: `{"meta":{"requestId"},"data"}` on success and the problem-details body
+//! `{"meta":{"requestId"},"error":{title,detail,status,type,errors?}}` on failure (DESIGN.md §4,
+//! the shape of Unkey's v2 errors). Errors are sent as `application/json`, as Unkey's v2 spec
+//! declares them (`spec/error/responses.yaml`): the official SDKs only parse a typed error
+//! (`NotFoundErrorResponse`, …) from an `application/json` answer.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +15,9 @@ pub const UNKEY_ERRORS: &str = "https://unkey.com/docs/api-reference/errors-v2/"
 pub const KEYSHIFT_ERRORS: &str =
     "https://github.com/keyshift/keyshift/blob/main/server/README.md#";
 
-pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Content type of error answers: `application/json`, as in Unkey's v2 spec (the official
+/// SDKs match error bodies on it; `application/problem+json` makes them throw a generic error).
+pub const ERROR_CONTENT_TYPE: &str = "application/json";
 
 /// The per-request id (`req_…`), stored as a request extension by the middleware.
 #[derive(Clone, Debug)]
@@ -148,7 +152,10 @@ impl Problem {
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let mut resp = (status, bytes).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(ERROR_CONTENT_TYPE),
+        );
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -79,7 +79,7 @@ async fn status_faults_answer_without_running_the_operation() {
         .await
         .unwrap();
         assert_eq!(resp.status().as_u16(), status);
-        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+        assert_eq!(resp.headers()["content-type"], "application/json");
         let rid = resp.headers()["x-request-id"].to_str().unwrap().to_string();
         let v: Value = resp.json().await.unwrap();
         assert_problem(&v, status);

@@ -68,7 +68,7 @@ async fn auth_header_missing_malformed_unknown() {
     // Missing → 400 authentication/missing.
     let resp = s.client.post(&url).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert_eq!(resp.headers()["content-type"], "application/json");
     let v: Value = resp.json().await.unwrap();
     assert_problem(&v, 400);
     assert!(
@@ -123,7 +123,7 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert_eq!(resp.headers()["content-type"], "application/json");
     let v: Value = resp.json().await.unwrap();
     assert_problem(&v, 404);
     assert!(v["error"]["detail"]
@@ -143,7 +143,7 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
         .unwrap();
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    assert_eq!(resp.headers()["content-type"], "application/json");
     assert_problem(&resp.json().await.unwrap(), 405);
 
     let resp = s.client.post(s.url("/v2/liveness")).send().await.unwrap();

@@ -259,7 +259,7 @@ TITLES = {400: "Bad request: invalid body, unknown field, or missing/malformed A
 
 def problem_response(status):
     return {"description": TITLES[status],
-            "content": {"application/problem+json": {"schema": R("ErrorEnvelope")}}}
+            "content": {"application/json": {"schema": R("ErrorEnvelope")}}}
 
 
 paths = {}
@@ -298,7 +298,7 @@ paths["/v2/liveness"] = {"get": {
                     {"meta": R("Meta"), "data": obj({"message": S(example="OK")}, ["message"])},
                     ["meta", "data"])}}},
         "503": {"description": "The database is unavailable",
-                "content": {"application/problem+json": {"schema": R("ErrorEnvelope")}}}}}}
+                "content": {"application/json": {"schema": R("ErrorEnvelope")}}}}}}
 
 doc = {
     "openapi": "3.1.0",
@@ -307,7 +307,7 @@ doc = {
         "version": "0.1.0",
         "description": "The Unkey-v2-compatible subset served by `keyshift serve` (DESIGN.md §4). "
                        "Every answer carries `meta.requestId` and an `X-Request-Id` header. Errors are "
-                       "`application/problem+json`. Extensions: the `Idempotency-Key` header and "
+                       "`application/json`. Extensions: the `Idempotency-Key` header and "
                        "`hashVariant` on keys.migrateKeys.",
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
