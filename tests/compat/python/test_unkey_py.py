@@ -202,12 +202,14 @@ def test_invalid_body_is_bad_request_with_errors(unkey, api_id):
 
 
 def test_the_sdk_is_the_pinned_official_release():
-    # The suite proves compatibility with a specific published SDK: the one requirements.txt pins.
+    # The suite proves compatibility with one published SDK release: the one pinned in
+    # tests/python/requirements.txt.
     from importlib.metadata import version
     from pathlib import Path
 
+    requirements = Path(__file__).resolve().parents[2] / "python" / "requirements.txt"
     pinned = [line.split("==")[1].strip()
-              for line in (Path(__file__).parent / "requirements.txt").read_text().splitlines()
+              for line in requirements.read_text().splitlines()
               if line.startswith("unkey.py==")]
     assert pinned == [version("unkey.py")]
     assert Unkey.__module__ == "unkey.py.sdk"
