@@ -7,14 +7,19 @@ written out below, bcrypt with the `bcrypt` package (pip install bcrypt), and a 
 recursive-descent parser for permission queries. The output is deterministic (fixed seeds and
 fixed bcrypt salts), so re-running this script must leave the committed files unchanged.
 
-Usage: python3 tests/vectors/generate.py   (writes next to this file)
+Usage: python3 tests/vectors/generate.py           (writes next to this file)
+       python3 tests/vectors/generate.py --check   (writes nothing; exits 1 with a diff if a
+                                                    committed file differs from a fresh run)
 """
 
+import argparse
 import base64
+import difflib
 import hashlib
 import json
 import os
 import random
+import sys
 import zlib
 
 import bcrypt  # pip install bcrypt
@@ -130,6 +135,10 @@ def bcrypt_salt(rng: random.Random, cost: int, version: str = "2b") -> bytes:
     return f"${version}${cost:02d}${salt}".encode()
 
 
+# name -> file text, filled by write(); main() writes these files or (--check) compares them.
+OUTPUT = {}
+
+
 def write(name: str, description: str, cases: list, extra=None):
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names)), f"duplicate case names in {name}"
@@ -137,11 +146,40 @@ def write(name: str, description: str, cases: list, extra=None):
     if extra:
         doc.update(extra)
     doc["cases"] = cases
-    with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
-        json.dump(doc, f, ensure_ascii=False, indent=2)
-        f.write("\n")
+    OUTPUT[name] = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     print(f"{name}: {len(cases)} cases")
     return len(cases)
+
+
+def check_files() -> int:
+    """Compares the freshly generated text with the committed files; returns the exit code."""
+    differing = 0
+    for name, fresh in OUTPUT.items():
+        path = os.path.join(HERE, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                committed = f.read()
+        except FileNotFoundError:
+            committed = None
+        if committed == fresh:
+            continue
+        differing += 1
+        if committed is None:
+            print(f"MISSING {name}: not committed (run generate.py to write it)", file=sys.stderr)
+            continue
+        diff = list(difflib.unified_diff(committed.splitlines(keepends=True),
+                                         fresh.splitlines(keepends=True),
+                                         f"committed/{name}", f"generated/{name}"))
+        print(f"DIFFERS {name}: {len(diff)} diff lines", file=sys.stderr)
+        sys.stderr.writelines(diff[:200])
+        if len(diff) > 200:
+            print(f"... {len(diff) - 200} more diff lines", file=sys.stderr)
+    if differing:
+        print(f"vectors check FAILED: {differing} of {len(OUTPUT)} files differ from a fresh "
+              "run of tests/vectors/generate.py", file=sys.stderr)
+        return 1
+    print(f"vectors check ok: {len(OUTPUT)} files identical to a fresh run")
+    return 0
 
 
 # --------------------------------------------------------------------------- hashing.json
@@ -663,6 +701,10 @@ def query_cases():
 
 
 def main():
+    parser = argparse.ArgumentParser(description="Generates tests/vectors/*.json.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; fail with a diff if a committed file differs")
+    args = parser.parse_args()
     total = 0
     total += write(
         "hashing.json",
@@ -694,7 +736,13 @@ def main():
         "independent Python parser.",
         query_cases())
     print(f"total: {total} cases")
+    if args.check:
+        return check_files()
+    for name, text in OUTPUT.items():
+        with open(os.path.join(HERE, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
