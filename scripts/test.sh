@@ -15,7 +15,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "Rust tests (unit, vectors, engine, server over loopback HTTP, client, migration)"
 cargo test --workspace
 
+step "Python test dependencies (pinned in tests/python/requirements.txt)"
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+  -r tests/python/requirements.txt
+
 if [ -f tests/vectors/generate.py ]; then
   step "Python: shared vectors recomputed independently and compared"
   python3 tests/vectors/generate.py --check
 fi
+
+step "keyshift binary for the process-level suites"
+cargo build -p keyshift-cli
+export KEYSHIFT_BIN="${KEYSHIFT_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/keyshift}"
+
+step "Python: keyshift hash vs hashlib; official unkey.py SDK against keyshift serve"
+python3 -m pytest -q tests/python tests/compat/python
+
+step "Node: official @unkey/api SDK against keyshift serve (npm ci, node --test)"
+(cd tests/compat/node && npm ci --no-audit --no-fund && node --test --test-reporter=tap)
