@@ -325,6 +325,38 @@ test("apis.listKeys paginates with the SDK's page iterator", async () => {
   for (const k of mine.result.data) assert.equal(k.identity.externalId, "lister");
 });
 
+test("verifyKey: RATE_LIMITED by an auto-applied limit and by a named limit in the request", async () => {
+  const { key } = (
+    await unkey.keys.createKey({
+      apiId,
+      ratelimits: [
+        { name: "burst", limit: 2, duration: 60_000, autoApply: true },
+        { name: "heavy", limit: 1, duration: 60_000, autoApply: false },
+      ],
+    })
+  ).data;
+  assert.equal((await verify(key)).code, "VALID");
+  assert.equal((await verify(key)).code, "VALID");
+  const limited = await verify(key);
+  assert.equal(limited.valid, false);
+  assert.equal(limited.code, "RATE_LIMITED");
+  const burst = limited.ratelimits.find((r) => r.name === "burst");
+  assert.equal(burst.exceeded, true);
+  assert.equal(burst.remaining, 0);
+  assert.ok(burst.reset > Date.now() - 1000);
+
+  const { key: k2 } = (
+    await unkey.keys.createKey({
+      apiId,
+      ratelimits: [{ name: "heavy", limit: 1, duration: 60_000, autoApply: false }],
+    })
+  ).data;
+  assert.equal((await verify(k2)).code, "VALID", "a limit without autoApply is not checked unless named");
+  assert.equal((await verify(k2)).code, "VALID");
+  assert.equal((await verify(k2, { ratelimits: [{ name: "heavy" }] })).code, "VALID");
+  assert.equal((await verify(k2, { ratelimits: [{ name: "heavy" }] })).code, "RATE_LIMITED");
+});
+
 test("keys.whoami and keys.updateCredits", async () => {
   const { key, keyId } = (await unkey.keys.createKey({ apiId, name: "who", credits: { remaining: 5 } })).data;
   const who = (await unkey.keys.whoami({ key })).data;
@@ -336,13 +368,14 @@ test("keys.whoami and keys.updateCredits", async () => {
 });
 
 test("errors: an unknown root key is the SDK's 401 UnauthorizedErrorResponse", async () => {
-  const stranger = new Unkey({ serverURL: server.baseUrl, rootKey: "unkey_" + randomBytes(16).toString("hex") });
+  const strangerKey = "unkey_" + randomBytes(16).toString("hex");
+  const stranger = new Unkey({ serverURL: server.baseUrl, rootKey: strangerKey });
   const err = await rejection(() => stranger.apis.createApi({ name: "nope" }));
   assert.ok(err instanceof errors.UnauthorizedErrorResponse, `got ${err?.constructor?.name}: ${err?.message}`);
   assert.equal(err.statusCode, 401);
   assert.match(err.data$.meta.requestId, /^req_/);
   assert.equal(err.data$.error.status, 401);
-  assert.ok(!err.body.includes(stranger._options.rootKey), "the root key is not echoed");
+  assert.ok(!err.body.includes(strangerKey), "the root key is not echoed");
 });
 
 test("errors: getKey on an unknown id is the SDK's 404 NotFoundErrorResponse", async () => {
