@@ -48,14 +48,35 @@ impl Hasher for FingerprintHasher {
     }
 }
 
-type FingerprintSet = HashSet<u64, BuildHasherDefault<FingerprintHasher>>;
+/// Fingerprints of every key seen, split into 256 tables by one middle byte: each table grows
+/// on its own, so the set never doubles all at once (no 2× spike while a big table rehashes).
+/// The top and bottom bits, which the hash table uses for its control bytes and bucket index,
+/// stay varied inside each table.
+struct FingerprintSet {
+    parts: Vec<HashSet<u64, BuildHasherDefault<FingerprintHasher>>>,
+}
+
+impl Default for FingerprintSet {
+    fn default() -> Self {
+        FingerprintSet {
+            parts: (0..256).map(|_| HashSet::default()).collect(),
+        }
+    }
+}
+
+impl FingerprintSet {
+    /// False when the fingerprint was there already.
+    fn insert(&mut self, fp: u64) -> bool {
+        self.parts[((fp >> 48) & 0xff) as usize].insert(fp)
+    }
+}
 
 /// Pulls records from a reader and yields them validated, hashed and de-duplicated, in order.
 pub(crate) struct Preparer {
     reader: Box<dyn RecordReader>,
     default_variant: HashVariant,
     /// 8-byte fingerprints (first bytes of the SHA-256 a key stands for) of every key seen:
-    /// ~9–18 bytes per key in memory. Two different keys share a fingerprint with probability
+    /// 9 bytes per slot, ~10–18 bytes per key in memory (≈14 on average). Two different keys share a fingerprint with probability
     /// n²/2⁶⁵ (3·10⁻⁸ for a million keys); such a pair would be reported as a duplicate.
     seen: FingerprintSet,
     pub records: u64,
