@@ -42,7 +42,17 @@ pub enum FormatArg {
     Csv,
 }
 
+const MIGRATE_HELP: &str = "\
+Field mapping: key (plaintext) → hashed here as sha256_base64, never sent; hash (+ variant) → hash;
+customerId → externalId; scopes [{representation, read, create, update, delete}] → permissions
+representation.read, …; workspaceId → meta.workspaceId. CSV: scopes/permissions/roles are
+;-separated (a scope is representation:read,update), meta/credits/ratelimits are JSON text.
+Invalid records are reported with their line and skipped; --dry-run lists them all (exit 2).
+A killed run continues with --resume: finished batches are skipped, unfinished ones re-sent
+with the same Idempotency-Key, so no key is lost or duplicated.";
+
 #[derive(Args, Debug)]
+#[command(after_help = MIGRATE_HELP)]
 pub struct MigrateArgs {
     /// The export: JSONL (`.jsonl`, `.ndjson`) or CSV with a header row (`.csv`); other names
     /// are sniffed. Records carry `key` (plaintext, hashed here) or `hash`, plus optional
