@@ -18,19 +18,21 @@ mod admin;
 mod idempotency;
 mod keys;
 mod local;
+mod pool;
 mod ratelimit;
 mod records;
 mod schema;
 mod util;
 mod verify;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use keyshift_core::hashing;
 use keyshift_core::keyformat;
 use keyshift_core::wire::{self, Pagination};
 use keyshift_core::{Error, ErrorCode, Result, SecretKey};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
@@ -47,8 +49,33 @@ pub const ROOT_KEY_PREFIX: &str = "ks_root";
 pub const ROOT_KEY_BYTES: usize = 32;
 
 pub(crate) struct Inner {
+    /// The writer; every write goes through it (see [`Engine::write`]).
     pub(crate) conn: Mutex<Connection>,
+    /// Read-only connections for the verification path; `None` for `:memory:` databases.
+    readers: Option<pool::Readers>,
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
+    /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
+    /// or changes one, nor deletes a workspace), so a found key stays valid; unknown keys are
+    /// never cached, so a root key added later (by this or another process) is found in the
+    /// database. Anything that ever removes or moves a root key must clear this cache.
+    root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
+}
+
+impl Inner {
+    /// A connection for reads: a pooled reader when the database is a file, else the writer.
+    /// Reads through it see every write committed before the call.
+    pub(crate) fn reader(&self) -> Result<pool::ReadConn<'_>> {
+        match &self.readers {
+            Some(readers) => Ok(pool::ReadConn::Pooled(readers.get()?)),
+            None => Ok(pool::ReadConn::Writer(self.conn.lock())),
+        }
+    }
+}
+
+/// Whether `path` names a database file other connections can open too (not `:memory:`, the
+/// empty temporary database, or a URI that might be either).
+fn shareable_path(path: &str) -> bool {
+    !path.is_empty() && path != ":memory:" && !path.starts_with("file:")
 }
 
 /// The key store. Cheap to clone; all clones share one database connection.
@@ -101,10 +128,14 @@ impl Engine {
     /// private in-memory store.
     pub fn open(path: &str) -> Result<Engine> {
         let conn = schema::open(path)?;
+        let readers =
+            shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
         Ok(Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                readers,
                 limiter: Mutex::new(ratelimit::Limiter::default()),
+                root_keys: RwLock::new(HashMap::new()),
             }),
         })
     }
@@ -200,21 +231,31 @@ impl Engine {
     /// The workspace of a root key; `unauthorized` if the key is unknown.
     pub fn authenticate(&self, root_key: &str) -> Result<WorkspaceCtx> {
         let hash = hashing::sha256_base64(root_key);
-        let conn = self.inner.conn.lock();
-        let row: Option<(String, String, String)> = conn
-            .prepare_cached("SELECT id, workspace_id, hash FROM root_keys WHERE hash = ?1")
-            .db()?
-            .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
-            .db()?;
+        if let Some((stored, ctx)) = self.inner.root_keys.read().get_key_value(&hash) {
+            if hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()) {
+                return Ok(ctx.clone());
+            }
+        }
+        let row: Option<(String, String, String)> = {
+            let conn = self.inner.reader()?;
+            let row = conn
+                .prepare_cached("SELECT id, workspace_id, hash FROM root_keys WHERE hash = ?1")
+                .db()?
+                .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .db()?;
+            row
+        };
         match row {
             Some((id, ws, stored))
                 if hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()) =>
             {
-                Ok(WorkspaceCtx {
+                let ctx = WorkspaceCtx {
                     workspace_id: ws,
                     root_key_id: id,
-                })
+                };
+                self.inner.root_keys.write().insert(stored, ctx.clone());
+                Ok(ctx)
             }
             _ => Err(Error::new(ErrorCode::Unauthorized, "unknown root key")),
         }

@@ -248,11 +248,9 @@ pub(crate) fn identity_ratelimits(
 /// The identity `id` with its meta and ratelimits.
 pub(crate) fn identity_by_id(conn: &Connection, id: &str) -> Result<Option<Identity>> {
     let row: Option<(String, String, Option<String>)> = conn
-        .query_row(
-            "SELECT id, external_id, meta FROM identities WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .prepare_cached("SELECT id, external_id, meta FROM identities WHERE id = ?1")
+        .db()?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .db()?;
     match row {
@@ -469,17 +467,30 @@ pub(crate) fn link_roles(conn: &Connection, key_id: &str, role_ids: &[String]) -
     Ok(())
 }
 
+fn refill_boundary(refill: &KeyCreditsRefill, now: i64) -> i64 {
+    last_refill_boundary(
+        now,
+        refill.interval == RefillInterval::Monthly,
+        refill.refill_day,
+    )
+}
+
+/// Whether [`apply_refill`] would write: the key refills and no refill happened since the
+/// period's boundary (as far as `key` knows).
+pub(crate) fn refill_due(key: &KeyRow, now: i64) -> bool {
+    match &key.refill {
+        Some(refill) => key.last_refill_at.unwrap_or(key.created_at) < refill_boundary(refill, now),
+        None => false,
+    }
+}
+
 /// Applies a due credit refill (sets `remaining` to the refill amount once per period).
 /// Idempotent under concurrency: the UPDATE only fires if no refill happened since the boundary.
 pub(crate) fn apply_refill(conn: &Connection, key: &mut KeyRow, now: i64) -> Result<()> {
     let Some(refill) = &key.refill else {
         return Ok(());
     };
-    let boundary = last_refill_boundary(
-        now,
-        refill.interval == RefillInterval::Monthly,
-        refill.refill_day,
-    );
+    let boundary = refill_boundary(refill, now);
     let last = key.last_refill_at.unwrap_or(key.created_at);
     if last >= boundary {
         return Ok(());

@@ -153,7 +153,32 @@ pub(crate) fn open(path: &str) -> Result<Connection> {
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .db()?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Prepared statements kept per connection (rusqlite's default of 16 is fewer than the
+/// statements one busy server cycles through, so they were re-parsed).
+const STATEMENT_CACHE: usize = 128;
+
+/// Opens another connection to the (existing, already migrated, WAL) database file at `path`
+/// for reading only: same busy timeout and pragmas as the writer, plus `query_only`.
+pub(crate) fn open_reader(path: &str) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::io(format!("cannot open database {path}: {e}")))?;
+    conn.busy_timeout(Duration::from_secs(5)).db()?;
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;",
+    )
+    .db()?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 

@@ -6,10 +6,11 @@ use keyshift_core::hashing::{self, HashVariant};
 use keyshift_core::keyformat;
 use keyshift_core::query::parse_permission_query;
 use keyshift_core::wire::{
-    KeyResponseData, RatelimitResponse, VerifyCode, VerifyKeyRequest, VerifyKeyResponseData,
+    Identity, KeyResponseData, RatelimitResponse, VerifyCode, VerifyKeyRequest,
+    VerifyKeyResponseData,
 };
 use keyshift_core::{Error, Result};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::ratelimit::LimitCheck;
 use crate::records::*;
@@ -22,54 +23,123 @@ use crate::Inner;
 /// so the candidate set shrinks as keys are used.
 pub const BCRYPT_MAX_CANDIDATES: usize = 32;
 
+/// The key stored under `b64` (sha256_base64) or `hex` (sha256_hex) in workspace `ws`, deleted
+/// or not. Both hashes are indexed; the match is confirmed in constant time.
+fn exact_lookup(conn: &Connection, ws: &str, b64: &str, hex: &str) -> Result<Option<KeyRow>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 AND hash IN (?2, ?3)"
+        ))
+        .db()?;
+    let mut rows = stmt.query(params![ws, b64, hex]).db()?;
+    while let Some(row) = rows.next().db()? {
+        let k = key_row(row).db()?;
+        if (k.variant == HashVariant::Sha256Base64
+            && hashing::constant_time_eq(k.hash.as_bytes(), b64.as_bytes()))
+            || (k.variant == HashVariant::Sha256Hex
+                && hashing::constant_time_eq(k.hash.as_bytes(), hex.as_bytes()))
+        {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+/// Live bcrypt-stored keys of `ws` that could match `plaintext` (see [`BCRYPT_MAX_CANDIDATES`]).
+fn bcrypt_candidates(conn: &Connection, ws: &str, plaintext: &str) -> Result<Vec<KeyRow>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
+             AND hash_variant = 'bcrypt' AND deleted_at IS NULL \
+             AND (start = '' OR substr(?2, 1, length(start)) = start) \
+             ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}"
+        ))
+        .db()?;
+    let rows = stmt
+        .query_map(params![ws, plaintext], key_row)
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok(rows)
+}
+
+/// The first candidate whose bcrypt hash matches `plaintext`. Slow by design: call it holding
+/// no connection.
+fn bcrypt_match(candidates: Vec<KeyRow>, plaintext: &str) -> Option<KeyRow> {
+    candidates
+        .into_iter()
+        .find(|c| hashing::verify_bcrypt(plaintext, &c.hash).unwrap_or(false))
+}
+
 /// Finds the stored key matching `plaintext` in workspace `ws`: by sha256_base64 (indexed),
 /// then sha256_hex (indexed), then among bcrypt-stored keys. Deleted keys are returned too
-/// (callers decide). bcrypt checks run without holding the database lock.
+/// (callers decide). bcrypt checks run without holding a connection.
 pub(crate) fn lookup(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<KeyRow>> {
     let b64 = hashing::sha256_base64(plaintext);
     let hex = hashing::sha256_hex(plaintext);
     let candidates = {
-        let conn = inner.conn.lock();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 AND hash IN (?2, ?3)"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![ws, b64, hex], key_row)
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        let exact = rows.into_iter().find(|k| {
-            (k.variant == HashVariant::Sha256Base64
-                && hashing::constant_time_eq(k.hash.as_bytes(), b64.as_bytes()))
-                || (k.variant == HashVariant::Sha256Hex
-                    && hashing::constant_time_eq(k.hash.as_bytes(), hex.as_bytes()))
-        });
-        if exact.is_some() {
-            return Ok(exact);
+        let conn = inner.reader()?;
+        if let Some(exact) = exact_lookup(&conn, ws, &b64, &hex)? {
+            return Ok(Some(exact));
         }
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
-                 AND hash_variant = 'bcrypt' AND deleted_at IS NULL \
-                 AND (start = '' OR substr(?2, 1, length(start)) = start) \
-                 ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}"
-            ))
-            .db()?;
-        let rows = stmt
-            .query_map(params![ws, plaintext], key_row)
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        rows
+        bcrypt_candidates(&conn, ws, plaintext)?
     };
-    for candidate in candidates {
-        if hashing::verify_bcrypt(plaintext, &candidate.hash).unwrap_or(false) {
-            return Ok(Some(candidate));
+    Ok(bcrypt_match(candidates, plaintext))
+}
+
+/// What a verification reports about a key besides its own row.
+struct Details {
+    permissions: Vec<String>,
+    roles: Vec<String>,
+    identity: Option<Identity>,
+    key_limits: Vec<RatelimitResponse>,
+}
+
+fn details(conn: &Connection, key: &KeyRow) -> Result<Details> {
+    let permissions = effective_permission_slugs(conn, &key.id)?;
+    let roles: Vec<String> = key_roles(conn, &key.id)?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let identity = match &key.identity_id {
+        Some(id) => identity_by_id(conn, id)?,
+        None => None,
+    };
+    let key_limits = key_ratelimits(conn, &key.id)?;
+    Ok(Details {
+        permissions,
+        roles,
+        identity,
+        key_limits,
+    })
+}
+
+/// The live key matching `plaintext` with its details, read in one read transaction (one
+/// consistent snapshot); `None` when unknown or deleted.
+fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(KeyRow, Details)>> {
+    let b64 = hashing::sha256_base64(plaintext);
+    let hex = hashing::sha256_hex(plaintext);
+    let candidates = {
+        let conn = inner.reader()?;
+        let tx = conn.unchecked_transaction().db()?;
+        match exact_lookup(&tx, ws, &b64, &hex)? {
+            Some(k) if k.deleted_at.is_some() => return Ok(None),
+            Some(k) => {
+                let d = details(&tx, &k)?;
+                return Ok(Some((k, d)));
+            }
+            None => bcrypt_candidates(&tx, ws, plaintext)?,
         }
+    };
+    match bcrypt_match(candidates, plaintext) {
+        Some(k) => {
+            let conn = inner.reader()?;
+            let tx = conn.unchecked_transaction().db()?;
+            let d = details(&tx, &k)?;
+            Ok(Some((k, d)))
+        }
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// `keys.whoami`.
@@ -104,26 +174,20 @@ pub(crate) fn verify(
         None => None,
     };
     let plaintext = req.key.expose();
-    let mut key = match lookup(inner, ws, plaintext)? {
-        Some(k) if k.deleted_at.is_none() => k,
-        _ => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
+    let (mut key, details) = match load_for_verify(inner, ws, plaintext)? {
+        Some(found) => found,
+        None => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
     };
     let now = now_ms();
-    let (permissions, roles, identity, key_limits) = {
-        let conn = inner.conn.lock();
-        apply_refill(&conn, &mut key, now)?;
-        let permissions = effective_permission_slugs(&conn, &key.id)?;
-        let roles: Vec<String> = key_roles(&conn, &key.id)?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
-        let identity = match &key.identity_id {
-            Some(id) => identity_by_id(&conn, id)?,
-            None => None,
-        };
-        let key_limits = key_ratelimits(&conn, &key.id)?;
-        (permissions, roles, identity, key_limits)
-    };
+    if refill_due(&key, now) {
+        apply_refill(&inner.conn.lock(), &mut key, now)?;
+    }
+    let Details {
+        permissions,
+        roles,
+        identity,
+        key_limits,
+    } = details;
     let mut data = VerifyKeyResponseData::outcome(VerifyCode::Valid);
     data.key_id = Some(key.id.clone());
     data.name = key.name.clone();
@@ -234,6 +298,9 @@ pub(crate) fn verify(
 
     // Credits: spent atomically, only on keys with limited credits.
     let cost = req.credits.as_ref().map(|c| c.cost).unwrap_or(1);
+    if key.remaining.is_none() && key.variant == HashVariant::Sha256Base64 {
+        return finish(data, VerifyCode::Valid);
+    }
     let conn = inner.conn.lock();
     if key.remaining.is_some() {
         let after: Option<Option<i64>> = conn
@@ -249,9 +316,9 @@ pub(crate) fn verify(
             Some(remaining) => data.credits = remaining,
             None => {
                 let current: Option<i64> = conn
-                    .query_row("SELECT remaining FROM keys WHERE id = ?1", [&key.id], |r| {
-                        r.get(0)
-                    })
+                    .prepare_cached("SELECT remaining FROM keys WHERE id = ?1")
+                    .db()?
+                    .query_row([&key.id], |r| r.get(0))
                     .optional()
                     .db()?
                     .flatten();
