@@ -62,31 +62,48 @@ fn make_keys(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Best wall time of each method over `runs` rounds. Every round runs every method once, in
-/// an order rotated from round to round, after one untimed warm-up round: allocator state
-/// (how fragmented the heap is after freeing a million strings) then favours no method. The
-/// output of each run is dropped outside the timed section.
-fn best_of_interleaved(
-    runs: usize,
-    methods: &mut [&mut dyn FnMut() -> Box<dyn std::any::Any>],
-) -> Vec<Duration> {
+/// Minor page faults of this process so far (Linux `/proc/self/stat`; 0 elsewhere).
+fn minor_faults() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    stat.rfind(')')
+        .and_then(|i| stat[i + 2..].split(' ').nth(7))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One timed method: its label and a closure returning its (type-erased) output.
+type Method<'a> = (
+    &'static str,
+    Box<dyn FnMut() -> Box<dyn std::any::Any> + 'a>,
+);
+
+/// Best wall time and the minor page faults of that best run, for each method over `runs` rounds.
+/// Every round runs every method once, in an order rotated from round to round, after one
+/// untimed warm-up round, so that allocator state favours no method. Outputs are dropped
+/// outside the timed section.
+fn best_of_interleaved(runs: usize, methods: &mut [Method]) -> Vec<(Duration, u64)> {
     let m = methods.len();
-    let mut best = vec![Duration::MAX; m];
+    let mut best = vec![(Duration::MAX, 0); m];
     for round in 0..=runs {
         for i in 0..m {
             let which = (i + round) % m;
+            let faults = minor_faults();
             let start = Instant::now();
-            let out = black_box(methods[which]());
+            let out = black_box((methods[which].1)());
             let elapsed = start.elapsed();
+            let faults = minor_faults() - faults;
             drop(out);
-            if round > 0 {
-                best[which] = best[which].min(elapsed);
+            if round > 0 && elapsed < best[which].0 {
+                best[which] = (elapsed, faults);
             }
         }
     }
     best
 }
 
+/// The naive loop: digest + encode per key, fresh allocations, output vector grown by push.
 fn naive(keys: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for key in keys {
@@ -96,48 +113,80 @@ fn naive(keys: &[String]) -> Vec<String> {
     out
 }
 
+/// The same naive work collected into an exactly sized vector (one large fresh allocation,
+/// as `hash_keys` makes for its result).
+fn naive_collect(keys: &[String]) -> Vec<String> {
+    keys.iter()
+        .map(|key| STANDARD.encode(Sha256::digest(key.as_bytes())))
+        .collect()
+}
+
 fn main() {
     let (n, runs) = parse_args();
     let keys = make_keys(n);
     let threads = rayon::current_num_threads();
 
     // Same answers first: the benchmark compares equal work.
-    let check = hash_keys(&keys[..n.min(10_000)], HashVariant::Sha256Base64).expect("hash_keys");
-    let baseline = naive(&keys[..n.min(10_000)]);
-    assert!(check.iter().zip(&baseline).all(|(a, b)| a.value == *b));
+    let sample = &keys[..n.min(10_000)];
+    let check = hash_keys(sample, HashVariant::Sha256Base64).expect("hash_keys");
+    assert!(check.iter().zip(naive(sample)).all(|(a, b)| a.value == b));
 
+    // Single-threaded methods all run on the same 1-thread pool, so that they allocate from the
+    // same malloc arena.
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .expect("1-thread pool");
-    // The baseline runs on the same 1-thread pool as `hash_keys, 1 thread`: both then allocate
-    // from the same malloc arena, which otherwise skews single-thread figures by ±15%.
-    let mut run_naive = || -> Box<dyn std::any::Any> { Box::new(one.install(|| naive(&keys))) };
-    let mut run_single = || -> Box<dyn std::any::Any> {
-        Box::new(one.install(|| hash_keys(&keys, HashVariant::Sha256Base64).expect("hash_keys")))
-    };
-    let mut run_multi = || -> Box<dyn std::any::Any> {
-        Box::new(hash_keys(&keys, HashVariant::Sha256Base64).expect("hash_keys"))
-    };
-    let times = best_of_interleaved(runs, &mut [&mut run_naive, &mut run_single, &mut run_multi]);
-    let (t_naive, t_single, t_multi) = (times[0], times[1], times[2]);
+    let mut methods: Vec<Method> = vec![
+        (
+            "naive loop (digest + encode, push), 1 thread",
+            Box::new(|| Box::new(one.install(|| naive(&keys)))),
+        ),
+        (
+            "naive collect (exact-size Vec), 1 thread",
+            Box::new(|| Box::new(one.install(|| naive_collect(&keys)))),
+        ),
+        (
+            "hash_keys, 1 thread",
+            Box::new(|| {
+                Box::new(
+                    one.install(|| hash_keys(&keys, HashVariant::Sha256Base64).expect("hash_keys")),
+                )
+            }),
+        ),
+        (
+            "hash_keys, default pool",
+            Box::new(|| Box::new(hash_keys(&keys, HashVariant::Sha256Base64).expect("hash_keys"))),
+        ),
+    ];
+    let results = best_of_interleaved(runs, &mut methods);
+    let ns: Vec<f64> = results
+        .iter()
+        .map(|(d, _)| d.as_nanos() as f64 / n as f64)
+        .collect();
 
-    let per_key = |d: Duration| d.as_nanos() as f64 / n as f64;
-    let (naive_ns, single_ns, multi_ns) = (per_key(t_naive), per_key(t_single), per_key(t_multi));
-    println!("bench-hashing: {n} keys of {KEY_LEN} chars, sha256_base64, best of {runs} interleaved rounds");
-    println!("  naive loop, 1 thread (digest + encode, fresh allocs): {naive_ns:8.1} ns/key");
-    println!("  hash_keys, 1 thread                                : {single_ns:8.1} ns/key");
-    println!("  hash_keys, default pool ({threads} threads)             : {multi_ns:8.1} ns/key");
     println!(
-        "  ratio naive / hash_keys 1 thread   : {:.2}x",
+        "bench-hashing: {n} keys of {KEY_LEN} chars, sha256_base64, {threads} threads in the \
+         default pool, best of {runs} interleaved rounds"
+    );
+    for ((label, _), (ns, (_, faults))) in methods.iter().zip(ns.iter().zip(&results)) {
+        println!("  {label:<46} {ns:8.1} ns/key   {faults:>7} page faults");
+    }
+    let (naive_ns, collect_ns, single_ns, multi_ns) = (ns[0], ns[1], ns[2], ns[3]);
+    println!(
+        "  ratio naive loop / hash_keys 1 thread       : {:.2}x",
         naive_ns / single_ns
     );
     println!(
-        "  ratio naive / hash_keys {threads} threads  : {:.2}x",
+        "  ratio naive collect / hash_keys 1 thread    : {:.2}x",
+        collect_ns / single_ns
+    );
+    println!(
+        "  ratio naive loop / hash_keys {threads} threads      : {:.2}x",
         naive_ns / multi_ns
     );
     println!(
-        "  ratio 1 thread / {threads} threads (scaling): {:.2}x",
+        "  ratio hash_keys 1 thread / {threads} threads (scaling): {:.2}x",
         single_ns / multi_ns
     );
     println!(
