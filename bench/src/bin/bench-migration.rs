@@ -1,0 +1,260 @@
+//! Migration throughput and memory (DESIGN.md §9): keyshift's engine (`migrate_keys`: parallel
+//! hashing, batches of 100, 4 requests in flight, checkpoint fsync'd per batch, JSONL report)
+//! vs the documented approach (a sequential loop: read a line, hash it, collect 100, POST
+//! `keys.migrateKeys` with plain reqwest, wait, repeat), on the same export of N sample keys,
+//! each against a fresh in-process `keyshift serve` (same config, new SQLite file).
+//!
+//! Each client runs in its own child process so that its peak RSS (VmHWM) is its own, not the
+//! server's. Prints keys/s and peak RSS for both, and the ratios.
+//!
+//! Usage: bench-migration [--keys N (1000000)] [--concurrency C (4)] [--batch-size B (100)]
+//!        [--durable yes|no (checkpoint + report files; default yes)] [--skip-baseline 1]
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use base64::Engine as _;
+use keyshift_core::migrate::{self, MigrateOptions};
+use keyshift_core::Client;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn num(name: &str, default: usize) -> usize {
+    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Peak resident set size of this process in KiB (Linux `VmHWM`).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[derive(Debug)]
+struct Outcome {
+    keys: u64,
+    secs: f64,
+    peak_rss_kib: u64,
+}
+
+fn main() {
+    if let Some(mode) = arg("--child") {
+        child(&mode);
+        return;
+    }
+    let n = num("--keys", 1_000_000) as u64;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("keys.jsonl");
+    let t = Instant::now();
+    {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&file).unwrap());
+        migrate::sample::write_sample_jsonl(&mut out, n, false).unwrap();
+        out.flush().unwrap();
+    }
+    let size = std::fs::metadata(&file).unwrap().len();
+    println!(
+        "export: {n} sample keys, {:.0} MB, written in {:.1}s",
+        size as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+
+    let baseline = if arg("--skip-baseline").is_some() {
+        Outcome {
+            keys: 1,
+            secs: 1.0,
+            peak_rss_kib: 1,
+        }
+    } else {
+        run_against_fresh_server(dir.path(), &file, "baseline")
+    };
+    let engine = run_against_fresh_server(dir.path(), &file, "engine");
+    for (name, o) in [
+        (
+            "documented loop (sequential batches of 100, reqwest)",
+            &baseline,
+        ),
+        ("keyshift migrate_keys", &engine),
+    ] {
+        println!(
+            "{name:<55} {:>9.0} keys/s  {:>7.1}s  peak RSS {:>7.1} MiB  ({} keys)",
+            o.keys as f64 / o.secs,
+            o.secs,
+            o.peak_rss_kib as f64 / 1024.0,
+            o.keys
+        );
+    }
+    println!(
+        "ratio: keyshift is {:.2}x the documented loop's keys/s; peak RSS ratio {:.2}",
+        (engine.keys as f64 / engine.secs) / (baseline.keys as f64 / baseline.secs),
+        engine.peak_rss_kib as f64 / baseline.peak_rss_kib.max(1) as f64
+    );
+}
+
+/// Starts a fresh server (new database) in this process, runs one client child against it.
+fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = keyshift_server::ServerConfig::new(
+            dir.join(format!("{mode}.db")).to_string_lossy().to_string(),
+            "127.0.0.1:0".parse().unwrap(),
+        );
+        let bound = keyshift_server::bind(config).await.expect("bind");
+        let base_url = bound.base_url();
+        let root_key = bound.root_key().cloned().expect("root key");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(bound.run(async {
+            let _ = stopped.await;
+        }));
+        let client = Client::builder()
+            .base_url(&base_url)
+            .root_key(root_key.clone())
+            .build()
+            .unwrap();
+        let api_id = client.create_api(mode).await.unwrap().api_id;
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "--child",
+            mode,
+            "--base-url",
+            &base_url,
+            "--api-id",
+            &api_id,
+        ])
+        .arg("--file")
+        .arg(file)
+        .args(["--concurrency", &num("--concurrency", 4).to_string()])
+        .args(["--batch-size", &num("--batch-size", 100).to_string()])
+        .env("KEYSHIFT_ROOT_KEY", root_key.expose());
+        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let _ = stop.send(());
+        let _ = server.await;
+        assert!(
+            out.status.success(),
+            "{mode} child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT ").map(str::to_string))
+            .expect("child result");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        Outcome {
+            keys: v["keys"].as_u64().unwrap(),
+            secs: v["secs"].as_f64().unwrap(),
+            peak_rss_kib: v["peakRssKib"].as_u64().unwrap(),
+        }
+    })
+}
+
+fn child(mode: &str) {
+    let base_url = arg("--base-url").unwrap();
+    let api_id = arg("--api-id").unwrap();
+    let file = PathBuf::from(arg("--file").unwrap());
+    let root_key = std::env::var("KEYSHIFT_ROOT_KEY").unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let keys = rt.block_on(async {
+        match mode {
+            "engine" => {
+                let client = Client::builder()
+                    .base_url(&base_url)
+                    .root_key(root_key)
+                    .build()
+                    .unwrap();
+                let work = file.parent().unwrap();
+                let mut options = MigrateOptions::new(&api_id, "bench")
+                    .batch_size(num("--batch-size", 100))
+                    .concurrency(num("--concurrency", 4));
+                if arg("--durable").as_deref() != Some("no") {
+                    options = options
+                        .checkpoint(work.join("engine.checkpoint"))
+                        .report(work.join("engine.report.jsonl"));
+                }
+                let report = client
+                    .migrate_keys(file.clone(), options, None)
+                    .await
+                    .unwrap();
+                assert_eq!(report.failed + report.invalid, 0, "{report}");
+                report.migrated
+            }
+            _ => baseline(&base_url, &root_key, &api_id, &file).await,
+        }
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "RESULT {}",
+        json!({"keys": keys, "secs": secs, "peakRssKib": peak_rss_kib()})
+    );
+}
+
+/// The documented approach: one batch of 100 at a time, each POSTed and awaited in turn.
+async fn baseline(base_url: &str, root_key: &str, api_id: &str, file: &Path) -> u64 {
+    let http = reqwest::Client::new();
+    let url = format!("{base_url}/v2/keys.migrateKeys");
+    let auth = format!("Bearer {root_key}");
+    let reader = BufReader::new(std::fs::File::open(file).unwrap());
+    let mut batch: Vec<Value> = Vec::with_capacity(100);
+    let mut migrated = 0u64;
+    let batch_size = num("--batch-size", 100);
+    let send = |keys: Vec<Value>| {
+        let http = http.clone();
+        let url = url.clone();
+        let auth = auth.clone();
+        async move {
+            let body = json!({"migrationId": "bench", "apiId": api_id, "keys": keys});
+            let resp = http
+                .post(&url)
+                .header("authorization", auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "{}", resp.status());
+            let v: Value = resp.json().await.unwrap();
+            v["data"]["migrated"]
+                .as_array()
+                .map_or(0, |a| a.len() as u64)
+        }
+    };
+    for line in reader.lines() {
+        let mut record: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let obj = record.as_object_mut().unwrap();
+        let key = obj.remove("key").unwrap();
+        let hash = base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(key.as_str().unwrap().as_bytes()));
+        obj.insert("hash".into(), Value::String(hash));
+        batch.push(record);
+        if batch.len() == batch_size {
+            migrated += send(std::mem::take(&mut batch)).await;
+        }
+    }
+    if !batch.is_empty() {
+        migrated += send(batch).await;
+    }
+    migrated
+}
