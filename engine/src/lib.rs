@@ -72,6 +72,51 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Like [`Inner::reader`] but never waits: `None` when no reader is idle (or, for
+    /// `:memory:`, the writer is busy).
+    pub(crate) fn try_reader(&self) -> Option<pool::ReadConn<'_>> {
+        match &self.readers {
+            Some(readers) => readers.try_get().map(pool::ReadConn::Pooled),
+            None => self.conn.try_lock().map(pool::ReadConn::Writer),
+        }
+    }
+}
+
+/// Where [`Engine::start`] got to.
+pub enum Progress {
+    /// The operation finished on the calling thread.
+    Done(Result<Reply>),
+    /// The rest of the operation may block (database writer, bcrypt, first use of a root
+    /// key…): run it with [`Blocking::run`] on a thread where that is fine (e.g. tokio's
+    /// `spawn_blocking`).
+    Blocking(Blocking),
+}
+
+/// The rest of an operation, see [`Progress::Blocking`].
+pub struct Blocking(Box<dyn FnOnce() -> Result<Reply> + Send + 'static>);
+
+impl Blocking {
+    pub fn run(self) -> Result<Reply> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Blocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Blocking")
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Progress::Blocking(b) => b.fmt(f),
+        }
+    }
+}
+
 /// Whether `path` names a database file other connections can open too (not `:memory:`, the
 /// empty temporary database, or a URI that might be either).
 fn shareable_path(path: &str) -> bool {
@@ -230,12 +275,10 @@ impl Engine {
 
     /// The workspace of a root key; `unauthorized` if the key is unknown.
     pub fn authenticate(&self, root_key: &str) -> Result<WorkspaceCtx> {
-        let hash = hashing::sha256_base64(root_key);
-        if let Some((stored, ctx)) = self.inner.root_keys.read().get_key_value(&hash) {
-            if hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()) {
-                return Ok(ctx.clone());
-            }
+        if let Some(ctx) = self.cached_root_key(root_key) {
+            return Ok(ctx);
         }
+        let hash = hashing::sha256_base64(root_key);
         let row: Option<(String, String, String)> = {
             let conn = self.inner.reader()?;
             let row = conn
@@ -261,6 +304,59 @@ impl Engine {
         }
     }
 
+    /// [`Engine::authenticate`] then [`Engine::dispatch`], with the same results, for callers on
+    /// an async worker: the part that cannot wait — a root key already seen, and a
+    /// `keys.verifyKey` that only reads (no credits, refill or re-hash) while a reader is
+    /// idle — runs on the calling thread and ends in [`Progress::Done`]; everything else comes
+    /// back as [`Progress::Blocking`], before anything was written.
+    pub fn start<B>(
+        &self,
+        root_key: SecretKey,
+        op: &str,
+        body: B,
+        idempotency_key: Option<String>,
+    ) -> Progress
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        let cached = self.cached_root_key(root_key.expose());
+        let ctx = match cached {
+            Some(ctx) if op == "keys.verifyKey" => ctx,
+            cached => {
+                let (engine, op) = (self.clone(), op.to_string());
+                return Progress::Blocking(Blocking(Box::new(move || {
+                    let ctx = match cached {
+                        Some(ctx) => ctx,
+                        None => engine.authenticate(root_key.expose())?,
+                    };
+                    engine.dispatch(&ctx, &op, body.as_ref(), idempotency_key.as_deref())
+                })));
+            }
+        };
+        let body = body.as_ref();
+        if let Err(e) = check_op_and_body(op, body) {
+            return Progress::Done(Err(e));
+        }
+        let req: wire::VerifyKeyRequest = match parse_body(body) {
+            Ok(req) => req,
+            Err(e) => return Progress::Done(Err(e)),
+        };
+        match verify::try_verify(&self.inner, &ctx.workspace_id, req) {
+            verify::VerifyStep::Done(r) => Progress::Done(r.and_then(reply)),
+            verify::VerifyStep::Blocking(rest) => {
+                Progress::Blocking(Blocking(Box::new(move || reply(rest()?))))
+            }
+        }
+    }
+
+    /// The workspace of a root key already authenticated by this engine, without I/O.
+    fn cached_root_key(&self, root_key: &str) -> Option<WorkspaceCtx> {
+        let hash = hashing::sha256_base64(root_key);
+        let cache = self.inner.root_keys.read();
+        let (stored, ctx) = cache.get_key_value(&hash)?;
+        hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()).then(|| ctx.clone())
+    }
+
     /// Runs operation `op` (`"keys.createKey"`, …; see [`wire::OPERATIONS`]) with the JSON
     /// `body` in the caller's workspace. Unknown op → `not_found`; bad body → `bad_request`
     /// whose `errors` name each field (`body.<path>`). With `idempotency_key`, the first answer
@@ -273,16 +369,7 @@ impl Engine {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<Reply> {
-        if !wire::OPERATIONS.contains(&op) {
-            let shown: String = op.chars().take(64).collect();
-            return Err(Error::not_found(format!("unknown operation `{shown}`")));
-        }
-        if body.len() > wire::limits::BODY_MAX_BYTES {
-            return Err(Error::bad_request(format!(
-                "request body exceeds {} bytes",
-                wire::limits::BODY_MAX_BYTES
-            )));
-        }
+        check_op_and_body(op, body)?;
         let ws = ctx.workspace_id.as_str();
         match op {
             "keys.verifyKey" => {
@@ -318,6 +405,20 @@ impl Engine {
             .db()
             .map(|_| ())
     }
+}
+
+fn check_op_and_body(op: &str, body: &[u8]) -> Result<()> {
+    if !wire::OPERATIONS.contains(&op) {
+        let shown: String = op.chars().take(64).collect();
+        return Err(Error::not_found(format!("unknown operation `{shown}`")));
+    }
+    if body.len() > wire::limits::BODY_MAX_BYTES {
+        return Err(Error::bad_request(format!(
+            "request body exceeds {} bytes",
+            wire::limits::BODY_MAX_BYTES
+        )));
+    }
+    Ok(())
 }
 
 /// Every operation except `keys.verifyKey` / `keys.whoami`, inside the caller's transaction.

@@ -79,6 +79,15 @@ impl Readers {
         }
     }
 
+    /// An idle reader, or `None` without waiting (nor opening one).
+    pub(crate) fn try_get(&self) -> Option<PooledReader<'_>> {
+        let conn = self.state.try_lock()?.idle.pop()?;
+        Some(PooledReader {
+            pool: self,
+            conn: Some(conn),
+        })
+    }
+
     fn put(&self, conn: Connection) {
         self.state.lock().idle.push(conn);
         self.available.notify_one();

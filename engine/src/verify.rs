@@ -1,10 +1,11 @@
 //! `keys.verifyKey` and the plaintext lookup shared with `keys.whoami`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use keyshift_core::hashing::{self, HashVariant};
 use keyshift_core::keyformat;
-use keyshift_core::query::parse_permission_query;
+use keyshift_core::query::{parse_permission_query, PermissionQuery};
 use keyshift_core::wire::{
     Identity, KeyResponseData, RatelimitResponse, VerifyCode, VerifyKeyRequest,
     VerifyKeyResponseData,
@@ -133,13 +134,17 @@ fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(K
     };
     match bcrypt_match(candidates, plaintext) {
         Some(k) => {
-            let conn = inner.reader()?;
-            let tx = conn.unchecked_transaction().db()?;
-            let d = details(&tx, &k)?;
+            let d = read_details(inner, &k)?;
             Ok(Some((k, d)))
         }
         None => Ok(None),
     }
+}
+
+fn read_details(inner: &Inner, key: &KeyRow) -> Result<Details> {
+    let conn = inner.reader()?;
+    let tx = conn.unchecked_transaction().db()?;
+    details(&tx, key)
 }
 
 /// `keys.whoami`.
@@ -167,18 +172,122 @@ pub(crate) fn verify(
     ws: &str,
     req: &VerifyKeyRequest,
 ) -> Result<VerifyKeyResponseData> {
-    let query = match &req.permissions {
-        Some(q) => Some(
-            parse_permission_query(q).map_err(|e| field_error("body.permissions", e.message))?,
-        ),
-        None => None,
-    };
-    let plaintext = req.key.expose();
-    let (mut key, details) = match load_for_verify(inner, ws, plaintext)? {
+    let query = parse_query(req)?;
+    let (key, details) = match load_for_verify(inner, ws, req.key.expose())? {
         Some(found) => found,
         None => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
     };
-    let now = now_ms();
+    complete(inner, req, query.as_ref(), key, details, now_ms())
+}
+
+fn parse_query(req: &VerifyKeyRequest) -> Result<Option<PermissionQuery>> {
+    match &req.permissions {
+        Some(q) => Ok(Some(
+            parse_permission_query(q).map_err(|e| field_error("body.permissions", e.message))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Whether finishing the verification of `key` at `now` writes (refill, credit spend, lazy
+/// re-hash), i.e. needs the writer.
+fn needs_writer(key: &KeyRow, now: i64) -> bool {
+    key.remaining.is_some() || key.variant != HashVariant::Sha256Base64 || refill_due(key, now)
+}
+
+/// A verification run as far as possible without waiting, see [`try_verify`].
+#[allow(clippy::large_enum_variant)] // built once per request and moved once
+pub(crate) enum VerifyStep {
+    Done(Result<VerifyKeyResponseData>),
+    /// The rest needs the writer or bcrypt: run it where blocking is fine.
+    Blocking(Box<dyn FnOnce() -> Result<VerifyKeyResponseData> + Send>),
+}
+
+#[allow(clippy::large_enum_variant)] // built once per request and moved once
+enum Loaded {
+    NotFound,
+    Key(KeyRow, Details),
+    Bcrypt(Vec<KeyRow>),
+}
+
+/// [`verify`] for callers on an async worker: does on the calling thread only what never
+/// waits for a lock or for slow work (an idle reader's read transaction, the checks, the
+/// in-memory rate limiter), and hands the rest back as [`VerifyStep::Blocking`]: verifications
+/// that write (credits, refill, re-hash) or need bcrypt, or when no reader is idle. Nothing is
+/// written or charged before the hand-over, so the result is the same as [`verify`]'s.
+pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) -> VerifyStep {
+    let query = match parse_query(&req) {
+        Ok(q) => q,
+        Err(e) => return VerifyStep::Done(Err(e)),
+    };
+    let loaded = match inner.try_reader() {
+        None => {
+            let (inner, ws) = (inner.clone(), ws.to_string());
+            return VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)));
+        }
+        Some(conn) => (|| -> Result<Loaded> {
+            let plaintext = req.key.expose();
+            let b64 = hashing::sha256_base64(plaintext);
+            let hex = hashing::sha256_hex(plaintext);
+            let tx = conn.unchecked_transaction().db()?;
+            Ok(match exact_lookup(&tx, ws, &b64, &hex)? {
+                Some(k) if k.deleted_at.is_some() => Loaded::NotFound,
+                Some(k) => {
+                    let d = details(&tx, &k)?;
+                    Loaded::Key(k, d)
+                }
+                None => {
+                    let candidates = bcrypt_candidates(&tx, ws, plaintext)?;
+                    if candidates.is_empty() {
+                        Loaded::NotFound
+                    } else {
+                        Loaded::Bcrypt(candidates)
+                    }
+                }
+            })
+        })(),
+    };
+    match loaded {
+        Err(e) => VerifyStep::Done(Err(e)),
+        Ok(Loaded::NotFound) => {
+            VerifyStep::Done(Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)))
+        }
+        Ok(Loaded::Key(key, details)) => {
+            let now = now_ms();
+            if needs_writer(&key, now) {
+                let inner = inner.clone();
+                VerifyStep::Blocking(Box::new(move || {
+                    complete(&inner, &req, query.as_ref(), key, details, now_ms())
+                }))
+            } else {
+                VerifyStep::Done(complete(inner, &req, query.as_ref(), key, details, now))
+            }
+        }
+        Ok(Loaded::Bcrypt(candidates)) => {
+            let inner = inner.clone();
+            VerifyStep::Blocking(Box::new(move || {
+                let Some(key) = bcrypt_match(candidates, req.key.expose()) else {
+                    return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
+                };
+                let details = read_details(&inner, &key)?;
+                complete(&inner, &req, query.as_ref(), key, details, now_ms())
+            }))
+        }
+    }
+}
+
+/// The checks after the key is found: disabled → expired → permissions → rate limits →
+/// credits, with the due refill first and the lazy re-hash last. Takes the writer only when
+/// [`needs_writer`].
+fn complete(
+    inner: &Inner,
+    req: &VerifyKeyRequest,
+    query: Option<&PermissionQuery>,
+    mut key: KeyRow,
+    details: Details,
+    now: i64,
+) -> Result<VerifyKeyResponseData> {
+    let plaintext = req.key.expose();
     if refill_due(&key, now) {
         apply_refill(&inner.conn.lock(), &mut key, now)?;
     }
@@ -206,7 +315,7 @@ pub(crate) fn verify(
         data.identity = identity;
         return finish(data, VerifyCode::Expired);
     }
-    if let Some(q) = &query {
+    if let Some(q) = query {
         if !q.evaluate_set(data.permissions.as_deref().unwrap_or_default()) {
             data.identity = identity;
             return finish(data, VerifyCode::InsufficientPermissions);

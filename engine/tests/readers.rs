@@ -141,3 +141,164 @@ fn memory_databases_keep_working_on_their_single_connection() {
         .collect();
     assert_eq!(codes, ["VALID", "VALID", "USAGE_EXCEEDED"]);
 }
+
+/// `Engine::start`, finishing a `Blocking` rest like a server's blocking pool would.
+fn start(
+    env: &Env,
+    root_key: &str,
+    op: &str,
+    body: serde_json::Value,
+) -> (bool, Result<serde_json::Value, keyshift_core::Error>) {
+    match env.engine.start(
+        keyshift_core::SecretKey::new(root_key),
+        op,
+        body.to_string().into_bytes(),
+        None,
+    ) {
+        keyshift_engine::Progress::Done(r) => (true, r.map(|r| r.data)),
+        keyshift_engine::Progress::Blocking(rest) => (false, rest.run().map(|r| r.data)),
+    }
+}
+
+#[test]
+fn start_gives_the_results_of_authenticate_then_dispatch() {
+    use keyshift_core::hashing::{self, HashVariant};
+    let env = env();
+    let root = env.root_key.clone();
+    env.call(
+        "permissions.createRole",
+        json!({"name": "reader", "permissions": ["docs.read"]}),
+    );
+    let (_, plain) = env.create_key(json!({"permissions": ["a"], "roles": ["reader"],
+        "externalId": "user_1", "meta": {"plan": "pro"}}));
+    let (_, credits) = env.create_key(json!({"credits": {"remaining": 3}}));
+    let (_, disabled) = env.create_key(json!({"enabled": false}));
+    let (deleted_id, deleted) = env.create_key(json!({}));
+    env.call("keys.deleteKey", json!({"keyId": deleted_id}));
+    let hex_key = "legacy_hex_key_0123456789";
+    let bcrypt_key = "legacy_bcrypt_key_0123456789";
+    env.call(
+        "keys.migrateKeys",
+        json!({"migrationId": "m_hex", "apiId": env.api_id, "hashVariant": "sha256_hex",
+               "keys": [{"hash": hashing::hash_key(hex_key, HashVariant::Sha256Hex).unwrap().value}]}),
+    );
+
+    // An unknown root key is a 401 either way, and is never remembered.
+    for _ in 0..2 {
+        let (_, r) = start(
+            &env,
+            "ks_root_unknown",
+            "keys.verifyKey",
+            json!({"key": plain}),
+        );
+        assert_eq!(r.unwrap_err().code, ErrorCode::Unauthorized);
+    }
+    // Warm the root-key cache (first use goes through the blocking path).
+    let (_, r) = start(&env, &root, "keys.verifyKey", json!({"key": plain}));
+    assert_eq!(r.unwrap()["code"], "VALID");
+
+    let requests = [
+        json!({"key": plain}),
+        json!({"key": plain, "permissions": "a AND docs.read"}),
+        json!({"key": plain, "permissions": "docs.write"}),
+        json!({"key": plain, "ratelimits": [{"name": "adhoc", "limit": 100, "duration": 60000}]}),
+        json!({"key": disabled}),
+        json!({"key": deleted}),
+        json!({"key": "no_such_key_0123456789"}),
+    ];
+    for body in &requests {
+        let (inline, via_start) = start(&env, &root, "keys.verifyKey", body.clone());
+        assert!(inline, "a read-only verification finishes inline: {body}");
+        let direct = env.call("keys.verifyKey", body.clone());
+        let mut via_start = via_start.unwrap();
+        let mut direct = direct;
+        // ad-hoc rate limit counters move between the two calls
+        via_start["ratelimits"].take();
+        direct["ratelimits"].take();
+        assert_eq!(via_start, direct, "{body}");
+    }
+    // Errors in the body are the same errors.
+    for body in [
+        json!({"key": plain, "permissions": "a AND"}),
+        json!({"key": plain, "bogus": 1}),
+        json!({"key": plain, "ratelimits": [{"name": "undefined"}]}),
+    ] {
+        let (_, r) = start(&env, &root, "keys.verifyKey", body.clone());
+        let e1 = r.unwrap_err();
+        let e2 = env.err("keys.verifyKey", body);
+        assert_eq!(
+            (e1.code, e1.message, e1.errors),
+            (e2.code, e2.message, e2.errors)
+        );
+    }
+    // Writes (credits, lazy re-hash) and bcrypt go through the blocking rest.
+    env.call(
+        "keys.migrateKeys",
+        json!({"migrationId": "m_bcrypt", "apiId": env.api_id, "hashVariant": "bcrypt",
+               "keys": [{"hash": hashing::hash_bcrypt(bcrypt_key, 4).unwrap()}]}),
+    );
+    let (inline, r) = start(
+        &env,
+        &root,
+        "keys.verifyKey",
+        json!({"key": "no_such_key_0123456789"}),
+    );
+    assert!(
+        !inline,
+        "an unknown key is checked against the bcrypt candidates"
+    );
+    assert_eq!(r.unwrap()["code"], "NOT_FOUND");
+    let codes: Vec<(bool, String)> = (0..4)
+        .map(|_| {
+            let (inline, r) = start(&env, &root, "keys.verifyKey", json!({"key": credits}));
+            (inline, r.unwrap()["code"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (false, "VALID".to_string()),
+            (false, "VALID".to_string()),
+            (false, "VALID".to_string()),
+            (false, "USAGE_EXCEEDED".to_string())
+        ]
+    );
+    for key in [hex_key, bcrypt_key] {
+        let (inline, r) = start(&env, &root, "keys.verifyKey", json!({"key": key}));
+        assert!(!inline, "{key} is re-hashed on its first verification");
+        assert_eq!(r.unwrap()["code"], "VALID");
+        // now stored as sha256_base64: read-only from here on
+        let (inline, r) = start(&env, &root, "keys.verifyKey", json!({"key": key}));
+        assert!(inline);
+        assert_eq!(r.unwrap()["code"], "VALID");
+    }
+    // Every other operation runs in the blocking rest.
+    let (inline, r) = start(&env, &root, "apis.getApi", json!({"apiId": env.api_id}));
+    assert!(!inline);
+    assert_eq!(r.unwrap()["id"], env.api_id);
+}
+
+#[test]
+fn credits_are_exact_when_verifying_through_start_from_many_threads() {
+    let env = Arc::new(env());
+    const CREDITS: usize = 40;
+    let (_, key) = env.create_key(json!({"credits": {"remaining": CREDITS}}));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (env, key) = (env.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut valid = 0;
+                for _ in 0..10 {
+                    let (_, r) = start(&env, &env.root_key, "keys.verifyKey", json!({"key": key}));
+                    if r.unwrap()["code"] == "VALID" {
+                        valid += 1;
+                    }
+                }
+                valid
+            })
+        })
+        .collect();
+    let valid: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(valid, CREDITS);
+    assert_eq!(env.code(&key, json!({})), "USAGE_EXCEEDED");
+}

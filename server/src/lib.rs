@@ -33,7 +33,7 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use keyshift_core::{Error, SecretKey};
-use keyshift_engine::Engine;
+use keyshift_engine::{Engine, Progress};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -670,19 +670,20 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
                 )
             }
         })?;
-    let engine = st.engine.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let ctx = engine.authenticate(root_key.expose())?;
-        engine.dispatch(&ctx, op, &body, idem.as_deref())
-    })
-    .await
-    .map_err(|e| {
-        Problem::new(
-            500,
-            format!("{UNKEY_ERRORS}unkey/application/unexpected_error"),
-            format!("the operation did not complete: {e}"),
-        )
-    })?;
+    // Verifications that only read finish right here; everything that may block (writes,
+    // bcrypt, a root key not seen yet) runs on the blocking pool.
+    let result = match st.engine.start(root_key, op, body, idem) {
+        Progress::Done(result) => result,
+        Progress::Blocking(rest) => tokio::task::spawn_blocking(move || rest.run())
+            .await
+            .map_err(|e| {
+                Problem::new(
+                    500,
+                    format!("{UNKEY_ERRORS}unkey/application/unexpected_error"),
+                    format!("the operation did not complete: {e}"),
+                )
+            })?,
+    };
     match result {
         Ok(reply) => Ok(Box::new(move |rid: &str| {
             problem::success(rid, &reply.data, reply.pagination.as_ref())
