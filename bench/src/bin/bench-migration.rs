@@ -9,6 +9,7 @@
 //!
 //! Usage: bench-migration [--keys N (1000000)] [--concurrency C (4)] [--batch-size B (100)]
 //!        [--durable yes|no (checkpoint + report files; default yes)] [--skip-baseline 1]
+//!        [--rounds R (1): alternate the two R times, keep each one's best round]
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -46,11 +47,34 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-#[derive(Debug)]
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[derive(Clone, Debug)]
 struct Outcome {
     keys: u64,
     secs: f64,
     peak_rss_kib: u64,
+    cpu_secs: f64,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.keys as f64 / self.secs
+    }
 }
 
 fn main() {
@@ -74,16 +98,44 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let baseline = if arg("--skip-baseline").is_some() {
-        Outcome {
-            keys: 1,
-            secs: 1.0,
-            peak_rss_kib: 1,
+    // Alternate the two approaches `--rounds` times (each against a fresh server) and keep each
+    // one's best round: the machine may be shared, and the best round is the least disturbed.
+    let rounds = num("--rounds", 1).max(1);
+    let mut baseline: Option<Outcome> = None;
+    let mut engine: Option<Outcome> = None;
+    let best = |slot: &mut Option<Outcome>, o: Outcome| {
+        println!(
+            "  round: {:.0} keys/s, {:.1}s, client CPU {:.1}s, peak RSS {:.1} MiB",
+            o.rate(),
+            o.secs,
+            o.cpu_secs,
+            o.peak_rss_kib as f64 / 1024.0
+        );
+        if slot.as_ref().is_none_or(|b| o.rate() > b.rate()) {
+            *slot = Some(o);
         }
-    } else {
-        run_against_fresh_server(dir.path(), &file, "baseline")
     };
-    let engine = run_against_fresh_server(dir.path(), &file, "engine");
+    for round in 0..rounds {
+        if arg("--skip-baseline").is_none() {
+            println!("round {} baseline", round + 1);
+            best(
+                &mut baseline,
+                run_against_fresh_server(dir.path(), &file, "baseline"),
+            );
+        }
+        println!("round {} engine", round + 1);
+        best(
+            &mut engine,
+            run_against_fresh_server(dir.path(), &file, "engine"),
+        );
+    }
+    let engine = engine.unwrap();
+    let baseline = baseline.unwrap_or(Outcome {
+        keys: 1,
+        secs: 1.0,
+        peak_rss_kib: 1,
+        cpu_secs: 1.0,
+    });
     for (name, o) in [
         (
             "documented loop (sequential batches of 100, reqwest)",
@@ -92,18 +144,27 @@ fn main() {
         ("keyshift migrate_keys", &engine),
     ] {
         println!(
-            "{name:<55} {:>9.0} keys/s  {:>7.1}s  peak RSS {:>7.1} MiB  ({} keys)",
-            o.keys as f64 / o.secs,
+            "{name:<55} {:>9.0} keys/s  {:>7.1}s  client CPU {:>6.1}s  peak RSS {:>7.1} MiB  ({} keys)",
+            o.rate(),
             o.secs,
+            o.cpu_secs,
             o.peak_rss_kib as f64 / 1024.0,
             o.keys
         );
     }
     println!(
-        "ratio: keyshift is {:.2}x the documented loop's keys/s; peak RSS ratio {:.2}",
-        (engine.keys as f64 / engine.secs) / (baseline.keys as f64 / baseline.secs),
-        engine.peak_rss_kib as f64 / baseline.peak_rss_kib.max(1) as f64
+        "ratio: keyshift is {:.2}x the documented loop's keys/s; peak RSS ratio {:.2}; client CPU ratio {:.2}",
+        engine.rate() / baseline.rate(),
+        engine.peak_rss_kib as f64 / baseline.peak_rss_kib.max(1) as f64,
+        engine.cpu_secs / baseline.cpu_secs.max(0.01)
     );
+}
+
+/// A distinct number per call (fresh database files across rounds).
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed) << 16
 }
 
 /// Starts a fresh server (new database) in this process, runs one client child against it.
@@ -114,7 +175,9 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
         .unwrap();
     rt.block_on(async {
         let config = keyshift_server::ServerConfig::new(
-            dir.join(format!("{mode}.db")).to_string_lossy().to_string(),
+            dir.join(format!("{mode}-{}.db", std::process::id() ^ rand_suffix()))
+                .to_string_lossy()
+                .to_string(),
             "127.0.0.1:0".parse().unwrap(),
         );
         let bound = keyshift_server::bind(config).await.expect("bind");
@@ -164,6 +227,7 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
             keys: v["keys"].as_u64().unwrap(),
             secs: v["secs"].as_f64().unwrap(),
             peak_rss_kib: v["peakRssKib"].as_u64().unwrap(),
+            cpu_secs: v["cpuSecs"].as_f64().unwrap(),
         }
     })
 }
@@ -190,6 +254,8 @@ fn child(mode: &str) {
                 let mut options = MigrateOptions::new(&api_id, "bench")
                     .batch_size(num("--batch-size", 100))
                     .concurrency(num("--concurrency", 4));
+                // A fresh run each round (a leftover checkpoint would be refused).
+                let _ = std::fs::remove_file(work.join("engine.checkpoint"));
                 if arg("--durable").as_deref() != Some("no") {
                     options = options
                         .checkpoint(work.join("engine.checkpoint"))
@@ -208,7 +274,7 @@ fn child(mode: &str) {
     let secs = started.elapsed().as_secs_f64();
     println!(
         "RESULT {}",
-        json!({"keys": keys, "secs": secs, "peakRssKib": peak_rss_kib()})
+        json!({"keys": keys, "secs": secs, "peakRssKib": peak_rss_kib(), "cpuSecs": cpu_secs()})
     );
 }
 
