@@ -132,3 +132,38 @@ impl std::ops::Deref for ReadConn<'_> {
         }
     }
 }
+
+/// A read transaction on `conn` (one snapshot for every statement inside), ended when dropped.
+/// `BEGIN` / `COMMIT` come from the statement cache instead of being parsed per transaction.
+pub(crate) struct ReadTx<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> ReadTx<'c> {
+    pub(crate) fn begin(conn: &'c Connection) -> rusqlite::Result<ReadTx<'c>> {
+        conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(ReadTx { conn })
+    }
+}
+
+impl std::ops::Deref for ReadTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for ReadTx<'_> {
+    fn drop(&mut self) {
+        // Reads only, so COMMIT just ends the snapshot. Should it fail, try ROLLBACK; should
+        // that fail too, a pooled reader is closed instead of reused (see `PooledReader`).
+        let ended = self
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]));
+        if ended.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}

@@ -13,6 +13,7 @@ use keyshift_core::wire::{
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::pool::ReadTx;
 use crate::ratelimit::LimitCheck;
 use crate::records::*;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
@@ -122,7 +123,7 @@ fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(K
     let hex = hashing::sha256_hex(plaintext);
     let candidates = {
         let conn = inner.reader()?;
-        let tx = conn.unchecked_transaction().db()?;
+        let tx = ReadTx::begin(&conn).db()?;
         match exact_lookup(&tx, ws, &b64, &hex)? {
             Some(k) if k.deleted_at.is_some() => return Ok(None),
             Some(k) => {
@@ -143,7 +144,7 @@ fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(K
 
 fn read_details(inner: &Inner, key: &KeyRow) -> Result<Details> {
     let conn = inner.reader()?;
-    let tx = conn.unchecked_transaction().db()?;
+    let tx = ReadTx::begin(&conn).db()?;
     details(&tx, key)
 }
 
@@ -229,7 +230,7 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             let plaintext = req.key.expose();
             let b64 = hashing::sha256_base64(plaintext);
             let hex = hashing::sha256_hex(plaintext);
-            let tx = conn.unchecked_transaction().db()?;
+            let tx = ReadTx::begin(&conn).db()?;
             Ok(match exact_lookup(&tx, ws, &b64, &hex)? {
                 Some(k) if k.deleted_at.is_some() => Loaded::NotFound,
                 Some(k) => {
