@@ -62,6 +62,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The writer connection (waits for it). Every write goes through it.
+    pub(crate) fn writer(&self) -> pool::Writer<'_> {
+        pool::Writer {
+            conn: self.conn.lock(),
+            readers: self.readers.as_ref(),
+        }
+    }
+
     /// A connection for reads: a pooled reader when the database is a file, else the writer.
     /// Reads through it see every write committed before the call.
     pub(crate) fn reader(&self) -> Result<pool::ReadConn<'_>> {
@@ -187,7 +195,7 @@ impl Engine {
 
     /// Runs `f` in an IMMEDIATE transaction, committed only if `f` succeeds.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.inner.conn.lock();
+        let mut conn = self.inner.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .db()?;
@@ -400,7 +408,7 @@ impl Engine {
 
     /// Checks that the database answers.
     pub fn liveness(&self) -> Result<()> {
-        let conn = self.inner.conn.lock();
+        let conn = self.inner.writer();
         conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .db()
             .map(|_| ())

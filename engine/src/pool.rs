@@ -7,8 +7,18 @@
 //!
 //! `:memory:` databases are private to their connection, so they get no readers: reads then go
 //! through the writer connection, as before.
+//!
+//! Checkpoints: SQLite's automatic checkpoint (after a commit once the WAL holds 1000 pages)
+//! gives up at once when a reader is busy, and under a steady stream of verifications some
+//! reader always is: the WAL then grows without bound. So after each use of the writer
+//! ([`Writer`]'s drop), once the WAL file passes [`WAL_CHECKPOINT_BYTES`], the writer briefly
+//! shuts this process's readers out (the `gate`, which every pooled read holds shared) and
+//! checkpoints the whole WAL, truncating it. It does not wait for other processes' readers.
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use rusqlite::Connection;
 
 use keyshift_core::Result;
@@ -24,12 +34,21 @@ pub(crate) fn default_max_readers() -> usize {
         * 2
 }
 
+/// WAL size above which the writer checkpoints with this process's readers held off (twice
+/// SQLite's automatic checkpoint size of 1000 4-KiB pages, so it only acts when that fails).
+pub(crate) const WAL_CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+
 /// A bounded pool of read-only connections to one database file, opened on demand.
 pub(crate) struct Readers {
     path: String,
+    wal_path: String,
     max: usize,
     state: Mutex<PoolState>,
     available: Condvar,
+    /// Held shared by every pooled read, exclusively by the writer's checkpoint.
+    gate: RwLock<()>,
+    /// WAL size at which the next checkpoint is tried.
+    checkpoint_at: AtomicU64,
 }
 
 struct PoolState {
@@ -41,7 +60,10 @@ impl Readers {
     pub(crate) fn new(path: &str, max: usize) -> Readers {
         Readers {
             path: path.to_string(),
+            wal_path: format!("{path}-wal"),
             max: max.max(1),
+            gate: RwLock::new(()),
+            checkpoint_at: AtomicU64::new(WAL_CHECKPOINT_BYTES),
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 open: 0,
@@ -52,12 +74,14 @@ impl Readers {
 
     /// An idle reader, a new one if fewer than `max` are open, else waits for one.
     pub(crate) fn get(&self) -> Result<PooledReader<'_>> {
+        let gate = self.gate.read();
         let mut state = self.state.lock();
         loop {
             if let Some(conn) = state.idle.pop() {
                 return Ok(PooledReader {
                     pool: self,
                     conn: Some(conn),
+                    _gate: gate,
                 });
             }
             if state.open < self.max {
@@ -67,6 +91,7 @@ impl Readers {
                     Ok(conn) => Ok(PooledReader {
                         pool: self,
                         conn: Some(conn),
+                        _gate: gate,
                     }),
                     Err(e) => {
                         self.state.lock().open -= 1;
@@ -81,11 +106,44 @@ impl Readers {
 
     /// An idle reader, or `None` without waiting (nor opening one).
     pub(crate) fn try_get(&self) -> Option<PooledReader<'_>> {
+        let gate = self.gate.try_read()?;
         let conn = self.state.try_lock()?.idle.pop()?;
         Some(PooledReader {
             pool: self,
             conn: Some(conn),
+            _gate: gate,
         })
+    }
+
+    /// Checkpoints the WAL through `writer` (the writer connection, outside any transaction)
+    /// if it has grown past the threshold, holding this process's readers off meanwhile. Never
+    /// waits for other processes: if one of them is reading, the next try is after the WAL has
+    /// grown by another [`WAL_CHECKPOINT_BYTES`].
+    pub(crate) fn checkpoint_if_large(&self, writer: &Connection) {
+        let len = match std::fs::metadata(&self.wal_path) {
+            Ok(m) => m.len(),
+            Err(_) => return,
+        };
+        if len < self.checkpoint_at.load(Ordering::Relaxed) || !writer.is_autocommit() {
+            return;
+        }
+        let done = {
+            let _gate = self.gate.write();
+            let _ = writer.busy_timeout(Duration::ZERO);
+            let busy = writer
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap_or(1);
+            let _ = writer.busy_timeout(schema::BUSY_TIMEOUT);
+            busy == 0
+        };
+        let next = if done {
+            WAL_CHECKPOINT_BYTES
+        } else {
+            len.saturating_add(WAL_CHECKPOINT_BYTES)
+        };
+        self.checkpoint_at.store(next, Ordering::Relaxed);
     }
 
     fn put(&self, conn: Connection) {
@@ -98,6 +156,8 @@ impl Readers {
 pub(crate) struct PooledReader<'a> {
     pool: &'a Readers,
     conn: Option<Connection>,
+    /// Released after `conn` is back (fields drop after `Drop::drop`).
+    _gate: RwLockReadGuard<'a, ()>,
 }
 
 impl Drop for PooledReader<'_> {
@@ -164,6 +224,35 @@ impl Drop for ReadTx<'_> {
             .and_then(|mut s| s.execute([]));
         if ended.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// The writer connection, locked. When dropped it first checkpoints an oversized WAL (see the
+/// module docs), still holding the lock.
+pub(crate) struct Writer<'a> {
+    pub(crate) conn: MutexGuard<'a, Connection>,
+    pub(crate) readers: Option<&'a Readers>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if let Some(readers) = self.readers {
+            readers.checkpoint_if_large(&self.conn);
         }
     }
 }

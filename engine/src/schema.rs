@@ -128,6 +128,9 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// How long a connection waits for another one's lock.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -140,7 +143,7 @@ pub(crate) fn open(path: &str) -> Result<Connection> {
         Connection::open(path)
     }
     .map_err(|e| Error::io(format!("cannot open database {path}: {e}")))?;
-    conn.busy_timeout(Duration::from_secs(5)).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
     if path != ":memory:" {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -173,7 +176,7 @@ pub(crate) fn open_reader(path: &str) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::io(format!("cannot open database {path}: {e}")))?;
-    conn.busy_timeout(Duration::from_secs(5)).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;",
     )

@@ -152,7 +152,7 @@ fn read_details(inner: &Inner, key: &KeyRow) -> Result<Details> {
 pub(crate) fn whoami(inner: &Inner, ws: &str, plaintext: &str) -> Result<KeyResponseData> {
     match lookup(inner, ws, plaintext)? {
         Some(mut key) if key.deleted_at.is_none() => {
-            let conn = inner.conn.lock();
+            let conn = inner.writer();
             apply_refill(&conn, &mut key, now_ms())?;
             key_response(&conn, &key)
         }
@@ -290,7 +290,7 @@ fn complete(
 ) -> Result<VerifyKeyResponseData> {
     let plaintext = req.key.expose();
     if refill_due(&key, now) {
-        apply_refill(&inner.conn.lock(), &mut key, now)?;
+        apply_refill(&inner.writer(), &mut key, now)?;
     }
     let Details {
         permissions,
@@ -411,7 +411,7 @@ fn complete(
     if key.remaining.is_none() && key.variant == HashVariant::Sha256Base64 {
         return finish(data, VerifyCode::Valid);
     }
-    let conn = inner.conn.lock();
+    let conn = inner.writer();
     if key.remaining.is_some() {
         let after: Option<Option<i64>> = conn
             .prepare_cached(
