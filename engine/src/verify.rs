@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyshift_core::hashing::{self, HashVariant};
 use keyshift_core::keyformat;
@@ -16,6 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::pool::ReadTx;
 use crate::ratelimit::LimitCheck;
 use crate::records::*;
+use crate::schema::BUSY_TIMEOUT;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
 use crate::Inner;
 
@@ -227,6 +229,12 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             return VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)));
         }
         Some(conn) => (|| -> Result<Loaded> {
+            // Never wait for a lock here (another process recovering or resetting the WAL):
+            // a busy database fails at once and the blocking path below reads again.
+            conn.busy_timeout(Duration::ZERO).db()?;
+            let _restore = scopeguard(|| {
+                let _ = conn.busy_timeout(BUSY_TIMEOUT);
+            });
             let plaintext = req.key.expose();
             let b64 = hashing::sha256_base64(plaintext);
             let hex = hashing::sha256_hex(plaintext);
@@ -249,7 +257,12 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
         })(),
     };
     match loaded {
-        Err(e) => VerifyStep::Done(Err(e)),
+        // Reads have no side effects: any failure (e.g. a busy database) is retried, and if
+        // need be reported, by the blocking path with the usual busy timeout.
+        Err(_) => {
+            let (inner, ws) = (inner.clone(), ws.to_string());
+            VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)))
+        }
         Ok(Loaded::NotFound) => {
             VerifyStep::Done(Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)))
         }
@@ -275,6 +288,19 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             }))
         }
     }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }
 
 /// The checks after the key is found: disabled → expired → permissions → rate limits →
