@@ -9,7 +9,11 @@
 //! Storage: keys are stored only as hashes (`sha256_base64`, or `sha256_hex` / `bcrypt` for
 //! migrated keys until their first valid verification re-stores them as `sha256_base64`);
 //! root keys likewise. One connection behind a mutex serializes writes; credits are spent by a
-//! conditional `UPDATE` so concurrent verifiers never lose or overspend a credit.
+//! conditional `UPDATE` so concurrent verifiers never lose or overspend a credit. For file
+//! databases, verifications read through a small pool of read-only connections (WAL lets them
+//! run beside the writer; every answered write has committed before the next read starts), and
+//! [`Engine::start`] lets an async caller finish a read-only verification on its own thread.
+//! Root keys, only ever added, are remembered once found.
 
 // `Error` is large by design (field, record, request id…); boxing it is core's call.
 #![allow(clippy::result_large_err)]
