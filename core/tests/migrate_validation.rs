@@ -245,6 +245,19 @@ fn unknown_csv_columns_and_overlong_lines() {
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(err.message.contains("colour"), "{err}");
 
+    // A CSV without a header row: its first data row is read as the header, and the key in it
+    // is never echoed.
+    let key = "sk_live_Zq8vN3xT5bW2mK9pLr4c";
+    let path = dir.file("noheader.csv", &format!("{key},owner_1\n"));
+    let err = validate_source(path, &MigrateOptions::default().dry_run(true), None).unwrap_err();
+    assert!(!err.message.contains(key), "{err}");
+    assert!(err.message.contains("sk_live_…"), "{err}");
+    // Same for a key pasted as a JSON field name.
+    let path = dir.file("odd.jsonl", &format!("{{\"{key}\": true}}\n"));
+    let report = dry(path);
+    assert_eq!(report.invalid, 1);
+    assert!(!format!("{report:?}").contains(key));
+
     let long = format!("{{\"key\":\"sk_{}\"}}", "x".repeat(2 * 1024 * 1024));
     let content = format!(
         "{long}\n{}\n",

@@ -349,7 +349,7 @@ impl<R: Read + Send> CsvReader<R> {
                     "header",
                     format!(
                         "line 1: unknown CSV column `{}` (known: {})",
-                        h.chars().take(64).collect::<String>(),
+                        super::record::shown_name(h),
                         CSV_COLUMNS.join(", ")
                     ),
                 )

@@ -219,7 +219,7 @@ fn scope_from_value(field: &str, v: Value) -> Parsed<Scope> {
                     other => {
                         return Err(FieldIssue::new(
                             field,
-                            format!("`{field}` has unknown field `{}`", truncate(other, 64)),
+                            format!("`{field}` has unknown field `{}`", shown_name(other)),
                         ))
                     }
                 }
@@ -260,7 +260,7 @@ fn credits_from_value(v: Value) -> Parsed<Option<CreditsRequest>> {
                     other => {
                         return Err(FieldIssue::new(
                             "credits",
-                            format!("`credits` has unknown field `{}`", truncate(other, 64)),
+                            format!("`credits` has unknown field `{}`", shown_name(other)),
                         ))
                     }
                 }
@@ -304,10 +304,7 @@ fn refill_from_value(v: Value) -> Parsed<Option<KeyCreditsRefill>> {
             other => {
                 return Err(FieldIssue::new(
                     "credits.refill",
-                    format!(
-                        "`credits.refill` has unknown field `{}`",
-                        truncate(other, 64)
-                    ),
+                    format!("`credits.refill` has unknown field `{}`", shown_name(other)),
                 ))
             }
         }
@@ -390,7 +387,7 @@ fn ratelimits_from_value(v: Value) -> Parsed<Vec<RatelimitRequest>> {
                 other => {
                     return Err(FieldIssue::new(
                         &field,
-                        format!("`{field}` has unknown field `{}`", truncate(other, 64)),
+                        format!("`{field}` has unknown field `{}`", shown_name(other)),
                     ))
                 }
             }
@@ -411,13 +408,14 @@ fn ratelimits_from_value(v: Value) -> Parsed<Vec<RatelimitRequest>> {
     Ok(out)
 }
 
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
+/// A field or column name as error messages show it. Real names are short words; anything
+/// else (a data row taken for a header, a key pasted as a field name) is shown masked, so a
+/// plaintext key can never reach a message this way.
+pub(crate) fn shown_name(name: &str) -> String {
+    if !name.is_empty() && name.len() <= 24 && name.chars().all(|c| c.is_ascii_alphabetic()) {
+        name.to_string()
     } else {
-        let mut out: String = s.chars().take(max).collect();
-        out.push('…');
-        out
+        crate::mask_key(name)
     }
 }
 
@@ -491,7 +489,7 @@ impl MigrationRecord {
                 other => {
                     return Err(FieldIssue {
                         field: None,
-                        message: format!("unknown field `{}`", truncate(other, 64)),
+                        message: format!("unknown field `{}`", shown_name(other)),
                     })
                 }
             }
