@@ -679,3 +679,39 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     assert_eq!(count_keys(&admin, &api_id).await, (700, 700));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_records_split_batches_under_the_body_limit() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let api_id = client.create_api("big-meta").await.unwrap().api_id;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.jsonl");
+    let blob = "x".repeat(50_000);
+    let mut text = String::new();
+    for i in 0..300 {
+        text.push_str(
+            &json!({"key": format!("sk_live_big_meta_{i:06}_abc"), "meta": {"notes": blob}})
+                .to_string(),
+        );
+        text.push('\n');
+    }
+    std::fs::write(&file, text).unwrap();
+    // 300 × ~50 KB would be a 15 MB body at batch size 1000: the engine splits it.
+    let report = client
+        .migrate_keys(
+            file,
+            MigrateOptions::new(&api_id, "big-1").batch_size(1000),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.migrated, 300, "{:?}", report.errors.first());
+    assert_eq!(report.batches, 2);
+    let v = client
+        .verify("sk_live_big_meta_000299_abc", &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(v.meta.unwrap()["notes"].as_str().unwrap().len(), 50_000);
+    server.stop().await;
+}
