@@ -6,9 +6,6 @@
 //! Keys that are empty or made only of whitespace are rejected, since they can only be the result
 //! of a parsing mistake upstream.
 
-// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};

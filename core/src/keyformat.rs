@@ -6,9 +6,6 @@
 //! Keys migrated from elsewhere have no checksum and stay valid everywhere except in the strict
 //! [`looks_like_key`] check.
 
-// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use crate::error::{Error, Result};
 use crate::SecretKey;
 

@@ -12,9 +12,6 @@
 //! Parse errors are `invalid_input` on field `permissions`; their message always contains
 //! `at position N`, N being the 0-based character position of the problem.
 
-// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::fmt;
 use std::str::FromStr;
 

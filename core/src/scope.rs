@@ -3,9 +3,6 @@
 //! permissions are the same thing seen two ways: [`scopes_to_permissions`] expands,
 //! [`permissions_to_scopes`] folds back.
 
-// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
