@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     /// Read-only connections for the verification path; `None` for `:memory:` databases.
     readers: Option<pool::Readers>,
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
+    /// Verification records while nothing was committed; `None` without readers.
+    pub(crate) verify_cache: Option<verify::VerifyCache>,
     /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
     /// or changes one, nor deletes a workspace), so a found key stays valid; unknown keys are
     /// never cached, so a root key added later (by this or another process) is found in the
@@ -190,6 +192,7 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
+                verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
                 readers,
                 limiter: Mutex::new(ratelimit::Limiter::default()),
                 root_keys: RwLock::new(HashMap::new()),

@@ -52,7 +52,7 @@ pub(crate) struct Readers {
 }
 
 struct PoolState {
-    idle: Vec<Connection>,
+    idle: Vec<Reader>,
     open: usize,
 }
 
@@ -77,10 +77,10 @@ impl Readers {
         let gate = self.gate.read();
         let mut state = self.state.lock();
         loop {
-            if let Some(conn) = state.idle.pop() {
+            if let Some(reader) = state.idle.pop() {
                 return Ok(PooledReader {
                     pool: self,
-                    conn: Some(conn),
+                    conn: Some(reader),
                     _gate: gate,
                 });
             }
@@ -90,7 +90,10 @@ impl Readers {
                 return match schema::open_reader(&self.path) {
                     Ok(conn) => Ok(PooledReader {
                         pool: self,
-                        conn: Some(conn),
+                        conn: Some(Reader {
+                            conn,
+                            seen_version: None,
+                        }),
                         _gate: gate,
                     }),
                     Err(e) => {
@@ -107,10 +110,10 @@ impl Readers {
     /// An idle reader, or `None` without waiting (nor opening one).
     pub(crate) fn try_get(&self) -> Option<PooledReader<'_>> {
         let gate = self.gate.try_read()?;
-        let conn = self.state.try_lock()?.idle.pop()?;
+        let reader = self.state.try_lock()?.idle.pop()?;
         Some(PooledReader {
             pool: self,
-            conn: Some(conn),
+            conn: Some(reader),
             _gate: gate,
         })
     }
@@ -146,29 +149,35 @@ impl Readers {
         self.checkpoint_at.store(next, Ordering::Relaxed);
     }
 
-    fn put(&self, conn: Connection) {
-        self.state.lock().idle.push(conn);
+    fn put(&self, reader: Reader) {
+        self.state.lock().idle.push(reader);
         self.available.notify_one();
     }
+}
+
+/// A pooled read-only connection and the `PRAGMA data_version` it last saw.
+pub(crate) struct Reader {
+    conn: Connection,
+    seen_version: Option<i64>,
 }
 
 /// A reader on loan from [`Readers`]; goes back to the pool when dropped.
 pub(crate) struct PooledReader<'a> {
     pool: &'a Readers,
-    conn: Option<Connection>,
+    conn: Option<Reader>,
     /// Released after `conn` is back (fields drop after `Drop::drop`).
     _gate: RwLockReadGuard<'a, ()>,
 }
 
 impl Drop for PooledReader<'_> {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if conn.is_autocommit() {
-                self.pool.put(conn);
+        if let Some(reader) = self.conn.take() {
+            if reader.conn.is_autocommit() {
+                self.pool.put(reader);
             } else {
                 // A transaction left open (should not happen): close the connection rather
                 // than hand out a stale snapshot.
-                drop(conn);
+                drop(reader);
                 self.pool.state.lock().open -= 1;
                 self.pool.available.notify_one();
             }
@@ -187,8 +196,29 @@ impl std::ops::Deref for ReadConn<'_> {
 
     fn deref(&self) -> &Connection {
         match self {
-            ReadConn::Pooled(p) => p.conn.as_ref().expect("reader present until dropped"),
+            ReadConn::Pooled(p) => &p.conn.as_ref().expect("reader present until dropped").conn,
             ReadConn::Writer(w) => w,
+        }
+    }
+}
+
+impl ReadConn<'_> {
+    /// Whether any other connection (this process's writer included) committed since this
+    /// connection last asked, by `PRAGMA data_version`; `true` on a connection's first ask
+    /// and always for the writer (`:memory:`, which has no cache to protect).
+    pub(crate) fn commits_since_last_look(&mut self) -> rusqlite::Result<bool> {
+        match self {
+            ReadConn::Writer(_) => Ok(true),
+            ReadConn::Pooled(p) => {
+                let reader = p.conn.as_mut().expect("reader present until dropped");
+                let version: i64 = reader
+                    .conn
+                    .prepare_cached("PRAGMA data_version")?
+                    .query_row([], |r| r.get(0))?;
+                let changed = reader.seen_version != Some(version);
+                reader.seen_version = Some(version);
+                Ok(changed)
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `keys.verifyKey` and the plaintext lookup shared with `keys.whoami`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +13,10 @@ use keyshift_core::wire::{
     VerifyKeyResponseData,
 };
 use keyshift_core::{Error, Result};
+use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::pool::ReadTx;
+use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
 use crate::records::*;
 use crate::schema::BUSY_TIMEOUT;
@@ -92,7 +94,8 @@ pub(crate) fn lookup(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<
 }
 
 /// What a verification reports about a key besides its own row.
-struct Details {
+#[derive(Clone)]
+pub(crate) struct Details {
     permissions: Vec<String>,
     roles: Vec<String>,
     identity: Option<Identity>,
@@ -118,29 +121,124 @@ fn details(conn: &Connection, key: &KeyRow) -> Result<Details> {
     })
 }
 
-/// The live key matching `plaintext` with its details, read in one read transaction (one
-/// consistent snapshot); `None` when unknown or deleted.
-fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(KeyRow, Details)>> {
+/// Verification records (key row and details) by sha256_base64 hash, for file databases.
+///
+/// An entry is used only while no commit has happened anywhere since it was read: before
+/// every lookup the reader in hand asks `PRAGMA data_version`, which changes when any other
+/// connection — this process's writer or another process — committed since that reader last
+/// asked; a change bumps `generation`, and entries carry the generation read *before* their
+/// read transaction began. Any commit after an entry's snapshot started is therefore seen by
+/// whichever reader asks next (each reader compares with its own previous answer), before the
+/// entry can be served. Only live sha256_base64 keys are cached; the rate limiter, credit
+/// spends and refills are never served from here (they run on the writer as before).
+pub(crate) struct VerifyCache {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<String, Arc<CachedKey>>>,
+}
+
+struct CachedKey {
+    workspace_id: String,
+    generation: u64,
+    key: KeyRow,
+    details: Details,
+}
+
+/// Entries kept at most (the map is emptied when full).
+const VERIFY_CACHE_MAX: usize = 10_000;
+
+impl VerifyCache {
+    pub(crate) fn new() -> VerifyCache {
+        VerifyCache {
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, ws: &str, b64: &str, generation: u64) -> Option<(KeyRow, Details)> {
+        let hit = self.entries.lock().get(b64).cloned()?;
+        (hit.generation == generation
+            && hit.workspace_id == ws
+            && hashing::constant_time_eq(hit.key.hash.as_bytes(), b64.as_bytes()))
+        .then(|| (hit.key.clone(), hit.details.clone()))
+    }
+
+    fn put(&self, ws: &str, b64: &str, generation: u64, key: &KeyRow, details: &Details) {
+        let entry = Arc::new(CachedKey {
+            workspace_id: ws.to_string(),
+            generation,
+            key: key.clone(),
+            details: details.clone(),
+        });
+        let mut entries = self.entries.lock();
+        if entries.len() >= VERIFY_CACHE_MAX && !entries.contains_key(b64) {
+            entries.clear();
+        }
+        entries.insert(b64.to_string(), entry);
+    }
+}
+
+/// The key matching `plaintext` in `ws` through `conn`: from the cache when nothing was
+/// committed since it was read, else in one read transaction (one consistent snapshot).
+fn load(inner: &Inner, conn: &mut ReadConn<'_>, ws: &str, plaintext: &str) -> Result<Loaded> {
     let b64 = hashing::sha256_base64(plaintext);
+    let generation = match &inner.verify_cache {
+        Some(cache) => {
+            if conn.commits_since_last_look().db()? {
+                cache.generation.fetch_add(1, Ordering::SeqCst);
+            }
+            let generation = cache.generation.load(Ordering::SeqCst);
+            if let Some((key, details)) = cache.get(ws, &b64, generation) {
+                return Ok(Loaded::Key(key, details));
+            }
+            Some(generation)
+        }
+        None => None,
+    };
     let hex = hashing::sha256_hex(plaintext);
-    let candidates = {
-        let conn = inner.reader()?;
-        let tx = ReadTx::begin(&conn).db()?;
+    let loaded = {
+        let tx = ReadTx::begin(conn).db()?;
         match exact_lookup(&tx, ws, &b64, &hex)? {
-            Some(k) if k.deleted_at.is_some() => return Ok(None),
+            Some(k) if k.deleted_at.is_some() => Loaded::NotFound,
             Some(k) => {
                 let d = details(&tx, &k)?;
-                return Ok(Some((k, d)));
+                Loaded::Key(k, d)
             }
-            None => bcrypt_candidates(&tx, ws, plaintext)?,
+            None => {
+                let candidates = bcrypt_candidates(&tx, ws, plaintext)?;
+                if candidates.is_empty() {
+                    Loaded::NotFound
+                } else {
+                    Loaded::Bcrypt(candidates)
+                }
+            }
         }
     };
-    match bcrypt_match(candidates, plaintext) {
-        Some(k) => {
-            let d = read_details(inner, &k)?;
-            Ok(Some((k, d)))
+    if let (Some(cache), Some(generation), Loaded::Key(key, details)) =
+        (&inner.verify_cache, generation, &loaded)
+    {
+        if key.variant == HashVariant::Sha256Base64 {
+            cache.put(ws, &b64, generation, key, details);
         }
-        None => Ok(None),
+    }
+    Ok(loaded)
+}
+
+/// The live key matching `plaintext` with its details; `None` when unknown or deleted.
+fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(KeyRow, Details)>> {
+    let loaded = {
+        let mut conn = inner.reader()?;
+        load(inner, &mut conn, ws, plaintext)?
+    };
+    match loaded {
+        Loaded::NotFound => Ok(None),
+        Loaded::Key(k, d) => Ok(Some((k, d))),
+        Loaded::Bcrypt(candidates) => match bcrypt_match(candidates, plaintext) {
+            Some(k) => {
+                let d = read_details(inner, &k)?;
+                Ok(Some((k, d)))
+            }
+            None => Ok(None),
+        },
     }
 }
 
@@ -228,33 +326,16 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             let (inner, ws) = (inner.clone(), ws.to_string());
             return VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)));
         }
-        Some(conn) => (|| -> Result<Loaded> {
+        Some(mut conn) => {
             // Never wait for a lock here (another process recovering or resetting the WAL):
             // a busy database fails at once and the blocking path below reads again.
-            conn.busy_timeout(Duration::ZERO).db()?;
-            let _restore = scopeguard(|| {
-                let _ = conn.busy_timeout(BUSY_TIMEOUT);
-            });
-            let plaintext = req.key.expose();
-            let b64 = hashing::sha256_base64(plaintext);
-            let hex = hashing::sha256_hex(plaintext);
-            let tx = ReadTx::begin(&conn).db()?;
-            Ok(match exact_lookup(&tx, ws, &b64, &hex)? {
-                Some(k) if k.deleted_at.is_some() => Loaded::NotFound,
-                Some(k) => {
-                    let d = details(&tx, &k)?;
-                    Loaded::Key(k, d)
-                }
-                None => {
-                    let candidates = bcrypt_candidates(&tx, ws, plaintext)?;
-                    if candidates.is_empty() {
-                        Loaded::NotFound
-                    } else {
-                        Loaded::Bcrypt(candidates)
-                    }
-                }
-            })
-        })(),
+            let loaded = conn
+                .busy_timeout(Duration::ZERO)
+                .db()
+                .and_then(|_| load(inner, &mut conn, ws, req.key.expose()));
+            let restored = conn.busy_timeout(BUSY_TIMEOUT).db();
+            restored.and(loaded)
+        }
     };
     match loaded {
         // Reads have no side effects: any failure (e.g. a busy database) is retried, and if
@@ -288,19 +369,6 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             }))
         }
     }
-}
-
-/// Runs `f` when dropped.
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }
 
 /// The checks after the key is found: disabled → expired → permissions → rate limits →

@@ -340,3 +340,102 @@ fn the_wal_stays_bounded_while_readers_never_pause() {
     let d = env.verify(&credit_key, json!({}));
     assert_eq!(d["credits"], 1_000_000 - 6001);
 }
+
+#[test]
+fn verifications_see_commits_from_other_connections_and_processes() {
+    let env = env();
+    let (key_id, key) = env.create_key(json!({"permissions": ["a"], "externalId": "owner_1"}));
+    // warm whatever the engine keeps between verifications
+    for _ in 0..3 {
+        assert_eq!(env.code(&key, json!({"permissions": "a"})), "VALID");
+    }
+    // another engine on the same file (another process, in real life)
+    let other = Engine::open(&env.path).unwrap();
+    let other_ctx = other.authenticate(&env.root_key).unwrap();
+    let other_call = |op: &str, body: serde_json::Value| call(&other, &other_ctx, op, body);
+    other_call(
+        "keys.setPermissions",
+        json!({"keyId": key_id, "permissions": ["b"]}),
+    );
+    assert_eq!(
+        env.code(&key, json!({"permissions": "a"})),
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    assert_eq!(env.verify(&key, json!({}))["permissions"], json!(["b"]));
+    other_call(
+        "keys.updateKey",
+        json!({"keyId": key_id, "meta": {"tier": "gold"}}),
+    );
+    assert_eq!(env.verify(&key, json!({}))["meta"], json!({"tier": "gold"}));
+    other_call(
+        "keys.updateCredits",
+        json!({"keyId": key_id, "operation": "set", "value": 1}),
+    );
+    assert_eq!(env.code(&key, json!({})), "VALID");
+    assert_eq!(env.code(&key, json!({})), "USAGE_EXCEEDED");
+    other_call(
+        "keys.updateCredits",
+        json!({"keyId": key_id, "operation": "set", "value": null}),
+    );
+    assert_eq!(env.code(&key, json!({})), "VALID");
+    // a plain SQLite connection, no engine at all
+    let raw = rusqlite::Connection::open(&env.path).unwrap();
+    raw.execute("UPDATE keys SET enabled = 0 WHERE id = ?1", [&key_id])
+        .unwrap();
+    assert_eq!(env.code(&key, json!({})), "DISABLED");
+    raw.execute("UPDATE keys SET enabled = 1 WHERE id = ?1", [&key_id])
+        .unwrap();
+    assert_eq!(env.code(&key, json!({})), "VALID");
+    raw.execute(
+        "UPDATE identities SET meta = '{\"region\":\"eu\"}' WHERE external_id = 'owner_1'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(
+        env.verify(&key, json!({}))["identity"]["meta"],
+        json!({"region": "eu"})
+    );
+    other_call("keys.deleteKey", json!({"keyId": key_id}));
+    assert_eq!(env.code(&key, json!({})), "NOT_FOUND");
+}
+
+#[test]
+fn a_verification_racing_writes_never_reports_a_state_older_than_the_last_answered_write() {
+    // One thread flips a key's permission back and forth and publishes each answered state;
+    // verifiers on other threads must never see a state older than the one published before
+    // their verification started.
+    let env = Arc::new(env());
+    let (key_id, key) = env.create_key(json!({"permissions": ["p0"]}));
+    let published = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let verifiers: Vec<_> = (0..3)
+        .map(|_| {
+            let (env, key, published, done) =
+                (env.clone(), key.clone(), published.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut checks = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let before = published.load(std::sync::atomic::Ordering::SeqCst);
+                    let seen = env.verify(&key, json!({}))["permissions"][0]
+                        .as_str()
+                        .unwrap()[1..]
+                        .parse::<usize>()
+                        .unwrap();
+                    assert!(seen >= before, "saw p{seen} after p{before} was answered");
+                    checks += 1;
+                }
+                checks
+            })
+        })
+        .collect();
+    for i in 1..150 {
+        env.call(
+            "keys.setPermissions",
+            json!({"keyId": key_id, "permissions": [format!("p{i}")]}),
+        );
+        published.store(i, std::sync::atomic::Ordering::SeqCst);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let checks: usize = verifiers.into_iter().map(|h| h.join().unwrap()).sum();
+    assert!(checks > 0);
+}
