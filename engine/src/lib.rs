@@ -13,7 +13,8 @@
 //! databases, verifications read through a small pool of read-only connections (WAL lets them
 //! run beside the writer; every answered write has committed before the next read starts), and
 //! [`Engine::start`] lets an async caller finish a read-only verification on its own thread.
-//! Root keys, only ever added, are remembered once found.
+//! Root keys, only ever added, are remembered once found; verification records are reused
+//! until any connection commits (see `verify::VerifyCache`).
 
 // `Error` is large by design (field, record, request id…); boxing it is core's call.
 #![allow(clippy::result_large_err)]
