@@ -14,9 +14,6 @@
 //! with the same `Idempotency-Key` (the server replays its answer; a hash it reports as existing
 //! counts as already present), and the rest are sent as new.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};

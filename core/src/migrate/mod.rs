@@ -11,9 +11,6 @@
 //! Memory: constant in the input size except duplicate detection, which keeps an 8-byte
 //! fingerprint per key (~8–10 bytes per key in 65 536 sorted buckets, plus ~1.5 MiB).
 
-// `Error` is large by design (field, record, request id…); boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 pub mod checkpoint;
 mod prepare;
 pub mod reader;

@@ -1,9 +1,6 @@
 //! Validation, local hashing, duplicate detection and batching: everything between the reader
 //! and the wire. Runs on a blocking thread; plaintext lives only inside one chunk.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use super::reader::RecordReader;
 use super::record::{digest_of, Checked, Material, RecordError};
 use crate::hashing::{hash_keys, HashVariant};

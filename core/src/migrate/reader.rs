@@ -1,9 +1,6 @@
 //! Streaming readers: JSONL and CSV files, and iterators of records. Memory stays bounded by
 //! one line (at most [`MAX_LINE_BYTES`]) whatever the file size.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

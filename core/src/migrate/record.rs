@@ -25,9 +25,6 @@
 //!
 //! Error messages name the line, the field and at most the masked key: never the plaintext.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashSet;
 
 use base64::Engine;

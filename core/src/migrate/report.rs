@@ -9,9 +9,6 @@
 //! {"summary":{"total":…,"migrated":…,…}}
 //! ```
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;

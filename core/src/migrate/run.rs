@@ -1,9 +1,6 @@
 //! The migration run: producer thread (read, validate, hash, batch) → bounded channel →
 //! up to `concurrency` requests in flight → report and checkpoint.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,9 +1,6 @@
 //! Realistic test exports (`keyshift sample-keys`): records with a fresh plaintext `key` and the
 //! fields a real export carries, in the shapes the migration reads.
 
-// `Error` is large by design; boxing it is error.rs's call.
-#![allow(clippy::result_large_err)]
-
 use std::io::Write;
 
 use serde_json::{json, Map, Value};
