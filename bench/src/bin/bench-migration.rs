@@ -22,17 +22,7 @@ use keyshift_core::Client;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-fn num(name: &str, default: usize) -> usize {
-    arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use keyshift_bench::{arg, num, BenchServer};
 
 /// Peak resident set size of this process in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> u64 {
@@ -174,24 +164,12 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
         .build()
         .unwrap();
     rt.block_on(async {
-        let config = keyshift_server::ServerConfig::new(
-            dir.join(format!("{mode}-{}.db", std::process::id() ^ rand_suffix()))
-                .to_string_lossy()
-                .to_string(),
-            "127.0.0.1:0".parse().unwrap(),
-        );
-        let bound = keyshift_server::bind(config).await.expect("bind");
-        let base_url = bound.base_url();
-        let root_key = bound.root_key().cloned().expect("root key");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(bound.run(async {
-            let _ = stopped.await;
-        }));
-        let client = Client::builder()
-            .base_url(&base_url)
-            .root_key(root_key.clone())
-            .build()
-            .unwrap();
+        let server = BenchServer::start(
+            &dir.join(format!("{mode}-{}.db", std::process::id() ^ rand_suffix())),
+        )
+        .await;
+        let (base_url, root_key) = (server.base_url.clone(), server.root_key.clone());
+        let client = server.client();
         let api_id = client.create_api(mode).await.unwrap().api_id;
         let exe = std::env::current_exe().unwrap();
         let mut cmd = Command::new(exe);
@@ -211,8 +189,7 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
         let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
             .unwrap();
-        let _ = stop.send(());
-        let _ = server.await;
+        server.stop().await;
         assert!(
             out.status.success(),
             "{mode} child failed: {}",

@@ -4,38 +4,17 @@
 
 use std::time::Instant;
 
-use keyshift_core::{Client, CreateKey, VerifyCode, VerifyOptions};
+use keyshift_core::{CreateKey, VerifyCode, VerifyOptions};
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use keyshift_bench::{num, BenchServer};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let calls = arg("--calls", 20_000);
+    let calls = num("--calls", 20_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = keyshift_server::ServerConfig::new(
-        dir.path().join("bench.db").to_string_lossy().to_string(),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    let bound = keyshift_server::bind(config).await.expect("bind");
-    let base_url = bound.base_url();
-    let root_key = bound.root_key().cloned().expect("root key");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(bound.run(async {
-        let _ = stopped.await;
-    }));
-
-    let client = Client::builder()
-        .base_url(&base_url)
-        .root_key(root_key.clone())
-        .build()
-        .unwrap();
+    let server = BenchServer::start(&dir.path().join("bench.db")).await;
+    let (base_url, root_key) = (server.base_url.clone(), server.root_key.clone());
+    let client = server.client();
     let api_id = client.create_api("bench-api").await.unwrap().api_id;
     let mut options = CreateKey::new(&api_id);
     options.permissions = vec!["profile.read".into()];
@@ -107,6 +86,5 @@ async fn main() {
         client_elapsed.as_secs_f64() / raw_elapsed.as_secs_f64(),
         per(client_elapsed) - per(raw_elapsed)
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 }
