@@ -12,12 +12,32 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A random id `{prefix}_{base58(16 random bytes)}`.
+/// Random bytes in an id after its 6-byte timestamp.
+const ID_RANDOM_BYTES: usize = 10;
+
+/// A new id `{prefix}_{base58(16 bytes)}`: the creation time (unix ms, 48 bits big-endian)
+/// then 80 random bits from the OS. Ids made later sort after earlier ones (same base58 length
+/// until the year 2500), so the indexes on ids (keys, key links, listings) grow at their end
+/// instead of dirtying a random page per insert.
 pub(crate) fn new_id(prefix: &str) -> Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
+    Ok(new_ids(prefix, 1)?.pop().unwrap_or_default())
+}
+
+/// `n` new ids as [`new_id`] makes them, from one read of the OS random number generator.
+pub(crate) fn new_ids(prefix: &str, n: usize) -> Result<Vec<String>> {
+    let mut random = vec![0u8; n * ID_RANDOM_BYTES];
+    getrandom::fill(&mut random)
         .map_err(|e| Error::server(format!("the OS random number generator failed: {e}")))?;
-    Ok(format!("{prefix}_{}", bs58::encode(bytes).into_string()))
+    let now = (now_ms().max(0) as u64).to_be_bytes();
+    Ok(random
+        .chunks_exact(ID_RANDOM_BYTES)
+        .map(|r| {
+            let mut bytes = [0u8; 6 + ID_RANDOM_BYTES];
+            bytes[..6].copy_from_slice(&now[2..]);
+            bytes[6..].copy_from_slice(r);
+            format!("{prefix}_{}", bs58::encode(bytes).into_string())
+        })
+        .collect())
 }
 
 /// Maps rusqlite results to keyshift errors. SQL never carries a plaintext key (only hashes),
@@ -210,6 +230,20 @@ mod tests {
             last_refill_boundary(now, true, Some(31)),
             days_from_civil(2024, 2, 29) * DAY_MS
         );
+    }
+
+    #[test]
+    fn ids_are_unique_and_sort_by_creation_time() {
+        let a = new_ids("key", 1000).unwrap();
+        let set: std::collections::HashSet<&String> = a.iter().collect();
+        assert_eq!(set.len(), 1000);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id("key").unwrap();
+        for id in &a {
+            assert!(id.starts_with("key_"));
+            assert_eq!(id.len(), b.len(), "{id} {b}");
+            assert!(id < &b, "{id} !< {b}");
+        }
     }
 
     #[test]
