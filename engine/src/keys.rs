@@ -1,6 +1,6 @@
 //! `keys.*` operations except verification (see `verify.rs`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -8,10 +8,10 @@ use keyshift_core::hashing::{self, HashVariant, KeyHash};
 use keyshift_core::keyformat;
 use keyshift_core::wire::*;
 use keyshift_core::{Error, FieldError, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::records::*;
-use crate::util::{bad_request, new_id, now_ms, Db};
+use crate::util::{bad_request, new_id, new_ids, now_ms, Db};
 
 /// Everything needed to insert a key row.
 pub(crate) struct NewKey<'a> {
@@ -35,11 +35,23 @@ pub(crate) struct NewKey<'a> {
 /// Inserts a key with its links; returns the new key id.
 pub(crate) fn insert_key(conn: &Connection, k: &NewKey<'_>) -> Result<String> {
     let id = new_id("key")?;
-    let now = now_ms();
     let identity_id = match k.external_id {
         Some(e) => Some(ensure_identity(conn, k.ws, e)?),
         None => None,
     };
+    insert_key_row(conn, &id, now_ms(), identity_id.as_deref(), k)?;
+    Ok(id)
+}
+
+/// Inserts the new key `id` (owned by `identity_id`, the identity of `k.external_id`) with its
+/// ratelimits and links.
+fn insert_key_row(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+    identity_id: Option<&str>,
+    k: &NewKey<'_>,
+) -> Result<()> {
     let remaining = k.credits.and_then(|c| c.remaining);
     let refill = k.credits.and_then(|c| c.refill.as_ref());
     conn.prepare_cached(
@@ -69,12 +81,11 @@ pub(crate) fn insert_key(conn: &Connection, k: &NewKey<'_>) -> Result<String> {
         now
     ])
     .db()?;
-    if !k.ratelimits.is_empty() {
-        replace_ratelimits(conn, k.ws, Some(&id), None, k.ratelimits)?;
-    }
-    link_permissions(conn, &id, k.permission_ids)?;
-    link_roles(conn, &id, k.role_ids)?;
-    Ok(id)
+    // A new key has no ratelimits to replace.
+    insert_ratelimits(conn, k.ws, Some(id), None, k.ratelimits)?;
+    link_permissions(conn, id, k.permission_ids)?;
+    link_roles(conn, id, k.role_ids)?;
+    Ok(())
 }
 
 pub(crate) fn create_key(
@@ -315,6 +326,124 @@ fn other_spelling(hash: &KeyHash) -> Option<String> {
     }
 }
 
+/// Hashes (either sha256 spelling) already stored in `ws` among `candidates`, a few hundred
+/// per query.
+fn existing_hashes(conn: &Connection, ws: &str, candidates: &[&str]) -> Result<HashSet<String>> {
+    const CHUNK: usize = 250;
+    let sql = format!(
+        "SELECT hash FROM keys WHERE workspace_id = ?1 AND hash IN ({})",
+        vec!["?"; CHUNK].join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut found = HashSet::new();
+    for chunk in candidates.chunks(CHUNK) {
+        // Unused slots stay NULL, which matches nothing.
+        let mut values: Vec<Option<&str>> = chunk.iter().map(|h| Some(*h)).collect();
+        values.resize(CHUNK, None);
+        let params = std::iter::once(Some(ws)).chain(values);
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).db()?;
+        while let Some(row) = rows.next().db()? {
+            found.insert(row.get::<_, String>(0).db()?);
+        }
+    }
+    Ok(found)
+}
+
+/// Ids of identities of `ws` with these external ids (absent ones are left out).
+fn existing_identities(
+    conn: &Connection,
+    ws: &str,
+    external_ids: &[&str],
+) -> Result<HashMap<String, String>> {
+    const CHUNK: usize = 250;
+    let sql = format!(
+        "SELECT external_id, id FROM identities WHERE workspace_id = ?1 AND external_id IN ({})",
+        vec!["?"; CHUNK].join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut found = HashMap::new();
+    for chunk in external_ids.chunks(CHUNK) {
+        let mut values: Vec<Option<&str>> = chunk.iter().map(|h| Some(*h)).collect();
+        values.resize(CHUNK, None);
+        let params = std::iter::once(Some(ws)).chain(values);
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).db()?;
+        while let Some(row) = rows.next().db()? {
+            found.insert(row.get::<_, String>(0).db()?, row.get::<_, String>(1).db()?);
+        }
+    }
+    Ok(found)
+}
+
+/// Role, permission and identity ids resolved once per distinct name within one migration
+/// batch (nothing else writes during its transaction).
+#[derive(Default)]
+struct Resolved {
+    roles: HashMap<String, String>,
+    permissions: HashMap<String, String>,
+    identities: HashMap<String, String>,
+}
+
+impl Resolved {
+    /// Like [`resolve_roles`]: ids in order, without repeats; 404 naming the first unknown role.
+    fn roles(&mut self, conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::with_capacity(names.len());
+        for name in names {
+            let id = match self.roles.get(name) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = resolve_roles(conn, ws, std::slice::from_ref(name))?
+                        .pop()
+                        .unwrap_or_default();
+                    self.roles.insert(name.clone(), id.clone());
+                    id
+                }
+            };
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Like [`ensure_permissions`]: ids by first occurrence of each slug, missing ones created.
+    fn permissions(
+        &mut self,
+        conn: &Connection,
+        ws: &str,
+        slugs: &[String],
+    ) -> Result<Vec<String>> {
+        let mut ids = Vec::with_capacity(slugs.len());
+        let mut seen = HashSet::new();
+        for slug in slugs {
+            if !seen.insert(slug.as_str()) {
+                continue;
+            }
+            let id = match self.permissions.get(slug) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = ensure_permissions(conn, ws, std::slice::from_ref(slug))?
+                        .pop()
+                        .unwrap_or_default();
+                    self.permissions.insert(slug.clone(), id.clone());
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Like [`ensure_identity`].
+    fn identity(&mut self, conn: &Connection, ws: &str, external_id: &str) -> Result<String> {
+        if let Some(id) = self.identities.get(external_id) {
+            return Ok(id.clone());
+        }
+        let id = ensure_identity(conn, ws, external_id)?;
+        self.identities.insert(external_id.to_string(), id.clone());
+        Ok(id)
+    }
+}
+
 pub(crate) fn migrate_keys(
     conn: &Connection,
     ws: &str,
@@ -327,7 +456,10 @@ pub(crate) fn migrate_keys(
     let mut errors = Vec::new();
     for (i, k) in req.keys.iter().enumerate() {
         match KeyHash::parse(&k.hash, variant) {
-            Ok(h) => parsed.push(h),
+            Ok(h) => {
+                let other = other_spelling(&h);
+                parsed.push((h, other));
+            }
             Err(e) => errors.push(FieldError {
                 location: format!("body.keys[{i}].hash"),
                 message: format!("not a valid {variant} hash: {}", e.message),
@@ -337,32 +469,52 @@ pub(crate) fn migrate_keys(
     if !errors.is_empty() {
         return Err(bad_request(errors));
     }
+    // Every spelling of every hash, looked up at once. Keys inserted below are caught by `seen`.
+    let candidates: Vec<&str> = parsed
+        .iter()
+        .flat_map(|(h, other)| std::iter::once(h.value.as_str()).chain(other.as_deref()))
+        .collect();
+    let existing = existing_hashes(conn, ws, &candidates)?;
+    let mut external_ids: Vec<&str> = req
+        .keys
+        .iter()
+        .filter_map(|k| k.external_id.as_deref())
+        .collect();
+    external_ids.sort_unstable();
+    external_ids.dedup();
+    let mut resolved = Resolved {
+        identities: existing_identities(conn, ws, &external_ids)?,
+        ..Resolved::default()
+    };
+    let mut key_ids = new_ids("key", req.keys.len())?.into_iter();
     let mut out = MigrateKeysResponseData::default();
-    let mut seen: HashSet<String> = HashSet::new();
-    for (k, hash) in req.keys.iter().zip(parsed) {
-        let other = other_spelling(&hash);
-        let exists: Option<i64> = conn
-            .prepare_cached(
-                "SELECT 1 FROM keys WHERE workspace_id = ?1 AND (hash = ?2 OR hash = ?3) LIMIT 1",
-            )
-            .db()?
-            .query_row(params![ws, hash.value, other], |r| r.get(0))
-            .optional()
-            .db()?;
+    let mut seen: HashSet<String> = HashSet::with_capacity(req.keys.len());
+    let now = now_ms();
+    for (k, (hash, other)) in req.keys.iter().zip(parsed) {
+        let exists =
+            existing.contains(&hash.value) || other.as_ref().is_some_and(|o| existing.contains(o));
         let duplicate_in_batch =
             !seen.insert(hash.value.clone()) || other.as_ref().is_some_and(|o| seen.contains(o));
-        if exists.is_some() || duplicate_in_batch {
+        if exists || duplicate_in_batch {
             out.failed.push(MigrateFailure {
                 hash: k.hash.clone(),
                 error: None,
             });
             continue;
         }
-        let role_ids = resolve_roles(conn, ws, k.roles.as_deref().unwrap_or_default())?;
+        let role_ids = resolved.roles(conn, ws, k.roles.as_deref().unwrap_or_default())?;
         let permission_ids =
-            ensure_permissions(conn, ws, k.permissions.as_deref().unwrap_or_default())?;
-        let key_id = insert_key(
+            resolved.permissions(conn, ws, k.permissions.as_deref().unwrap_or_default())?;
+        let identity_id = match k.external_id.as_deref() {
+            Some(e) => Some(resolved.identity(conn, ws, e)?),
+            None => None,
+        };
+        let key_id = key_ids.next().unwrap_or_default();
+        insert_key_row(
             conn,
+            &key_id,
+            now,
+            identity_id.as_deref(),
             &NewKey {
                 ws,
                 api_id: &req.api_id,

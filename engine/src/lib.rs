@@ -398,6 +398,12 @@ impl Engine {
             }
             _ => {}
         }
+        // A migration batch can be megabytes of JSON: parse it before taking the writer. A body
+        // that does not parse takes the ordinary path, so its error (or an idempotency replay
+        // or conflict) is the same as ever.
+        let migration = (op == "keys.migrateKeys")
+            .then(|| parse_body::<wire::MigrateKeysRequest>(body).ok())
+            .flatten();
         self.write(|conn| {
             let slot = match idempotency_key {
                 Some(k) => match idempotency::lookup(conn, ws, op, body, k)? {
@@ -406,7 +412,10 @@ impl Engine {
                 },
                 None => None,
             };
-            let out = execute(conn, ws, op, body)?;
+            let out = match migration {
+                Some(req) => reply(keys::migrate_keys(conn, ws, &req)?)?,
+                None => execute(conn, ws, op, body)?,
+            };
             if let Some(slot) = slot {
                 idempotency::store(conn, ws, op, slot, &out)?;
             }

@@ -46,7 +46,8 @@ pub(crate) fn parse_meta(text: Option<String>) -> Option<Metadata> {
 }
 
 pub(crate) fn meta_text(meta: Option<&Metadata>) -> Option<String> {
-    meta.map(|m| serde_json::Value::Object(m.clone()).to_string())
+    // A map serializes exactly as the JSON object holding it, without copying it into one.
+    meta.and_then(|m| serde_json::to_string(m).ok())
 }
 
 pub(crate) fn variant_from_str(s: &str) -> HashVariant {
@@ -416,6 +417,17 @@ pub(crate) fn replace_ratelimits(
         params![owner_key, owner_identity],
     )
     .db()?;
+    insert_ratelimits(conn, ws, owner_key, owner_identity, limits)
+}
+
+/// Adds `limits` to an owner that has none (see [`replace_ratelimits`]).
+pub(crate) fn insert_ratelimits(
+    conn: &Connection,
+    ws: &str,
+    owner_key: Option<&str>,
+    owner_identity: Option<&str>,
+    limits: &[RatelimitRequest],
+) -> Result<()> {
     let mut seen = HashSet::new();
     for rl in limits.iter().rev() {
         if !seen.insert(rl.name.as_str()) {

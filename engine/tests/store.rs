@@ -701,3 +701,153 @@ fn permissions_roles_identities_apis() {
     );
     assert_eq!(env.code(&key2, json!({})), "NOT_FOUND");
 }
+
+/// A batch larger than one duplicate-lookup query (250 spellings), with repeats inside the
+/// batch in both spellings, shared identities and permissions, an unknown role only on a
+/// duplicate, and the same hashes in another workspace.
+#[test]
+fn migrate_large_batch_resolves_each_name_once_and_keeps_every_rule() {
+    let env = env();
+    env.call(
+        "permissions.createRole",
+        json!({"name": "reader", "permissions": ["r"]}),
+    );
+    let plain = |i: usize| format!("bulk_key_{i}_abcdefghij");
+    // key 7 exists before the batch
+    env.call(
+        "keys.migrateKeys",
+        json!({"migrationId": "pre", "apiId": env.api_id, "hashVariant": "sha256_hex",
+               "keys": [{"hash": hashing::sha256_hex(&plain(7))}]}),
+    );
+    let mut keys: Vec<Value> = (0..300)
+        .map(|i| {
+            json!({"hash": hashing::sha256_hex(&plain(i)).to_uppercase(),
+                   "externalId": format!("cust_{}", i % 3), "roles": ["reader", "reader"],
+                   "permissions": [format!("p{}", i % 4), "shared", "shared"]})
+        })
+        .collect();
+    // repeats: key 5 again (lowercase), key 280 again; an unknown role on a duplicate is
+    // never looked up
+    keys.push(json!({"hash": hashing::sha256_hex(&plain(5)), "roles": ["nope"]}));
+    keys.push(json!({"hash": hashing::sha256_hex(&plain(280)).to_uppercase()}));
+    let out = env.call(
+        "keys.migrateKeys",
+        json!({"migrationId": "bulk", "apiId": env.api_id, "hashVariant": "sha256_hex",
+               "keys": keys}),
+    );
+    let failed: Vec<&str> = out["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            hashing::sha256_hex(&plain(7)).to_uppercase(),
+            hashing::sha256_hex(&plain(5)),
+            hashing::sha256_hex(&plain(280)).to_uppercase()
+        ]
+    );
+    let migrated = out["migrated"].as_array().unwrap();
+    assert_eq!(migrated.len(), 299);
+    let ids: std::collections::HashSet<&str> = migrated
+        .iter()
+        .map(|m| m["keyId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 299);
+    for i in [0, 5, 251, 299] {
+        let d = env.verify(
+            &plain(i),
+            json!({"permissions": format!("r AND shared AND p{}", i % 4)}),
+        );
+        assert_eq!(d["code"], "VALID", "{i}: {d}");
+        assert_eq!(d["identity"]["externalId"], format!("cust_{}", i % 3));
+    }
+    let perms = env.call("permissions.listPermissions", json!({}));
+    let slugs: Vec<&str> = perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs.len(), 6, "{slugs:?}"); // r, shared, p0..p3 — each created once
+    let idents = env.call("identities.listIdentities", json!({}));
+    assert_eq!(idents.as_array().unwrap().len(), 3);
+    // the base64 spelling of a migrated hex hash is a duplicate too
+    let out = env.call(
+        "keys.migrateKeys",
+        json!({"migrationId": "again", "apiId": env.api_id,
+               "keys": [{"hash": hashing::sha256_base64(&plain(299))},
+                        {"hash": hashing::sha256_base64(&plain(300))}]}),
+    );
+    assert_eq!(out["failed"], json!([hashing::sha256_base64(&plain(299))]));
+    assert_eq!(out["migrated"].as_array().unwrap().len(), 1);
+    // an unknown role on a new key is a 404 and nothing of the batch is stored
+    let err = env.err(
+        "keys.migrateKeys",
+        json!({"migrationId": "bad", "apiId": env.api_id,
+               "keys": [{"hash": hashing::sha256_base64(&plain(400)), "externalId": "new_cust"},
+                        {"hash": hashing::sha256_base64(&plain(401)), "roles": ["reader", "nope"]}]}),
+    );
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(err.message.contains("nope"), "{err}");
+    assert_eq!(env.code(&plain(400), json!({})), "NOT_FOUND");
+    let idents = env.call("identities.listIdentities", json!({}));
+    assert_eq!(idents.as_array().unwrap().len(), 3);
+    // another workspace migrates the same hashes as new keys
+    let ws = env.engine.create_workspace("other").unwrap();
+    let root = env.engine.create_root_key(&ws).unwrap();
+    let ctx = env.engine.authenticate(root.expose()).unwrap();
+    let api = call(
+        &env.engine,
+        &ctx,
+        "apis.createApi",
+        json!({"name": "other"}),
+    );
+    let out = call(
+        &env.engine,
+        &ctx,
+        "keys.migrateKeys",
+        json!({"migrationId": "mig_o", "apiId": api["apiId"],
+               "keys": [{"hash": hashing::sha256_base64(&plain(0)), "externalId": "cust_0"}]}),
+    );
+    assert_eq!(out["failed"], json!([]));
+    assert_eq!(out["migrated"].as_array().unwrap().len(), 1);
+}
+
+/// The batch parsed before the writer is taken is replayed like any other request.
+#[test]
+fn migrate_idempotent_replay_and_conflict() {
+    let env = env();
+    let body = json!({"migrationId": "mig", "apiId": env.api_id,
+                      "keys": [{"hash": hashing::sha256_base64("replay_me_123456")}]})
+    .to_string();
+    let first = env
+        .engine
+        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), Some("mig-1"))
+        .unwrap();
+    let again = env
+        .engine
+        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), Some("mig-1"))
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first.data["migrated"].as_array().unwrap().len(), 1);
+    // without the idempotency key the same hash is now a duplicate
+    let fresh = env
+        .engine
+        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), None)
+        .unwrap();
+    assert_eq!(fresh.data["migrated"], json!([]));
+    // the same idempotency key with a body that does not even parse: still a conflict
+    let err = env
+        .engine
+        .dispatch(
+            &env.ctx,
+            "keys.migrateKeys",
+            b"{\"bogus\":1}",
+            Some("mig-1"),
+        )
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Conflict);
+}
