@@ -1,8 +1,6 @@
 //! Commands that talk to a key service: `apis`, `keys`, `permissions`, `roles`. The connection
 //! flags (`--base-url/--root-key`, env, or `--local DB`) are shared with `migrate`.
 
-use std::sync::Arc;
-
 use clap::{Args, Subcommand};
 use keyshift_core::wire::{self, UpdateKeyRequest};
 use keyshift_core::{Client, CreateKey, Error, Result, Scope, Verification, VerifyOptions};
@@ -25,8 +23,7 @@ pub struct ConnectArgs {
 impl ConnectArgs {
     pub fn connect(&self) -> Result<Client> {
         if let Some(path) = &self.local {
-            let backend = keyshift_engine::LocalBackend::open(path)?;
-            return Ok(Client::with_backend(Arc::new(backend)));
+            return keyshift_engine::local_client(path);
         }
         let root_key = self
             .root_key

@@ -42,7 +42,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
-pub use local::LocalBackend;
+pub use local::{local_client, LocalBackend};
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 

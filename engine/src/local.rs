@@ -4,7 +4,8 @@
 
 use async_trait::async_trait;
 use keyshift_core::backend::{Backend, CallOptions, Reply};
-use keyshift_core::{Error, Result};
+use keyshift_core::{Client, Error, Result};
+use std::sync::Arc;
 
 use crate::{Engine, WorkspaceCtx};
 
@@ -48,6 +49,13 @@ impl LocalBackend {
     pub fn workspace(&self) -> &WorkspaceCtx {
         &self.ctx
     }
+}
+
+/// `Client::local(path)` of DESIGN.md §3: a [`Client`] with every method of the HTTP client,
+/// running this engine in-process on the database at `path` (core cannot name the engine, so
+/// the constructor lives here).
+pub fn local_client(path: &str) -> Result<Client> {
+    Ok(Client::with_backend(Arc::new(LocalBackend::open(path)?)))
 }
 
 impl Engine {

@@ -1,8 +1,6 @@
 //! Harness for end-to-end tests: a real `keyshift` server on a free loopback port with a
 //! temporary SQLite file, and clients for it over HTTP and in-process.
 
-use std::sync::Arc;
-
 use keyshift_core::{Client, ClientBuilder, RetryPolicy, SecretKey};
 use tokio::sync::oneshot;
 
@@ -103,10 +101,8 @@ pub struct LocalClient {
 pub fn local_client() -> LocalClient {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("local.db");
-    let backend =
-        keyshift_engine::LocalBackend::open(&path.to_string_lossy()).expect("engine opens");
     LocalClient {
-        client: Client::with_backend(Arc::new(backend)),
+        client: keyshift_engine::local_client(&path.to_string_lossy()).expect("engine opens"),
         _dir: dir,
     }
 }
