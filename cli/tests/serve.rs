@@ -1,52 +1,16 @@
 //! `keyshift serve` and `keyshift admin` as a user runs them: the built binary, a temp database,
 //! real HTTP on loopback, SIGTERM for a clean stop.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_keyshift");
+mod common;
 
-struct Served {
-    child: Child,
-    base_url: String,
-    root_key: Option<String>,
-}
-
-fn spawn_serve(db: &str, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Served {
-    let started = Instant::now();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--json"])
-        .args(extra_args)
-        .env_remove("KEYSHIFT_ROOT_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("keyshift binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reads the JSON line");
-    let v: Value =
-        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(3),
-        "serve took {elapsed:?} to come up"
-    );
-    Served {
-        child,
-        base_url: v["baseUrl"].as_str().expect("baseUrl").to_string(),
-        root_key: v["rootKey"].as_str().map(str::to_string),
-    }
-}
+use common::{spawn_serve, Served, BIN};
 
 /// Minimal HTTP/1.1 client (Connection: close) so the test needs no async runtime.
 fn http(

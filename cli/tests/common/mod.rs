@@ -5,10 +5,52 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyshift");
 
-/// A `keyshift serve --json` child; killed when dropped.
+/// A `keyshift serve --json` child as it announced itself.
+pub struct Served {
+    pub child: Child,
+    pub base_url: String,
+    /// Printed only on the first start of a database, and never for a seeded key.
+    pub root_key: Option<String>,
+}
+
+/// Starts `keyshift serve --db DB --listen 127.0.0.1:0 --json` (with `KEYSHIFT_ROOT_KEY`
+/// removed unless `extra_env` sets it) and reads its JSON line; it must come up within 3 s.
+pub fn spawn_serve(db: &str, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Served {
+    let started = Instant::now();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--json"])
+        .args(extra_args)
+        .env_remove("KEYSHIFT_ROOT_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("keyshift binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("reads the JSON line");
+    let v: serde_json::Value =
+        serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "serve took {elapsed:?} to come up"
+    );
+    Served {
+        child,
+        base_url: v["baseUrl"].as_str().expect("baseUrl").to_string(),
+        root_key: v["rootKey"].as_str().map(str::to_string),
+    }
+}
+
+/// A `keyshift serve --json` child on its own temp database; killed when dropped.
 pub struct Server {
     pub child: Child,
     pub base_url: String,
@@ -24,31 +66,11 @@ impl Server {
     pub fn start_with(extra_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("server.db");
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--db",
-                db.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-            ])
-            .args(extra_args)
-            .env_remove("KEYSHIFT_ROOT_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("keyshift serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("serve prints its JSON line");
-        let info: serde_json::Value = serde_json::from_str(line.trim()).expect("JSON line");
+        let served = spawn_serve(db.to_str().unwrap(), &[], extra_args);
         Server {
-            child,
-            base_url: info["baseUrl"].as_str().unwrap().to_string(),
-            root_key: info["rootKey"].as_str().unwrap().to_string(),
+            child: served.child,
+            base_url: served.base_url,
+            root_key: served.root_key.expect("a new database prints its root key"),
             dir,
         }
     }
