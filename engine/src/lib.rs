@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     /// Read-only connections for the verification path; `None` for `:memory:` databases.
     readers: Option<pool::Readers>,
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
+    /// bcrypt hash checks made by verifications (see [`Engine::bcrypt_checks`]).
+    pub(crate) bcrypt_checks: std::sync::atomic::AtomicU64,
     /// Verification records while nothing was committed; `None` without readers.
     pub(crate) verify_cache: Option<verify::VerifyCache>,
     /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
@@ -196,6 +198,7 @@ impl Engine {
                 verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
                 readers,
                 limiter: Mutex::new(ratelimit::Limiter::default()),
+                bcrypt_checks: std::sync::atomic::AtomicU64::new(0),
                 root_keys: RwLock::new(HashMap::new()),
             }),
         })
@@ -421,6 +424,15 @@ impl Engine {
             }
             Ok(out)
         })
+    }
+
+    /// bcrypt hash checks made by verifications (`keys.verifyKey`, `keys.whoami`) since this
+    /// engine was opened: a metric of the slow path, at most [`BCRYPT_MAX_CANDIDATES`] per
+    /// verification.
+    pub fn bcrypt_checks(&self) -> u64 {
+        self.inner
+            .bcrypt_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks that the database answers.

@@ -23,11 +23,14 @@ use crate::schema::BUSY_TIMEOUT;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
 use crate::Inner;
 
-/// Most bcrypt-stored keys tried for one presented key (keys whose stored start is a prefix of
-/// the presented key come first). bcrypt is slow by design; this bounds the work an unknown key
-/// can cause. Migrated bcrypt keys are re-stored as sha256_base64 on their first valid verify,
-/// so the candidate set shrinks as keys are used.
-pub const BCRYPT_MAX_CANDIDATES: usize = 32;
+/// Most bcrypt-stored keys tried for one presented key: those whose stored `start` is a prefix
+/// of the presented key, found through the `keys_bcrypt (workspace_id, start)` index. bcrypt is
+/// slow by design; `keys.migrateKeys` refuses a bcrypt key whose start would let one presented
+/// key match more than this many (see `keys::bcrypt_start_fanout`), and the query's `LIMIT`
+/// enforces it anyway, so an unknown key costs at most this many bcrypt checks. Migrated bcrypt
+/// keys are re-stored as sha256_base64 on their first valid verify (lazy re-hash).
+pub use keyshift_core::wire::BCRYPT_MAX_CANDIDATES;
+use keyshift_core::wire::MIGRATED_START_MAX_LEN;
 
 /// The key stored under `b64` (sha256_base64) or `hex` (sha256_hex) in workspace `ws`, deleted
 /// or not. Both hashes are indexed; the match is confirmed in constant time.
@@ -51,30 +54,56 @@ fn exact_lookup(conn: &Connection, ws: &str, b64: &str, hex: &str) -> Result<Opt
     Ok(None)
 }
 
-/// Live bcrypt-stored keys of `ws` that could match `plaintext` (see [`BCRYPT_MAX_CANDIDATES`]).
+/// The prefixes of `text` a stored migrated `start` can be: every prefix of 1 to
+/// [`MIGRATED_START_MAX_LEN`] bytes (on character boundaries), padded with `None` to that many.
+pub(crate) fn start_prefixes(text: &str) -> [Option<&str>; MIGRATED_START_MAX_LEN] {
+    let mut out = [None; MIGRATED_START_MAX_LEN];
+    for (slot, len) in out.iter_mut().zip(1..=text.len().min(MIGRATED_START_MAX_LEN)) {
+        if text.is_char_boundary(len) {
+            *slot = Some(&text[..len]);
+        }
+    }
+    out
+}
+
+/// `?2, ?3, …` for the [`start_prefixes`] bound after the workspace id.
+pub(crate) fn start_placeholders() -> String {
+    (2..2 + MIGRATED_START_MAX_LEN)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bcrypt_candidates_sql() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
+         AND hash_variant = 'bcrypt' AND start IN ({}) AND deleted_at IS NULL \
+         ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}",
+        start_placeholders()
+    )
+}
+
+/// Live bcrypt-stored keys of `ws` whose `start` is a prefix of `plaintext`, at most
+/// [`BCRYPT_MAX_CANDIDATES`], longest start first. Index lookups on `keys_bcrypt`; a bcrypt key
+/// with an empty start (migrated before starts were required) is never a candidate.
 fn bcrypt_candidates(conn: &Connection, ws: &str, plaintext: &str) -> Result<Vec<KeyRow>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
-             AND hash_variant = 'bcrypt' AND deleted_at IS NULL \
-             AND (start = '' OR substr(?2, 1, length(start)) = start) \
-             ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}"
-        ))
-        .db()?;
+    let mut stmt = conn.prepare_cached(&bcrypt_candidates_sql()).db()?;
+    let params = std::iter::once(Some(ws)).chain(start_prefixes(plaintext));
     let rows = stmt
-        .query_map(params![ws, plaintext], key_row)
+        .query_map(rusqlite::params_from_iter(params), key_row)
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
     Ok(rows)
 }
 
-/// The first candidate whose bcrypt hash matches `plaintext`. Slow by design: call it holding
-/// no connection.
-fn bcrypt_match(candidates: Vec<KeyRow>, plaintext: &str) -> Option<KeyRow> {
-    candidates
-        .into_iter()
-        .find(|c| hashing::verify_bcrypt(plaintext, &c.hash).unwrap_or(false))
+/// The first candidate whose bcrypt hash matches `plaintext`, counting each check in
+/// `inner.bcrypt_checks`. Slow by design: call it holding no connection.
+fn bcrypt_match(inner: &Inner, candidates: Vec<KeyRow>, plaintext: &str) -> Option<KeyRow> {
+    candidates.into_iter().find(|c| {
+        inner.bcrypt_checks.fetch_add(1, Ordering::Relaxed);
+        hashing::verify_bcrypt(plaintext, &c.hash).unwrap_or(false)
+    })
 }
 
 /// Finds the stored key matching `plaintext` in workspace `ws`: by sha256_base64 (indexed),
@@ -90,7 +119,7 @@ pub(crate) fn lookup(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<
         }
         bcrypt_candidates(&conn, ws, plaintext)?
     };
-    Ok(bcrypt_match(candidates, plaintext))
+    Ok(bcrypt_match(inner, candidates, plaintext))
 }
 
 /// What a verification reports about a key besides its own row.
@@ -232,7 +261,7 @@ fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(K
     match loaded {
         Loaded::NotFound => Ok(None),
         Loaded::Key(k, d) => Ok(Some((k, d))),
-        Loaded::Bcrypt(candidates) => match bcrypt_match(candidates, plaintext) {
+        Loaded::Bcrypt(candidates) => match bcrypt_match(inner, candidates, plaintext) {
             Some(k) => {
                 let d = read_details(inner, &k)?;
                 Ok(Some((k, d)))
@@ -361,7 +390,7 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
         Ok(Loaded::Bcrypt(candidates)) => {
             let inner = inner.clone();
             VerifyStep::Blocking(Box::new(move || {
-                let Some(key) = bcrypt_match(candidates, req.key.expose()) else {
+                let Some(key) = bcrypt_match(&inner, candidates, req.key.expose()) else {
                     return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
                 };
                 let details = read_details(&inner, &key)?;
@@ -550,4 +579,50 @@ fn complete(
         }
     }
     finish(data, VerifyCode::Valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_prefixes_cover_every_stored_start_length() {
+        let p = start_prefixes("sk_é1");
+        assert_eq!(
+            p[..7],
+            [
+                Some("s"),
+                Some("sk"),
+                Some("sk_"),
+                None, // inside `é`
+                Some("sk_é"),
+                Some("sk_é1"),
+                None
+            ]
+        );
+        let long = "k".repeat(100);
+        let p = start_prefixes(&long);
+        assert_eq!(p[MIGRATED_START_MAX_LEN - 1].map(str::len), Some(MIGRATED_START_MAX_LEN));
+    }
+
+    /// The bcrypt candidates are found through the partial `(workspace_id, start)` index, not
+    /// by scanning the workspace's bcrypt keys.
+    #[test]
+    fn bcrypt_candidates_use_the_start_index() {
+        let conn = crate::schema::open(":memory:").unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", bcrypt_candidates_sql()))
+            .unwrap();
+        let params = std::iter::once(Some("ws")).chain(start_prefixes("sk_live_abcdef"));
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("USING INDEX keys_bcrypt (workspace_id=? AND start=?)"),
+            "{plan}"
+        );
+    }
 }
