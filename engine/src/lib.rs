@@ -44,6 +44,7 @@ use serde::Serialize;
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
 pub use schema::SCHEMA_VERSION;
+pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 
 use util::{parse_body, Db};
@@ -53,6 +54,9 @@ pub const ROOT_KEY_PREFIX: &str = "ks_root";
 /// Random bytes in a generated root key.
 pub const ROOT_KEY_BYTES: usize = 32;
 
+/// A callback run by a verification at a fixed point (tests only).
+pub type VerifyHook = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct Inner {
     /// The writer; every write goes through it (see [`Engine::write`]).
     pub(crate) conn: Mutex<Connection>,
@@ -61,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
     /// bcrypt hash checks made by verifications (see [`Engine::bcrypt_checks`]).
     pub(crate) bcrypt_checks: std::sync::atomic::AtomicU64,
+    /// Test hook, see [`Engine::set_verify_write_hook`].
+    pub(crate) verify_write_hook: Mutex<Option<VerifyHook>>,
     /// Verification records while nothing was committed; `None` without readers.
     pub(crate) verify_cache: Option<verify::VerifyCache>,
     /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
@@ -199,6 +205,7 @@ impl Engine {
                 readers,
                 limiter: Mutex::new(ratelimit::Limiter::default()),
                 bcrypt_checks: std::sync::atomic::AtomicU64::new(0),
+                verify_write_hook: Mutex::new(None),
                 root_keys: RwLock::new(HashMap::new()),
             }),
         })
@@ -433,6 +440,26 @@ impl Engine {
         self.inner
             .bcrypt_checks
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Test hook: `hook` runs in every verification that writes (credits, refill, lazy
+    /// re-hash) after the key was read and before its write transaction begins, with no
+    /// connection held, so a test can change the key in between. `None` removes it.
+    #[doc(hidden)]
+    pub fn set_verify_write_hook(&self, hook: Option<VerifyHook>) {
+        *self.inner.verify_write_hook.lock() = hook;
+    }
+
+    /// Most rate-limit windows kept in memory (default
+    /// [`DEFAULT_WINDOW_CAPACITY`]); tests lower it.
+    #[doc(hidden)]
+    pub fn set_ratelimit_capacity(&self, capacity: usize) {
+        self.inner.limiter.lock().set_capacity(capacity);
+    }
+
+    /// Rate-limit windows held in memory now.
+    pub fn ratelimit_windows(&self) -> usize {
+        self.inner.limiter.lock().len()
     }
 
     /// Checks that the database answers.

@@ -14,7 +14,7 @@ use keyshift_core::wire::{
 };
 use keyshift_core::{Error, Result};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
@@ -401,20 +401,18 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
 }
 
 /// The checks after the key is found: disabled → expired → permissions → rate limits →
-/// credits, with the due refill first and the lazy re-hash last. Takes the writer only when
-/// [`needs_writer`].
+/// credits. A verification that writes ([`needs_writer`]: refill, credit spend, lazy re-hash)
+/// does all its writes in one IMMEDIATE transaction on the writer that first re-reads the key
+/// (deleted, enabled, expires, credits) — see [`complete_writing`]. A rate-limit token is
+/// consumed only by a verification that ends VALID.
 fn complete(
     inner: &Inner,
     req: &VerifyKeyRequest,
     query: Option<&PermissionQuery>,
-    mut key: KeyRow,
+    key: KeyRow,
     details: Details,
     now: i64,
 ) -> Result<VerifyKeyResponseData> {
-    let plaintext = req.key.expose();
-    if refill_due(&key, now) {
-        apply_refill(&inner.writer(), &mut key, now)?;
-    }
     let Details {
         permissions,
         roles,
@@ -426,7 +424,11 @@ fn complete(
     data.name = key.name.clone();
     data.meta = key.meta.clone();
     data.expires = key.expires;
-    data.credits = key.remaining;
+    // What the due refill (applied by the write transaction) would make of the balance.
+    data.credits = match &key.refill {
+        Some(refill) if refill_due(&key, now) => Some(refill.amount),
+        _ => key.remaining,
+    };
     data.enabled = Some(key.enabled);
     data.permissions = Some(permissions);
     data.roles = Some(roles);
@@ -476,6 +478,7 @@ fn complete(
                 duration: r.duration.filter(|d| *d > 0).unwrap_or(rl.duration),
                 cost: r.cost.unwrap_or(1),
                 auto_apply: rl.auto_apply,
+                adhoc: false,
             }),
             None => match (r.limit, r.duration) {
                 (Some(limit), Some(duration)) if duration > 0 => checks.push(LimitCheck {
@@ -486,6 +489,7 @@ fn complete(
                     duration,
                     cost: r.cost.unwrap_or(1),
                     auto_apply: false,
+                    adhoc: true,
                 }),
                 _ => {
                     return Err(field_error(
@@ -518,65 +522,127 @@ fn complete(
             duration: rl.duration,
             cost: 1,
             auto_apply: true,
+            adhoc: false,
         });
     }
     data.identity = identity;
+
+    if !needs_writer(&key, now) {
+        // Nothing to write: the limiter's check-and-charge is the last step, so a token is
+        // consumed exactly when the answer is VALID.
+        if !checks.is_empty() {
+            let (report, exceeded) = inner.limiter.lock().check(&checks, now);
+            data.ratelimits = Some(report);
+            if exceeded {
+                return finish(data, VerifyCode::RateLimited);
+            }
+        }
+        return finish(data, VerifyCode::Valid);
+    }
+    complete_writing(inner, req, key, data, &checks, now)
+}
+
+/// The end of a verification that writes, in one IMMEDIATE transaction: re-reads the key
+/// (deleted → NOT_FOUND, disabled, expired: nothing written or charged), applies a due refill,
+/// peeks at the rate limits (exceeded → RATE_LIMITED, no credit spent), spends the credits
+/// (too few → USAGE_EXCEEDED, no token charged), charges the rate limits (atomically
+/// re-checked: another verification may have used the last token meanwhile; then everything
+/// rolls back), re-hashes a migrated key, and commits (a failed commit refunds the tokens).
+fn complete_writing(
+    inner: &Inner,
+    req: &VerifyKeyRequest,
+    key: KeyRow,
+    mut data: VerifyKeyResponseData,
+    checks: &[LimitCheck],
+    now: i64,
+) -> Result<VerifyKeyResponseData> {
+    let hook = inner.verify_write_hook.lock().clone();
+    if let Some(hook) = hook {
+        hook();
+    }
+    let mut writer = inner.writer();
+    let tx = writer
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let mut fresh = match find_key(&tx, &key.workspace_id, &key.id)? {
+        Some(k) if k.deleted_at.is_none() => k,
+        _ => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
+    };
+    data.name = fresh.name.clone();
+    data.meta = fresh.meta.clone();
+    data.expires = fresh.expires;
+    data.enabled = Some(fresh.enabled);
+    data.credits = fresh.remaining;
+    if !fresh.enabled {
+        return finish(data, VerifyCode::Disabled);
+    }
+    if matches!(fresh.expires, Some(e) if e <= now) {
+        return finish(data, VerifyCode::Expired);
+    }
+    apply_refill(&tx, &mut fresh, now)?;
+    data.credits = fresh.remaining;
+
     if !checks.is_empty() {
-        let (report, exceeded) = inner.limiter.lock().check(&checks, now);
+        let (report, exceeded) = inner.limiter.lock().peek(checks, now);
         data.ratelimits = Some(report);
         if exceeded {
+            tx.commit().db()?; // keeps the refill
             return finish(data, VerifyCode::RateLimited);
         }
     }
 
-    // Credits: spent atomically, only on keys with limited credits.
+    // Credits: spent only on keys with limited credits, and only if enough are left.
     let cost = req.credits.as_ref().map(|c| c.cost).unwrap_or(1);
-    if key.remaining.is_none() && key.variant == HashVariant::Sha256Base64 {
-        return finish(data, VerifyCode::Valid);
-    }
-    let conn = inner.writer();
-    if key.remaining.is_some() {
-        let after: Option<Option<i64>> = conn
+    if fresh.remaining.is_some() {
+        let after: Option<Option<i64>> = tx
             .prepare_cached(
                 "UPDATE keys SET remaining = remaining - ?1 \
                  WHERE id = ?2 AND remaining IS NOT NULL AND remaining >= ?1 RETURNING remaining",
             )
             .db()?
-            .query_row(params![cost, key.id], |r| r.get(0))
+            .query_row(params![cost, fresh.id], |r| r.get(0))
             .optional()
             .db()?;
         match after {
             Some(remaining) => data.credits = remaining,
             None => {
-                let current: Option<i64> = conn
-                    .prepare_cached("SELECT remaining FROM keys WHERE id = ?1")
-                    .db()?
-                    .query_row([&key.id], |r| r.get(0))
-                    .optional()
-                    .db()?
-                    .flatten();
-                data.credits = current;
-                if current.is_some() {
-                    return finish(data, VerifyCode::UsageExceeded);
-                }
+                tx.commit().db()?; // keeps the refill
+                return finish(data, VerifyCode::UsageExceeded);
             }
         }
     }
 
     // Lazy re-hash: store a sha256_hex / bcrypt key in the server's own form from now on.
-    if key.variant != HashVariant::Sha256Base64 {
+    if fresh.variant != HashVariant::Sha256Base64 {
+        let plaintext = req.key.expose();
         let b64 = hashing::sha256_base64(plaintext);
         let start = keyformat::key_start(plaintext);
-        let result = conn.execute(
+        let result = tx.execute(
             "UPDATE keys SET hash = ?1, hash_variant = 'sha256_base64', \
              start = CASE WHEN start = '' THEN ?2 ELSE start END WHERE id = ?3 AND hash = ?4",
-            params![b64, start, key.id, key.hash],
+            params![b64, start, fresh.id, fresh.hash],
         );
         match result {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {}
             Err(e) => return Err(crate::util::db_error(e)),
         }
+    }
+
+    // The tokens last: the verification is VALID unless another one took them meanwhile.
+    if !checks.is_empty() {
+        let (report, exceeded) = inner.limiter.lock().check(checks, now);
+        data.ratelimits = Some(report);
+        if exceeded {
+            // Dropping `tx` rolls the spend back.
+            return finish(data, VerifyCode::RateLimited);
+        }
+    }
+    if let Err(e) = tx.commit() {
+        if !checks.is_empty() {
+            inner.limiter.lock().refund(checks, now);
+        }
+        return Err(crate::util::db_error(e));
     }
     finish(data, VerifyCode::Valid)
 }
