@@ -65,6 +65,8 @@ pub(crate) struct Inner {
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
     /// bcrypt hash checks made by verifications (see [`Engine::bcrypt_checks`]).
     pub(crate) bcrypt_checks: std::sync::atomic::AtomicU64,
+    /// The idempotency records' server secret and purge schedule.
+    idempotency: idempotency::Idempotency,
     /// Test hook, see [`Engine::set_verify_write_hook`].
     pub(crate) verify_write_hook: Mutex<Option<VerifyHook>>,
     /// Verification records while nothing was committed; `None` without readers.
@@ -193,9 +195,12 @@ fn page_reply<T: Serialize>(page: admin::Page<T>) -> Result<Reply> {
 
 impl Engine {
     /// Opens (creating and migrating if needed) the database at `path`; `":memory:"` gives a
-    /// private in-memory store.
+    /// private in-memory store. A file database keeps its server secret (which seals stored
+    /// idempotent answers) beside it in `<path>.secret` (mode 0600), created on first open;
+    /// other databases get a random in-memory one.
     pub fn open(path: &str) -> Result<Engine> {
         let conn = schema::open(path)?;
+        let idempotency = idempotency::Idempotency::open(path, shareable_path(path))?;
         let readers =
             shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
         Ok(Engine {
@@ -206,6 +211,7 @@ impl Engine {
                 limiter: Mutex::new(ratelimit::Limiter::default()),
                 bcrypt_checks: std::sync::atomic::AtomicU64::new(0),
                 verify_write_hook: Mutex::new(None),
+                idempotency,
                 root_keys: RwLock::new(HashMap::new()),
             }),
         })
@@ -414,13 +420,22 @@ impl Engine {
         let migration = (op == "keys.migrateKeys")
             .then(|| parse_body::<wire::MigrateKeysRequest>(body).ok())
             .flatten();
+        // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
+        let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op, body));
         self.write(|conn| {
-            let slot = match idempotency_key {
-                Some(k) => match idempotency::lookup(conn, ws, op, body, k)? {
+            let slot = match (idempotency_key, fingerprint) {
+                (Some(k), Some(fp)) => match idempotency::lookup(
+                    &self.inner.idempotency,
+                    conn,
+                    ws,
+                    op,
+                    fp,
+                    k,
+                )? {
                     Ok(replay) => return Ok(replay),
                     Err(slot) => Some(slot),
                 },
-                None => None,
+                _ => None,
             };
             let out = match migration {
                 Some(req) => reply(keys::migrate_keys(conn, ws, &req)?)?,
