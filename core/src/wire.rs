@@ -728,13 +728,17 @@ pub fn check_migrated_start(
 ) -> std::result::Result<(), String> {
     let bcrypt = variant == crate::hashing::HashVariant::Bcrypt;
     match start {
-        None if bcrypt => Err("a bcrypt hash needs `start`, the key's clear leading part as the \
+        None if bcrypt => Err(
+            "a bcrypt hash needs `start`, the key's clear leading part as the \
              legacy system kept it (e.g. sk_live_ab12): verify finds bcrypt keys by it"
-            .into()),
+                .into(),
+        ),
         None => Ok(()),
-        Some("") if bcrypt => Err("`start` is empty; a bcrypt hash needs the key's clear leading \
+        Some("") if bcrypt => Err(
+            "`start` is empty; a bcrypt hash needs the key's clear leading \
              part (e.g. sk_live_ab12): verify finds bcrypt keys by it"
-            .into()),
+                .into(),
+        ),
         Some("") => Ok(()),
         Some(s) if s.len() > MIGRATED_START_MAX_LEN => Err(format!(
             "`start` is longer than {MIGRATED_START_MAX_LEN} characters; give only the key's \

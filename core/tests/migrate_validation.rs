@@ -342,7 +342,12 @@ fn bcrypt_records_need_a_start() {
     let dir = TempDir::new("bcrypt-start");
     let path = dir.file("keys.jsonl", &(lines.join("\n") + "\n"));
     let report = dry(path);
-    assert_eq!((report.total, report.valid, report.invalid), (9, 2, 7), "{:#?}", report.errors);
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (9, 2, 7),
+        "{:#?}",
+        report.errors
+    );
     for (line, needle) in [
         (2, "needs `start`"),
         (3, "`start` is empty"),
@@ -367,7 +372,11 @@ fn bcrypt_records_need_a_start() {
     );
     let path = dir.file("keys.csv", &csv);
     let report = dry(path);
-    assert_eq!((report.total, report.valid, report.invalid), (3, 2, 1), "{report:#?}");
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (3, 2, 1),
+        "{report:#?}"
+    );
     let e = error_at(&report, 3);
     assert_eq!(e.field.as_deref(), Some("start"));
     assert!(e.message.contains("needs `start`"), "{e:?}");
@@ -382,11 +391,16 @@ fn bcrypt_records_need_a_start() {
     .unwrap();
     assert_eq!(variant, HashVariant::Bcrypt);
     assert_eq!(data.start.as_deref(), Some("sk_live_ef01"));
-    assert_eq!(serde_json::to_value(&data).unwrap()["start"], json!("sk_live_ef01"));
-    let (_, data) = MigrationRecord::from_value(json!({"key": "sk_live_ef02xxxxxxxxxxxxxxxx", "start": "sk_live_ef02"}))
-        .unwrap()
-        .to_key_data(HashVariant::Sha256Base64)
-        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&data).unwrap()["start"],
+        json!("sk_live_ef01")
+    );
+    let (_, data) = MigrationRecord::from_value(
+        json!({"key": "sk_live_ef02xxxxxxxxxxxxxxxx", "start": "sk_live_ef02"}),
+    )
+    .unwrap()
+    .to_key_data(HashVariant::Sha256Base64)
+    .unwrap();
     assert_eq!(data.start, None);
     assert!(serde_json::to_value(&data).unwrap().get("start").is_none());
 }
@@ -413,7 +427,12 @@ fn unkey_guide_hash_objects_are_accepted() {
     let dir = TempDir::new("guide");
     let path = dir.file("guide.jsonl", &(lines.join("\n") + "\n"));
     let report = dry(path);
-    assert_eq!((report.total, report.valid, report.invalid), (10, 4, 6), "{:#?}", report.errors);
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (10, 4, 6),
+        "{:#?}",
+        report.errors
+    );
     for (line, field, needle) in [
         (5, "variant", "differ"),
         (6, "hash.value", "required"),

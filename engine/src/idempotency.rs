@@ -306,7 +306,11 @@ pub(crate) fn lookup(
     }
     let cipher = ChaCha20Poly1305::new(Key::from_slice(&enc_key));
     let plain = (nonce.len() == 12)
-        .then(|| cipher.decrypt(Nonce::from_slice(&nonce), sealed.as_ref()).ok())
+        .then(|| {
+            cipher
+                .decrypt(Nonce::from_slice(&nonce), sealed.as_ref())
+                .ok()
+        })
         .flatten()
         .ok_or_else(|| {
             Error::conflict(
@@ -403,7 +407,10 @@ mod tests {
             fingerprint("op", br#"{"k":"\u0041"}"#),
             fingerprint("op", br#"{"k":"A"}"#)
         );
-        assert_ne!(fingerprint("op", b"not json"), fingerprint("op", b"not  json"));
+        assert_ne!(
+            fingerprint("op", b"not json"),
+            fingerprint("op", b"not  json")
+        );
     }
 
     #[test]

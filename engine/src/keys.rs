@@ -545,8 +545,9 @@ pub(crate) fn migrate_keys(
         let start = k.start.as_deref().unwrap_or_default();
         let refused = match check_migrated_start(k.start.as_deref(), variant) {
             Err(reason) => Some(reason),
-            Ok(()) if variant == HashVariant::Bcrypt
-                && bcrypt_start_fanout(conn, ws, start)? >= BCRYPT_MAX_CANDIDATES =>
+            Ok(())
+                if variant == HashVariant::Bcrypt
+                    && bcrypt_start_fanout(conn, ws, start)? >= BCRYPT_MAX_CANDIDATES =>
             {
                 Some(format!(
                     "at most {BCRYPT_MAX_CANDIDATES} bcrypt keys may share a start (or starts \

@@ -43,8 +43,8 @@ use serde::Serialize;
 
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
-pub use schema::SCHEMA_VERSION;
 pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
+pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 
 use util::{parse_body, Db};
@@ -424,17 +424,12 @@ impl Engine {
         let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op, body));
         self.write(|conn| {
             let slot = match (idempotency_key, fingerprint) {
-                (Some(k), Some(fp)) => match idempotency::lookup(
-                    &self.inner.idempotency,
-                    conn,
-                    ws,
-                    op,
-                    fp,
-                    k,
-                )? {
-                    Ok(replay) => return Ok(replay),
-                    Err(slot) => Some(slot),
-                },
+                (Some(k), Some(fp)) => {
+                    match idempotency::lookup(&self.inner.idempotency, conn, ws, op, fp, k)? {
+                        Ok(replay) => return Ok(replay),
+                        Err(slot) => Some(slot),
+                    }
+                }
                 _ => None,
             };
             let out = match migration {

@@ -190,7 +190,10 @@ impl Limiter {
         if evict < order.len() {
             order.select_nth_unstable(evict);
         }
-        let doomed: Vec<String> = order[..evict].iter().map(|(_, _, s)| (*s).clone()).collect();
+        let doomed: Vec<String> = order[..evict]
+            .iter()
+            .map(|(_, _, s)| (*s).clone())
+            .collect();
         for scope in doomed {
             self.windows.remove(&scope);
         }

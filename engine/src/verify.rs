@@ -58,7 +58,10 @@ fn exact_lookup(conn: &Connection, ws: &str, b64: &str, hex: &str) -> Result<Opt
 /// [`MIGRATED_START_MAX_LEN`] bytes (on character boundaries), padded with `None` to that many.
 pub(crate) fn start_prefixes(text: &str) -> [Option<&str>; MIGRATED_START_MAX_LEN] {
     let mut out = [None; MIGRATED_START_MAX_LEN];
-    for (slot, len) in out.iter_mut().zip(1..=text.len().min(MIGRATED_START_MAX_LEN)) {
+    for (slot, len) in out
+        .iter_mut()
+        .zip(1..=text.len().min(MIGRATED_START_MAX_LEN))
+    {
         if text.is_char_boundary(len) {
             *slot = Some(&text[..len]);
         }
@@ -668,7 +671,10 @@ mod tests {
         );
         let long = "k".repeat(100);
         let p = start_prefixes(&long);
-        assert_eq!(p[MIGRATED_START_MAX_LEN - 1].map(str::len), Some(MIGRATED_START_MAX_LEN));
+        assert_eq!(
+            p[MIGRATED_START_MAX_LEN - 1].map(str::len),
+            Some(MIGRATED_START_MAX_LEN)
+        );
     }
 
     /// The bcrypt candidates are found through the partial `(workspace_id, start)` index, not

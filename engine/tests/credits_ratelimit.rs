@@ -16,12 +16,11 @@ fn between_read_and_write(env: &Env, op: &'static str, body: Value) {
     let engine = env.engine.clone();
     let ctx = env.ctx.clone();
     let fired = AtomicUsize::new(0);
-    env.engine
-        .set_verify_write_hook(Some(Arc::new(move || {
-            if fired.fetch_add(1, Ordering::SeqCst) == 0 {
-                common::call(&engine, &ctx, op, body.clone());
-            }
-        })));
+    env.engine.set_verify_write_hook(Some(Arc::new(move || {
+        if fired.fetch_add(1, Ordering::SeqCst) == 0 {
+            common::call(&engine, &ctx, op, body.clone());
+        }
+    })));
 }
 
 #[test]
@@ -39,7 +38,11 @@ fn a_key_changed_between_read_and_spend_is_not_charged() {
 
     // Disabled in between: DISABLED, not charged.
     let (id, key) = mk();
-    between_read_and_write(&env, "keys.updateKey", json!({"keyId": id, "enabled": false}));
+    between_read_and_write(
+        &env,
+        "keys.updateKey",
+        json!({"keyId": id, "enabled": false}),
+    );
     assert_eq!(env.code(&key, json!({})), "DISABLED");
     assert_eq!(env.key_column(&id, "remaining").as_deref(), Some("5"));
 
@@ -200,7 +203,11 @@ fn concurrent_verifications_respect_limits_and_credits_exactly() {
         json!({"keyId": id, "operation": "set", "value": 100}),
     );
     let counts = run(vec![key]);
-    assert_eq!(counts.get("VALID"), Some(&20), "the 20 unused tokens: {counts:?}");
+    assert_eq!(
+        counts.get("VALID"),
+        Some(&20),
+        "the 20 unused tokens: {counts:?}"
+    );
 
     // An identity's limit shared by a key with credits and one without.
     env.call(

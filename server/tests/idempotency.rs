@@ -45,14 +45,21 @@ async fn same_request_with_other_whitespace_or_key_order_is_replayed() {
         "{{\n  \"permissions\" : [ \"x.read\", \"x.write\" ],\n  \"meta\": {{ \"limits\": {{\"b\": [1, 2], \"a\": 1}}, \"plan\": \"pro\" }},\n\t\"name\":\"svc\", \"apiId\": \"{api}\"\n}}"
     );
     let (status, b) = post_raw(&s, "keys.createKey", "idem-canon-1", &reordered).await;
-    assert_eq!(status, 200, "a repeat of the same request is replayed, not 409: {b}");
+    assert_eq!(
+        status, 200,
+        "a repeat of the same request is replayed, not 409: {b}"
+    );
     assert_eq!(a["data"], b["data"], "the first answer is replayed");
     assert_eq!(key_count(&s, &api).await, 1, "one key minted");
 
     // A different request (array order matters, values matter) with the same key is 409.
     for other in [
-        format!(r#"{{"apiId":"{api}","name":"svc","meta":{{"plan":"pro","limits":{{"a":1,"b":[2,1]}}}},"permissions":["x.read","x.write"]}}"#),
-        format!(r#"{{"apiId":"{api}","name":"svc2","meta":{{"plan":"pro","limits":{{"a":1,"b":[1,2]}}}},"permissions":["x.read","x.write"]}}"#),
+        format!(
+            r#"{{"apiId":"{api}","name":"svc","meta":{{"plan":"pro","limits":{{"a":1,"b":[2,1]}}}},"permissions":["x.read","x.write"]}}"#
+        ),
+        format!(
+            r#"{{"apiId":"{api}","name":"svc2","meta":{{"plan":"pro","limits":{{"a":1,"b":[1,2]}}}},"permissions":["x.read","x.write"]}}"#
+        ),
     ] {
         let (status, e) = post_raw(&s, "keys.createKey", "idem-canon-1", &other).await;
         assert_eq!(status, 409, "{e}");
