@@ -44,6 +44,8 @@ pub enum FormatArg {
 
 const MIGRATE_HELP: &str = "\
 Field mapping: key (plaintext) → hashed here as sha256_base64, never sent; hash (+ variant) → hash;
+hash: {value, variant} (Unkey's migration guide) is read too; a bcrypt hash needs start, the key's
+clear leading part as the legacy system kept it (e.g. sk_live_ab12), by which verify finds it;
 customerId → externalId; scopes [{representation, read, create, update, delete}] → permissions
 representation.read, …; workspaceId → meta.workspaceId. CSV: scopes/permissions/roles are
 ;-separated (a scope is representation:read,update), meta/credits/ratelimits are JSON text.
@@ -57,7 +59,7 @@ pub struct MigrateArgs {
     /// The export: JSONL (`.jsonl`, `.ndjson`) or CSV with a header row (`.csv`); other names
     /// are sniffed. Records carry `key` (plaintext, hashed here) or `hash`, plus optional
     /// name, externalId/customerId, meta, roles, permissions, scopes, expires, enabled,
-    /// credits, ratelimits.
+    /// credits, ratelimits, start (required with bcrypt hashes).
     pub file: PathBuf,
     /// Api (keyspace) the keys go into. Required unless --dry-run.
     #[arg(long)]

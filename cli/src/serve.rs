@@ -11,7 +11,9 @@ use keyshift_server::{ServerConfig, DEFAULT_BODY_LIMIT};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// SQLite database file (created on first start), or `:memory:`.
+    /// SQLite database file (created on first start), or `:memory:`. Its server secret, which
+    /// seals stored idempotent answers, is kept beside it in `<db>.secret` (mode 0600): back
+    /// both up together.
     #[arg(long, default_value = "keyshift.db")]
     pub db: String,
     /// Address to listen on; port 0 picks a free port (printed on start).

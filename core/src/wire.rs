@@ -702,6 +702,54 @@ pub struct MigrateKeyData {
     pub credits: Option<CreditsRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
+    /// keyshift extension (DESIGN §4): the key's clear leading part as the legacy system kept
+    /// it (e.g. `sk_live_ab12`). Required for `bcrypt` hashes, which verify finds through it;
+    /// see [`check_migrated_start`]. Hosted Unkey does not know this field; leave it `None` there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+}
+
+/// Longest `start` of a migrated key (bytes). The start is stored in clear, so it must be only
+/// the leading part of a key, as a legacy system kept it for lookup (prefix + a few characters).
+pub const MIGRATED_START_MAX_LEN: usize = 32;
+
+/// Most live `bcrypt` keys of a workspace one presented key can match by `start` (DESIGN §4):
+/// a verify makes at most this many bcrypt checks, and `keys.migrateKeys` refuses a bcrypt key
+/// whose `start` would make a presented key match more.
+pub const BCRYPT_MAX_CANDIDATES: usize = 4;
+
+/// Checks the `start` of a migrated key whose hash is of `variant`; the reason when it is not
+/// acceptable. `bcrypt` keys need one (non-empty): verify narrows bcrypt candidates by it.
+/// Any given start is 1–[`MIGRATED_START_MAX_LEN`] printable ASCII characters without spaces.
+/// Used by the server (a per-record failure) and by the migration engine (a bad record).
+pub fn check_migrated_start(
+    start: Option<&str>,
+    variant: crate::hashing::HashVariant,
+) -> std::result::Result<(), String> {
+    let bcrypt = variant == crate::hashing::HashVariant::Bcrypt;
+    match start {
+        None if bcrypt => Err(
+            "a bcrypt hash needs `start`, the key's clear leading part as the \
+             legacy system kept it (e.g. sk_live_ab12): verify finds bcrypt keys by it"
+                .into(),
+        ),
+        None => Ok(()),
+        Some("") if bcrypt => Err(
+            "`start` is empty; a bcrypt hash needs the key's clear leading \
+             part (e.g. sk_live_ab12): verify finds bcrypt keys by it"
+                .into(),
+        ),
+        Some("") => Ok(()),
+        Some(s) if s.len() > MIGRATED_START_MAX_LEN => Err(format!(
+            "`start` is longer than {MIGRATED_START_MAX_LEN} characters; give only the key's \
+             leading part (it is stored in clear)"
+        )),
+        Some(s) if !s.bytes().all(|b| b.is_ascii_graphic()) => Err(
+            "`start` must be printable ASCII characters without spaces (the key's leading part)"
+                .into(),
+        ),
+        Some(_) => Ok(()),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,7 +72,7 @@ fn jsonl_dry_run_reports_every_kind_of_bad_record_with_its_line() {
         json!({"key": "sk_live_other000000000009 "}).to_string(),   // 17 trailing space
         json!({"hash": "$2b$10$tooshort", "variant": "bcrypt"}).to_string(), // 18
         json!({"hash": sha256_hex("hex-key").to_uppercase(), "variant": "sha256_hex"}).to_string(), // 19 ok
-        json!({"hash": bcrypt, "variant": "bcrypt"}).to_string(),    // 20 ok
+        json!({"hash": bcrypt, "variant": "bcrypt", "start": "legacy-key"}).to_string(), // 20 ok
         "[1, 2]".into(),                                             // 21 not an object
         json!({"key": "sk_live_other000000000010", "customerId": "c1", "externalId": "c2"}).to_string(), // 22
         json!({"key": "sk_live_other000000000011", "credits": {"remaining": 5, "refill": {"interval": "weekly", "amount": 1}}}).to_string(), // 23
@@ -320,4 +320,145 @@ fn dry_run_report_file_and_options() {
         assert_eq!(bad.validate().unwrap_err().code, ErrorCode::InvalidInput);
     }
     assert!(MigrateOptions::new("api_123", "m-1").validate().is_ok());
+}
+
+/// DESIGN §4: a bcrypt hash cannot be indexed, so a migrated bcrypt key must carry `start` (its
+/// clear leading part) for verify to find it; a record without one (or with an empty one) is a
+/// bad record, reported with its line and reason by a dry run, in JSONL and in CSV.
+#[test]
+fn bcrypt_records_need_a_start() {
+    let h = |k: &str| hash_bcrypt(k, 4).unwrap();
+    let lines: Vec<String> = vec![
+        json!({"hash": h("sk_live_ab12xxxxxxxxxxxxxxx1"), "variant": "bcrypt", "start": "sk_live_ab12"}).to_string(), // 1 ok
+        json!({"hash": h("sk_live_ab13xxxxxxxxxxxxxxx2"), "variant": "bcrypt"}).to_string(), // 2 no start
+        json!({"hash": h("sk_live_ab14xxxxxxxxxxxxxxx3"), "variant": "bcrypt", "start": ""}).to_string(), // 3 empty
+        json!({"hash": h("sk_live_ab15xxxxxxxxxxxxxxx4"), "variant": "bcrypt", "start": null}).to_string(), // 4 null
+        json!({"hash": h("sk_live_ab16xxxxxxxxxxxxxxx5"), "variant": "bcrypt", "start": "sk live"}).to_string(), // 5 space
+        json!({"hash": h("sk_live_ab17xxxxxxxxxxxxxxx6"), "variant": "bcrypt", "start": "s".repeat(33)}).to_string(), // 6 long
+        json!({"hash": h("sk_live_ab18xxxxxxxxxxxxxxx7"), "variant": "bcrypt", "start": 12}).to_string(), // 7 not a string
+        json!({"hash": sha256_base64("no-start-needed")}).to_string(), // 8 ok: sha256 needs none
+        json!({"hash": {"value": h("sk_live_ab19xxxxxxxxxxxxxxx8"), "variant": "bcrypt"}}).to_string(), // 9 guide form, no start
+    ];
+    let dir = TempDir::new("bcrypt-start");
+    let path = dir.file("keys.jsonl", &(lines.join("\n") + "\n"));
+    let report = dry(path);
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (9, 2, 7),
+        "{:#?}",
+        report.errors
+    );
+    for (line, needle) in [
+        (2, "needs `start`"),
+        (3, "`start` is empty"),
+        (4, "needs `start`"),
+        (5, "printable ASCII"),
+        (6, "longer than 32"),
+        (7, "must be a string"),
+        (9, "needs `start`"),
+    ] {
+        let e = error_at(&report, line);
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        assert_eq!(e.field.as_deref(), Some("start"), "line {line}: {e:?}");
+        assert!(e.message.contains(needle), "line {line}: {:?}", e.message);
+    }
+
+    // CSV: a `start` column; an empty cell is an absent start.
+    let csv = format!(
+        "hash,variant,start,name\n{},bcrypt,sk_live_cd01,first\n{},bcrypt,,second\n{},,,third\n",
+        h("sk_live_cd01xxxxxxxxxxxxxxx1"),
+        h("sk_live_cd02xxxxxxxxxxxxxxx2"),
+        sha256_base64("csv-sha-key"),
+    );
+    let path = dir.file("keys.csv", &csv);
+    let report = dry(path);
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (3, 2, 1),
+        "{report:#?}"
+    );
+    let e = error_at(&report, 3);
+    assert_eq!(e.field.as_deref(), Some("start"));
+    assert!(e.message.contains("needs `start`"), "{e:?}");
+
+    // The start goes on the wire with a bcrypt hash only (like `hashVariant`, a keyshift
+    // extension Unkey does not know), so the same file migrates into Unkey.
+    let (variant, data) = MigrationRecord::from_value(json!({
+        "hash": h("sk_live_ef01xxxxxxxxxxxxxxx1"), "variant": "bcrypt", "start": "sk_live_ef01"
+    }))
+    .unwrap()
+    .to_key_data(HashVariant::Sha256Base64)
+    .unwrap();
+    assert_eq!(variant, HashVariant::Bcrypt);
+    assert_eq!(data.start.as_deref(), Some("sk_live_ef01"));
+    assert_eq!(
+        serde_json::to_value(&data).unwrap()["start"],
+        json!("sk_live_ef01")
+    );
+    let (_, data) = MigrationRecord::from_value(
+        json!({"key": "sk_live_ef02xxxxxxxxxxxxxxxx", "start": "sk_live_ef02"}),
+    )
+    .unwrap()
+    .to_key_data(HashVariant::Sha256Base64)
+    .unwrap();
+    assert_eq!(data.start, None);
+    assert!(serde_json::to_value(&data).unwrap().get("start").is_none());
+}
+
+/// Unkey's migration guide writes `hash: {value, variant}`; the readers take that form too
+/// (JSONL and binding dicts), while the wire stays a string `hash` (+ `hashVariant`).
+#[test]
+fn unkey_guide_hash_objects_are_accepted() {
+    let b64 = sha256_base64("guide-key-1");
+    let hex = sha256_hex("guide-key-2");
+    let lines: Vec<String> = vec![
+        json!({"hash": {"value": b64, "variant": "sha256_base64"}, "externalId": "user_123",
+               "meta": {"plan": "pro"}}).to_string(), // 1 ok
+        json!({"hash": {"value": hex, "variant": "sha256_hex"}}).to_string(), // 2 ok, hex
+        json!({"hash": {"value": sha256_base64("guide-key-3")}}).to_string(), // 3 ok, default variant
+        json!({"hash": {"value": sha256_hex("guide-key-4"), "variant": "sha256_hex"}, "variant": "sha256_hex"}).to_string(), // 4 ok, agree
+        json!({"hash": {"value": sha256_hex("guide-key-5"), "variant": "sha256_hex"}, "variant": "bcrypt"}).to_string(), // 5 differ
+        json!({"hash": {"variant": "sha256_base64"}}).to_string(), // 6 no value
+        json!({"hash": {"value": sha256_base64("guide-key-7"), "variant": "md5"}}).to_string(), // 7 bad variant
+        json!({"hash": {"value": sha256_base64("guide-key-8"), "algo": "x"}}).to_string(), // 8 unknown field
+        json!({"hash": {"value": b64, "variant": "sha256_base64"}}).to_string(), // 9 duplicate of 1
+        json!({"hash": [1]}).to_string(), // 10 wrong type
+    ];
+    let dir = TempDir::new("guide");
+    let path = dir.file("guide.jsonl", &(lines.join("\n") + "\n"));
+    let report = dry(path);
+    assert_eq!(
+        (report.total, report.valid, report.invalid),
+        (10, 4, 6),
+        "{:#?}",
+        report.errors
+    );
+    for (line, field, needle) in [
+        (5, "variant", "differ"),
+        (6, "hash.value", "required"),
+        (7, "hash.variant", "sha256_base64"),
+        (8, "hash", "unknown field `algo`"),
+        (9, "hash", "duplicate"),
+        (10, "hash", "string or an object"),
+    ] {
+        let e = error_at(&report, line);
+        assert_eq!(e.field.as_deref(), Some(field), "line {line}: {e:?}");
+        assert!(e.message.contains(needle), "line {line}: {:?}", e.message);
+    }
+
+    // The wire form: a plain string hash, the variant as the request's `hashVariant`.
+    let (variant, data) = MigrationRecord::from_value(json!({
+        "hash": {"value": hex.to_uppercase(), "variant": "sha256_hex"}
+    }))
+    .unwrap()
+    .to_key_data(HashVariant::Sha256Base64)
+    .unwrap();
+    assert_eq!(variant, HashVariant::Sha256Hex);
+    assert_eq!(serde_json::to_value(&data).unwrap()["hash"], json!(hex));
+    let (variant, data) = MigrationRecord::from_value(json!({"hash": {"value": b64}}))
+        .unwrap()
+        .to_key_data(HashVariant::Sha256Base64)
+        .unwrap();
+    assert_eq!(variant, HashVariant::Sha256Base64);
+    assert_eq!(data.hash, b64);
 }

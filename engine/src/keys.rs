@@ -7,6 +7,7 @@ use base64::Engine as _;
 use keyshift_core::hashing::{self, HashVariant, KeyHash};
 use keyshift_core::keyformat;
 use keyshift_core::wire::*;
+use keyshift_core::wire::{check_migrated_start, BCRYPT_MAX_CANDIDATES};
 use keyshift_core::{Error, FieldError, Result};
 use rusqlite::{params, Connection};
 
@@ -444,6 +445,43 @@ impl Resolved {
     }
 }
 
+/// How many live bcrypt keys of `ws` have a start that is a prefix of `start` or extends it
+/// (counting stops at [`BCRYPT_MAX_CANDIDATES`]): the keys a presented key beginning with
+/// `start` could have to be checked against beside a new one. Keeping this below the bound for
+/// every new bcrypt key keeps every presented key's candidates (a chain of prefixes, whose
+/// last-migrated member saw all the others) within it. Two index lookups on `keys_bcrypt`.
+/// `start` is printable ASCII ([`check_migrated_start`]), so its extensions sort between it and
+/// `start` + U+007F.
+fn bcrypt_start_fanout(conn: &Connection, ws: &str, start: &str) -> Result<usize> {
+    let prefixes = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM keys WHERE workspace_id = ?1 \
+             AND hash_variant = 'bcrypt' AND start IN ({}) AND deleted_at IS NULL \
+             LIMIT {BCRYPT_MAX_CANDIDATES})",
+            crate::verify::start_placeholders()
+        ))
+        .db()?
+        .query_row(
+            rusqlite::params_from_iter(
+                std::iter::once(Some(ws)).chain(crate::verify::start_prefixes(start)),
+            ),
+            |r| r.get::<_, i64>(0),
+        )
+        .db()?;
+    let extensions = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM (SELECT 1 FROM keys WHERE workspace_id = ?1 \
+             AND hash_variant = 'bcrypt' AND start > ?2 AND start < ?3 AND deleted_at IS NULL \
+             LIMIT {BCRYPT_MAX_CANDIDATES})"
+        ))
+        .db()?
+        .query_row(params![ws, start, format!("{start}\u{7f}")], |r| {
+            r.get::<_, i64>(0)
+        })
+        .db()?;
+    Ok((prefixes + extensions) as usize)
+}
+
 pub(crate) fn migrate_keys(
     conn: &Connection,
     ws: &str,
@@ -502,6 +540,31 @@ pub(crate) fn migrate_keys(
             });
             continue;
         }
+        // A per-record failure with its reason (`{hash, error}`): a bcrypt key needs a start
+        // by which verify can find it, shared by at most BCRYPT_MAX_CANDIDATES keys.
+        let start = k.start.as_deref().unwrap_or_default();
+        let refused = match check_migrated_start(k.start.as_deref(), variant) {
+            Err(reason) => Some(reason),
+            Ok(())
+                if variant == HashVariant::Bcrypt
+                    && bcrypt_start_fanout(conn, ws, start)? >= BCRYPT_MAX_CANDIDATES =>
+            {
+                Some(format!(
+                    "at most {BCRYPT_MAX_CANDIDATES} bcrypt keys may share a start (or starts \
+                     that are prefixes of one another) and `{start}` would be the next: a \
+                     verify checks at most {BCRYPT_MAX_CANDIDATES} bcrypt hashes; give this key \
+                     a longer start"
+                ))
+            }
+            Ok(()) => None,
+        };
+        if let Some(reason) = refused {
+            out.failed.push(MigrateFailure {
+                hash: k.hash.clone(),
+                error: Some(reason),
+            });
+            continue;
+        }
         let role_ids = resolved.roles(conn, ws, k.roles.as_deref().unwrap_or_default())?;
         let permission_ids =
             resolved.permissions(conn, ws, k.permissions.as_deref().unwrap_or_default())?;
@@ -520,7 +583,7 @@ pub(crate) fn migrate_keys(
                 api_id: &req.api_id,
                 hash: &hash.value,
                 variant,
-                start: "",
+                start,
                 name: k.name.as_deref(),
                 meta: k.meta.as_ref(),
                 external_id: k.external_id.as_deref(),

@@ -43,6 +43,7 @@ use serde::Serialize;
 
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
+pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 
@@ -53,12 +54,21 @@ pub const ROOT_KEY_PREFIX: &str = "ks_root";
 /// Random bytes in a generated root key.
 pub const ROOT_KEY_BYTES: usize = 32;
 
+/// A callback run by a verification at a fixed point (tests only).
+pub type VerifyHook = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) struct Inner {
     /// The writer; every write goes through it (see [`Engine::write`]).
     pub(crate) conn: Mutex<Connection>,
     /// Read-only connections for the verification path; `None` for `:memory:` databases.
     readers: Option<pool::Readers>,
     pub(crate) limiter: Mutex<ratelimit::Limiter>,
+    /// bcrypt hash checks made by verifications (see [`Engine::bcrypt_checks`]).
+    pub(crate) bcrypt_checks: std::sync::atomic::AtomicU64,
+    /// The idempotency records' server secret and purge schedule.
+    idempotency: idempotency::Idempotency,
+    /// Test hook, see [`Engine::set_verify_write_hook`].
+    pub(crate) verify_write_hook: Mutex<Option<VerifyHook>>,
     /// Verification records while nothing was committed; `None` without readers.
     pub(crate) verify_cache: Option<verify::VerifyCache>,
     /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
@@ -185,9 +195,12 @@ fn page_reply<T: Serialize>(page: admin::Page<T>) -> Result<Reply> {
 
 impl Engine {
     /// Opens (creating and migrating if needed) the database at `path`; `":memory:"` gives a
-    /// private in-memory store.
+    /// private in-memory store. A file database keeps its server secret (which seals stored
+    /// idempotent answers) beside it in `<path>.secret` (mode 0600), created on first open;
+    /// other databases get a random in-memory one.
     pub fn open(path: &str) -> Result<Engine> {
         let conn = schema::open(path)?;
+        let idempotency = idempotency::Idempotency::open(path, shareable_path(path))?;
         let readers =
             shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
         Ok(Engine {
@@ -196,6 +209,9 @@ impl Engine {
                 verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
                 readers,
                 limiter: Mutex::new(ratelimit::Limiter::default()),
+                bcrypt_checks: std::sync::atomic::AtomicU64::new(0),
+                verify_write_hook: Mutex::new(None),
+                idempotency,
                 root_keys: RwLock::new(HashMap::new()),
             }),
         })
@@ -404,13 +420,17 @@ impl Engine {
         let migration = (op == "keys.migrateKeys")
             .then(|| parse_body::<wire::MigrateKeysRequest>(body).ok())
             .flatten();
+        // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
+        let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op, body));
         self.write(|conn| {
-            let slot = match idempotency_key {
-                Some(k) => match idempotency::lookup(conn, ws, op, body, k)? {
-                    Ok(replay) => return Ok(replay),
-                    Err(slot) => Some(slot),
-                },
-                None => None,
+            let slot = match (idempotency_key, fingerprint) {
+                (Some(k), Some(fp)) => {
+                    match idempotency::lookup(&self.inner.idempotency, conn, ws, op, fp, k)? {
+                        Ok(replay) => return Ok(replay),
+                        Err(slot) => Some(slot),
+                    }
+                }
+                _ => None,
             };
             let out = match migration {
                 Some(req) => reply(keys::migrate_keys(conn, ws, &req)?)?,
@@ -421,6 +441,35 @@ impl Engine {
             }
             Ok(out)
         })
+    }
+
+    /// bcrypt hash checks made by verifications (`keys.verifyKey`, `keys.whoami`) since this
+    /// engine was opened: a metric of the slow path, at most [`BCRYPT_MAX_CANDIDATES`] per
+    /// verification.
+    pub fn bcrypt_checks(&self) -> u64 {
+        self.inner
+            .bcrypt_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Test hook: `hook` runs in every verification that writes (credits, refill, lazy
+    /// re-hash) after the key was read and before its write transaction begins, with no
+    /// connection held, so a test can change the key in between. `None` removes it.
+    #[doc(hidden)]
+    pub fn set_verify_write_hook(&self, hook: Option<VerifyHook>) {
+        *self.inner.verify_write_hook.lock() = hook;
+    }
+
+    /// Most rate-limit windows kept in memory (default
+    /// [`DEFAULT_WINDOW_CAPACITY`]); tests lower it.
+    #[doc(hidden)]
+    pub fn set_ratelimit_capacity(&self, capacity: usize) {
+        self.inner.limiter.lock().set_capacity(capacity);
+    }
+
+    /// Rate-limit windows held in memory now.
+    pub fn ratelimit_windows(&self) -> usize {
+        self.inner.limiter.lock().len()
     }
 
     /// Checks that the database answers.

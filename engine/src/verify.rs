@@ -14,7 +14,7 @@ use keyshift_core::wire::{
 };
 use keyshift_core::{Error, Result};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
@@ -23,11 +23,14 @@ use crate::schema::BUSY_TIMEOUT;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
 use crate::Inner;
 
-/// Most bcrypt-stored keys tried for one presented key (keys whose stored start is a prefix of
-/// the presented key come first). bcrypt is slow by design; this bounds the work an unknown key
-/// can cause. Migrated bcrypt keys are re-stored as sha256_base64 on their first valid verify,
-/// so the candidate set shrinks as keys are used.
-pub const BCRYPT_MAX_CANDIDATES: usize = 32;
+/// Most bcrypt-stored keys tried for one presented key: those whose stored `start` is a prefix
+/// of the presented key, found through the `keys_bcrypt (workspace_id, start)` index. bcrypt is
+/// slow by design; `keys.migrateKeys` refuses a bcrypt key whose start would let one presented
+/// key match more than this many (see `keys::bcrypt_start_fanout`), and the query's `LIMIT`
+/// enforces it anyway, so an unknown key costs at most this many bcrypt checks. Migrated bcrypt
+/// keys are re-stored as sha256_base64 on their first valid verify (lazy re-hash).
+pub use keyshift_core::wire::BCRYPT_MAX_CANDIDATES;
+use keyshift_core::wire::MIGRATED_START_MAX_LEN;
 
 /// The key stored under `b64` (sha256_base64) or `hex` (sha256_hex) in workspace `ws`, deleted
 /// or not. Both hashes are indexed; the match is confirmed in constant time.
@@ -51,30 +54,59 @@ fn exact_lookup(conn: &Connection, ws: &str, b64: &str, hex: &str) -> Result<Opt
     Ok(None)
 }
 
-/// Live bcrypt-stored keys of `ws` that could match `plaintext` (see [`BCRYPT_MAX_CANDIDATES`]).
+/// The prefixes of `text` a stored migrated `start` can be: every prefix of 1 to
+/// [`MIGRATED_START_MAX_LEN`] bytes (on character boundaries), padded with `None` to that many.
+pub(crate) fn start_prefixes(text: &str) -> [Option<&str>; MIGRATED_START_MAX_LEN] {
+    let mut out = [None; MIGRATED_START_MAX_LEN];
+    for (slot, len) in out
+        .iter_mut()
+        .zip(1..=text.len().min(MIGRATED_START_MAX_LEN))
+    {
+        if text.is_char_boundary(len) {
+            *slot = Some(&text[..len]);
+        }
+    }
+    out
+}
+
+/// `?2, ?3, …` for the [`start_prefixes`] bound after the workspace id.
+pub(crate) fn start_placeholders() -> String {
+    (2..2 + MIGRATED_START_MAX_LEN)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bcrypt_candidates_sql() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
+         AND hash_variant = 'bcrypt' AND start IN ({}) AND deleted_at IS NULL \
+         ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}",
+        start_placeholders()
+    )
+}
+
+/// Live bcrypt-stored keys of `ws` whose `start` is a prefix of `plaintext`, at most
+/// [`BCRYPT_MAX_CANDIDATES`], longest start first. Index lookups on `keys_bcrypt`; a bcrypt key
+/// with an empty start (migrated before starts were required) is never a candidate.
 fn bcrypt_candidates(conn: &Connection, ws: &str, plaintext: &str) -> Result<Vec<KeyRow>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE workspace_id = ?1 \
-             AND hash_variant = 'bcrypt' AND deleted_at IS NULL \
-             AND (start = '' OR substr(?2, 1, length(start)) = start) \
-             ORDER BY length(start) DESC, id LIMIT {BCRYPT_MAX_CANDIDATES}"
-        ))
-        .db()?;
+    let mut stmt = conn.prepare_cached(&bcrypt_candidates_sql()).db()?;
+    let params = std::iter::once(Some(ws)).chain(start_prefixes(plaintext));
     let rows = stmt
-        .query_map(params![ws, plaintext], key_row)
+        .query_map(rusqlite::params_from_iter(params), key_row)
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
     Ok(rows)
 }
 
-/// The first candidate whose bcrypt hash matches `plaintext`. Slow by design: call it holding
-/// no connection.
-fn bcrypt_match(candidates: Vec<KeyRow>, plaintext: &str) -> Option<KeyRow> {
-    candidates
-        .into_iter()
-        .find(|c| hashing::verify_bcrypt(plaintext, &c.hash).unwrap_or(false))
+/// The first candidate whose bcrypt hash matches `plaintext`, counting each check in
+/// `inner.bcrypt_checks`. Slow by design: call it holding no connection.
+fn bcrypt_match(inner: &Inner, candidates: Vec<KeyRow>, plaintext: &str) -> Option<KeyRow> {
+    candidates.into_iter().find(|c| {
+        inner.bcrypt_checks.fetch_add(1, Ordering::Relaxed);
+        hashing::verify_bcrypt(plaintext, &c.hash).unwrap_or(false)
+    })
 }
 
 /// Finds the stored key matching `plaintext` in workspace `ws`: by sha256_base64 (indexed),
@@ -90,7 +122,7 @@ pub(crate) fn lookup(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<
         }
         bcrypt_candidates(&conn, ws, plaintext)?
     };
-    Ok(bcrypt_match(candidates, plaintext))
+    Ok(bcrypt_match(inner, candidates, plaintext))
 }
 
 /// What a verification reports about a key besides its own row.
@@ -232,7 +264,7 @@ fn load_for_verify(inner: &Inner, ws: &str, plaintext: &str) -> Result<Option<(K
     match loaded {
         Loaded::NotFound => Ok(None),
         Loaded::Key(k, d) => Ok(Some((k, d))),
-        Loaded::Bcrypt(candidates) => match bcrypt_match(candidates, plaintext) {
+        Loaded::Bcrypt(candidates) => match bcrypt_match(inner, candidates, plaintext) {
             Some(k) => {
                 let d = read_details(inner, &k)?;
                 Ok(Some((k, d)))
@@ -361,7 +393,7 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
         Ok(Loaded::Bcrypt(candidates)) => {
             let inner = inner.clone();
             VerifyStep::Blocking(Box::new(move || {
-                let Some(key) = bcrypt_match(candidates, req.key.expose()) else {
+                let Some(key) = bcrypt_match(&inner, candidates, req.key.expose()) else {
                     return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
                 };
                 let details = read_details(&inner, &key)?;
@@ -372,20 +404,18 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
 }
 
 /// The checks after the key is found: disabled → expired → permissions → rate limits →
-/// credits, with the due refill first and the lazy re-hash last. Takes the writer only when
-/// [`needs_writer`].
+/// credits. A verification that writes ([`needs_writer`]: refill, credit spend, lazy re-hash)
+/// does all its writes in one IMMEDIATE transaction on the writer that first re-reads the key
+/// (deleted, enabled, expires, credits) — see [`complete_writing`]. A rate-limit token is
+/// consumed only by a verification that ends VALID.
 fn complete(
     inner: &Inner,
     req: &VerifyKeyRequest,
     query: Option<&PermissionQuery>,
-    mut key: KeyRow,
+    key: KeyRow,
     details: Details,
     now: i64,
 ) -> Result<VerifyKeyResponseData> {
-    let plaintext = req.key.expose();
-    if refill_due(&key, now) {
-        apply_refill(&inner.writer(), &mut key, now)?;
-    }
     let Details {
         permissions,
         roles,
@@ -397,7 +427,11 @@ fn complete(
     data.name = key.name.clone();
     data.meta = key.meta.clone();
     data.expires = key.expires;
-    data.credits = key.remaining;
+    // What the due refill (applied by the write transaction) would make of the balance.
+    data.credits = match &key.refill {
+        Some(refill) if refill_due(&key, now) => Some(refill.amount),
+        _ => key.remaining,
+    };
     data.enabled = Some(key.enabled);
     data.permissions = Some(permissions);
     data.roles = Some(roles);
@@ -447,6 +481,7 @@ fn complete(
                 duration: r.duration.filter(|d| *d > 0).unwrap_or(rl.duration),
                 cost: r.cost.unwrap_or(1),
                 auto_apply: rl.auto_apply,
+                adhoc: false,
             }),
             None => match (r.limit, r.duration) {
                 (Some(limit), Some(duration)) if duration > 0 => checks.push(LimitCheck {
@@ -457,6 +492,7 @@ fn complete(
                     duration,
                     cost: r.cost.unwrap_or(1),
                     auto_apply: false,
+                    adhoc: true,
                 }),
                 _ => {
                     return Err(field_error(
@@ -489,59 +525,105 @@ fn complete(
             duration: rl.duration,
             cost: 1,
             auto_apply: true,
+            adhoc: false,
         });
     }
     data.identity = identity;
+
+    if !needs_writer(&key, now) {
+        // Nothing to write: the limiter's check-and-charge is the last step, so a token is
+        // consumed exactly when the answer is VALID.
+        if !checks.is_empty() {
+            let (report, exceeded) = inner.limiter.lock().check(&checks, now);
+            data.ratelimits = Some(report);
+            if exceeded {
+                return finish(data, VerifyCode::RateLimited);
+            }
+        }
+        return finish(data, VerifyCode::Valid);
+    }
+    complete_writing(inner, req, key, data, &checks, now)
+}
+
+/// The end of a verification that writes, in one IMMEDIATE transaction: re-reads the key
+/// (deleted → NOT_FOUND, disabled, expired: nothing written or charged), applies a due refill,
+/// peeks at the rate limits (exceeded → RATE_LIMITED, no credit spent), spends the credits
+/// (too few → USAGE_EXCEEDED, no token charged), charges the rate limits (atomically
+/// re-checked: another verification may have used the last token meanwhile; then everything
+/// rolls back), re-hashes a migrated key, and commits (a failed commit refunds the tokens).
+fn complete_writing(
+    inner: &Inner,
+    req: &VerifyKeyRequest,
+    key: KeyRow,
+    mut data: VerifyKeyResponseData,
+    checks: &[LimitCheck],
+    now: i64,
+) -> Result<VerifyKeyResponseData> {
+    let hook = inner.verify_write_hook.lock().clone();
+    if let Some(hook) = hook {
+        hook();
+    }
+    let mut writer = inner.writer();
+    let tx = writer
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    let mut fresh = match find_key(&tx, &key.workspace_id, &key.id)? {
+        Some(k) if k.deleted_at.is_none() => k,
+        _ => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
+    };
+    data.name = fresh.name.clone();
+    data.meta = fresh.meta.clone();
+    data.expires = fresh.expires;
+    data.enabled = Some(fresh.enabled);
+    data.credits = fresh.remaining;
+    if !fresh.enabled {
+        return finish(data, VerifyCode::Disabled);
+    }
+    if matches!(fresh.expires, Some(e) if e <= now) {
+        return finish(data, VerifyCode::Expired);
+    }
+    apply_refill(&tx, &mut fresh, now)?;
+    data.credits = fresh.remaining;
+
     if !checks.is_empty() {
-        let (report, exceeded) = inner.limiter.lock().check(&checks, now);
+        let (report, exceeded) = inner.limiter.lock().peek(checks, now);
         data.ratelimits = Some(report);
         if exceeded {
+            tx.commit().db()?; // keeps the refill
             return finish(data, VerifyCode::RateLimited);
         }
     }
 
-    // Credits: spent atomically, only on keys with limited credits.
+    // Credits: spent only on keys with limited credits, and only if enough are left.
     let cost = req.credits.as_ref().map(|c| c.cost).unwrap_or(1);
-    if key.remaining.is_none() && key.variant == HashVariant::Sha256Base64 {
-        return finish(data, VerifyCode::Valid);
-    }
-    let conn = inner.writer();
-    if key.remaining.is_some() {
-        let after: Option<Option<i64>> = conn
+    if fresh.remaining.is_some() {
+        let after: Option<Option<i64>> = tx
             .prepare_cached(
                 "UPDATE keys SET remaining = remaining - ?1 \
                  WHERE id = ?2 AND remaining IS NOT NULL AND remaining >= ?1 RETURNING remaining",
             )
             .db()?
-            .query_row(params![cost, key.id], |r| r.get(0))
+            .query_row(params![cost, fresh.id], |r| r.get(0))
             .optional()
             .db()?;
         match after {
             Some(remaining) => data.credits = remaining,
             None => {
-                let current: Option<i64> = conn
-                    .prepare_cached("SELECT remaining FROM keys WHERE id = ?1")
-                    .db()?
-                    .query_row([&key.id], |r| r.get(0))
-                    .optional()
-                    .db()?
-                    .flatten();
-                data.credits = current;
-                if current.is_some() {
-                    return finish(data, VerifyCode::UsageExceeded);
-                }
+                tx.commit().db()?; // keeps the refill
+                return finish(data, VerifyCode::UsageExceeded);
             }
         }
     }
 
     // Lazy re-hash: store a sha256_hex / bcrypt key in the server's own form from now on.
-    if key.variant != HashVariant::Sha256Base64 {
+    if fresh.variant != HashVariant::Sha256Base64 {
+        let plaintext = req.key.expose();
         let b64 = hashing::sha256_base64(plaintext);
         let start = keyformat::key_start(plaintext);
-        let result = conn.execute(
+        let result = tx.execute(
             "UPDATE keys SET hash = ?1, hash_variant = 'sha256_base64', \
              start = CASE WHEN start = '' THEN ?2 ELSE start END WHERE id = ?3 AND hash = ?4",
-            params![b64, start, key.id, key.hash],
+            params![b64, start, fresh.id, fresh.hash],
         );
         match result {
             Ok(_) => {}
@@ -549,5 +631,70 @@ fn complete(
             Err(e) => return Err(crate::util::db_error(e)),
         }
     }
+
+    // The tokens last: the verification is VALID unless another one took them meanwhile.
+    if !checks.is_empty() {
+        let (report, exceeded) = inner.limiter.lock().check(checks, now);
+        data.ratelimits = Some(report);
+        if exceeded {
+            // Dropping `tx` rolls the spend back.
+            return finish(data, VerifyCode::RateLimited);
+        }
+    }
+    if let Err(e) = tx.commit() {
+        if !checks.is_empty() {
+            inner.limiter.lock().refund(checks, now);
+        }
+        return Err(crate::util::db_error(e));
+    }
     finish(data, VerifyCode::Valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_prefixes_cover_every_stored_start_length() {
+        let p = start_prefixes("sk_é1");
+        assert_eq!(
+            p[..7],
+            [
+                Some("s"),
+                Some("sk"),
+                Some("sk_"),
+                None, // inside `é`
+                Some("sk_é"),
+                Some("sk_é1"),
+                None
+            ]
+        );
+        let long = "k".repeat(100);
+        let p = start_prefixes(&long);
+        assert_eq!(
+            p[MIGRATED_START_MAX_LEN - 1].map(str::len),
+            Some(MIGRATED_START_MAX_LEN)
+        );
+    }
+
+    /// The bcrypt candidates are found through the partial `(workspace_id, start)` index, not
+    /// by scanning the workspace's bcrypt keys.
+    #[test]
+    fn bcrypt_candidates_use_the_start_index() {
+        let conn = crate::schema::open(":memory:").unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", bcrypt_candidates_sql()))
+            .unwrap();
+        let params = std::iter::once(Some("ws")).chain(start_prefixes("sk_live_abcdef"));
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("USING INDEX keys_bcrypt (workspace_id=? AND start=?)"),
+            "{plan}"
+        );
+    }
 }

@@ -235,18 +235,27 @@ fn start_gives_the_results_of_authenticate_then_dispatch() {
     env.call(
         "keys.migrateKeys",
         json!({"migrationId": "m_bcrypt", "apiId": env.api_id, "hashVariant": "bcrypt",
-               "keys": [{"hash": hashing::hash_bcrypt(bcrypt_key, 4).unwrap()}]}),
+               "keys": [{"hash": hashing::hash_bcrypt(bcrypt_key, 4).unwrap(),
+                         "start": "legacy_bcrypt_key_0123"}]}),
     );
+    let (inline, r) = start(
+        &env,
+        &root,
+        "keys.verifyKey",
+        json!({"key": "legacy_bcrypt_key_0123_wrong"}),
+    );
+    assert!(
+        !inline,
+        "an unknown key sharing a start is checked against the bcrypt candidates"
+    );
+    assert_eq!(r.unwrap()["code"], "NOT_FOUND");
     let (inline, r) = start(
         &env,
         &root,
         "keys.verifyKey",
         json!({"key": "no_such_key_0123456789"}),
     );
-    assert!(
-        !inline,
-        "an unknown key is checked against the bcrypt candidates"
-    );
+    assert!(inline, "no bcrypt candidate: answered at once");
     assert_eq!(r.unwrap()["code"], "NOT_FOUND");
     let codes: Vec<(bool, String)> = (0..4)
         .map(|_| {

@@ -195,14 +195,15 @@ fn migrate_variant(variant: HashVariant) {
     let first = env.call(
         "keys.migrateKeys",
         json!({"migrationId": "m_first", "apiId": env.api_id, "hashVariant": variant.as_str(),
-               "keys": [{"hash": hashes[0]}]}),
+               "keys": [{"hash": hashes[0], "start": format!("legacy_key_{variant}_0")}]}),
     );
     assert_eq!(first["failed"], json!([]));
     let batch: Vec<Value> = hashes
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            json!({"hash": h, "name": format!("k{i}"), "externalId": "cust_1",
+            json!({"hash": h, "start": format!("legacy_key_{variant}_{i}"),
+                   "name": format!("k{i}"), "externalId": "cust_1",
                    "meta": {"i": i}, "roles": ["reader"], "permissions": ["w"],
                    "credits": {"remaining": 2}})
         })

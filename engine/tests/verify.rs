@@ -64,7 +64,8 @@ fn check_order_disabled_expired_permissions_ratelimit_credits() {
     env.call("keys.updateKey", json!({"keyId": id, "expires": null}));
     assert_eq!(env.code(&key, q.clone()), "INSUFFICIENT_PERMISSIONS");
 
-    // then rate limits (the 1/min limit is spent by the first check that reaches it)
+    // then rate limits, before credits. A verification refused for credits consumes no
+    // rate-limit token (issue 9): the 1/min token is spent only by a VALID one.
     env.call(
         "keys.addPermissions",
         json!({"keyId": id, "permissions": ["b"]}),
@@ -72,6 +73,13 @@ fn check_order_disabled_expired_permissions_ratelimit_credits() {
     let first = env.verify(&key, q.clone());
     assert_eq!(first["code"], "USAGE_EXCEEDED", "{first}");
     assert_eq!(first["ratelimits"][0]["remaining"], 0);
+    assert_eq!(env.code(&key, q.clone()), "USAGE_EXCEEDED");
+    env.call(
+        "keys.updateCredits",
+        json!({"keyId": id, "operation": "set", "value": 1}),
+    );
+    assert_eq!(env.code(&key, q.clone()), "VALID");
+    // Out of credits and of tokens: the rate limit answers first.
     assert_eq!(env.code(&key, q.clone()), "RATE_LIMITED");
 
     // credits last: a fresh key whose only problem is credits

@@ -626,7 +626,7 @@ async fn migrate_keys_partial_success_and_variants() {
         .ok(
             "keys.migrateKeys",
             json!({"migrationId": "mig_3", "apiId": api, "hashVariant": "bcrypt",
-             "keys": [{"hash": bcrypt_hash}]}),
+             "keys": [{"hash": bcrypt_hash, "start": "legacy_bcrypt_key_0001"}]}),
         )
         .await;
     assert_eq!(m["migrated"].as_array().unwrap().len(), 1, "{m}");

@@ -168,7 +168,11 @@ ops = {
     "keys.migrateKeys": ("Import keys by hash (200 even on partial success)",
                          obj({"migrationId": S(minLength=3, maxLength=255), "apiId": ID,
                               "hashVariant": R("HashVariant"),
-                              "keys": A(obj(dict({"hash": S(minLength=3)}, **key_fields),
+                              "keys": A(obj(dict({"hash": S(minLength=3)}, **key_fields,
+                                                 start=S(minLength=1, maxLength=32, description=(
+                                                     "keyshift extension: the key's clear leading part "
+                                                     "(e.g. sk_live_ab12); required with bcrypt hashes, "
+                                                     "by which verify finds them"))),
                                             ["hash"]), minItems=1)},
                              ["migrationId", "apiId", "keys"]),
                          obj({"migrated": A(R("MigratedKey")),
@@ -308,7 +312,7 @@ doc = {
         "description": "The Unkey-v2-compatible subset served by `keyshift serve` (DESIGN.md §4). "
                        "Every answer carries `meta.requestId` and an `X-Request-Id` header. Errors are "
                        "`application/json`. Extensions: the `Idempotency-Key` header and "
-                       "`hashVariant` on keys.migrateKeys.",
+                       "`hashVariant` and `keys[].start` on keys.migrateKeys.",
         "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
     },
     "servers": [{"url": "http://127.0.0.1:7070"}],

@@ -309,6 +309,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "enabled",
     "credits",
     "ratelimits",
+    "start",
 ];
 
 struct CsvReader<R: Read> {

@@ -7,6 +7,8 @@
 //! |---|---|---|
 //! | `key` | `hash` | plaintext, hashed locally to `sha256_base64` and dropped |
 //! | `hash` (+ `variant`) | `hash` (+ request `hashVariant`) | carried as-is (hex is lower-cased) |
+//! | `hash: {value, variant}` (Unkey's migration guide) | `hash` (+ request `hashVariant`) | same as `hash` + `variant`; the wire stays a string |
+//! | `start` | `start` (keyshift extension) | the key's clear leading part (e.g. `sk_live_ab12`), 1–32 printable ASCII; required for `bcrypt`, sent only with bcrypt hashes |
 //! | `name` | `name` | 1–255 characters |
 //! | `externalId`, `customerId` (Oneloop) | `externalId` | 1–255 characters; both given must agree |
 //! | `workspaceId` (Oneloop) | `meta.workspaceId` | the target keyspace is the migration's `apiId` |
@@ -33,8 +35,8 @@ use serde_json::{Map, Value};
 use crate::hashing::{HashVariant, KeyHash};
 use crate::scope::Scope;
 use crate::wire::{
-    CreditsRequest, KeyCreditsRefill, MigrateKeyData, MigrateKeysRequest, RatelimitRequest,
-    RefillInterval, Validate,
+    check_migrated_start, CreditsRequest, KeyCreditsRefill, MigrateKeyData, MigrateKeysRequest,
+    RatelimitRequest, RefillInterval, Validate,
 };
 use crate::{ErrorCode, SecretKey};
 
@@ -64,6 +66,9 @@ pub struct MigrationRecord {
     pub enabled: Option<bool>,
     pub credits: Option<CreditsRequest>,
     pub ratelimits: Vec<RatelimitRequest>,
+    /// The key's clear leading part as the legacy system kept it (e.g. `sk_live_ab12`);
+    /// required with a `bcrypt` hash (see [`crate::wire::check_migrated_start`]).
+    pub start: Option<String>,
 }
 
 /// A problem with one input record (or one key of a batch the server refused).
@@ -428,6 +433,8 @@ impl MigrationRecord {
         };
         let mut r = MigrationRecord::default();
         let mut customer_id: Option<String> = None;
+        // `variant` inside a `hash: {value, variant}` object (Unkey's migration guide).
+        let mut hash_variant: Option<HashVariant> = None;
         for (k, v) in map {
             match k.as_str() {
                 "key" => {
@@ -437,7 +444,22 @@ impl MigrationRecord {
                         _ => return Err(FieldIssue::new("key", "`key` must be a string")),
                     }
                 }
-                "hash" => r.hash = opt_string("hash", v)?,
+                "hash" => match v {
+                    Value::Object(obj) => {
+                        let (value, variant) = hash_object(obj)?;
+                        r.hash = Some(value);
+                        hash_variant = variant;
+                    }
+                    Value::Null => r.hash = None,
+                    Value::String(s) => r.hash = Some(s),
+                    _ => {
+                        return Err(FieldIssue::new(
+                            "hash",
+                            "`hash` must be a string or an object {value, variant}",
+                        ))
+                    }
+                },
+                "start" => r.start = opt_string("start", v)?,
                 "variant" => {
                     r.variant = match opt_string("variant", v)? {
                         None => None,
@@ -489,6 +511,17 @@ impl MigrationRecord {
                         message: format!("unknown field `{}`", shown_name(other)),
                     })
                 }
+            }
+        }
+        if let Some(hv) = hash_variant {
+            match r.variant {
+                Some(v) if v != hv => {
+                    return Err(FieldIssue::new(
+                        "variant",
+                        "`variant` and `hash.variant` are both set and differ",
+                    ))
+                }
+                _ => r.variant = Some(hv),
             }
         }
         if let Some(c) = customer_id {
@@ -571,6 +604,39 @@ impl MigrationRecord {
         }
         MigrationRecord::from_json(Value::Object(map))
     }
+}
+
+/// `hash: {value, variant?}`, the form of Unkey's migration guide.
+fn hash_object(obj: Map<String, Value>) -> Parsed<(String, Option<HashVariant>)> {
+    let mut value = None;
+    let mut variant = None;
+    for (k, v) in obj {
+        match k.as_str() {
+            "value" => value = opt_string("hash.value", v)?,
+            "variant" => {
+                variant = match opt_string("hash.variant", v)? {
+                    None => None,
+                    Some(s) => Some(s.parse::<HashVariant>().map_err(|_| {
+                        FieldIssue::new(
+                            "hash.variant",
+                            "`hash.variant` must be sha256_base64, sha256_hex or bcrypt",
+                        )
+                    })?),
+                }
+            }
+            other => {
+                return Err(FieldIssue::new(
+                    "hash",
+                    format!(
+                        "`hash` has unknown field `{}` (expected value, variant)",
+                        shown_name(other)
+                    ),
+                ))
+            }
+        }
+    }
+    let value = value.ok_or_else(|| FieldIssue::new("hash.value", "`hash.value` is required"))?;
+    Ok((value, variant))
 }
 
 fn split_list(cell: &str) -> impl Iterator<Item = &str> {
@@ -699,6 +765,14 @@ impl MigrationRecord {
                 (Material::Hash(hash), variant)
             }
         };
+        check_migrated_start(self.start.as_deref(), variant)
+            .map_err(|m| FieldIssue::new("start", m))?;
+        // Sent only with bcrypt hashes (like `hashVariant`, a keyshift extension), so that the
+        // same input migrates into Unkey, which does not know the field.
+        let start = match variant {
+            HashVariant::Bcrypt => self.start,
+            _ => None,
+        };
         let mut meta = self.meta;
         if let Some(ws) = self.workspace_id {
             let m = meta.get_or_insert_with(Map::new);
@@ -756,6 +830,7 @@ impl MigrationRecord {
             enabled: self.enabled,
             credits: self.credits,
             ratelimits: (!self.ratelimits.is_empty()).then_some(self.ratelimits),
+            start,
         };
         // The wire's own validator (the one the server runs) checks every documented limit.
         let mut probe = MigrateKeysRequest {

@@ -452,16 +452,17 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
     let bcrypt_keys: Vec<String> = (0..20)
         .map(|i| format!("legacy_bcrypt_{i:03}_Q7w"))
         .collect();
-    let mut csv = String::from("hash,variant,externalId,permissions\n");
+    // bcrypt rows carry `start` (the key's clear leading part), by which verify finds them.
+    let mut csv = String::from("hash,variant,externalId,permissions,start\n");
     for (i, k) in hex_keys.iter().enumerate() {
         csv.push_str(&format!(
-            "{},,owner_{i},orders.read;orders.write\n",
+            "{},,owner_{i},orders.read;orders.write,\n",
             keyshift_core::hashing::sha256_hex(k)
         ));
     }
     for (i, k) in bcrypt_keys.iter().enumerate() {
         csv.push_str(&format!(
-            "{},bcrypt,bowner_{i},orders.read\n",
+            "{},bcrypt,bowner_{i},orders.read,legacy_bcrypt_{i:03}\n",
             hash_bcrypt(k, 4).unwrap()
         ));
     }
