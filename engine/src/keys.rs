@@ -93,13 +93,14 @@ pub(crate) fn create_key(
     ws: &str,
     req: &CreateKeyRequest,
 ) -> Result<CreateKeyResponseData> {
+    live_api(conn, ws, &req.api_id)?;
     if req.recoverable == Some(true) {
-        return Err(crate::util::field_error(
-            "body.recoverable",
-            "recoverable keys are not supported: keyshift never stores a plaintext key",
+        // Unkey answers 412 for an api not set up for key encryption; no keyshift api is.
+        return Err(crate::util::precondition_failed(
+            "This API does not support key encryption: keyshift never stores a plaintext key, \
+             so keys cannot be recoverable",
         ));
     }
-    live_api(conn, ws, &req.api_id)?;
     let role_ids = resolve_roles(conn, ws, req.roles.as_deref().unwrap_or_default())?;
     let permission_ids =
         ensure_permissions(conn, ws, req.permissions.as_deref().unwrap_or_default())?;
@@ -132,6 +133,12 @@ pub(crate) fn create_key(
 
 pub(crate) fn get_key(conn: &Connection, ws: &str, req: &GetKeyRequest) -> Result<KeyResponseData> {
     let mut key = live_key(conn, ws, &req.key_id)?;
+    if req.decrypt == Some(true) {
+        return Err(crate::util::precondition_failed(
+            "The API for this key does not support key encryption: keyshift never stores a \
+             plaintext key, so it cannot decrypt one",
+        ));
+    }
     apply_refill(conn, &mut key, now_ms())?;
     key_response(conn, &key)
 }

@@ -44,7 +44,7 @@ schemas = {
         "detail": S(),
         "status": dict(type="integer"),
         "type": S(format="uri",
-                  example="https://unkey.com/docs/api-reference/errors-v2/unkey/data/key_not_found"),
+                  example="https://unkey.com/docs/errors/unkey/data/key_not_found"),
         "errors": A(R("ValidationError"), description="Every bad field (always present on 400)."),
     }, ["title", "detail", "status", "type"]),
     "ErrorEnvelope": obj({"meta": R("Meta"), "error": R("Problem")}, ["meta", "error"]),
