@@ -846,3 +846,452 @@ async fn migrate_auth_header_missing_malformed_unknown_are_400_400_401() {
     .await;
     s.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// keys.getKey, keys.whoami
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_key_schema_violations_are_400_naming_the_field() {
+    let s = start().await;
+    for (body, location) in [
+        (json!({}), "body.keyId"),
+        (json!({"keyId": ""}), "body.keyId"),
+        (json!({"keyId": "ab"}), "body.keyId"),
+        (json!({"keyId": "key-with-hyphen"}), "body.keyId"),
+        (json!({"keyId": "k".repeat(256)}), "body.keyId"),
+        (json!({"keyId": null}), "body.keyId"),
+        (json!({"keyId": "key_123", "decrypt": null}), "body.decrypt"),
+        (
+            json!({"keyId": "key_123", "decrypt": "false"}),
+            "body.decrypt",
+        ),
+    ] {
+        invalid(&s, "keys.getKey", body, location).await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    expect(
+        &s,
+        "keys.getKey",
+        json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": false}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(&other_root, "keys.getKey", json!({"keyId": key_id}))
+        .await;
+    check("keys.getKey", status, &v, 404, "unkey/data/key_not_found");
+    s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
+    expect(
+        &s,
+        "keys.getKey",
+        json!({"keyId": key_id}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_key_decrypt_is_412_precondition_failed() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    let e = expect(
+        &s,
+        "keys.getKey",
+        json!({"keyId": key_id, "decrypt": true}),
+        412,
+        PRECONDITION_FAILED,
+    )
+    .await;
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not support key encryption"),
+        "{e}"
+    );
+    // an unknown key is still a 404 first, as in Unkey
+    expect(
+        &s,
+        "keys.getKey",
+        json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": true}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    s.ok("keys.getKey", json!({"keyId": key_id, "decrypt": false}))
+        .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_key_auth_header_missing_malformed_unknown_are_400_400_401() {
+    let s = start().await;
+    check_auth_cases(&s, "keys.getKey", &json!({"keyId": "key_123456"})).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
+    let s = start().await;
+    for body in [
+        json!({}),
+        json!({"key": ""}),
+        json!({"key": null}),
+        json!({"key": "k".repeat(513)}),
+    ] {
+        invalid(&s, "keys.whoami", body, "body.key").await;
+    }
+    expect(
+        &s,
+        "keys.whoami",
+        json!({"key": "api_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    let (_, key_id, key) = api_and_key(&s, json!({})).await;
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(&other_root, "keys.whoami", json!({"key": key}))
+        .await;
+    check("keys.whoami", status, &v, 404, "unkey/data/key_not_found");
+    assert!(!v.to_string().contains(&key), "key echoed: {v}");
+    s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
+    expect(
+        &s,
+        "keys.whoami",
+        json!({"key": key}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    check_auth_cases(&s, "keys.whoami", &json!({"key": "sk_whoami_0000000001"})).await;
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys.updateKey
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_key_daily_refill_with_refill_day_is_400() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({"name": "test"})).await;
+    let e = invalid(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "credits": {"remaining": 100,
+            "refill": {"interval": "daily", "amount": 100, "refillDay": 4}}}),
+        "body.credits.refill.refillDay",
+    )
+    .await;
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("must not be provided when the refill interval is"),
+        "{e}"
+    );
+    invalid(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "credits": {"remaining": 100,
+            "refill": {"interval": "monthly", "amount": 100}}}),
+        "body.credits.refill.refillDay",
+    )
+    .await;
+    s.ok(
+        "keys.updateKey",
+        json!({"keyId": key_id, "credits": {"remaining": 100,
+            "refill": {"interval": "monthly", "amount": 100, "refillDay": 4}}}),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_key_null_only_where_unkey_allows_it() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({"name": "test", "externalId": "user_1"})).await;
+    // nullable in Unkey's schema: clears the field
+    for field in ["name", "externalId", "meta", "expires", "credits"] {
+        s.ok("keys.updateKey", json!({"keyId": key_id, field: null}))
+            .await;
+    }
+    s.ok(
+        "keys.updateKey",
+        json!({"keyId": key_id, "credits": {"remaining": null, "refill": null}}),
+    )
+    .await;
+    // not nullable
+    for field in ["enabled", "ratelimits", "roles", "permissions", "keyId"] {
+        let mut body = json!({"keyId": key_id});
+        body[field] = Value::Null;
+        invalid(&s, "keys.updateKey", body, &format!("body.{field}")).await;
+    }
+    invalid(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]}),
+        "body.ratelimits[0].autoApply",
+    )
+    .await;
+    invalid(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "name": ""}),
+        "body.name",
+    )
+    .await;
+    invalid(&s, "keys.updateKey", json!({"name": "x"}), "body.keyId").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
+    let s = start().await;
+    expect(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": "nonexistent_key", "enabled": false}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    let (_, key_id, _) = api_and_key(&s, json!({"name": "test"})).await;
+    expect(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "roles": ["no_such_role"]}),
+        404,
+        "unkey/data/role_not_found",
+    )
+    .await;
+    s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
+    expect(
+        &s,
+        "keys.updateKey",
+        json!({"keyId": key_id, "enabled": false}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    check_auth_cases(
+        &s,
+        "keys.updateKey",
+        &json!({"keyId": "key_123456", "enabled": false}),
+    )
+    .await;
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys.deleteKey, keys.rerollKey
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_key_missing_or_empty_key_id_is_400_unknown_or_deleted_is_404() {
+    let s = start().await;
+    let e = invalid(&s, "keys.deleteKey", json!({}), "body.keyId").await;
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("POST request body for '/v2/keys.deleteKey' failed to validate schema"),
+        "{e}"
+    );
+    invalid(&s, "keys.deleteKey", json!({"keyId": ""}), "body.keyId").await;
+    invalid(
+        &s,
+        "keys.deleteKey",
+        json!({"keyId": "key_123", "permanent": null}),
+        "body.permanent",
+    )
+    .await;
+    expect(
+        &s,
+        "keys.deleteKey",
+        json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
+    // a soft-deleted key cannot be deleted again
+    expect(
+        &s,
+        "keys.deleteKey",
+        json!({"keyId": key_id}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    check_auth_cases(&s, "keys.deleteKey", &json!({"keyId": "key_123456"})).await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
+    let s = start().await;
+    for (body, location) in [
+        (json!({"expiration": 0}), "body.keyId"),
+        (json!({"keyId": "", "expiration": 0}), "body.keyId"),
+        (json!({"keyId": "ab", "expiration": 0}), "body.keyId"),
+        (
+            json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": -1}),
+            "body.expiration",
+        ),
+        (
+            json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
+            "body.expiration",
+        ),
+        (
+            json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": null}),
+            "body.expiration",
+        ),
+    ] {
+        invalid(&s, "keys.rerollKey", body, location).await;
+    }
+    expect(
+        &s,
+        "keys.rerollKey",
+        json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": 0}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(
+            &other_root,
+            "keys.rerollKey",
+            json!({"keyId": key_id, "expiration": 0}),
+        )
+        .await;
+    check(
+        "keys.rerollKey",
+        status,
+        &v,
+        404,
+        "unkey/data/key_not_found",
+    );
+    check_auth_cases(
+        &s,
+        "keys.rerollKey",
+        &json!({"keyId": "key_123456", "expiration": 0}),
+    )
+    .await;
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys.updateCredits
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_credits_schema_and_operation_rules_are_400() {
+    let s = start().await;
+    let (_, limited, _) = api_and_key(&s, json!({"credits": {"remaining": 10}})).await;
+    let (_, unlimited, _) = api_and_key(&s, json!({})).await;
+    let e = invalid(
+        &s,
+        "keys.updateCredits",
+        json!({"operation": "set"}),
+        "body.keyId",
+    )
+    .await;
+    assert!(
+        e["detail"].as_str().unwrap().starts_with(
+            "POST request body for '/v2/keys.updateCredits' failed to validate schema"
+        ),
+        "{e}"
+    );
+    for (body, location) in [
+        (json!({"keyId": "", "operation": "set"}), "body.keyId"),
+        (json!({"keyId": limited}), "body.operation"),
+        (
+            json!({"keyId": limited, "operation": "multiply", "value": 1}),
+            "body.operation",
+        ),
+        (
+            json!({"keyId": limited, "operation": null, "value": 1}),
+            "body.operation",
+        ),
+        (
+            json!({"keyId": limited, "operation": "set", "value": -1}),
+            "body.value",
+        ),
+        (
+            json!({"keyId": limited, "operation": "set", "value": "1"}),
+            "body.value",
+        ),
+        // increment / decrement need a value
+        (
+            json!({"keyId": limited, "operation": "increment"}),
+            "body.value",
+        ),
+        (
+            json!({"keyId": limited, "operation": "increment", "value": null}),
+            "body.value",
+        ),
+        (
+            json!({"keyId": limited, "operation": "decrement"}),
+            "body.value",
+        ),
+    ] {
+        invalid(&s, "keys.updateCredits", body, location).await;
+    }
+    // increment / decrement a key with unlimited credits
+    for op in ["increment", "decrement"] {
+        expect(
+            &s,
+            "keys.updateCredits",
+            json!({"keyId": unlimited, "operation": op, "value": 1}),
+            400,
+            INVALID_INPUT,
+        )
+        .await;
+    }
+    // value null with set = unlimited
+    let data = s
+        .ok(
+            "keys.updateCredits",
+            json!({"keyId": limited, "operation": "set", "value": null}),
+        )
+        .await;
+    assert!(data["remaining"].is_null(), "{data}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_credits_unknown_key_is_404() {
+    let s = start().await;
+    expect(
+        &s,
+        "keys.updateCredits",
+        json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "operation": "set", "value": 1}),
+        404,
+        "unkey/data/key_not_found",
+    )
+    .await;
+    check_auth_cases(
+        &s,
+        "keys.updateCredits",
+        &json!({"keyId": "key_123456", "operation": "set", "value": 1}),
+    )
+    .await;
+    s.stop().await;
+}
