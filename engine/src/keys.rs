@@ -8,7 +8,7 @@ use keyshift_core::hashing::{self, HashVariant, KeyHash};
 use keyshift_core::keyformat;
 use keyshift_core::wire::*;
 use keyshift_core::{Error, FieldError, Result};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::records::*;
 use crate::util::{bad_request, new_id, new_ids, now_ms, Db};
@@ -568,11 +568,32 @@ pub(crate) fn remove_permissions(
     slugs: &[String],
 ) -> Result<Vec<Permission>> {
     let key = live_key(conn, ws, key_id)?;
+    // Every named permission must exist in the workspace (404 otherwise, as Unkey), checked
+    // before anything is removed.
+    let mut ids = Vec::with_capacity(slugs.len());
     for slug in slugs {
+        let id: Option<String> = conn
+            .prepare_cached(
+                "SELECT id FROM permissions WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2) \
+                 ORDER BY slug = ?2 DESC LIMIT 1",
+            )
+            .db()?
+            .query_row(params![ws, slug], |r| r.get(0))
+            .optional()
+            .db()?;
+        match id {
+            Some(id) => ids.push(id),
+            None => {
+                return Err(Error::not_found(format!(
+                    "permission `{slug}` was not found"
+                )))
+            }
+        }
+    }
+    for id in ids {
         conn.execute(
-            "DELETE FROM key_permissions WHERE key_id = ?1 AND permission_id IN \
-             (SELECT id FROM permissions WHERE workspace_id = ?2 AND (slug = ?3 OR id = ?3))",
-            params![key.id, ws, slug],
+            "DELETE FROM key_permissions WHERE key_id = ?1 AND permission_id = ?2",
+            params![key.id, id],
         )
         .db()?;
     }
@@ -615,11 +636,12 @@ pub(crate) fn remove_roles(
     names: &[String],
 ) -> Result<Vec<Role>> {
     let key = live_key(conn, ws, key_id)?;
-    for name in names {
+    // Every named role must exist (404 otherwise, as Unkey), checked before anything changes.
+    let ids = resolve_roles(conn, ws, names)?;
+    for id in ids {
         conn.execute(
-            "DELETE FROM key_roles WHERE key_id = ?1 AND role_id IN \
-             (SELECT id FROM roles WHERE workspace_id = ?2 AND (name = ?3 OR id = ?3))",
-            params![key.id, ws, name],
+            "DELETE FROM key_roles WHERE key_id = ?1 AND role_id = ?2",
+            params![key.id, id],
         )
         .db()?;
     }

@@ -1295,3 +1295,261 @@ async fn update_credits_unknown_key_is_404() {
     .await;
     s.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// keys.addPermissions / removePermissions / setPermissions / addRoles / removeRoles / setRoles
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_permission_and_role_lists_schema_violations_are_400() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    for (op, field, min_one) in [
+        ("keys.addPermissions", "permissions", true),
+        ("keys.removePermissions", "permissions", true),
+        ("keys.setPermissions", "permissions", false),
+        ("keys.addRoles", "roles", true),
+        ("keys.removeRoles", "roles", true),
+        ("keys.setRoles", "roles", false),
+    ] {
+        let loc = format!("body.{field}");
+        let item = format!("body.{field}[0]");
+        let mut cases: Vec<(Value, &str)> = vec![
+            (json!({field: ["a.b"]}), "body.keyId"),
+            (json!({"keyId": "", field: ["a.b"]}), "body.keyId"),
+            (json!({"keyId": "ab", field: ["a.b"]}), "body.keyId"),
+            (json!({"keyId": null, field: ["a.b"]}), "body.keyId"),
+            (json!({"keyId": key_id}), &loc),
+            (json!({"keyId": key_id, field: null}), &loc),
+            (json!({"keyId": key_id, field: "not-an-array"}), &loc),
+            (json!({"keyId": key_id, field: [""]}), &item),
+            (json!({"keyId": key_id, field: [null]}), &item),
+            (json!({"keyId": key_id, field: ["a".repeat(129)]}), &item),
+        ];
+        if min_one {
+            cases.push((json!({"keyId": key_id, field: []}), &loc));
+        }
+        if field == "permissions" {
+            cases.push((json!({"keyId": key_id, field: ["has space"]}), &item));
+        }
+        for (body, location) in cases {
+            invalid(&s, op, body, location).await;
+        }
+        check_auth_cases(&s, op, &json!({"keyId": key_id, field: ["a.b"]})).await;
+    }
+    // Empty lists are fine where they replace everything.
+    s.ok(
+        "keys.setPermissions",
+        json!({"keyId": key_id, "permissions": []}),
+    )
+    .await;
+    s.ok("keys.setRoles", json!({"keyId": key_id, "roles": []}))
+        .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
+    let s = start().await;
+    s.ok(
+        "permissions.createPermission",
+        json!({"name": "documents.read", "slug": "documents.read"}),
+    )
+    .await;
+    s.ok("permissions.createRole", json!({"name": "reader"}))
+        .await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = s
+        .call_as(
+            &other_root,
+            "keys.createKey",
+            json!({"apiId": v["data"]["apiId"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let theirs = v["data"]["keyId"].as_str().unwrap().to_string();
+    let (_, deleted, _) = api_and_key(&s, json!({})).await;
+    s.ok("keys.deleteKey", json!({"keyId": deleted})).await;
+    for (op, list) in [
+        (
+            "keys.addPermissions",
+            json!({"permissions": ["documents.read"]}),
+        ),
+        (
+            "keys.removePermissions",
+            json!({"permissions": ["documents.read"]}),
+        ),
+        (
+            "keys.setPermissions",
+            json!({"permissions": ["documents.read"]}),
+        ),
+        ("keys.addRoles", json!({"roles": ["reader"]})),
+        ("keys.removeRoles", json!({"roles": ["reader"]})),
+        ("keys.setRoles", json!({"roles": ["reader"]})),
+    ] {
+        for id in [
+            "key_2ZpXpBZ6d9uXhVgm5qE9Zm",
+            "key_short",
+            "invalid_key_format",
+            "wrong_1234567890123456789012345678901234567890",
+            theirs.as_str(),
+            deleted.as_str(),
+        ] {
+            let mut body = list.clone();
+            body["keyId"] = json!(id);
+            expect(&s, op, body, 404, "unkey/data/key_not_found").await;
+        }
+    }
+    // the key is still fine
+    s.ok(
+        "keys.setRoles",
+        json!({"keyId": key_id, "roles": ["reader"]}),
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    let role_id = s
+        .ok("permissions.createRole", json!({"name": "valid.role"}))
+        .await["roleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // a role of another workspace, by id and by name
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(
+            &other_root,
+            "permissions.createRole",
+            json!({"name": "their.role"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let their_role = v["data"]["roleId"].as_str().unwrap().to_string();
+    // a deleted role
+    let gone = s
+        .ok("permissions.createRole", json!({"name": "deleted.role"}))
+        .await["roleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.ok("permissions.deleteRole", json!({"role": gone})).await;
+    for op in ["keys.addRoles", "keys.removeRoles", "keys.setRoles"] {
+        for roles in [
+            json!(["role_2ZpXpBZ6d9uXhVgm5qE9Zm"]),
+            json!(["nonexistent.role"]),
+            json!([their_role]),
+            json!(["their.role"]),
+            json!([gone]),
+            json!(["valid.role", "nonexistent.role"]),
+            json!(["nonexistent.role", role_id]),
+        ] {
+            let e = expect(
+                &s,
+                op,
+                json!({"keyId": key_id, "roles": roles}),
+                404,
+                "unkey/data/role_not_found",
+            )
+            .await;
+            assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");
+        }
+    }
+    // nothing changed on the failed calls
+    let key = s.ok("keys.getKey", json!({"keyId": key_id})).await;
+    assert!(
+        key["roles"].as_array().is_none_or(|r| r.is_empty()),
+        "{key}"
+    );
+    // removing a role that exists but is not on the key is fine (200), twice
+    for _ in 0..2 {
+        s.ok(
+            "keys.removeRoles",
+            json!({"keyId": key_id, "roles": ["valid.role"]}),
+        )
+        .await;
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_unknown_permission_is_404_permission_not_found() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({"permissions": ["documents.read"]})).await;
+    let (_, other_root) = s.second_workspace("other").await;
+    let (status, v) = s
+        .call_as(
+            &other_root,
+            "permissions.createPermission",
+            json!({"name": "their.permission", "slug": "their.permission"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let theirs = v["data"]["permissionId"].as_str().unwrap().to_string();
+    for permissions in [
+        json!(["perm_2ZpXpBZ6d9uXhVgm5qE9Zm"]),
+        json!(["nonexistent.permission"]),
+        json!([theirs]),
+        json!(["documents.read", "nonexistent.permission"]),
+    ] {
+        let e = expect(
+            &s,
+            "keys.removePermissions",
+            json!({"keyId": key_id, "permissions": permissions}),
+            404,
+            "unkey/data/permission_not_found",
+        )
+        .await;
+        assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");
+    }
+    // nothing was removed by the failed calls
+    let key = s.ok("keys.getKey", json!({"keyId": key_id})).await;
+    assert_eq!(key["permissions"], json!(["documents.read"]), "{key}");
+    // an existing permission that is not on the key: 200, twice
+    s.ok(
+        "permissions.createPermission",
+        json!({"name": "documents.write", "slug": "documents.write"}),
+    )
+    .await;
+    for _ in 0..2 {
+        s.ok(
+            "keys.removePermissions",
+            json!({"keyId": key_id, "permissions": ["documents.write"]}),
+        )
+        .await;
+    }
+    s.stop().await;
+}
+
+/// With a root key that may create permissions (ours always may), missing permissions are
+/// created on add and set, as in Unkey's "create permission on-the-fly" cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_and_set_permissions_create_missing_permissions() {
+    let s = start().await;
+    let (_, key_id, _) = api_and_key(&s, json!({})).await;
+    let data = s
+        .ok(
+            "keys.addPermissions",
+            json!({"keyId": key_id, "permissions": ["nonexistent.permission"]}),
+        )
+        .await;
+    assert_eq!(data[0]["slug"], "nonexistent.permission", "{data}");
+    let data = s
+        .ok(
+            "keys.setPermissions",
+            json!({"keyId": key_id, "permissions": ["created.on.the.fly"]}),
+        )
+        .await;
+    assert_eq!(data.as_array().unwrap().len(), 1, "{data}");
+    assert_eq!(data[0]["slug"], "created.on.the.fly", "{data}");
+    s.stop().await;
+}
