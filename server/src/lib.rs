@@ -616,10 +616,15 @@ fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
              'Bearer ROOT_KEY': the header is malformed or its token is empty.",
         )
     };
+    // As Unkey's parser: `Bearer ` exactly (case-sensitive), then the trimmed token. A token
+    // that is no root key (e.g. one with a space inside) is simply unknown: 401.
     let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+    let token = value
+        .trim()
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(malformed)?;
+    if token.is_empty() {
         return Err(malformed());
     }
     Ok(SecretKey::new(token))
@@ -760,6 +765,10 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
             let mut p = Problem::from_error(&e, op);
             if is_query_syntax_error(op, &e, &kept) {
                 p.kind = format!("{UNKEY_ERRORS}user/bad_request/permissions_query_syntax_error");
+                // The parser's own words, as Unkey's detail (not a schema failure).
+                if let Some(first) = p.errors.first() {
+                    p.detail = format!("invalid permissions query: {}", first.message);
+                }
             }
             Err(p)
         }

@@ -271,6 +271,36 @@ async fn verify_permission_query_syntax_errors_are_400_permissions_query_syntax_
     s.stop().await;
 }
 
+/// Unkey looks the key up before it parses the query: an unknown key is NOT_FOUND whatever the
+/// query (checked against Unkey's server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_query_syntax_error_with_unknown_key_is_200_not_found() {
+    let s = start().await;
+    let (_, key_id, key) = api_and_key(&s, json!({})).await;
+    for unknown in ["sk_nonexistent_123", "test_2ZpXpBZ6d9uXhVgm5qE9Zm"] {
+        let data = s
+            .verify(json!({"key": unknown, "permissions": "a AND"}))
+            .await;
+        assert_eq!(data["code"], "NOT_FOUND", "{data}");
+    }
+    // a disabled key exists: its query is checked
+    s.ok("keys.updateKey", json!({"keyId": key_id, "enabled": false}))
+        .await;
+    expect(
+        &s,
+        "keys.verifyKey",
+        json!({"key": key, "permissions": "a AND"}),
+        400,
+        QUERY_SYNTAX,
+    )
+    .await;
+    // a deleted key does not
+    s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
+    let data = s.verify(json!({"key": key, "permissions": "a AND"})).await;
+    assert_eq!(data["code"], "NOT_FOUND", "{data}");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_auth_header_missing_malformed_unknown_are_400_400_401() {
     let s = start().await;

@@ -81,7 +81,14 @@ async fn auth_header_missing_malformed_unknown() {
     assert_eq!(v["error"]["errors"][0]["location"], "header.Authorization");
 
     // Malformed: wrong scheme, empty token, extra words → 400 authentication/malformed.
-    for header in ["Basic abc", "Bearer", "Bearer ", "Bearer a b", "Token xyz"] {
+    for header in [
+        "Basic abc",
+        "Bearer",
+        "Bearer ",
+        "bearer abc",
+        "BEARER abc",
+        "Token xyz",
+    ] {
         let resp = s
             .client
             .post(&url)

@@ -114,10 +114,13 @@ pub async fn check_auth_cases(s: &TestServer, op: &str, body: &Value) {
         "{e}"
     );
     assert_eq!(e["errors"][0]["location"], "header.Authorization", "{e}");
+    // Unkey's parser wants `Bearer ` exactly: another case of the scheme is malformed too.
+    let lower = format!("bearer {}", s.root_key);
     for header in [
         "InvalidFormat",
         "malformed_header_without_bearer_prefix",
         "Bearer ",
+        lower.as_str(),
     ] {
         let (got, v) = post_raw(s, op, &[json, ("authorization", header)], Some(&bytes)).await;
         let e = check(op, got, &v, 400, MALFORMED);
@@ -127,6 +130,8 @@ pub async fn check_auth_cases(s: &TestServer, op: &str, body: &Value) {
         "invalid_token_here",
         "sk_test_1234567890abcdef1234567890abcdef",
         "123",
+        "not-a-valid-key-format",
+        "two words",
     ] {
         let (got, v) = s.call_as(token, op, body.clone()).await;
         let e = check(op, got, &v, 401, KEY_NOT_FOUND_AUTH);
