@@ -368,6 +368,35 @@ async fn verify_unknown_deleted_or_foreign_key_is_200_not_found() {
     s.stop().await;
 }
 
+/// Unkey's 200 cases "key with credits": remaining after each verification, and the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_credit_costs_as_unkey_counts_them() {
+    let s = start().await;
+    for (remaining, cost, code, left) in [
+        (5, None, "VALID", 4),
+        (0, None, "USAGE_EXCEEDED", 0),
+        (5, Some(5), "VALID", 0),
+        (5, Some(15), "USAGE_EXCEEDED", 5),
+        (0, Some(0), "VALID", 0),
+    ] {
+        let (_, _, key) = api_and_key(&s, json!({"credits": {"remaining": remaining}})).await;
+        let mut body = json!({"key": key});
+        if let Some(cost) = cost {
+            body["credits"] = json!({"cost": cost});
+        }
+        let data = s.verify(body).await;
+        assert_eq!(
+            data["code"], code,
+            "remaining {remaining}, cost {cost:?}: {data}"
+        );
+        assert_eq!(
+            data["credits"], left,
+            "remaining {remaining}, cost {cost:?}: {data}"
+        );
+    }
+    s.stop().await;
+}
+
 /// Known difference (server/CONFORMANCE.md): Unkey answers 412 when a verify names a rate limit
 /// defined on neither the key nor its identity and gives no inline limit and duration; keyshift
 /// answers 400 `invalid_input` naming `body.ratelimits`, since it is the request that is wrong.
