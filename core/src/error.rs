@@ -54,7 +54,7 @@ impl ErrorCode {
     /// The code an HTTP status maps to (problem+json responses of the wire API).
     pub fn from_status(status: u16) -> ErrorCode {
         match status {
-            400 | 413 | 415 | 422 => ErrorCode::BadRequest,
+            400 | 412 | 413 | 415 | 422 => ErrorCode::BadRequest,
             401 => ErrorCode::Unauthorized,
             403 => ErrorCode::Forbidden,
             404 => ErrorCode::NotFound,

@@ -73,6 +73,8 @@ pub mod limits {
     pub const API_NAME_MIN_LEN: usize = 3;
     pub const API_NAME_MAX_LEN: usize = 256;
     pub const ID_MIN_LEN: usize = 3;
+    /// `apiId` of `apis.getApi` / `apis.deleteApi`.
+    pub const API_ID_MIN_LEN: usize = 8;
     pub const ID_MAX_LEN: usize = 255;
     pub const PREFIX_MIN_LEN: usize = 1;
     pub const PREFIX_MAX_LEN: usize = 16;
@@ -210,14 +212,14 @@ pub struct KeyCreditsData {
     pub refill: Option<KeyCreditsRefill>,
 }
 
-/// A ratelimit configured on a key or identity (request side).
+/// A ratelimit configured on a key or identity (request side). Every field is required, as in
+/// Unkey's schema (`autoApply` too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RatelimitRequest {
     pub name: String,
     pub limit: i64,
     pub duration: i64,
-    #[serde(default)]
     pub auto_apply: bool,
 }
 
@@ -314,6 +316,27 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// Deserializes an optional request field that Unkey's schema does not allow to be `null`:
+/// absent → `None` (via `default`), a value → `Some`, `null` → "invalid type: null, expected …"
+/// (a 400 naming the field, as Unkey's validator answers).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Deserializes a field that must be present but may be `null` (`credits.remaining` on
+/// create/migrate). Without `default`, serde reports it missing when absent.
+fn required_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
 // ---------------------------------------------------------------------------------------------
 // apis.*
 // ---------------------------------------------------------------------------------------------
@@ -347,15 +370,35 @@ pub struct GetApiResponseData {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListKeysRequest {
     pub api_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cursor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub decrypt: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub revalidate_keys_cache: Option<bool>,
 }
 
@@ -378,39 +421,92 @@ pub type DeleteApiResponseData = EmptyData;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKeyRequest {
     pub api_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub byte_length: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub roles: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permissions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credits: Option<CreditsRequest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recoverable: Option<bool>,
 }
 
-/// `credits` on create/migrate requests (strict twin of [`KeyCreditsData`]).
+/// `credits` on create/migrate requests (strict twin of [`KeyCreditsData`]). `remaining` is
+/// required, `null` meaning unlimited, as in Unkey's schema.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreditsRequest {
-    #[serde(default)]
+    #[serde(deserialize_with = "required_nullable")]
     pub remaining: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refill: Option<KeyCreditsRefill>,
 }
 
@@ -425,16 +521,36 @@ pub struct CreateKeyResponseData {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyKeyRequest {
     pub key: SecretKey,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tags: Option<Vec<String>>,
     /// Permission query: `a`, `a AND b`, `(a OR b) AND c`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permissions: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credits: Option<VerifyCredits>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratelimits: Option<Vec<VerifyRatelimit>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub migration_id: Option<String>,
 }
 
@@ -450,11 +566,23 @@ pub struct VerifyCredits {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyRatelimit {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cost: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub duration: Option<i64>,
 }
 
@@ -573,7 +701,11 @@ pub struct VerifyRatelimitData {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GetKeyRequest {
     pub key_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub decrypt: Option<bool>,
 }
 
@@ -613,13 +745,29 @@ pub struct UpdateKeyRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub credits: Option<Option<UpdateKeyCredits>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub roles: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -647,7 +795,11 @@ pub type UpdateKeyResponseData = EmptyData;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeleteKeyRequest {
     pub key_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permanent: Option<bool>,
 }
 
@@ -676,7 +828,11 @@ pub struct MigrateKeysRequest {
     pub keys: Vec<MigrateKeyData>,
     /// keyshift extension: the form of every `hash` (`sha256_base64` default, `sha256_hex`,
     /// `bcrypt`). Hosted Unkey does not know this field; leave it `None` there.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub hash_variant: Option<crate::hashing::HashVariant>,
 }
 
@@ -684,23 +840,59 @@ pub struct MigrateKeysRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MigrateKeyData {
     pub hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub external_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub roles: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permissions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credits: Option<CreditsRequest>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
     /// keyshift extension (DESIGN §4): the key's clear leading part as the legacy system kept
     /// it (e.g. `sk_live_ab12`). Required for `bcrypt` hashes, which verify finds through it;
@@ -895,7 +1087,11 @@ pub type WhoamiResponseData = KeyResponseData;
 pub struct CreatePermissionRequest {
     pub name: String,
     pub slug: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
 }
 
@@ -924,11 +1120,23 @@ pub struct DeletePermissionRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cursor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub search: Option<String>,
 }
 
@@ -943,10 +1151,18 @@ pub type ListIdentitiesResponseData = Vec<Identity>;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRoleRequest {
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     /// Permission slugs granted by the role (created when missing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub permissions: Option<Vec<String>>,
 }
 
@@ -979,9 +1195,17 @@ pub struct DeleteRoleRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateIdentityRequest {
     pub external_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ratelimits: Option<Vec<RatelimitRequest>>,
 }
 
@@ -1083,6 +1307,18 @@ impl Checker {
         }
     }
 
+    /// `apiId` of `apis.getApi` / `apis.deleteApi`: Unkey's schema asks at least 8 characters.
+    fn api_id(&mut self, location: &str, value: &str) {
+        if self.len(location, value, API_ID_MIN_LEN, ID_MAX_LEN) {
+            self.chars(
+                location,
+                value,
+                is_id_char,
+                "letters, digits and underscores",
+            );
+        }
+    }
+
     fn ref_name(&mut self, location: &str, value: &str, max: usize) {
         self.len(location, value, 1, max);
     }
@@ -1169,6 +1405,13 @@ impl Checker {
                     format!("must be between {REFILL_DAY_MIN} and {REFILL_DAY_MAX}"),
                 );
             }
+        } else if refill.interval == RefillInterval::Monthly {
+            // Unkey's create, migrate and update handlers all refuse a monthly refill without
+            // its day.
+            self.push(
+                &format!("{location}.refillDay"),
+                "`refillDay` must be provided when the refill interval is `monthly`",
+            );
         }
     }
 
@@ -1247,7 +1490,7 @@ impl Validate for CreateApiRequest {
 impl Validate for GetApiRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.id("apiId", &self.api_id);
+        c.api_id("apiId", &self.api_id);
         c.finish()
     }
 }
@@ -1255,18 +1498,20 @@ impl Validate for GetApiRequest {
 impl Validate for DeleteApiRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.id("apiId", &self.api_id);
+        c.api_id("apiId", &self.api_id);
         c.finish()
     }
 }
 
 impl Validate for ListKeysRequest {
     fn validate(&self) -> Vec<FieldError> {
+        // Unkey's schema: `apiId` and `externalId` at least 1 character, no other limit (an
+        // id that cannot exist is a 404); `cursor` any string.
         let mut c = Checker::new();
-        c.id("apiId", &self.api_id);
-        c.list(self.limit, self.cursor.as_deref(), None);
+        c.len("apiId", &self.api_id, 1, usize::MAX);
+        c.list(self.limit, None, None);
         if let Some(e) = &self.external_id {
-            c.len("externalId", e, 1, EXTERNAL_ID_MAX_LEN);
+            c.len("externalId", e, 1, usize::MAX);
         }
         c.finish()
     }
@@ -1314,6 +1559,12 @@ impl Validate for CreateKeyRequest {
         }
         if let Some(credits) = &self.credits {
             c.credits("credits", credits);
+            if credits.refill.is_some() && credits.remaining.is_none() {
+                c.push(
+                    "credits.remaining",
+                    "`credits.remaining` must be provided when `credits.refill` is set",
+                );
+            }
         }
         if let Some(rls) = &self.ratelimits {
             c.ratelimits("ratelimits", rls);
@@ -1400,6 +1651,12 @@ impl Validate for UpdateKeyRequest {
             }
             if let Some(Some(refill)) = &credits.refill {
                 c.refill("credits.refill", refill);
+                if refill.interval == RefillInterval::Daily && refill.refill_day.is_some() {
+                    c.push(
+                        "credits.refill.refillDay",
+                        "`refillDay` must not be provided when the refill interval is `daily`",
+                    );
+                }
             }
         }
         if let Some(rls) = &self.ratelimits {
@@ -1446,7 +1703,7 @@ impl Validate for MigrateKeysRequest {
             MIGRATION_ID_MIN_LEN,
             MIGRATION_ID_MAX_LEN,
         );
-        c.id("apiId", &self.api_id);
+        c.len("apiId", &self.api_id, ID_MIN_LEN, ID_MAX_LEN);
         c.count("keys", self.keys.len(), 1, usize::MAX);
         for (i, key) in self.keys.iter().enumerate() {
             let loc = format!("keys[{i}]");
@@ -1513,7 +1770,7 @@ validate_key_list!(SetRolesRequest, roles, 0);
 impl Validate for UpdateCreditsRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.len("keyId", &self.key_id, ID_MIN_LEN, ID_MAX_LEN);
+        c.len("keyId", &self.key_id, ID_MIN_LEN, usize::MAX);
         c.remaining("value", self.value);
         if self.value.is_none() && self.operation != CreditsOperation::Set {
             c.push("value", "is required for increment and decrement");
@@ -1552,7 +1809,14 @@ impl Validate for CreatePermissionRequest {
 impl Validate for GetPermissionRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.ref_name("permission", &self.permission, PERMISSION_SLUG_MAX_LEN);
+        if c.len("permission", &self.permission, 1, PERMISSION_SLUG_MAX_LEN) {
+            c.chars(
+                "permission",
+                &self.permission,
+                is_permission_slug_char,
+                "letters, digits and '_', ':', '-', '.', '*'",
+            );
+        }
         c.finish()
     }
 }
@@ -1560,7 +1824,14 @@ impl Validate for GetPermissionRequest {
 impl Validate for DeletePermissionRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.ref_name("permission", &self.permission, PERMISSION_SLUG_MAX_LEN);
+        if c.len("permission", &self.permission, 1, PERMISSION_SLUG_MAX_LEN) {
+            c.chars(
+                "permission",
+                &self.permission,
+                is_permission_slug_char,
+                "letters, digits and '_', ':', '-', '.', '*'",
+            );
+        }
         c.finish()
     }
 }
@@ -1620,7 +1891,7 @@ impl Validate for CreateIdentityRequest {
 impl Validate for GetIdentityRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.ref_name("identity", &self.identity, ID_MAX_LEN);
+        c.len("identity", &self.identity, 1, usize::MAX);
         c.finish()
     }
 }
@@ -1628,7 +1899,7 @@ impl Validate for GetIdentityRequest {
 impl Validate for DeleteIdentityRequest {
     fn validate(&self) -> Vec<FieldError> {
         let mut c = Checker::new();
-        c.ref_name("identity", &self.identity, ID_MAX_LEN);
+        c.len("identity", &self.identity, 1, usize::MAX);
         c.finish()
     }
 }
@@ -1741,7 +2012,7 @@ mod tests {
             "permissions": ["ok", "bad perm"],
             "expires": -1,
             "credits": {"remaining": -5, "refill": {"interval": "weekly", "amount": 0}},
-            "ratelimits": [{"name": "rl", "limit": 0, "duration": 999}]
+            "ratelimits": [{"name": "rl", "limit": 0, "duration": 999, "autoApply": false}]
         }))
         .unwrap();
         let errors = bad.validate();
@@ -2049,5 +2320,77 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(with_fix.error.errors.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn request_fields_refuse_null_unless_unkey_allows_it() {
+        // Optional but not nullable: absent is fine, `null` is a type error naming the field.
+        let absent = request::<VerifyKeyRequest>(json!({"key": "sk_abc"}));
+        assert_eq!(absent.migration_id, None);
+        let err = serde_json::from_value::<VerifyKeyRequest>(
+            json!({"key": "sk_abc", "migrationId": null}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("null"), "{err}");
+        assert!(serde_json::from_value::<CreateKeyRequest>(
+            json!({"apiId": "api_123", "credits": {"remaining": 1, "refill": null}})
+        )
+        .is_err());
+        // Required but nullable: `credits.remaining` must be sent; `null` = unlimited.
+        let unlimited: CreateKeyRequest =
+            serde_json::from_value(json!({"apiId": "api_123", "credits": {"remaining": null}}))
+                .unwrap();
+        assert_eq!(unlimited.credits.unwrap().remaining, None);
+        let err =
+            serde_json::from_value::<CreateKeyRequest>(json!({"apiId": "api_123", "credits": {}}))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("remaining"), "{err}");
+        // `autoApply` is required on every configured ratelimit.
+        let err = serde_json::from_value::<CreateIdentityRequest>(json!({
+            "externalId": "u", "ratelimits": [{"name": "requests", "limit": 1, "duration": 1000}]
+        }))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("autoApply"), "{err}");
+        // Nullable fields of updateKey keep their three states.
+        let cleared = request::<UpdateKeyRequest>(json!({"keyId": "key_123", "name": null}));
+        assert_eq!(cleared.name, Some(None));
+        assert!(serde_json::from_value::<UpdateKeyRequest>(
+            json!({"keyId": "key_123", "enabled": null})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn refill_rules_of_unkeys_handlers() {
+        let monthly_without_day: CreateKeyRequest = serde_json::from_value(json!({
+            "apiId": "api_123",
+            "credits": {"remaining": 1, "refill": {"interval": "monthly", "amount": 1}}
+        }))
+        .unwrap();
+        assert_eq!(
+            locations(&monthly_without_day.validate()),
+            vec!["body.credits.refill.refillDay"]
+        );
+        let refill_without_remaining: CreateKeyRequest = serde_json::from_value(json!({
+            "apiId": "api_123",
+            "credits": {"remaining": null, "refill": {"interval": "daily", "amount": 1}}
+        }))
+        .unwrap();
+        assert_eq!(
+            locations(&refill_without_remaining.validate()),
+            vec!["body.credits.remaining"]
+        );
+        let daily_with_day: UpdateKeyRequest = serde_json::from_value(json!({
+            "keyId": "key_123",
+            "credits": {"refill": {"interval": "daily", "amount": 1, "refillDay": 4}}
+        }))
+        .unwrap();
+        assert_eq!(
+            locations(&daily_with_day.validate()),
+            vec!["body.credits.refill.refillDay"]
+        );
     }
 }

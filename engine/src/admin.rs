@@ -100,6 +100,12 @@ pub(crate) fn list_keys(
     req: &ListKeysRequest,
 ) -> Result<Page<KeyResponseData>> {
     live_api(conn, ws, &req.api_id)?;
+    if req.decrypt == Some(true) {
+        return Err(crate::util::precondition_failed(
+            "The requested API does not support key encryption: keyshift never stores a \
+             plaintext key, so it cannot decrypt one",
+        ));
+    }
     let limit = limit_of(req.limit);
     let mut stmt = conn
         .prepare_cached(&format!(

@@ -9,7 +9,7 @@ use keyshift_core::keyformat;
 use keyshift_core::wire::*;
 use keyshift_core::wire::{check_migrated_start, BCRYPT_MAX_CANDIDATES};
 use keyshift_core::{Error, FieldError, Result};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::records::*;
 use crate::util::{bad_request, new_id, new_ids, now_ms, Db};
@@ -94,13 +94,14 @@ pub(crate) fn create_key(
     ws: &str,
     req: &CreateKeyRequest,
 ) -> Result<CreateKeyResponseData> {
+    live_api(conn, ws, &req.api_id)?;
     if req.recoverable == Some(true) {
-        return Err(crate::util::field_error(
-            "body.recoverable",
-            "recoverable keys are not supported: keyshift never stores a plaintext key",
+        // Unkey answers 412 for an api not set up for key encryption; no keyshift api is.
+        return Err(crate::util::precondition_failed(
+            "This API does not support key encryption: keyshift never stores a plaintext key, \
+             so keys cannot be recoverable",
         ));
     }
-    live_api(conn, ws, &req.api_id)?;
     let role_ids = resolve_roles(conn, ws, req.roles.as_deref().unwrap_or_default())?;
     let permission_ids =
         ensure_permissions(conn, ws, req.permissions.as_deref().unwrap_or_default())?;
@@ -133,6 +134,12 @@ pub(crate) fn create_key(
 
 pub(crate) fn get_key(conn: &Connection, ws: &str, req: &GetKeyRequest) -> Result<KeyResponseData> {
     let mut key = live_key(conn, ws, &req.key_id)?;
+    if req.decrypt == Some(true) {
+        return Err(crate::util::precondition_failed(
+            "The API for this key does not support key encryption: keyshift never stores a \
+             plaintext key, so it cannot decrypt one",
+        ));
+    }
     apply_refill(conn, &mut key, now_ms())?;
     key_response(conn, &key)
 }
@@ -624,11 +631,32 @@ pub(crate) fn remove_permissions(
     slugs: &[String],
 ) -> Result<Vec<Permission>> {
     let key = live_key(conn, ws, key_id)?;
+    // Every named permission must exist in the workspace (404 otherwise, as Unkey), checked
+    // before anything is removed.
+    let mut ids = Vec::with_capacity(slugs.len());
     for slug in slugs {
+        let id: Option<String> = conn
+            .prepare_cached(
+                "SELECT id FROM permissions WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2) \
+                 ORDER BY slug = ?2 DESC LIMIT 1",
+            )
+            .db()?
+            .query_row(params![ws, slug], |r| r.get(0))
+            .optional()
+            .db()?;
+        match id {
+            Some(id) => ids.push(id),
+            None => {
+                return Err(Error::not_found(format!(
+                    "permission `{slug}` was not found"
+                )))
+            }
+        }
+    }
+    for id in ids {
         conn.execute(
-            "DELETE FROM key_permissions WHERE key_id = ?1 AND permission_id IN \
-             (SELECT id FROM permissions WHERE workspace_id = ?2 AND (slug = ?3 OR id = ?3))",
-            params![key.id, ws, slug],
+            "DELETE FROM key_permissions WHERE key_id = ?1 AND permission_id = ?2",
+            params![key.id, id],
         )
         .db()?;
     }
@@ -671,11 +699,12 @@ pub(crate) fn remove_roles(
     names: &[String],
 ) -> Result<Vec<Role>> {
     let key = live_key(conn, ws, key_id)?;
-    for name in names {
+    // Every named role must exist (404 otherwise, as Unkey), checked before anything changes.
+    let ids = resolve_roles(conn, ws, names)?;
+    for id in ids {
         conn.execute(
-            "DELETE FROM key_roles WHERE key_id = ?1 AND role_id IN \
-             (SELECT id FROM roles WHERE workspace_id = ?2 AND (name = ?3 OR id = ?3))",
-            params![key.id, ws, name],
+            "DELETE FROM key_roles WHERE key_id = ?1 AND role_id = ?2",
+            params![key.id, id],
         )
         .db()?;
     }

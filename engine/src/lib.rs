@@ -30,6 +30,8 @@ mod schema;
 mod util;
 mod verify;
 
+pub use util::INVALID_BODY_PREFIX;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -332,7 +334,10 @@ impl Engine {
                 self.inner.root_keys.write().insert(stored, ctx.clone());
                 Ok(ctx)
             }
-            _ => Err(Error::new(ErrorCode::Unauthorized, "unknown root key")),
+            _ => Err(Error::new(
+                ErrorCode::Unauthorized,
+                "The provided root key is invalid. We could not find the requested key.",
+            )),
         }
     }
 
@@ -478,6 +483,53 @@ impl Engine {
         conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .db()
             .map(|_| ())
+    }
+}
+
+/// Checks `body` against the request schema and limits of operation `op` without running it:
+/// the 400 [`Engine::dispatch`] would answer for it, or `Ok`. Unkey validates a request's body
+/// before it looks its root key up, so the server calls this when it refuses a root key (or an
+/// `Authorization` header) to answer the body's 400 first, as Unkey does.
+pub fn validate_request(op: &str, body: &[u8]) -> Result<()> {
+    use wire::*;
+    check_op_and_body(op, body)?;
+    fn check<T: serde::de::DeserializeOwned + wire::Validate>(body: &[u8]) -> Result<()> {
+        parse_body::<T>(body).map(drop)
+    }
+    match op {
+        "apis.createApi" => check::<CreateApiRequest>(body),
+        "apis.getApi" => check::<GetApiRequest>(body),
+        "apis.listKeys" => check::<ListKeysRequest>(body),
+        "apis.deleteApi" => check::<DeleteApiRequest>(body),
+        "keys.createKey" => check::<CreateKeyRequest>(body),
+        "keys.verifyKey" => check::<VerifyKeyRequest>(body),
+        "keys.getKey" => check::<GetKeyRequest>(body),
+        "keys.updateKey" => check::<UpdateKeyRequest>(body),
+        "keys.deleteKey" => check::<DeleteKeyRequest>(body),
+        "keys.rerollKey" => check::<RerollKeyRequest>(body),
+        "keys.migrateKeys" => check::<MigrateKeysRequest>(body),
+        "keys.addPermissions" => check::<AddPermissionsRequest>(body),
+        "keys.removePermissions" => check::<RemovePermissionsRequest>(body),
+        "keys.setPermissions" => check::<SetPermissionsRequest>(body),
+        "keys.addRoles" => check::<AddRolesRequest>(body),
+        "keys.removeRoles" => check::<RemoveRolesRequest>(body),
+        "keys.setRoles" => check::<SetRolesRequest>(body),
+        "keys.updateCredits" => check::<UpdateCreditsRequest>(body),
+        "keys.whoami" => check::<WhoamiRequest>(body),
+        "permissions.createPermission" => check::<CreatePermissionRequest>(body),
+        "permissions.getPermission" => check::<GetPermissionRequest>(body),
+        "permissions.deletePermission" => check::<DeletePermissionRequest>(body),
+        "permissions.createRole" => check::<CreateRoleRequest>(body),
+        "permissions.getRole" => check::<GetRoleRequest>(body),
+        "permissions.deleteRole" => check::<DeleteRoleRequest>(body),
+        "permissions.listPermissions" | "permissions.listRoles" | "identities.listIdentities" => {
+            check::<ListRequest>(body)
+        }
+        "identities.createIdentity" => check::<CreateIdentityRequest>(body),
+        "identities.getIdentity" => check::<GetIdentityRequest>(body),
+        "identities.deleteIdentity" => check::<DeleteIdentityRequest>(body),
+        // An operation without an arm here is checked when it runs.
+        _ => Ok(()),
     }
 }
 

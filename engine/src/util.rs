@@ -66,6 +66,10 @@ pub(crate) fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
+/// How the message of every request-body 400 begins (the server words it as Unkey's validator
+/// does, see keyshift-server's `Problem::from_error`).
+pub const INVALID_BODY_PREFIX: &str = "invalid request body: ";
+
 /// A 400 listing `errors`; the message names every bad field.
 pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
     let summary: Vec<String> = errors
@@ -73,7 +77,7 @@ pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
         .take(5)
         .map(|e| format!("{}: {}", e.location, e.message))
         .collect();
-    let mut message = format!("invalid request body: {}", summary.join("; "));
+    let mut message = format!("{INVALID_BODY_PREFIX}{}", summary.join("; "));
     if errors.len() > 5 {
         message.push_str(&format!(" (and {} more)", errors.len() - 5));
     }
@@ -83,6 +87,12 @@ pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
         err = err.with_field(field);
     }
     err
+}
+
+/// A 412 (Unkey's `precondition_failed`): the request is well-formed but this service cannot
+/// honour it (e.g. recoverable keys, which would need the plaintext stored).
+pub(crate) fn precondition_failed(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::BadRequest, message).with_status(412)
 }
 
 pub(crate) fn field_error(location: impl Into<String>, message: impl Into<String>) -> Error {
@@ -115,11 +125,14 @@ fn redact_quoted(message: &str) -> String {
 /// Parses a JSON request body into `T` (unknown fields, wrong types and missing fields are a
 /// 400 naming the field as `body.<path>`), then runs its [`Validate`] checks.
 pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T> {
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
-    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        // Every operation's body is required (Unkey's description marks it so), even where
+        // every field is optional: send `{}`.
+        return Err(field_error(
+            "body",
+            "the request body is empty; send a JSON object (`{}` when every field is optional)",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => value,

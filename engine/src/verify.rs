@@ -305,12 +305,14 @@ pub(crate) fn verify(
     ws: &str,
     req: &VerifyKeyRequest,
 ) -> Result<VerifyKeyResponseData> {
-    let query = parse_query(req)?;
+    // A query that does not parse is a 400 only for a key that exists: an unknown key is
+    // NOT_FOUND whatever the query, as in Unkey.
+    let query = parse_query(req);
     let (key, details) = match load_for_verify(inner, ws, req.key.expose())? {
         Some(found) => found,
         None => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
     };
-    complete(inner, req, query.as_ref(), key, details, now_ms())
+    complete(inner, req, query?.as_ref(), key, details, now_ms())
 }
 
 fn parse_query(req: &VerifyKeyRequest) -> Result<Option<PermissionQuery>> {
@@ -349,10 +351,8 @@ enum Loaded {
 /// that write (credits, refill, re-hash) or need bcrypt, or when no reader is idle. Nothing is
 /// written or charged before the hand-over, so the result is the same as [`verify`]'s.
 pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) -> VerifyStep {
-    let query = match parse_query(&req) {
-        Ok(q) => q,
-        Err(e) => return VerifyStep::Done(Err(e)),
-    };
+    // Checked once the key is found (see `verify`).
+    let query = parse_query(&req);
     let loaded = match inner.try_reader() {
         None => {
             let (inner, ws) = (inner.clone(), ws.to_string());
@@ -380,6 +380,10 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
             VerifyStep::Done(Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)))
         }
         Ok(Loaded::Key(key, details)) => {
+            let query = match query {
+                Ok(q) => q,
+                Err(e) => return VerifyStep::Done(Err(e)),
+            };
             let now = now_ms();
             if needs_writer(&key, now) {
                 let inner = inner.clone();
@@ -397,7 +401,7 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
                     return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
                 };
                 let details = read_details(&inner, &key)?;
-                complete(&inner, &req, query.as_ref(), key, details, now_ms())
+                complete(&inner, &req, query?.as_ref(), key, details, now_ms())
             }))
         }
     }

@@ -586,26 +586,45 @@ fn too_large(limit: usize) -> Problem {
     )
 }
 
-/// `Authorization: Bearer <root key>` → the root key, or the 400 for a missing/malformed header.
+/// The 400 for a request without `Authorization`, as Unkey's request validator answers it
+/// (`invalid_input`, before anything else is looked at).
+fn missing_authorization() -> Problem {
+    let mut p = Problem::new(
+        400,
+        format!("{UNKEY_ERRORS}unkey/application/invalid_input"),
+        "Authorization header for 'bearer' scheme",
+    );
+    p.errors.push(keyshift_core::FieldError {
+        location: "header.Authorization".into(),
+        message: "the Authorization header is missing; send `Authorization: Bearer <root key>`"
+            .into(),
+    });
+    p
+}
+
+/// `Authorization: Bearer <root key>` → the root key, or the 400 for a malformed header
+/// (`authentication/malformed`). A missing header is [`missing_authorization`].
 fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Problem::bad_request(
-            "unkey/authentication/missing",
-            "header.Authorization",
-            "the Authorization header is missing; send `Authorization: Bearer <root key>`",
-        ));
+        return Err(missing_authorization());
     };
     let malformed = || {
         Problem::bad_request(
             "unkey/authentication/malformed",
             "header.Authorization",
-            "the Authorization header is malformed; expected `Bearer <root key>`",
+            "You must provide a valid root key in the Authorization header in the format \
+             'Bearer ROOT_KEY': the header is malformed or its token is empty.",
         )
     };
+    // As Unkey's parser: `Bearer ` exactly (case-sensitive), then the trimmed token. A token
+    // that is no root key (e.g. one with a space inside) is simply unknown: 401.
     let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.contains(' ') {
+    let token = value
+        .trim()
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(malformed)?;
+    if token.is_empty() {
         return Err(malformed());
     }
     Ok(SecretKey::new(token))
@@ -687,7 +706,9 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
     if content_length(&parts.headers).is_some_and(|n| n > st.body_limit as u64) {
         return Err(too_large(st.body_limit));
     }
-    let root_key = bearer(&parts.headers)?;
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
+        return Err(missing_authorization());
+    }
     check_content_type(&parts.headers)?;
     let idem = idempotency_key(&parts.headers)?;
     let body = axum::body::to_bytes(body, st.body_limit)
@@ -707,8 +728,20 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
                 )
             }
         })?;
-    // Verifications that only read finish right here; everything that may block (writes,
-    // bcrypt, a root key not seen yet) runs on the blocking pool.
+    // Unkey validates the body before it authenticates: a malformed header or an unknown root
+    // key with an invalid body is the body's 400. Checked only on those error paths.
+    let body_first = |auth: Problem, body: &[u8]| match keyshift_engine::validate_request(op, body)
+    {
+        Err(e) => Problem::from_error(&e, op),
+        Ok(()) => auth,
+    };
+    let root_key = match bearer(&parts.headers) {
+        Ok(k) => k,
+        Err(p) => return Err(body_first(p, &body)),
+    };
+    let kept = body.clone(); // a reference count, not a copy
+                             // Verifications that only read finish right here; everything that may block (writes,
+                             // bcrypt, a root key not seen yet) runs on the blocking pool.
     let result = match st.engine.start(root_key, op, body, idem) {
         Progress::Done(result) => result,
         Progress::Blocking(rest) => tokio::task::spawn_blocking(move || rest.run())
@@ -725,8 +758,41 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
         Ok(reply) => Ok(Box::new(move |rid: &str| {
             problem::success(rid, &reply.data, reply.pagination.as_ref())
         })),
-        Err(e) => Err(Problem::from_error(&e, op)),
+        Err(e) if e.code == keyshift_core::ErrorCode::Unauthorized => {
+            Err(body_first(Problem::from_error(&e, op), &kept))
+        }
+        Err(e) => {
+            let mut p = Problem::from_error(&e, op);
+            if is_query_syntax_error(op, &e, &kept) {
+                p.kind = format!("{UNKEY_ERRORS}user/bad_request/permissions_query_syntax_error");
+                // The parser's own words, as Unkey's detail (not a schema failure).
+                if let Some(first) = p.errors.first() {
+                    p.detail = format!("invalid permissions query: {}", first.message);
+                }
+            }
+            Err(p)
+        }
     }
+}
+
+/// Whether `err` refuses the `permissions` query of a `keys.verifyKey` for its syntax (Unkey's
+/// `permissions_query_syntax_error`), not for the schema (a wrong type or length).
+fn is_query_syntax_error(op: &str, err: &Error, body: &[u8]) -> bool {
+    if op != "keys.verifyKey"
+        || err.code != keyshift_core::ErrorCode::BadRequest
+        || err.field.as_deref() != Some("body.permissions")
+    {
+        return false;
+    }
+    #[derive(serde::Deserialize)]
+    struct Query {
+        permissions: String,
+    }
+    serde_json::from_slice::<Query>(body).is_ok_and(|q| {
+        let n = q.permissions.chars().count();
+        (1..=keyshift_core::wire::limits::PERMISSION_QUERY_MAX_LEN).contains(&n)
+            && keyshift_core::query::parse_permission_query(&q.permissions).is_err()
+    })
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use keyshift_core::{Error, ErrorCode, FieldError};
 use serde::Serialize;
 
-/// Base of the problem `type` URLs for errors Unkey also has.
-pub const UNKEY_ERRORS: &str = "https://unkey.com/docs/api-reference/errors-v2/";
+/// Base of the problem `type` URLs for errors Unkey also has: exactly the URLs Unkey's server
+/// sends (`https://unkey.com/docs/errors/<system>/<category>/<specific>`, its `pkg/codes`).
+pub const UNKEY_ERRORS: &str = "https://unkey.com/docs/errors/";
 /// Base of the problem `type` URLs for keyshift-only problems (documented in server/README.md).
 pub const KEYSHIFT_ERRORS: &str =
     "https://github.com/keyshift/keyshift/blob/main/server/README.md#";
@@ -99,6 +100,8 @@ impl Problem {
             .filter(|s| (400..=599).contains(s))
             .unwrap_or_else(|| err.code.status());
         let kind = match err.code {
+            // A well-formed request this service cannot honour (e.g. recoverable keys).
+            _ if status == 412 => "unkey/application/precondition_failed".to_string(),
             ErrorCode::BadRequest | ErrorCode::InvalidInput => {
                 "unkey/application/invalid_input".to_string()
             }
@@ -120,10 +123,20 @@ impl Problem {
                 });
             }
         }
+        // A body that fails the request schema is worded as Unkey's validator words it.
+        let detail = match err
+            .message
+            .strip_prefix(keyshift_engine::INVALID_BODY_PREFIX)
+        {
+            Some(rest) if status == 400 => {
+                format!("POST request body for '/v2/{op}' failed to validate schema: {rest}")
+            }
+            _ => err.message.clone(),
+        };
         Problem {
             status,
             kind: format!("{UNKEY_ERRORS}{kind}"),
-            detail: err.message.clone(),
+            detail,
             errors,
             retry_after: err.retry_after.map(|s| s.max(0.0).ceil() as u64),
             retry_after_ms: err.retry_after.map(|s| (s.max(0.0) * 1000.0).ceil() as u64),
@@ -202,7 +215,7 @@ fn title(status: StatusCode) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
-        409 => "Conflict",
+        409 => "Conflicting Resource",
         410 => "Gone",
         412 => "Precondition Failed",
         413 => "Request Entity Too Large",

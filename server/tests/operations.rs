@@ -777,7 +777,7 @@ async fn error_bodies_have_the_documented_shape() {
             409,
         )
         .await;
-    assert_eq!(e["title"], "Conflict");
+    assert_eq!(e["title"], "Conflicting Resource"); // Unkey's title for 409
     assert!(
         e["type"].as_str().unwrap().ends_with("_already_exists"),
         "{e}"

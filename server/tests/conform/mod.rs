@@ -1,0 +1,141 @@
+//! Helpers of the conformance suites (`conformance_*.rs`): the status, problem `type` and title
+//! Unkey's own server answers, checked against a real `keyshift serve` (server/CONFORMANCE.md).
+#![allow(dead_code)]
+
+use crate::common::{assert_problem, TestServer};
+use serde_json::Value;
+
+/// Base of the problem `type` URLs, exactly as Unkey's server builds them
+/// (`pkg/codes`: `https://unkey.com/docs/errors/<system>/<category>/<specific>`).
+pub const ERRORS: &str = "https://unkey.com/docs/errors/";
+
+pub const INVALID_INPUT: &str = "unkey/application/invalid_input";
+pub const MALFORMED: &str = "unkey/authentication/malformed";
+pub const KEY_NOT_FOUND_AUTH: &str = "unkey/authentication/key_not_found";
+pub const PRECONDITION_FAILED: &str = "unkey/application/precondition_failed";
+pub const QUERY_SYNTAX: &str = "user/bad_request/permissions_query_syntax_error";
+
+/// The `title` Unkey's error middleware gives each status.
+pub fn title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        409 => "Conflicting Resource",
+        412 => "Precondition Failed",
+        _ => panic!("no conformance title for {status}"),
+    }
+}
+
+/// Asserts the whole problem: status, `type` (exact URL), title and shape; returns `error`.
+pub fn check(op: &str, got: u16, v: &Value, status: u16, kind: &str) -> Value {
+    assert_eq!(got, status, "{op}: expected {status}, got {got}: {v}");
+    assert_problem(v, status);
+    let e = &v["error"];
+    assert_eq!(e["type"], format!("{ERRORS}{kind}"), "{op}: type: {v}");
+    assert_eq!(e["title"], title(status), "{op}: title: {v}");
+    e.clone()
+}
+
+/// POSTs `body` with the server's root key and checks the problem; returns `error`.
+pub async fn expect(s: &TestServer, op: &str, body: Value, status: u16, kind: &str) -> Value {
+    let (got, v) = s.call(op, body).await;
+    check(op, got, &v, status, kind)
+}
+
+/// A request that violates Unkey's request schema: 400 `invalid_input` whose detail says so (as
+/// Unkey's validator words it) and whose `errors[]` names `location` (`body.migrationId`, …).
+pub async fn invalid(s: &TestServer, op: &str, body: Value, location: &str) -> Value {
+    let e = expect(s, op, body, 400, INVALID_INPUT).await;
+    assert_names(op, &e, location);
+    e
+}
+
+/// Asserts `errors[]` of a 400 names `location`, and the detail is the schema failure.
+pub fn assert_names(op: &str, e: &Value, location: &str) {
+    let detail = e["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with(&format!(
+            "POST request body for '/v2/{op}' failed to validate schema"
+        )),
+        "{op}: detail: {e}"
+    );
+    let locations: Vec<&str> = e["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["location"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        locations.contains(&location),
+        "{op}: errors[] should name {location}, names {locations:?}: {e}"
+    );
+}
+
+/// POST raw bytes (or no body) with the given headers; (status, JSON body).
+pub async fn post_raw(
+    s: &TestServer,
+    op: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (u16, Value) {
+    let mut req = s.client.post(s.url(&format!("/v2/{op}")));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(body) = body {
+        req = req.body(body.to_vec());
+    }
+    let resp = req.send().await.expect("request reaches the server");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{op}: not JSON ({e}): {text}"));
+    (status, v)
+}
+
+/// `Authorization: Bearer <the server's root key>` and JSON content type.
+pub fn auth(s: &TestServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("authorization", format!("Bearer {}", s.root_key)),
+        ("content-type", "application/json".to_string()),
+    ]
+}
+
+/// The answers to the same body under Unkey's three header cases: no `Authorization` (400
+/// invalid_input), a malformed one (400 malformed) and an unknown root key (401).
+pub async fn check_auth_cases(s: &TestServer, op: &str, body: &Value) {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let json = ("content-type", "application/json");
+    let (got, v) = post_raw(s, op, &[json], Some(&bytes)).await;
+    let e = check(op, got, &v, 400, INVALID_INPUT);
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization header"),
+        "{e}"
+    );
+    assert_eq!(e["errors"][0]["location"], "header.Authorization", "{e}");
+    // Unkey's parser wants `Bearer ` exactly: another case of the scheme is malformed too.
+    let lower = format!("bearer {}", s.root_key);
+    for header in [
+        "InvalidFormat",
+        "malformed_header_without_bearer_prefix",
+        "Bearer ",
+        lower.as_str(),
+    ] {
+        let (got, v) = post_raw(s, op, &[json, ("authorization", header)], Some(&bytes)).await;
+        let e = check(op, got, &v, 400, MALFORMED);
+        assert!(e["detail"].as_str().unwrap().contains("Bearer"), "{e}");
+    }
+    for token in [
+        "invalid_token_here",
+        "sk_test_1234567890abcdef1234567890abcdef",
+        "123",
+        "not-a-valid-key-format",
+        "two words",
+    ] {
+        let (got, v) = s.call_as(token, op, body.clone()).await;
+        let e = check(op, got, &v, 401, KEY_NOT_FOUND_AUTH);
+        assert!(!v.to_string().contains(token), "root key echoed: {v}");
+        assert!(e["detail"].as_str().unwrap().contains("key"), "{e}");
+    }
+}
