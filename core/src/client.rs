@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::backend::{Backend, CallOptions, Reply};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::http::{HttpBackend, HttpConfig, DEFAULT_DEADLINE, DEFAULT_TIMEOUT};
 use crate::retry::RetryPolicy;
 use crate::scope::{permissions_to_scopes, scopes_to_permissions, Scope};
@@ -896,11 +896,15 @@ impl Client {
     }
 }
 
+/// Decodes a successful answer. A backend returns a [`Reply`] only for a 2xx answer, so a
+/// `data` that does not decode is an error saying the call took effect (status 200, never
+/// retried: DESIGN.md §4).
 fn decode<T: DeserializeOwned>(op: &str, reply: Reply) -> Result<T> {
     serde_json::from_value(reply.data).map_err(|e| {
-        let err = Error::new(
-            ErrorCode::ServerError,
-            format!("{op}: response data is not the documented shape: {e}"),
+        let err = Error::took_effect(
+            op,
+            200,
+            format_args!("its data is not the documented shape: {e}"),
         );
         match reply.request_id {
             Some(id) => err.with_request_id(id),
@@ -944,6 +948,7 @@ pub fn new_idempotency_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     #[test]
     fn scopes_and_query_combine_into_one_query() {

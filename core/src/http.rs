@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
-use crate::backend::{idempotence, Backend, CallOptions, Idempotence, Reply};
+use crate::backend::{repeatable, Backend, CallOptions, Reply};
 use crate::error::{Error, ErrorCode, FieldError};
 use crate::retry::{parse_retry_after, RetryPolicy};
 use crate::{Result, SecretKey};
@@ -102,6 +102,7 @@ impl HttpBackend {
 
     async fn attempt(
         &self,
+        op: &str,
         url: &str,
         body: &[u8],
         options: &CallOptions,
@@ -129,31 +130,35 @@ impl HttpBackend {
             Err(err) => return Err(Attempt::from_transport(err)),
         };
         if (200..300).contains(&status) {
+            // Whatever is wrong with a 2xx answer, the call took effect: never sent again.
             return parse_success(&bytes, header_request_id).map_err(|error| Attempt {
-                error,
-                sent: true,
+                error: Error {
+                    message: Error::took_effect(op, status, &error.message).message,
+                    status: Some(status),
+                    ..error
+                },
                 hint: None,
             });
         }
         Err(Attempt {
             error: parse_problem(status, &bytes, header_request_id, hint),
-            sent: true,
             hint,
         })
     }
 }
 
-/// One failed attempt: the error, whether the request may have reached the server, and the
-/// server's wait hint.
+/// One failed attempt: the error (whose `not_sent` tells whether the request may have reached
+/// the server) and the server's wait hint.
 struct Attempt {
     error: Error,
-    sent: bool,
     hint: Option<Duration>,
 }
 
 impl Attempt {
     fn from_transport(err: reqwest::Error) -> Attempt {
         // reqwest's Display of an error includes the URL but never headers or bodies.
+        // A connect error (refused, DNS, TLS, connect timeout) happened before the request
+        // was written; anything else may have reached the server.
         let sent = !err.is_connect();
         let code = if err.is_timeout() {
             ErrorCode::Timeout
@@ -167,30 +172,18 @@ impl Attempt {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Attempt {
-            error: Error::new(code, message),
-            sent,
-            hint: None,
-        }
+        let mut error = Error::new(code, message);
+        error.not_sent = !sent;
+        Attempt { error, hint: None }
     }
 
-    /// Whether DESIGN.md §4 allows another attempt for this failure of `op`.
-    fn retryable(&self, kind: Idempotence, idempotency_key: bool, policy: &RetryPolicy) -> bool {
-        let repeat_is_safe = match kind {
-            Idempotence::Safe => true,
-            Idempotence::NeedsKey => idempotency_key,
-            Idempotence::Unsafe => false,
-        };
-        match self.error.status {
-            Some(429) => policy.retry_rate_limited,
-            Some(502..=504) => true,
-            Some(500) => repeat_is_safe,
-            Some(_) => false,
-            None => match self.error.code {
-                ErrorCode::Network | ErrorCode::Timeout => !self.sent || repeat_is_safe,
-                _ => false,
-            },
+    /// Whether DESIGN.md §4 allows another attempt: the one classification on the error
+    /// ([`Error::is_retryable`]), and the policy's switch for 429s.
+    fn retryable(&self, repeatable: bool, policy: &RetryPolicy) -> bool {
+        if self.error.code == ErrorCode::RateLimited && !policy.retry_rate_limited {
+            return false;
         }
+        self.error.is_retryable(repeatable)
     }
 }
 
@@ -208,7 +201,7 @@ impl Backend for HttpBackend {
         let policy = options.retry.as_ref().unwrap_or(&self.config.retry);
         let timeout = options.timeout.unwrap_or(self.config.timeout);
         let deadline = options.deadline.unwrap_or(self.config.deadline);
-        let kind = idempotence(op);
+        let repeatable = repeatable(op, options.idempotency_key.is_some());
         let started = Instant::now();
         let mut attempt = 1u32;
         loop {
@@ -220,21 +213,22 @@ impl Backend for HttpBackend {
                 ));
             }
             let failure = match self
-                .attempt(&url, &body, options, timeout.min(remaining))
+                .attempt(op, &url, &body, options, timeout.min(remaining))
                 .await
             {
                 Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };
-            let retry = attempt < policy.max_attempts
-                && failure.retryable(kind, options.idempotency_key.is_some(), policy);
+            let retry = attempt < policy.max_attempts && failure.retryable(repeatable, policy);
             if !retry {
                 return Err(failure.error);
             }
-            let wait = policy.delay_for(attempt, failure.hint);
-            if started.elapsed() + wait >= deadline {
+            // The server's hint (clamped when parsed) or backoff, bounded by what is left of
+            // the deadline: a wait that would pass it ends the call now with this failure.
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let Some(wait) = policy.wait_within(attempt, failure.hint, remaining) else {
                 return Err(failure.error);
-            }
+            };
             tracing::debug!(
                 op,
                 attempt,
@@ -360,7 +354,7 @@ pub fn parse_problem(
         }
         error = error.with_errors(errors);
     }
-    if code == ErrorCode::RateLimited {
+    if matches!(status, 429 | 503) {
         if let Some(hint) = hint {
             error = error.with_retry_after(hint.as_secs_f64());
         }
@@ -414,28 +408,41 @@ mod tests {
         let policy = RetryPolicy::default();
         let status = |s: u16| Attempt {
             error: Error::new(ErrorCode::from_status(s), "x").with_status(s),
-            sent: true,
             hint: None,
         };
-        assert!(status(503).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(status(429).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(!status(500).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(!status(500).retryable(Idempotence::NeedsKey, false, &policy));
-        assert!(status(500).retryable(Idempotence::NeedsKey, true, &policy));
-        assert!(status(500).retryable(Idempotence::Safe, false, &policy));
-        assert!(!status(400).retryable(Idempotence::Safe, false, &policy));
+        // Always: 429 and 503, for any call.
+        assert!(status(503).retryable(false, &policy));
+        assert!(status(429).retryable(false, &policy));
+        assert!(!status(429).retryable(true, &RetryPolicy {
+            retry_rate_limited: false,
+            ..RetryPolicy::default()
+        }));
+        // 500/502/504 only for repeatable calls (issue 9 #4: 502/504 were retried for
+        // createApi & co).
+        for s in [500, 502, 504] {
+            assert!(!status(s).retryable(false, &policy), "{s}");
+            assert!(status(s).retryable(true, &policy), "{s}");
+        }
+        assert!(!status(400).retryable(true, &policy));
+        assert!(!status(501).retryable(true, &policy));
         let lost = Attempt {
             error: Error::new(ErrorCode::Timeout, "t"),
-            sent: true,
             hint: None,
         };
-        assert!(!lost.retryable(Idempotence::NeedsKey, false, &policy));
-        assert!(lost.retryable(Idempotence::NeedsKey, true, &policy));
+        assert!(!lost.retryable(false, &policy));
+        assert!(lost.retryable(true, &policy));
         let refused = Attempt {
-            error: Error::new(ErrorCode::Network, "refused"),
-            sent: false,
+            error: Error::new(ErrorCode::Network, "refused").with_not_sent(),
             hint: None,
         };
-        assert!(refused.retryable(Idempotence::Unsafe, false, &policy));
+        assert!(refused.retryable(false, &policy));
+    }
+
+    #[test]
+    fn hostile_retry_after_on_503_is_clamped_not_a_panic() {
+        let hint = parse_retry_after(Some("1e300"), None);
+        let err = parse_problem(503, b"{}", None, hint);
+        assert_eq!(err.retry_after, Some(crate::retry::MAX_SERVER_HINT.as_secs_f32()));
+        assert!(err.is_retryable(false));
     }
 }

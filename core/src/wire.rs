@@ -756,10 +756,20 @@ impl<'de> Deserialize<'de> for MigrateFailure {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrateKeysResponseData {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub migrated: Vec<MigratedKey>,
-    #[serde(default)]
+    /// Unkey answers `"failed": null` when nothing failed: read as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub failed: Vec<MigrateFailure>,
+}
+
+/// A list that may arrive as `null` (Go's nil slice), read as empty.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 macro_rules! key_list_request {
@@ -1941,6 +1951,16 @@ mod tests {
             json!({"migrated": [], "failed": [1]})
         )
         .is_err());
+        // Issue 9 #10: Unkey's answer when nothing failed.
+        let unkey_form: MigrateKeysResponseData = serde_json::from_value(json!({
+            "migrated": [{"hash": "h1", "keyId": "key_1"}], "failed": null
+        }))
+        .unwrap();
+        assert_eq!(unkey_form.migrated.len(), 1);
+        assert!(unkey_form.failed.is_empty());
+        let all_null: MigrateKeysResponseData =
+            serde_json::from_value(json!({"migrated": null, "failed": null})).unwrap();
+        assert_eq!(all_null, MigrateKeysResponseData::default());
     }
 
     #[test]
