@@ -144,6 +144,7 @@ pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<()> {
         dry_run: args.dry_run,
         resume: args.resume,
         max_errors: migrate::DEFAULT_MAX_ERRORS,
+        retry: None,
     };
     if args.dry_run {
         // Print every problem, not only the first thousand.

@@ -57,6 +57,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A short name for logs and `Debug` (`http://127.0.0.1:7070`, `local:keys.db`).
     fn describe(&self) -> String;
+
+    /// The retry policy calls get when they name none (`None`: the backend does not retry).
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        None
+    }
 }
 
 /// How safe an operation is to repeat after the request may have reached the server

@@ -427,6 +427,11 @@ impl Client {
         &self.backend
     }
 
+    /// The client's default retry policy (the default policy for a backend without one).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.backend.retry_policy().unwrap_or_default()
+    }
+
     /// Any wire operation with a typed body and answer; every method below goes through here.
     pub async fn call<Req, Resp>(
         &self,
@@ -686,9 +691,19 @@ impl Client {
         request: &wire::MigrateKeysRequest,
         idempotency_key: &str,
     ) -> Result<wire::MigrateKeysResponseData> {
-        check(request)?;
         let options = CallOptions::default().with_idempotency_key(idempotency_key);
-        self.call("keys.migrateKeys", request, &options).await
+        self.migrate_keys_batch_with(request, &options).await
+    }
+
+    /// [`Client::migrate_keys_batch`] with explicit call options (the migration engine sends
+    /// one attempt at a time through here).
+    pub async fn migrate_keys_batch_with(
+        &self,
+        request: &wire::MigrateKeysRequest,
+        options: &CallOptions,
+    ) -> Result<wire::MigrateKeysResponseData> {
+        check(request)?;
+        self.call("keys.migrateKeys", request, options).await
     }
 
     // ----- permissions and roles -----------------------------------------------------------

@@ -244,6 +244,10 @@ impl Backend for HttpBackend {
     fn describe(&self) -> String {
         self.config.base_url.clone()
     }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        Some(self.config.retry.clone())
+    }
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
