@@ -19,8 +19,9 @@ use crate::{Result, SecretKey};
 /// Hosted Unkey, the default when only a root key is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.unkey.com";
 
-/// Builds a [`Client`] that talks HTTP to a key service.
-#[derive(Clone, Debug)]
+/// Builds a [`Client`] that talks HTTP to a key service. Its `Debug` masks the root key and
+/// the values of extra headers.
+#[derive(Clone)]
 pub struct ClientBuilder {
     base_url: String,
     root_key: Option<SecretKey>,
@@ -29,6 +30,20 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     user_agent: String,
     headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("root_key", &self.root_key)
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("headers", &crate::http::MaskedHeaders(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for ClientBuilder {
@@ -1020,6 +1035,22 @@ mod tests {
         assert!(debug.contains(&created.masked));
         let request = VerifyOptions::default().to_request(&plaintext).unwrap();
         assert!(!format!("{request:?}").contains(&plaintext));
+    }
+
+    /// Issue 9 #9: extra headers (a proxy's auth) and the root key never print in clear.
+    #[test]
+    fn builder_debug_masks_headers_and_root_key() {
+        let builder = Client::builder()
+            .root_key("unkey_rootSECRETrootSECRET")
+            .header("Proxy-Authorization", "Bearer proxySECRETproxy")
+            .header("X-Trace", "trace-visible?");
+        let shown = format!("{builder:?} {builder:#?}");
+        assert!(!shown.contains("proxySECRETproxy"), "{shown}");
+        assert!(!shown.contains("rootSECRETroot"), "{shown}");
+        assert!(!shown.contains("trace-visible"), "{shown}");
+        assert!(shown.contains("Proxy-Authorization"), "{shown}");
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("proxySECRET"));
     }
 
     #[test]

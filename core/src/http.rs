@@ -14,8 +14,9 @@ use crate::{Result, SecretKey};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 
-/// Settings of an [`HttpBackend`]; built by [`crate::ClientBuilder`].
-#[derive(Clone, Debug)]
+/// Settings of an [`HttpBackend`]; built by [`crate::ClientBuilder`]. Its `Debug` masks the
+/// root key and the values of the extra headers (they may be a proxy's credentials).
+#[derive(Clone)]
 pub struct HttpConfig {
     pub base_url: String,
     pub root_key: SecretKey,
@@ -25,6 +26,31 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// Extra headers sent on every request (tracing ids, a proxy's auth, test fault specs).
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("base_url", &self.base_url)
+            .field("root_key", &self.root_key)
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("headers", &MaskedHeaders(&self.headers))
+            .finish()
+    }
+}
+
+/// Extra headers shown as `name: ***` (their values may be credentials).
+pub(crate) struct MaskedHeaders<'a>(pub(crate) &'a [(String, String)]);
+
+impl std::fmt::Debug for MaskedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "***")))
+            .finish()
+    }
 }
 
 pub struct HttpBackend {
@@ -72,12 +98,14 @@ impl HttpBackend {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Error::invalid_input("headers", format!("`{name}` is not a valid header name"))
             })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
                 Error::invalid_input(
                     "headers",
                     format!("value of `{name}` is not a valid header value"),
                 )
             })?;
+            // Kept out of reqwest's and hyper's own Debug output too.
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         let http = reqwest::Client::builder()
@@ -440,6 +468,34 @@ mod tests {
             hint: None,
         };
         assert!(refused.retryable(false, &policy));
+    }
+
+    /// Issue 9 #9: a proxy's credentials in an extra header never show in Debug output.
+    #[test]
+    fn debug_masks_header_values_and_the_root_key() {
+        let config = HttpConfig {
+            base_url: "http://127.0.0.1:1".into(),
+            root_key: SecretKey::new("unkey_rootSECRETrootSECRET"),
+            timeout: DEFAULT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            retry: RetryPolicy::default(),
+            user_agent: "keyshift-rust/test".into(),
+            headers: vec![
+                ("Proxy-Authorization".into(), "Basic cHJveHk6aHVudGVyMg==".into()),
+                ("X-Api-Token".into(), "tok_SECRETVALUE".into()),
+            ],
+        };
+        let backend = HttpBackend::new(config.clone()).unwrap();
+        for shown in [
+            format!("{config:?}"),
+            format!("{config:#?}"),
+            format!("{backend:?}"),
+        ] {
+            for secret in ["cHJveHk6aHVudGVyMg", "SECRETVALUE", "rootSECRETroot"] {
+                assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+            }
+        }
+        assert!(format!("{config:?}").contains("Proxy-Authorization"));
     }
 
     #[test]

@@ -295,7 +295,11 @@ pub struct KeyResponseData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
     /// Only for recoverable keys with `decrypt: true` (our server never stores plaintext).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_exposed_opt"
+    )]
     pub plaintext: Option<SecretKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratelimits: Option<Vec<RatelimitResponse>>,
@@ -418,12 +422,14 @@ pub struct CreditsRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateKeyResponseData {
     pub key_id: String,
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyKeyRequest {
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
@@ -665,6 +671,7 @@ pub struct RerollKeyRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RerollKeyResponseData {
     pub key_id: String,
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
@@ -843,6 +850,7 @@ pub type UpdateCreditsResponseData = KeyCreditsData;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WhoamiRequest {
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
