@@ -22,9 +22,11 @@ const EXIT_CODES_HELP: &str = "\
 Exit codes (the same in every command, as grep's):
   0  success; `keys verify`: the key is valid
   1  a negative outcome: `keys verify`: the key is not valid; `keys get` & co: no such key or
-     api (404); `migrate`: the run finished but the key service refused some keys (see the report)
+     api (404); `migrate`: the run finished but the key service refused some keys as already
+     existing (see the report)
   2  usage or input error: bad flags or arguments, invalid input records, a request the key
-     service rejected as invalid (400) or conflicting (409), an unreadable file
+     service rejected as invalid (400) or conflicting (409), `migrate` into an api or
+     migration id that does not exist, an unreadable file
   3  the key service failed: unknown root key (401), root key lacks permission (403), rate
      limited (429), connection refused or lost, timeout, server error (5xx)";
 

@@ -227,10 +227,18 @@ pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<bool> {
         if let Some(code) = service {
             return Err(Error::new(code, message));
         }
-        if report.invalid > 0 {
+        // Invalid records, or batches refused as a whole for their input (400, or 404: no
+        // such api or migration id): an input error, exit 2.
+        let input = report.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                ErrorCode::InvalidInput | ErrorCode::BadRequest | ErrorCode::NotFound
+            )
+        });
+        if report.invalid > 0 || input {
             return Err(Error::new(ErrorCode::InvalidInput, message));
         }
-        // The run finished; the key service refused some keys (e.g. they already exist).
+        // The run finished; the key service refused some keys (they already exist): exit 1.
         eprintln!("error: {message}");
         return Ok(false);
     }

@@ -142,6 +142,24 @@ fn migrate_exit_codes_tell_refused_keys_from_a_failing_service() {
     let out = run("m_second", "c2");
     assert_eq!(out.code, 1, "{} / {}", out.stdout, out.stderr);
     assert!(out.stderr.contains("20 keys failed"), "{}", out.stderr);
+    // Into an api that does not exist: every batch refused for its input: 2.
+    let ckpt = dir.path().join("c3");
+    let out = keyshift(
+        &[
+            "migrate",
+            file,
+            "--api-id",
+            "api_does_not_exist",
+            "--migration-id",
+            "m_third",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--no-progress",
+        ],
+        "",
+        &env,
+    );
+    assert_eq!(out.code, 2, "{} / {}", out.stdout, out.stderr);
 }
 
 #[test]
