@@ -57,7 +57,10 @@ fn an_unknown_root_key_exits_3_an_invalid_key_exits_1() {
     let good = server.env();
     let bad = vec![
         ("KEYSHIFT_BASE_URL", server.base_url.clone()),
-        ("KEYSHIFT_ROOT_KEY", "ks_root_not_a_real_one_123".to_string()),
+        (
+            "KEYSHIFT_ROOT_KEY",
+            "ks_root_not_a_real_one_123".to_string(),
+        ),
     ];
     // Unknown root key (401): the service refuses us, not the key.
     let out = keyshift(&["keys", "verify", "sk_live_unknown_key_0001"], "", &bad);
@@ -70,7 +73,11 @@ fn an_unknown_root_key_exits_3_an_invalid_key_exits_1() {
     let out = keyshift(&["keys", "verify", "sk_live_unknown_key_0001"], "", &good);
     assert_eq!(out.code, 1, "{} / {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("NOT_FOUND"), "{}", out.stdout);
-    let out = keyshift(&["--json", "keys", "verify", "sk_live_unknown_key_0001"], "", &good);
+    let out = keyshift(
+        &["--json", "keys", "verify", "sk_live_unknown_key_0001"],
+        "",
+        &good,
+    );
     assert_eq!(out.code, 1);
     assert_eq!(out.json()["valid"], false);
 
@@ -78,7 +85,11 @@ fn an_unknown_root_key_exits_3_an_invalid_key_exits_1() {
     let api = keyshift(&["apis", "create", "exit-api"], "", &good);
     assert_eq!(api.code, 0, "{}", api.stderr);
     let api_id = api.stdout.trim().to_string();
-    let created = keyshift(&["--json", "keys", "create", "--api-id", &api_id], "", &good);
+    let created = keyshift(
+        &["--json", "keys", "create", "--api-id", &api_id],
+        "",
+        &good,
+    );
     assert_eq!(created.code, 0, "{}", created.stderr);
     let key = created.json()["key"].as_str().unwrap().to_string();
     assert_eq!(keyshift(&["keys", "verify", "-"], &key, &good).code, 0);
@@ -96,7 +107,11 @@ fn an_unknown_root_key_exits_3_an_invalid_key_exits_1() {
         &good,
     );
     assert_eq!(out.code, 2, "{}", out.stderr);
-    let out = keyshift(&["keys", "verify", "x", "--permissions", "a AND"], "", &good);
+    let out = keyshift(
+        &["keys", "verify", "x", "--permissions", "a AND"],
+        "",
+        &good,
+    );
     assert_eq!(out.code, 2, "{}", out.stderr);
     // 409: the input collides with what exists.
     assert_eq!(keyshift(&["roles", "create", "dup"], "", &good).code, 0);

@@ -335,9 +335,8 @@ mod tests {
     #[test]
     fn retry_classification_follows_the_design() {
         use RetryClass::*;
-        let class = |code: ErrorCode, status: Option<u16>, sent: bool| {
-            code.retry_class(status, sent)
-        };
+        let class =
+            |code: ErrorCode, status: Option<u16>, sent: bool| code.retry_class(status, sent);
         // Always: before sending, 429, 503.
         assert_eq!(class(ErrorCode::Network, None, false), Always);
         assert_eq!(class(ErrorCode::Timeout, None, false), Always);
@@ -345,7 +344,10 @@ mod tests {
         assert_eq!(class(ErrorCode::ServerError, Some(503), true), Always);
         // Only for repeatable calls: 500, 502, 504, after-send failures.
         for status in [500, 502, 504] {
-            assert_eq!(class(ErrorCode::ServerError, Some(status), true), IfRepeatable);
+            assert_eq!(
+                class(ErrorCode::ServerError, Some(status), true),
+                IfRepeatable
+            );
         }
         assert_eq!(class(ErrorCode::Network, None, true), IfRepeatable);
         assert_eq!(class(ErrorCode::Timeout, None, true), IfRepeatable);

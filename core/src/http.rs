@@ -445,10 +445,13 @@ mod tests {
         // Always: 429 and 503, for any call.
         assert!(status(503).retryable(false, &policy));
         assert!(status(429).retryable(false, &policy));
-        assert!(!status(429).retryable(true, &RetryPolicy {
-            retry_rate_limited: false,
-            ..RetryPolicy::default()
-        }));
+        assert!(!status(429).retryable(
+            true,
+            &RetryPolicy {
+                retry_rate_limited: false,
+                ..RetryPolicy::default()
+            }
+        ));
         // 500/502/504 only for repeatable calls (issue 9 #4: 502/504 were retried for
         // createApi & co).
         for s in [500, 502, 504] {
@@ -481,7 +484,10 @@ mod tests {
             retry: RetryPolicy::default(),
             user_agent: "keyshift-rust/test".into(),
             headers: vec![
-                ("Proxy-Authorization".into(), "Basic cHJveHk6aHVudGVyMg==".into()),
+                (
+                    "Proxy-Authorization".into(),
+                    "Basic cHJveHk6aHVudGVyMg==".into(),
+                ),
                 ("X-Api-Token".into(), "tok_SECRETVALUE".into()),
             ],
         };
@@ -502,7 +508,10 @@ mod tests {
     fn hostile_retry_after_on_503_is_clamped_not_a_panic() {
         let hint = parse_retry_after(Some("1e300"), None);
         let err = parse_problem(503, b"{}", None, hint);
-        assert_eq!(err.retry_after, Some(crate::retry::MAX_SERVER_HINT.as_secs_f32()));
+        assert_eq!(
+            err.retry_after,
+            Some(crate::retry::MAX_SERVER_HINT.as_secs_f32())
+        );
         assert!(err.is_retryable(false));
     }
 }

@@ -209,23 +209,61 @@ mod tests {
     #[test]
     fn hostile_retry_after_values_never_panic_and_are_clamped() {
         let hostile = [
-            "1e300", "NaN", "nan", "-1", "-0.5", "-0", "inf", "+inf", "-inf", "infinity", "1e19",
-            "1.8446744073709552e19", "18446744073709551616", "340282366920938463463374607431768211456",
-            "99999999999999999999999999999999999999999999999", "1e-400", "0.0000000001", "+5",
-            "0x10", "", " ", "1,5", "5 s", "٣", "1e", "e5", ".5", "5.", "--1", "1e+999",
-            "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
-            "Mon, 99 Foo 2024 99:99:99 GMT", "\u{0}", "\t7\t",
+            "1e300",
+            "NaN",
+            "nan",
+            "-1",
+            "-0.5",
+            "-0",
+            "inf",
+            "+inf",
+            "-inf",
+            "infinity",
+            "1e19",
+            "1.8446744073709552e19",
+            "18446744073709551616",
+            "340282366920938463463374607431768211456",
+            "99999999999999999999999999999999999999999999999",
+            "1e-400",
+            "0.0000000001",
+            "+5",
+            "0x10",
+            "",
+            " ",
+            "1,5",
+            "5 s",
+            "٣",
+            "1e",
+            "e5",
+            ".5",
+            "5.",
+            "--1",
+            "1e+999",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            "Mon, 99 Foo 2024 99:99:99 GMT",
+            "\u{0}",
+            "\t7\t",
         ];
         for v in hostile {
-            for hint in [parse_retry_after(Some(v), None), parse_retry_after(None, Some(v))]
-                .into_iter()
-                .flatten()
+            for hint in [
+                parse_retry_after(Some(v), None),
+                parse_retry_after(None, Some(v)),
+            ]
+            .into_iter()
+            .flatten()
             {
                 assert!(hint <= MAX_SERVER_HINT, "{v:?} gave {hint:?}");
             }
         }
-        assert_eq!(parse_retry_after(Some("1e300"), None), Some(MAX_SERVER_HINT));
-        assert_eq!(parse_retry_after(None, Some("1e300")), Some(MAX_SERVER_HINT));
+        assert_eq!(
+            parse_retry_after(Some("1e300"), None),
+            Some(MAX_SERVER_HINT)
+        );
+        assert_eq!(
+            parse_retry_after(None, Some("1e300")),
+            Some(MAX_SERVER_HINT)
+        );
         assert_eq!(parse_retry_after(Some("NaN"), None), None);
         assert_eq!(parse_retry_after(Some("inf"), None), None);
         assert_eq!(parse_retry_after(None, Some("-5")), None);
@@ -243,9 +281,7 @@ mod tests {
             parse_retry_after(Some("Fri, 31 Dec 9999 23:59:59 GMT"), None),
             Some(MAX_SERVER_HINT)
         );
-        let soon = httpdate::fmt_http_date(
-            std::time::SystemTime::now() + Duration::from_secs(120),
-        );
+        let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
         let hint = parse_retry_after(Some(&soon), None).unwrap();
         assert!(hint > Duration::from_secs(100) && hint <= Duration::from_secs(120));
     }
@@ -290,7 +326,10 @@ mod tests {
             policy.wait_within(1, Some(Duration::from_secs(1)), remaining),
             Some(Duration::from_secs(1))
         );
-        assert_eq!(policy.wait_within(1, Some(MAX_SERVER_HINT), remaining), None);
+        assert_eq!(
+            policy.wait_within(1, Some(MAX_SERVER_HINT), remaining),
+            None
+        );
         assert_eq!(policy.wait_within(1, Some(Duration::MAX), remaining), None);
         let extreme = RetryPolicy::default()
             .with_base_delay(Duration::MAX)
@@ -300,4 +339,3 @@ mod tests {
         }
     }
 }
-

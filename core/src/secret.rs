@@ -142,8 +142,8 @@ mod tests {
         impl<T: ?Sized + Serialize> Probe<T> {
             const SERIALIZE: bool = true;
         }
-        assert!(!<Probe<SecretKey> as NotSerialize>::SERIALIZE);
-        assert!(Probe::<String>::SERIALIZE);
+        const { assert!(!Probe::<SecretKey>::SERIALIZE) };
+        const { assert!(Probe::<String>::SERIALIZE) };
     }
 
     #[test]

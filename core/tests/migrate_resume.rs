@@ -59,7 +59,12 @@ impl Fake {
     }
 
     fn attempts_of(&self, batch: u64) -> u32 {
-        self.attempts.lock().unwrap().get(&batch).copied().unwrap_or(0)
+        self.attempts
+            .lock()
+            .unwrap()
+            .get(&batch)
+            .copied()
+            .unwrap_or(0)
     }
 
     fn store(&self, request: &MigrateKeysRequest) -> MigrateKeysResponseData {
@@ -243,7 +248,10 @@ async fn lost_answers_count_as_already_present_not_conflicts() {
         let rows = key_rows(&dir.path().join("report.jsonl"));
         assert_eq!(rows.len(), 500);
         for (line, row) in &rows {
-            assert_eq!(row["hash"], Value::String(hashes[*line as usize - 1].clone()));
+            assert_eq!(
+                row["hash"],
+                Value::String(hashes[*line as usize - 1].clone())
+            );
             assert!(
                 row.get("keyId").is_some() || row["alreadyPresent"] == Value::Bool(true),
                 "{row}"
@@ -271,19 +279,22 @@ async fn batches_are_retried_by_the_one_classification() {
     let report = migrate_keys_with(
         fake.clone(),
         file,
-        options(dir.path(), "classes", 50)
-            .retry(
-                RetryPolicy::default()
-                    .with_max_attempts(5)
-                    .with_base_delay(Duration::from_millis(1))
-                    .with_max_delay(Duration::from_millis(2)),
-            ),
+        options(dir.path(), "classes", 50).retry(
+            RetryPolicy::default()
+                .with_max_attempts(5)
+                .with_base_delay(Duration::from_millis(1))
+                .with_max_delay(Duration::from_millis(2)),
+        ),
         None,
     )
     .await
     .unwrap();
     assert_eq!(fake.attempts_of(0), 1, "a 400 is not retried");
-    assert_eq!(fake.attempts_of(1), 1, "a 2xx that took effect is never sent again");
+    assert_eq!(
+        fake.attempts_of(1),
+        1,
+        "a 2xx that took effect is never sent again"
+    );
     assert_eq!(fake.attempts_of(2), 4, "503 is retried");
     assert_eq!(fake.attempts_of(4), 2, "a refused connection is retried");
     assert_eq!(fake.attempts_of(5), 1, "501 is not retried");
@@ -350,7 +361,10 @@ fn corrupt_checkpoint_lines_fail_loudly_torn_last_lines_do_not() {
             batch * 100 + 100
         )
     };
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     writeln!(f, "{}", entry(0, "sent")).unwrap();
     writeln!(f, "{}", entry(0, "done")).unwrap();
     writeln!(f, "{{\"batch\":1,\"firstLine\":101,\"lastLi").unwrap(); // complete, corrupt
@@ -359,14 +373,17 @@ fn corrupt_checkpoint_lines_fail_loudly_torn_last_lines_do_not() {
     let err = Checkpoint::open(&path, &h, true).err().expect("refused");
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(err.message.contains("line 4"), "{err}");
-    let err = checkpoint::read_entries(&path).err().expect("refused");
+    let err = checkpoint::read_entries(&path).expect_err("refused");
     assert!(err.message.contains("line 4"), "{err}");
 
     // A torn LAST line (no newline) is a crash mid-append: ignored, and cut off so that it
     // never becomes a complete corrupt line.
     let torn = dir.path().join("torn");
     drop(Checkpoint::open(&torn, &h, false).unwrap());
-    let mut f = std::fs::OpenOptions::new().append(true).open(&torn).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&torn)
+        .unwrap();
     writeln!(f, "{}", entry(0, "sent")).unwrap();
     write!(f, "{{\"batch\":0,\"firstLine\":1,\"la").unwrap();
     drop(f);
@@ -428,7 +445,10 @@ async fn resumed_report_lists_each_key_exactly_once() {
     )
     .await
     .unwrap();
-    assert_eq!((report.migrated, report.failed, report.invalid), (500, 100, 2));
+    assert_eq!(
+        (report.migrated, report.failed, report.invalid),
+        (500, 100, 2)
+    );
     // The crash: the last two `done` entries never reached the disk.
     assert_eq!(lose_last_done_entries(&dir.path().join("ckpt"), 2), 2);
 
@@ -468,13 +488,16 @@ async fn an_early_error_still_records_batches_in_flight() {
     let dir = temp_dir();
     let file = dir.path().join("keys.jsonl");
     write_export(&file, 400);
-    let mut fake = Fake::new(100, |batch, _| {
-        if batch == 0 {
-            Act::Panic
-        } else {
-            Act::Answer
-        }
-    });
+    let mut fake = Fake::new(
+        100,
+        |batch, _| {
+            if batch == 0 {
+                Act::Panic
+            } else {
+                Act::Answer
+            }
+        },
+    );
     Arc::get_mut(&mut fake).unwrap().delay = Duration::from_millis(100);
     let err = migrate_keys_with(
         fake.clone(),
@@ -491,7 +514,11 @@ async fn an_early_error_still_records_batches_in_flight() {
         .filter(|e| e.state == State::Done)
         .map(|e| e.batch)
         .collect();
-    assert_eq!(done, HashSet::from([1, 2, 3]), "batches in flight were finished");
+    assert_eq!(
+        done,
+        HashSet::from([1, 2, 3]),
+        "batches in flight were finished"
+    );
     let report = read_jsonl(&dir.path().join("report.jsonl"));
     let keys = report.iter().filter(|r| r.get("keyId").is_some()).count();
     assert_eq!(keys, 300);

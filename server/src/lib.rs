@@ -484,7 +484,10 @@ async fn null_empty_failed(resp: Response, limit: usize) -> Response {
         });
     let mut parts = parts;
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(rewritten.unwrap_or_else(|| bytes.to_vec())))
+    Response::from_parts(
+        parts,
+        Body::from(rewritten.unwrap_or_else(|| bytes.to_vec())),
+    )
 }
 
 async fn fault_decision(

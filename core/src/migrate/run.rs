@@ -58,7 +58,10 @@ fn batch_retryable(e: &Error, policy: &RetryPolicy) -> bool {
 }
 
 /// The policy a run's batches are retried under.
-pub(crate) fn batch_policy(options: &MigrateOptions, backend: &dyn MigrationBackend) -> RetryPolicy {
+pub(crate) fn batch_policy(
+    options: &MigrateOptions,
+    backend: &dyn MigrationBackend,
+) -> RetryPolicy {
     options.retry.clone().unwrap_or_else(|| {
         let mut p = backend.retry_policy();
         p.max_attempts = p.max_attempts.max(DEFAULT_BATCH_ATTEMPTS);

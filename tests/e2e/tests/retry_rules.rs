@@ -51,9 +51,14 @@ async fn create_one(client: &Client, op: &str, tag: &str) -> keyshift_core::Resu
 async fn creates_without_idempotency_key_are_not_retried_after_502_504_500() {
     let server = TestServer::start_with_faults().await;
     for (i, status) in [502u16, 504, 500].into_iter().enumerate() {
-        for (n, op) in ["createApi", "createRole", "createPermission", "createIdentity"]
-            .into_iter()
-            .enumerate()
+        for (n, op) in [
+            "createApi",
+            "createRole",
+            "createPermission",
+            "createIdentity",
+        ]
+        .into_iter()
+        .enumerate()
         {
             // A distinct (harmless) delay makes each spec text, hence its counter, unique.
             let spec = format!("fail-first=1;status={status};delay-ms={}", i * 10 + n);
@@ -77,7 +82,10 @@ async fn a_create_answered_502_after_it_took_effect_exists_exactly_once() {
     let admin = server.client();
     // The role is created, then its answer is replaced by a 502 (a proxy losing it).
     let client = faulty(&server, "fail-first=1;after-dispatch-status=502");
-    let err = client.create_role("lost-answer", &[], None).await.unwrap_err();
+    let err = client
+        .create_role("lost-answer", &[], None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status, Some(502));
     let roles: Vec<_> = admin
         .list_roles()
@@ -100,7 +108,10 @@ async fn verify_and_reads_are_retried_after_502_504_500_and_lost_connections() {
     let server = TestServer::start_with_faults().await;
     let admin = server.client();
     let api_id = admin.create_api("verify-retry").await.unwrap().api_id;
-    let created = admin.create_api_key(&CreateKey::new(&api_id)).await.unwrap();
+    let created = admin
+        .create_api_key(&CreateKey::new(&api_id))
+        .await
+        .unwrap();
     for spec in [
         "fail-first=1;status=502",
         "fail-first=2;status=504",
@@ -164,7 +175,9 @@ async fn canned(response: &'static str) -> (String, std::sync::Arc<std::sync::at
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut have = Vec::new();
                 loop {
-                    let Ok(n) = sock.read(&mut buf).await else { return };
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
                     if n == 0 {
                         return;
                     }
@@ -223,9 +236,8 @@ async fn hostile_retry_after_headers_never_panic_or_outlive_the_deadline() {
         ("retry-after-ms: -5\r\nretry-after: inf\r\n", "ms negative"),
     ];
     for (header, what) in cases {
-        let response: &'static str = Box::leak(
-            format!("{R429}{header}content-length: 2\r\n\r\n{{}}").into_boxed_str(),
-        );
+        let response: &'static str =
+            Box::leak(format!("{R429}{header}content-length: 2\r\n\r\n{{}}").into_boxed_str());
         let (url, count) = canned(response).await;
         let started = Instant::now();
         let err = client_for(&url).get_api("api_x").await.unwrap_err();

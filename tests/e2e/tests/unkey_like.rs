@@ -151,7 +151,10 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
             assert_eq!(report.failed, 0, "{spec}: {:?}", report.errors.first());
             assert!(report.is_complete(), "{spec}");
             assert_eq!(report.migrated + report.already_present, n, "{spec}");
-            assert_eq!(report.already_present, n, "{spec}: every first answer was lost");
+            assert_eq!(
+                report.already_present, n,
+                "{spec}: every first answer was lost"
+            );
             assert_eq!(count_keys(&admin, &api_id).await, (n as usize, n as usize));
             let (rows, summary) = report_rows(&report_path);
             assert_eq!(rows.len() as u64, n, "{spec}: each key exactly once");
@@ -199,11 +202,7 @@ async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     // Run 1: every answer lost after the server acted, and no retries at all: every batch
     // fails (stays unfinished in the checkpoint) though every key is stored.
     let report = unkey_like_client(&server, "after-dispatch-status=502;failed-null")
-        .migrate_keys(
-            file.clone(),
-            options().retry(RetryPolicy::never()),
-            None,
-        )
+        .migrate_keys(file.clone(), options().retry(RetryPolicy::never()), None)
         .await
         .unwrap();
     assert_eq!(report.failed, n);
@@ -217,7 +216,9 @@ async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     assert!(report.is_complete());
     let (rows, _) = report_rows(&report_path);
     assert_eq!(rows.len() as u64, n, "each key exactly once in the report");
-    assert!(rows.values().all(|r| r["alreadyPresent"] == Value::Bool(true)));
+    assert!(rows
+        .values()
+        .all(|r| r["alreadyPresent"] == Value::Bool(true)));
     assert_eq!(count_keys(&admin, &api_id).await, (n as usize, n as usize));
     server.stop().await;
 }
