@@ -122,7 +122,17 @@ impl MigrationBackend for Fake {
                 Err(e)
             }
             Act::Refuse(e) => Err(e),
-            Act::Panic => panic!("scripted panic in batch {batch}"),
+            Act::Panic => {
+                // Once every batch of the test is in flight (bounded wait), so that the run
+                // has other batches to account for when it meets the failure.
+                for _ in 0..500 {
+                    if self.calls.load(Ordering::SeqCst) >= 4 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                panic!("scripted panic in batch {batch}")
+            }
         }
     }
 
