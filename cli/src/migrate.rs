@@ -134,7 +134,10 @@ fn bar_message(p: &Progress) -> String {
     )
 }
 
-pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<()> {
+/// `Ok(true)`: everything migrated (or a clean dry run). `Ok(false)`: the run finished but the
+/// key service refused some keys (exit 1). Errors: invalid records (exit 2), a failing key
+/// service (exit 3), and whatever stopped the run.
+pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<bool> {
     let mut options = MigrateOptions {
         api_id: args.api_id.clone().unwrap_or_default(),
         migration_id: args.migration_id.clone().unwrap_or_default(),
@@ -146,6 +149,7 @@ pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<()> {
         dry_run: args.dry_run,
         resume: args.resume,
         max_errors: migrate::DEFAULT_MAX_ERRORS,
+        retry: None,
     };
     if args.dry_run {
         // Print every problem, not only the first thousand.
@@ -204,29 +208,43 @@ pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<()> {
         ));
     }
     if !report.dry_run && !report.is_complete() {
-        let mut err = Error::new(
-            if report.failed > 0 {
-                ErrorCode::ServerError
-            } else {
-                ErrorCode::InvalidInput
-            },
-            format!(
-                "{} keys failed and {} records were invalid; see {}",
-                report.failed,
-                report.invalid,
-                args.report
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "the errors above (or pass --report FILE)".into())
-            ),
+        let mut message = format!(
+            "{} keys failed and {} records were invalid; see {}",
+            report.failed,
+            report.invalid,
+            args.report
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "the errors above (or pass --report FILE)".into())
         );
         if report.failed > 0 {
-            err.message
-                .push_str("; run again with --resume to retry keys that could not be sent");
+            message.push_str("; run again with --resume to retry keys that could not be sent");
         }
-        return Err(err);
+        // The key service failed for some keys (down, 5xx, 401/403, timeouts): exit 3.
+        let service = report
+            .errors
+            .iter()
+            .map(|e| e.code)
+            .find(|c| crate::exit_code_of(*c) == crate::EXIT_SERVICE);
+        if let Some(code) = service {
+            return Err(Error::new(code, message));
+        }
+        // Invalid records, or batches refused as a whole for their input (400, or 404: no
+        // such api or migration id): an input error, exit 2.
+        let input = report.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                ErrorCode::InvalidInput | ErrorCode::BadRequest | ErrorCode::NotFound
+            )
+        });
+        if report.invalid > 0 || input {
+            return Err(Error::new(ErrorCode::InvalidInput, message));
+        }
+        // The run finished; the key service refused some keys (they already exist): exit 1.
+        eprintln!("error: {message}");
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 fn print_report(report: &MigrationReport, json: bool, args: &MigrateArgs) -> Result<()> {

@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// connections). Never enable this on a server anyone depends on.
     #[arg(long)]
     pub enable_faults: bool,
+    /// TEST ONLY: ignore `Idempotency-Key` headers (no replay of a repeated request), as
+    /// Unkey's server does, to test clients against that behaviour.
+    #[arg(long)]
+    pub no_idempotency: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +95,7 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
         .map(SecretKey::new);
     config.body_limit = args.body_limit;
     config.faults = args.enable_faults;
+    config.idempotency = !args.no_idempotency;
     let rt = runtime()?;
     rt.block_on(async move {
         let server = keyshift_server::bind(config).await?;
@@ -116,6 +121,9 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
             }
             if args.enable_faults {
                 text.push_str("fault injection ENABLED (test only)\n");
+            }
+            if args.no_idempotency {
+                text.push_str("Idempotency-Key IGNORED (test only)\n");
             }
             out.write_all(text.as_bytes())
         };

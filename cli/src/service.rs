@@ -71,7 +71,8 @@ pub enum ApisCommand {
 pub enum KeysCommand {
     /// Create a key; its plaintext is printed once.
     Create(CreateArgs),
-    /// Verify a key (`-` reads it from stdin). Exits 0 when valid, 1 when not.
+    /// Verify a key (`-` reads it from stdin). Exits 0 when valid, 1 when not, 3 when the key
+    /// service failed (see `keyshift --help`).
     Verify(VerifyArgs),
     /// Show a key (never its plaintext).
     Get { key_id: String },

@@ -292,13 +292,13 @@ fn bad_input_exits_2_naming_the_field_before_any_network() {
 }
 
 #[test]
-fn unreachable_server_is_a_network_error_exit_1() {
+fn unreachable_server_is_a_network_error_exit_3() {
     let env = vec![
         ("KEYSHIFT_BASE_URL", "http://127.0.0.1:9".to_string()),
         ("KEYSHIFT_ROOT_KEY", "ks_root_unused".to_string()),
     ];
     let out = keyshift(&["apis", "get", "api_x"], "", &env);
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, 3, "a service failure: {}", out.stderr);
     assert!(out.stderr.contains("network"), "{}", out.stderr);
     assert!(!out.stderr.contains("ks_root_unused"), "{}", out.stderr);
 }

@@ -57,17 +57,25 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A short name for logs and `Debug` (`http://127.0.0.1:7070`, `local:keys.db`).
     fn describe(&self) -> String;
+
+    /// The retry policy calls get when they name none (`None`: the backend does not retry).
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        None
+    }
 }
 
-/// How safe an operation is to repeat after the request may have reached the server.
+/// How safe an operation is to repeat after the request may have reached the server
+/// (DESIGN.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Idempotence {
-    /// Reads and set-style writes: repeating changes nothing.
+    /// Reads and `keys.verifyKey`: DESIGN.md §4 retries them after a possibly lost answer.
     Safe,
-    /// Mints something (createKey, rerollKey, migrateKeys): safe only with an Idempotency-Key,
-    /// which the client always sends for these.
+    /// Mints something (createKey, rerollKey, migrateKeys): repeatable only with an
+    /// Idempotency-Key, which the client always sends for these.
     NeedsKey,
-    /// Has effects a repeat would double (verifyKey spends credits and rate-limit tokens).
+    /// Every other write (createApi, createRole, createPermission, createIdentity, updates,
+    /// deletes, credit changes): never repeated once it may have been sent, unless the
+    /// caller gives it an Idempotency-Key.
     Unsafe,
 }
 
@@ -80,16 +88,18 @@ pub fn idempotence(op: &str) -> Idempotence {
     let is_read = ["get", "list", "whoami"]
         .iter()
         .any(|p| name.starts_with(p));
-    let is_set_style = ["set", "add", "remove", "update", "delete"]
-        .iter()
-        .any(|p| name.starts_with(p));
-    // verifyKey spends credits and rate-limit tokens, updateCredits may increment, and the
-    // other creates would mint a second object: none is repeated once it may have been sent.
-    if (is_read || is_set_style) && op != "keys.updateCredits" {
+    if is_read || op == "keys.verifyKey" {
         Idempotence::Safe
     } else {
         Idempotence::Unsafe
     }
+}
+
+/// Whether `op` may be sent again after a failure that may have reached the server: reads,
+/// `verifyKey`, and any call carrying an `Idempotency-Key` (DESIGN.md §4). With
+/// [`crate::Error::is_retryable`] this is the whole retry rule.
+pub fn repeatable(op: &str, has_idempotency_key: bool) -> bool {
+    has_idempotency_key || idempotence(op) == Idempotence::Safe
 }
 
 #[cfg(test)]
@@ -100,12 +110,24 @@ mod tests {
     fn operations_are_classified_for_retries() {
         assert_eq!(idempotence("keys.createKey"), Idempotence::NeedsKey);
         assert_eq!(idempotence("keys.migrateKeys"), Idempotence::NeedsKey);
-        assert_eq!(idempotence("keys.verifyKey"), Idempotence::Unsafe);
+        assert_eq!(idempotence("keys.verifyKey"), Idempotence::Safe);
         assert_eq!(idempotence("keys.updateCredits"), Idempotence::Unsafe);
-        assert_eq!(idempotence("apis.createApi"), Idempotence::Unsafe);
+        for op in [
+            "apis.createApi",
+            "permissions.createRole",
+            "permissions.createPermission",
+            "identities.createIdentity",
+        ] {
+            assert_eq!(idempotence(op), Idempotence::Unsafe, "{op}");
+            assert!(!repeatable(op, false), "{op}");
+            assert!(repeatable(op, true), "{op}");
+        }
         assert_eq!(idempotence("keys.getKey"), Idempotence::Safe);
         assert_eq!(idempotence("apis.listKeys"), Idempotence::Safe);
-        assert_eq!(idempotence("keys.setRoles"), Idempotence::Safe);
+        assert_eq!(idempotence("keys.setRoles"), Idempotence::Unsafe);
         assert_eq!(idempotence("keys.whoami"), Idempotence::Safe);
+        assert!(repeatable("keys.verifyKey", false));
+        assert!(!repeatable("keys.createKey", false));
+        assert!(repeatable("keys.createKey", true));
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::backend::{Backend, CallOptions, Reply};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::http::{HttpBackend, HttpConfig, DEFAULT_DEADLINE, DEFAULT_TIMEOUT};
 use crate::retry::RetryPolicy;
 use crate::scope::{permissions_to_scopes, scopes_to_permissions, Scope};
@@ -19,8 +19,9 @@ use crate::{Result, SecretKey};
 /// Hosted Unkey, the default when only a root key is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.unkey.com";
 
-/// Builds a [`Client`] that talks HTTP to a key service.
-#[derive(Clone, Debug)]
+/// Builds a [`Client`] that talks HTTP to a key service. Its `Debug` masks the root key and
+/// the values of extra headers.
+#[derive(Clone)]
 pub struct ClientBuilder {
     base_url: String,
     root_key: Option<SecretKey>,
@@ -29,6 +30,20 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     user_agent: String,
     headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("root_key", &self.root_key)
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("headers", &crate::http::MaskedHeaders(&self.headers))
+            .finish()
+    }
 }
 
 impl Default for ClientBuilder {
@@ -427,6 +442,11 @@ impl Client {
         &self.backend
     }
 
+    /// The client's default retry policy (the default policy for a backend without one).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.backend.retry_policy().unwrap_or_default()
+    }
+
     /// Any wire operation with a typed body and answer; every method below goes through here.
     pub async fn call<Req, Resp>(
         &self,
@@ -686,9 +706,19 @@ impl Client {
         request: &wire::MigrateKeysRequest,
         idempotency_key: &str,
     ) -> Result<wire::MigrateKeysResponseData> {
-        check(request)?;
         let options = CallOptions::default().with_idempotency_key(idempotency_key);
-        self.call("keys.migrateKeys", request, &options).await
+        self.migrate_keys_batch_with(request, &options).await
+    }
+
+    /// [`Client::migrate_keys_batch`] with explicit call options (the migration engine sends
+    /// one attempt at a time through here).
+    pub async fn migrate_keys_batch_with(
+        &self,
+        request: &wire::MigrateKeysRequest,
+        options: &CallOptions,
+    ) -> Result<wire::MigrateKeysResponseData> {
+        check(request)?;
+        self.call("keys.migrateKeys", request, options).await
     }
 
     // ----- permissions and roles -----------------------------------------------------------
@@ -896,11 +926,15 @@ impl Client {
     }
 }
 
+/// Decodes a successful answer. A backend returns a [`Reply`] only for a 2xx answer, so a
+/// `data` that does not decode is an error saying the call took effect (status 200, never
+/// retried: DESIGN.md §4).
 fn decode<T: DeserializeOwned>(op: &str, reply: Reply) -> Result<T> {
     serde_json::from_value(reply.data).map_err(|e| {
-        let err = Error::new(
-            ErrorCode::ServerError,
-            format!("{op}: response data is not the documented shape: {e}"),
+        let err = Error::took_effect(
+            op,
+            200,
+            format_args!("its data is not the documented shape: {e}"),
         );
         match reply.request_id {
             Some(id) => err.with_request_id(id),
@@ -944,6 +978,7 @@ pub fn new_idempotency_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorCode;
 
     #[test]
     fn scopes_and_query_combine_into_one_query() {
@@ -1000,6 +1035,22 @@ mod tests {
         assert!(debug.contains(&created.masked));
         let request = VerifyOptions::default().to_request(&plaintext).unwrap();
         assert!(!format!("{request:?}").contains(&plaintext));
+    }
+
+    /// Issue 9 #9: extra headers (a proxy's auth) and the root key never print in clear.
+    #[test]
+    fn builder_debug_masks_headers_and_root_key() {
+        let builder = Client::builder()
+            .root_key("unkey_rootSECRETrootSECRET")
+            .header("Proxy-Authorization", "Bearer proxySECRETproxy")
+            .header("X-Trace", "trace-visible?");
+        let shown = format!("{builder:?} {builder:#?}");
+        assert!(!shown.contains("proxySECRETproxy"), "{shown}");
+        assert!(!shown.contains("rootSECRETroot"), "{shown}");
+        assert!(!shown.contains("trace-visible"), "{shown}");
+        assert!(shown.contains("Proxy-Authorization"), "{shown}");
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("proxySECRET"));
     }
 
     #[test]

@@ -79,6 +79,40 @@ impl ErrorCode {
     }
 }
 
+/// How DESIGN.md §4 lets a failed call be sent again. The one classification of retries,
+/// used by the HTTP client and the migration engine alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// The request never reached the server (the connection failed before it was sent), or
+    /// the server asks to come back later (429, 503): any call may be sent again.
+    Always,
+    /// The request may have been acted on (500, 502, 504, a timeout or a connection lost
+    /// after sending): sent again only for reads, `verifyKey` and calls carrying an
+    /// `Idempotency-Key`.
+    IfRepeatable,
+    /// Everything else: other 4xx and 5xx answers, any 2xx answer (the call took effect),
+    /// local errors.
+    Never,
+}
+
+impl ErrorCode {
+    /// The retry class of a failure with this code, its HTTP `status` when it has one, and
+    /// whether the request may have been `sent` (false only when it certainly was not).
+    pub fn retry_class(self, status: Option<u16>, sent: bool) -> RetryClass {
+        match self {
+            ErrorCode::RateLimited => RetryClass::Always,
+            ErrorCode::Network | ErrorCode::Timeout if !sent => RetryClass::Always,
+            ErrorCode::Network | ErrorCode::Timeout => RetryClass::IfRepeatable,
+            ErrorCode::ServerError => match status {
+                Some(503) => RetryClass::Always,
+                Some(500 | 502 | 504) | None => RetryClass::IfRepeatable,
+                Some(_) => RetryClass::Never,
+            },
+            _ => RetryClass::Never,
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -112,6 +146,9 @@ pub struct Error {
     pub retry_after: Option<f32>,
     /// Every bad field the server listed for a 400.
     pub errors: Vec<FieldError>,
+    /// True when the request certainly never reached the server (the connection failed
+    /// before it was sent), so sending it again cannot do anything twice.
+    pub not_sent: bool,
 }
 
 impl Error {
@@ -125,6 +162,42 @@ impl Error {
             record: None,
             retry_after: None,
             errors: Vec::new(),
+            not_sent: false,
+        }
+    }
+
+    /// An answer with a 2xx `status` that could not be read: the call took effect on the
+    /// server, so it must never be sent again (DESIGN.md §4); the message says so.
+    pub fn took_effect(op: &str, status: u16, why: impl fmt::Display) -> Self {
+        Error::new(
+            ErrorCode::ServerError,
+            format!(
+                "{op} reached the key service and took effect (HTTP {status}), but its answer \
+                 could not be read: {why}; it was not sent again: check its result before \
+                 repeating it"
+            ),
+        )
+        .with_status(status)
+    }
+
+    /// Marks the error as one whose request never reached the server.
+    pub fn with_not_sent(mut self) -> Self {
+        self.not_sent = true;
+        self
+    }
+
+    /// [`ErrorCode::retry_class`] of this error.
+    pub fn retry_class(&self) -> RetryClass {
+        self.code.retry_class(self.status, !self.not_sent)
+    }
+
+    /// Whether DESIGN.md §4 allows sending the call again after this error; `repeatable` is
+    /// true for reads, `verifyKey` and calls carrying an `Idempotency-Key`.
+    pub fn is_retryable(&self, repeatable: bool) -> bool {
+        match self.retry_class() {
+            RetryClass::Always => true,
+            RetryClass::IfRepeatable => repeatable,
+            RetryClass::Never => false,
         }
     }
 
@@ -257,6 +330,49 @@ mod tests {
             err.to_string(),
             "invalid_input: too small [field byteLength]"
         );
+    }
+
+    #[test]
+    fn retry_classification_follows_the_design() {
+        use RetryClass::*;
+        let class =
+            |code: ErrorCode, status: Option<u16>, sent: bool| code.retry_class(status, sent);
+        // Always: before sending, 429, 503.
+        assert_eq!(class(ErrorCode::Network, None, false), Always);
+        assert_eq!(class(ErrorCode::Timeout, None, false), Always);
+        assert_eq!(class(ErrorCode::RateLimited, Some(429), true), Always);
+        assert_eq!(class(ErrorCode::ServerError, Some(503), true), Always);
+        // Only for repeatable calls: 500, 502, 504, after-send failures.
+        for status in [500, 502, 504] {
+            assert_eq!(
+                class(ErrorCode::ServerError, Some(status), true),
+                IfRepeatable
+            );
+        }
+        assert_eq!(class(ErrorCode::Network, None, true), IfRepeatable);
+        assert_eq!(class(ErrorCode::Timeout, None, true), IfRepeatable);
+        // Never: 4xx, other 5xx, any 2xx (the call took effect), local errors.
+        for status in [200, 201, 204, 501, 505, 507] {
+            assert_eq!(class(ErrorCode::ServerError, Some(status), true), Never);
+        }
+        for code in [
+            ErrorCode::InvalidInput,
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::Conflict,
+            ErrorCode::Io,
+        ] {
+            assert_eq!(class(code, Some(code.status()), true), Never, "{code}");
+        }
+        let e = Error::new(ErrorCode::ServerError, "x").with_status(502);
+        assert!(e.is_retryable(true) && !e.is_retryable(false));
+        let refused = Error::new(ErrorCode::Network, "refused").with_not_sent();
+        assert!(refused.is_retryable(false));
+        let odd = Error::took_effect("keys.migrateKeys", 200, "bad json");
+        assert!(!odd.is_retryable(true));
+        assert!(odd.message.contains("took effect"), "{odd}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
-use crate::backend::{idempotence, Backend, CallOptions, Idempotence, Reply};
+use crate::backend::{repeatable, Backend, CallOptions, Reply};
 use crate::error::{Error, ErrorCode, FieldError};
 use crate::retry::{parse_retry_after, RetryPolicy};
 use crate::{Result, SecretKey};
@@ -14,8 +14,9 @@ use crate::{Result, SecretKey};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(15);
 
-/// Settings of an [`HttpBackend`]; built by [`crate::ClientBuilder`].
-#[derive(Clone, Debug)]
+/// Settings of an [`HttpBackend`]; built by [`crate::ClientBuilder`]. Its `Debug` masks the
+/// root key and the values of the extra headers (they may be a proxy's credentials).
+#[derive(Clone)]
 pub struct HttpConfig {
     pub base_url: String,
     pub root_key: SecretKey,
@@ -25,6 +26,31 @@ pub struct HttpConfig {
     pub user_agent: String,
     /// Extra headers sent on every request (tracing ids, a proxy's auth, test fault specs).
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("base_url", &self.base_url)
+            .field("root_key", &self.root_key)
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("retry", &self.retry)
+            .field("user_agent", &self.user_agent)
+            .field("headers", &MaskedHeaders(&self.headers))
+            .finish()
+    }
+}
+
+/// Extra headers shown as `name: ***` (their values may be credentials).
+pub(crate) struct MaskedHeaders<'a>(pub(crate) &'a [(String, String)]);
+
+impl std::fmt::Debug for MaskedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name, "***")))
+            .finish()
+    }
 }
 
 pub struct HttpBackend {
@@ -72,12 +98,14 @@ impl HttpBackend {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 Error::invalid_input("headers", format!("`{name}` is not a valid header name"))
             })?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
                 Error::invalid_input(
                     "headers",
                     format!("value of `{name}` is not a valid header value"),
                 )
             })?;
+            // Kept out of reqwest's and hyper's own Debug output too.
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         let http = reqwest::Client::builder()
@@ -102,6 +130,7 @@ impl HttpBackend {
 
     async fn attempt(
         &self,
+        op: &str,
         url: &str,
         body: &[u8],
         options: &CallOptions,
@@ -129,31 +158,35 @@ impl HttpBackend {
             Err(err) => return Err(Attempt::from_transport(err)),
         };
         if (200..300).contains(&status) {
+            // Whatever is wrong with a 2xx answer, the call took effect: never sent again.
             return parse_success(&bytes, header_request_id).map_err(|error| Attempt {
-                error,
-                sent: true,
+                error: Error {
+                    message: Error::took_effect(op, status, &error.message).message,
+                    status: Some(status),
+                    ..error
+                },
                 hint: None,
             });
         }
         Err(Attempt {
             error: parse_problem(status, &bytes, header_request_id, hint),
-            sent: true,
             hint,
         })
     }
 }
 
-/// One failed attempt: the error, whether the request may have reached the server, and the
-/// server's wait hint.
+/// One failed attempt: the error (whose `not_sent` tells whether the request may have reached
+/// the server) and the server's wait hint.
 struct Attempt {
     error: Error,
-    sent: bool,
     hint: Option<Duration>,
 }
 
 impl Attempt {
     fn from_transport(err: reqwest::Error) -> Attempt {
         // reqwest's Display of an error includes the URL but never headers or bodies.
+        // A connect error (refused, DNS, TLS, connect timeout) happened before the request
+        // was written; anything else may have reached the server.
         let sent = !err.is_connect();
         let code = if err.is_timeout() {
             ErrorCode::Timeout
@@ -167,30 +200,18 @@ impl Attempt {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Attempt {
-            error: Error::new(code, message),
-            sent,
-            hint: None,
-        }
+        let mut error = Error::new(code, message);
+        error.not_sent = !sent;
+        Attempt { error, hint: None }
     }
 
-    /// Whether DESIGN.md §4 allows another attempt for this failure of `op`.
-    fn retryable(&self, kind: Idempotence, idempotency_key: bool, policy: &RetryPolicy) -> bool {
-        let repeat_is_safe = match kind {
-            Idempotence::Safe => true,
-            Idempotence::NeedsKey => idempotency_key,
-            Idempotence::Unsafe => false,
-        };
-        match self.error.status {
-            Some(429) => policy.retry_rate_limited,
-            Some(502..=504) => true,
-            Some(500) => repeat_is_safe,
-            Some(_) => false,
-            None => match self.error.code {
-                ErrorCode::Network | ErrorCode::Timeout => !self.sent || repeat_is_safe,
-                _ => false,
-            },
+    /// Whether DESIGN.md §4 allows another attempt: the one classification on the error
+    /// ([`Error::is_retryable`]), and the policy's switch for 429s.
+    fn retryable(&self, repeatable: bool, policy: &RetryPolicy) -> bool {
+        if self.error.code == ErrorCode::RateLimited && !policy.retry_rate_limited {
+            return false;
         }
+        self.error.is_retryable(repeatable)
     }
 }
 
@@ -208,7 +229,7 @@ impl Backend for HttpBackend {
         let policy = options.retry.as_ref().unwrap_or(&self.config.retry);
         let timeout = options.timeout.unwrap_or(self.config.timeout);
         let deadline = options.deadline.unwrap_or(self.config.deadline);
-        let kind = idempotence(op);
+        let repeatable = repeatable(op, options.idempotency_key.is_some());
         let started = Instant::now();
         let mut attempt = 1u32;
         loop {
@@ -220,21 +241,22 @@ impl Backend for HttpBackend {
                 ));
             }
             let failure = match self
-                .attempt(&url, &body, options, timeout.min(remaining))
+                .attempt(op, &url, &body, options, timeout.min(remaining))
                 .await
             {
                 Ok(reply) => return Ok(reply),
                 Err(failure) => failure,
             };
-            let retry = attempt < policy.max_attempts
-                && failure.retryable(kind, options.idempotency_key.is_some(), policy);
+            let retry = attempt < policy.max_attempts && failure.retryable(repeatable, policy);
             if !retry {
                 return Err(failure.error);
             }
-            let wait = policy.delay_for(attempt, failure.hint);
-            if started.elapsed() + wait >= deadline {
+            // The server's hint (clamped when parsed) or backoff, bounded by what is left of
+            // the deadline: a wait that would pass it ends the call now with this failure.
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let Some(wait) = policy.wait_within(attempt, failure.hint, remaining) else {
                 return Err(failure.error);
-            }
+            };
             tracing::debug!(
                 op,
                 attempt,
@@ -249,6 +271,10 @@ impl Backend for HttpBackend {
 
     fn describe(&self) -> String {
         self.config.base_url.clone()
+    }
+
+    fn retry_policy(&self) -> Option<RetryPolicy> {
+        Some(self.config.retry.clone())
     }
 }
 
@@ -360,7 +386,7 @@ pub fn parse_problem(
         }
         error = error.with_errors(errors);
     }
-    if code == ErrorCode::RateLimited {
+    if matches!(status, 429 | 503) {
         if let Some(hint) = hint {
             error = error.with_retry_after(hint.as_secs_f64());
         }
@@ -414,28 +440,78 @@ mod tests {
         let policy = RetryPolicy::default();
         let status = |s: u16| Attempt {
             error: Error::new(ErrorCode::from_status(s), "x").with_status(s),
-            sent: true,
             hint: None,
         };
-        assert!(status(503).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(status(429).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(!status(500).retryable(Idempotence::Unsafe, false, &policy));
-        assert!(!status(500).retryable(Idempotence::NeedsKey, false, &policy));
-        assert!(status(500).retryable(Idempotence::NeedsKey, true, &policy));
-        assert!(status(500).retryable(Idempotence::Safe, false, &policy));
-        assert!(!status(400).retryable(Idempotence::Safe, false, &policy));
+        // Always: 429 and 503, for any call.
+        assert!(status(503).retryable(false, &policy));
+        assert!(status(429).retryable(false, &policy));
+        assert!(!status(429).retryable(
+            true,
+            &RetryPolicy {
+                retry_rate_limited: false,
+                ..RetryPolicy::default()
+            }
+        ));
+        // 500/502/504 only for repeatable calls (issue 9 #4: 502/504 were retried for
+        // createApi & co).
+        for s in [500, 502, 504] {
+            assert!(!status(s).retryable(false, &policy), "{s}");
+            assert!(status(s).retryable(true, &policy), "{s}");
+        }
+        assert!(!status(400).retryable(true, &policy));
+        assert!(!status(501).retryable(true, &policy));
         let lost = Attempt {
             error: Error::new(ErrorCode::Timeout, "t"),
-            sent: true,
             hint: None,
         };
-        assert!(!lost.retryable(Idempotence::NeedsKey, false, &policy));
-        assert!(lost.retryable(Idempotence::NeedsKey, true, &policy));
+        assert!(!lost.retryable(false, &policy));
+        assert!(lost.retryable(true, &policy));
         let refused = Attempt {
-            error: Error::new(ErrorCode::Network, "refused"),
-            sent: false,
+            error: Error::new(ErrorCode::Network, "refused").with_not_sent(),
             hint: None,
         };
-        assert!(refused.retryable(Idempotence::Unsafe, false, &policy));
+        assert!(refused.retryable(false, &policy));
+    }
+
+    /// Issue 9 #9: a proxy's credentials in an extra header never show in Debug output.
+    #[test]
+    fn debug_masks_header_values_and_the_root_key() {
+        let config = HttpConfig {
+            base_url: "http://127.0.0.1:1".into(),
+            root_key: SecretKey::new("unkey_rootSECRETrootSECRET"),
+            timeout: DEFAULT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            retry: RetryPolicy::default(),
+            user_agent: "keyshift-rust/test".into(),
+            headers: vec![
+                (
+                    "Proxy-Authorization".into(),
+                    "Basic cHJveHk6aHVudGVyMg==".into(),
+                ),
+                ("X-Api-Token".into(), "tok_SECRETVALUE".into()),
+            ],
+        };
+        let backend = HttpBackend::new(config.clone()).unwrap();
+        for shown in [
+            format!("{config:?}"),
+            format!("{config:#?}"),
+            format!("{backend:?}"),
+        ] {
+            for secret in ["cHJveHk6aHVudGVyMg", "SECRETVALUE", "rootSECRETroot"] {
+                assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+            }
+        }
+        assert!(format!("{config:?}").contains("Proxy-Authorization"));
+    }
+
+    #[test]
+    fn hostile_retry_after_on_503_is_clamped_not_a_panic() {
+        let hint = parse_retry_after(Some("1e300"), None);
+        let err = parse_problem(503, b"{}", None, hint);
+        assert_eq!(
+            err.retry_after,
+            Some(crate::retry::MAX_SERVER_HINT.as_secs_f32())
+        );
+        assert!(err.is_retryable(false));
     }
 }

@@ -16,7 +16,7 @@ pub mod scope;
 pub mod secret;
 pub mod wire;
 
-pub use error::{Error, ErrorCode, FieldError, Result};
+pub use error::{Error, ErrorCode, FieldError, Result, RetryClass};
 pub use secret::SecretKey;
 
 pub use hashing::{hash_bcrypt, hash_key, hash_keys, verify_bcrypt, HashVariant, KeyHash};

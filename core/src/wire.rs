@@ -297,7 +297,11 @@ pub struct KeyResponseData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
     /// Only for recoverable keys with `decrypt: true` (our server never stores plaintext).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::secret::serialize_exposed_opt"
+    )]
     pub plaintext: Option<SecretKey>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratelimits: Option<Vec<RatelimitResponse>>,
@@ -514,12 +518,14 @@ pub struct CreditsRequest {
 #[serde(rename_all = "camelCase")]
 pub struct CreateKeyResponseData {
     pub key_id: String,
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VerifyKeyRequest {
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
     #[serde(
         default,
@@ -817,6 +823,7 @@ pub struct RerollKeyRequest {
 #[serde(rename_all = "camelCase")]
 pub struct RerollKeyResponseData {
     pub key_id: String,
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
@@ -996,10 +1003,20 @@ impl<'de> Deserialize<'de> for MigrateFailure {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrateKeysResponseData {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub migrated: Vec<MigratedKey>,
-    #[serde(default)]
+    /// Unkey answers `"failed": null` when nothing failed: read as empty.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub failed: Vec<MigrateFailure>,
+}
+
+/// A list that may arrive as `null` (Go's nil slice), read as empty.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 macro_rules! key_list_request {
@@ -1073,6 +1090,7 @@ pub type UpdateCreditsResponseData = KeyCreditsData;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WhoamiRequest {
+    #[serde(serialize_with = "crate::secret::serialize_exposed")]
     pub key: SecretKey,
 }
 
@@ -2260,6 +2278,16 @@ mod tests {
             json!({"migrated": [], "failed": [1]})
         )
         .is_err());
+        // Issue 9 #10: Unkey's answer when nothing failed.
+        let unkey_form: MigrateKeysResponseData = serde_json::from_value(json!({
+            "migrated": [{"hash": "h1", "keyId": "key_1"}], "failed": null
+        }))
+        .unwrap();
+        assert_eq!(unkey_form.migrated.len(), 1);
+        assert!(unkey_form.failed.is_empty());
+        let all_null: MigrateKeysResponseData =
+            serde_json::from_value(json!({"migrated": null, "failed": null})).unwrap();
+        assert_eq!(all_null, MigrateKeysResponseData::default());
     }
 
     #[test]

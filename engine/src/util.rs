@@ -40,8 +40,15 @@ pub(crate) fn new_ids(prefix: &str, n: usize) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Maps rusqlite results to keyshift errors. SQL never carries a plaintext key (only hashes),
-/// so database messages are safe to pass on.
+/// Maps rusqlite results to keyshift errors.
+///
+/// Plaintext keys never reach the database file, but they do reach SQLite: the bcrypt candidate
+/// lookup of `verify.rs` binds the plaintext as a statement parameter (`?2`) so that SQL can
+/// compare its leading part with the stored `start`. The statement text itself only ever
+/// holds column names and placeholders, and a `SELECT` stores nothing. The messages passed on
+/// here are SQLite's error text (`sqlite3_errmsg`: constraint, busy, I/O, …) and, for a
+/// statement that does not prepare, the statement text: neither includes bound parameter
+/// values, so they carry no plaintext. Keep it so: never format a key into SQL text.
 pub(crate) trait Db<T> {
     fn db(self) -> Result<T>;
 }

@@ -14,6 +14,7 @@
 //! | `drop` | close the connection without writing any response |
 //! | `after-dispatch-status=N` | run the operation, then throw its answer away and answer `N` (a response lost after the write happened) |
 //! | `fail-first=N` | apply the fault only to the first `N` attempts; later attempts are handled normally. Attempts are counted per server, keyed by the request's `Idempotency-Key` if present, else by the header value |
+//! | `failed-null` | a successful `keys.migrateKeys` answer with nothing failed says `"failed": null`, as Unkey's server does |
 //!
 //! Examples: `status=503`, `status=429;retry-after=1`, `delay-ms=250`, `drop`,
 //! `after-dispatch-status=503`, `fail-first=2;status=503`, `fail-first=1;drop`.
@@ -41,6 +42,7 @@ pub struct FaultSpec {
     pub drop: bool,
     pub after_dispatch_status: Option<u16>,
     pub fail_first: Option<u32>,
+    pub failed_null: bool,
 }
 
 impl FaultSpec {
@@ -92,10 +94,16 @@ impl FaultSpec {
                     }
                     out.drop = true;
                 }
+                "failed-null" => {
+                    if value.is_some() {
+                        return Err("fault item `failed-null` takes no value".into());
+                    }
+                    out.failed_null = true;
+                }
                 _ => {
                     return Err(format!(
                         "unknown fault item `{name}` (known: status, retry-after, retry-after-ms, \
-                         delay-ms, drop, after-dispatch-status, fail-first)"
+                         delay-ms, drop, after-dispatch-status, fail-first, failed-null)"
                     ))
                 }
             }
@@ -138,6 +146,7 @@ mod tests {
         assert_eq!(spec.retry_after, Some(1));
         assert_eq!(spec.delay_ms, Some(5));
         assert!(FaultSpec::parse("drop").unwrap().drop);
+        assert!(FaultSpec::parse("failed-null").unwrap().failed_null);
         assert_eq!(
             FaultSpec::parse("after-dispatch-status=503")
                 .unwrap()

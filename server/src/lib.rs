@@ -67,6 +67,10 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Test-only: honour the `X-Keyshift-Fault` header (see [`faults`]). Off by default.
     pub faults: bool,
+    /// Replay the first answer for a repeated `Idempotency-Key` (DESIGN.md §4). On by
+    /// default; off (`keyshift serve --no-idempotency`) the header is ignored, as Unkey's
+    /// server does, for testing clients against that behaviour.
+    pub idempotency: bool,
 }
 
 impl ServerConfig {
@@ -77,6 +81,7 @@ impl ServerConfig {
             seed_root_key: None,
             body_limit: DEFAULT_BODY_LIMIT,
             faults: false,
+            idempotency: true,
         }
     }
 }
@@ -92,6 +97,7 @@ struct AppState {
     body_limit: usize,
     faults: bool,
     fault_counters: faults::FaultCounters,
+    idempotency: bool,
 }
 
 /// Options of [`router`].
@@ -99,6 +105,8 @@ struct AppState {
 pub struct RouterOptions {
     pub body_limit: usize,
     pub faults: bool,
+    /// See [`ServerConfig::idempotency`].
+    pub idempotency: bool,
 }
 
 impl Default for RouterOptions {
@@ -106,6 +114,7 @@ impl Default for RouterOptions {
         RouterOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             faults: false,
+            idempotency: true,
         }
     }
 }
@@ -119,6 +128,7 @@ pub fn router(engine: Engine, options: RouterOptions) -> Router {
         body_limit: options.body_limit,
         faults: options.faults,
         fault_counters: faults::FaultCounters::default(),
+        idempotency: options.idempotency,
     });
     let mut app: Router<Arc<AppState>> = Router::new()
         .route("/v2/liveness", get(liveness))
@@ -253,6 +263,7 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         seed_root_key,
         body_limit,
         faults,
+        idempotency,
     } = config;
     let (engine, root_key) = tokio::task::spawn_blocking(move || {
         let engine = Engine::open(&db)?;
@@ -265,7 +276,14 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         .await
         .map_err(|e| Error::io(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
-    let app = router(engine.clone(), RouterOptions { body_limit, faults });
+    let app = router(
+        engine.clone(),
+        RouterOptions {
+            body_limit,
+            faults,
+            idempotency,
+        },
+    );
     if faults {
         tracing::warn!(
             "fault injection is ENABLED (test-only): X-Keyshift-Fault headers are honoured"
@@ -391,12 +409,14 @@ async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) 
     let path: String = req.uri().path().chars().take(200).collect();
 
     let mut after_dispatch = None;
+    let mut failed_null = false;
     let mut faulted = None;
     if st.faults {
         if let Some(value) = req.headers().get(FAULT_HEADER) {
             match fault_decision(&st, &rid, value, req.headers()).await {
                 Ok(FaultAction::None) => {}
                 Ok(FaultAction::AfterDispatch(status)) => after_dispatch = Some(status),
+                Ok(FaultAction::FailedNull) => failed_null = true,
                 Ok(FaultAction::Answer(resp)) => faulted = Some(resp),
                 Err(p) => faulted = Some(p.into_response(&rid)),
             }
@@ -412,6 +432,7 @@ async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) 
                     tracing::info!(request_id = %rid, dispatched_status = resp.status().as_u16(), "fault: answer discarded after dispatch");
                     fault_problem(status, None, None).into_response(&rid)
                 }
+                None if failed_null => null_empty_failed(resp, st.body_limit).await,
                 None => resp,
             }
         }
@@ -438,7 +459,35 @@ async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) 
 enum FaultAction {
     None,
     AfterDispatch(u16),
+    FailedNull,
     Answer(Response),
+}
+
+/// The `failed-null` fault: a 200 answer whose `data.failed` is `[]` says `null` instead, as
+/// Unkey's migrateKeys does when nothing failed.
+async fn null_empty_failed(resp: Response, limit: usize) -> Response {
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit.saturating_mul(2)).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let rewritten = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|mut v| {
+            let failed = v.get_mut("data")?.get_mut("failed")?;
+            if failed.as_array().is_some_and(|a| a.is_empty()) {
+                *failed = serde_json::Value::Null;
+            }
+            serde_json::to_vec(&v).ok()
+        });
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        Body::from(rewritten.unwrap_or_else(|| bytes.to_vec())),
+    )
 }
 
 async fn fault_decision(
@@ -483,6 +532,9 @@ async fn fault_decision(
     }
     if let Some(status) = spec.after_dispatch_status {
         return Ok(FaultAction::AfterDispatch(status));
+    }
+    if spec.failed_null {
+        return Ok(FaultAction::FailedNull);
     }
     Ok(FaultAction::None)
 }
@@ -710,7 +762,7 @@ async fn run_op(st: &AppState, op: &'static str, req: Request) -> Result<Answer,
         return Err(missing_authorization());
     }
     check_content_type(&parts.headers)?;
-    let idem = idempotency_key(&parts.headers)?;
+    let idem = idempotency_key(&parts.headers)?.filter(|_| st.idempotency);
     let body = axum::body::to_bytes(body, st.body_limit)
         .await
         .map_err(|e| {

@@ -13,10 +13,14 @@
 //! re-forms the same batches: `done` ones are skipped, `sent`-but-not-`done` ones are re-sent
 //! with the same `Idempotency-Key` (the server replays its answer; a hash it reports as existing
 //! counts as already present), and the rest are sent as new.
+//!
+//! A torn last line (a crash in the middle of an append) is cut off on resume. Any other line
+//! that is not an entry means the file was changed or damaged: resume refuses it, naming the
+//! line, rather than guess which batches were sent.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -179,16 +183,7 @@ impl Checkpoint {
             ));
         }
         let mut state = ResumeState::default();
-        for raw in lines.iter().take(complete).skip(1) {
-            if raw.iter().all(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            // A torn record (a crash mid-write; later runs finish its line) is skipped: it was
-            // never synced, so its request was not sent (`sent`) or will simply be re-sent
-            // and replayed (`done`).
-            let Ok(entry) = serde_json::from_slice::<Entry>(raw) else {
-                continue;
-            };
+        for entry in parse_entries(path, &lines[..complete])? {
             match entry.state {
                 State::Sent => {
                     if !state.done.contains_key(&entry.batch) {
@@ -202,8 +197,12 @@ impl Checkpoint {
             }
         }
         if !ends_with_newline {
-            // Finish the torn line so that our appends start on a fresh line.
-            file.write_all(b"\n")?;
+            // A torn last line (a crash in the middle of an append, never synced): its
+            // request was not sent yet (`sent`) or the batch is simply sent again (`done`).
+            // Cut it off so that our appends start on a fresh line and it never turns into
+            // a complete, corrupt line.
+            let keep: usize = lines[..complete].iter().map(|l| l.len() + 1).sum();
+            file.set_len(keep as u64)?;
             file.sync_data()?;
         }
         Ok(state)
@@ -230,20 +229,41 @@ impl Checkpoint {
     }
 }
 
-/// Reads every entry of a checkpoint (for tools and tests).
-pub fn read_entries(path: &Path) -> Result<(Header, Vec<Entry>)> {
-    let file = File::open(path)?;
-    let mut lines = BufReader::new(file).lines();
-    let header: Header = lines
-        .next()
-        .transpose()?
-        .and_then(|l| serde_json::from_str(&l).ok())
-        .ok_or_else(|| corrupt(path, 1, "the header is not a keyshift checkpoint"))?;
+/// The entries of the complete lines after the header (`lines[0]`). A complete line that is
+/// not an entry is corruption the run cannot reason about: an error naming its line number.
+/// Blank lines are skipped.
+fn parse_entries(path: &Path, lines: &[&[u8]]) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    for line in lines {
-        if let Ok(e) = serde_json::from_str::<Entry>(&line?) {
-            entries.push(e);
+    for (i, raw) in lines.iter().enumerate().skip(1) {
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
         }
+        let entry = serde_json::from_slice::<Entry>(raw).map_err(|e| {
+            corrupt(
+                path,
+                i + 1,
+                &format!(
+                    "not a checkpoint entry ({e}); the file was changed or damaged: restore it or \
+                     remove it to start over"
+                ),
+            )
+        })?;
+        entries.push(entry);
     }
+    Ok(entries)
+}
+
+/// Reads every entry of a checkpoint (for tools and tests). A torn last line is ignored; a
+/// corrupt complete line is an error naming its line number.
+pub fn read_entries(path: &Path) -> Result<(Header, Vec<Entry>)> {
+    let text = std::fs::read(path)?;
+    let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+    // After a final newline the last piece is empty; without one it is a torn write.
+    lines.pop();
+    let header: Header = lines
+        .first()
+        .and_then(|l| serde_json::from_slice(l).ok())
+        .ok_or_else(|| corrupt(path, 1, "the header is not a keyshift checkpoint"))?;
+    let entries = parse_entries(path, &lines)?;
     Ok((header, entries))
 }

@@ -26,9 +26,10 @@ pub use crate::hashing::HashVariant;
 pub use reader::{Format, MigrationSource};
 pub use record::{MigrationRecord, RecordError};
 pub use report::{MigrationReport, Progress};
-pub use run::{migrate_keys_with, MigrationBackend};
+pub use run::{migrate_keys_with, MigrationBackend, DEFAULT_BATCH_ATTEMPTS, MAX_BATCH_WAIT};
 
-use crate::{Client, Error, Result};
+use crate::backend::CallOptions;
+use crate::{Client, Error, Result, RetryPolicy};
 
 /// Default keys per request.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
@@ -66,6 +67,10 @@ pub struct MigrateOptions {
     pub resume: bool,
     /// Cap of [`MigrationReport::errors`] (the report file has them all).
     pub max_errors: usize,
+    /// How each batch is retried (DESIGN.md §4's classification, every batch being
+    /// repeatable). Default: the client's policy with at least
+    /// [`run::DEFAULT_BATCH_ATTEMPTS`] attempts.
+    pub retry: Option<RetryPolicy>,
 }
 
 impl Default for MigrateOptions {
@@ -81,6 +86,7 @@ impl Default for MigrateOptions {
             dry_run: false,
             resume: false,
             max_errors: DEFAULT_MAX_ERRORS,
+            retry: None,
         }
     }
 }
@@ -123,6 +129,10 @@ impl MigrateOptions {
     }
     pub fn max_errors(mut self, n: usize) -> Self {
         self.max_errors = n;
+        self
+    }
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
         self
     }
 
@@ -193,12 +203,20 @@ pub fn validate_source(
 
 #[async_trait::async_trait]
 impl MigrationBackend for Client {
+    /// One attempt (the engine retries under its own copy of the client's policy).
     async fn migrate_batch(
         &self,
         request: &crate::wire::MigrateKeysRequest,
         idempotency_key: &str,
     ) -> Result<crate::wire::MigrateKeysResponseData> {
-        self.migrate_keys_batch(request, idempotency_key).await
+        let call = CallOptions::default()
+            .with_idempotency_key(idempotency_key)
+            .with_retry(RetryPolicy::never());
+        self.migrate_keys_batch_with(request, &call).await
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        Client::retry_policy(self)
     }
 }
 

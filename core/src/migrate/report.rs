@@ -2,12 +2,16 @@
 //! [`MigrationReport`] and [`Progress`].
 //!
 //! ```text
-//! {"line":1,"hash":"…","keyId":"key_…"}                                   migrated
-//! {"line":7,"hash":"…","alreadyPresent":true}                              sent by an earlier attempt
-//! {"line":9,"hash":"…","error":"…","code":"conflict"}                      refused by the server
+//! {"line":1,"hash":"…","keyId":"key_…","batch":0}                         migrated
+//! {"line":7,"hash":"…","alreadyPresent":true,"batch":0}                    sent by an earlier attempt
+//! {"line":9,"hash":"…","error":"…","code":"conflict","batch":0}            refused by the server
 //! {"line":12,"error":"`expires` must be …","code":"invalid_input","field":"expires"}   invalid record
 //! {"summary":{"total":…,"migrated":…,…}}
 //! ```
+//!
+//! Rows of keys name their `batch` (0-based, as in the checkpoint). A resumed run keeps the
+//! rows of the batches the checkpoint records as done and drops every other row (see
+//! [`ReportWriter::open_resumed`]), so the finished report lists each key exactly once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -150,6 +154,7 @@ struct MigratedLine<'a> {
     line: u64,
     hash: &'a str,
     key_id: &'a str,
+    batch: u64,
 }
 
 #[derive(Serialize)]
@@ -158,6 +163,7 @@ struct PresentLine<'a> {
     line: u64,
     hash: &'a str,
     already_present: bool,
+    batch: u64,
 }
 
 #[derive(Serialize)]
@@ -170,6 +176,8 @@ struct ErrorLine<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<u64>,
 }
 
 /// Writes the report file (buffered; [`ReportWriter::flush`] before a batch is checkpointed).
@@ -179,6 +187,63 @@ pub struct ReportWriter {
 }
 
 impl ReportWriter {
+    /// Opens the report of a resumed run: keeps only the rows of keys whose `batch` satisfies
+    /// `keep` (the batches the checkpoint records as done), drops every other row (rows of
+    /// unfinished batches, invalid records and summaries: the resumed run writes them again)
+    /// and a torn last line, then appends. The cut is made on a copy that replaces the file
+    /// atomically, so a crash during it leaves the old report whole. Memory stays flat.
+    pub fn open_resumed(path: &Path, keep: impl Fn(u64) -> bool) -> Result<Self> {
+        use std::io::BufRead;
+        #[derive(serde::Deserialize)]
+        struct Row {
+            batch: Option<u64>,
+        }
+        let old = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Self::open(path, false),
+            Err(e) => {
+                return Err(Error::io(format!(
+                    "cannot read report {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(".resume-tmp");
+        let tmp = std::path::PathBuf::from(tmp_name);
+        let io = |e: std::io::Error| Error::io(format!("rewriting report {}: {e}", path.display()));
+        {
+            let mut out = BufWriter::with_capacity(64 * 1024, File::create(&tmp).map_err(io)?);
+            let mut reader = std::io::BufReader::with_capacity(64 * 1024, old);
+            let mut line = Vec::with_capacity(256);
+            loop {
+                line.clear();
+                if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                    break;
+                }
+                if line.last() != Some(&b'\n') {
+                    break; // torn last line of a crashed run
+                }
+                let kept = serde_json::from_slice::<Row>(&line)
+                    .ok()
+                    .and_then(|r| r.batch)
+                    .is_some_and(&keep);
+                if kept {
+                    out.write_all(&line).map_err(io)?;
+                }
+            }
+            let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+            file.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Self::open(path, true)
+    }
+
     pub fn open(path: &Path, append: bool) -> Result<Self> {
         let file = if append {
             OpenOptions::new().append(true).create(true).open(path)
@@ -201,29 +266,51 @@ impl ReportWriter {
             .map_err(|e| Error::io(format!("writing report: {e}")))
     }
 
-    pub fn migrated(&mut self, line: u64, hash: &str, key_id: &str) -> Result<()> {
-        self.write(&MigratedLine { line, hash, key_id })
+    pub fn migrated(&mut self, batch: u64, line: u64, hash: &str, key_id: &str) -> Result<()> {
+        self.write(&MigratedLine {
+            line,
+            hash,
+            key_id,
+            batch,
+        })
     }
 
-    pub fn already_present(&mut self, line: u64, hash: &str) -> Result<()> {
+    pub fn already_present(&mut self, batch: u64, line: u64, hash: &str) -> Result<()> {
         self.write(&PresentLine {
             line,
             hash,
             already_present: true,
+            batch,
         })
     }
 
+    /// An invalid record (not part of any batch).
     pub fn error(&mut self, e: &RecordError) -> Result<()> {
+        self.write_error(e, None)
+    }
+
+    /// A key of batch `batch` that was not migrated.
+    pub fn batch_error(&mut self, batch: u64, e: &RecordError) -> Result<()> {
+        self.write_error(e, Some(batch))
+    }
+
+    fn write_error(&mut self, e: &RecordError, batch: Option<u64>) -> Result<()> {
         self.write(&ErrorLine {
             line: e.line,
             hash: e.hash.as_deref(),
             error: &e.message,
             code: e.code.as_str(),
             field: e.field.as_deref(),
+            batch,
         })
     }
 
     pub fn summary(&mut self, report: &MigrationReport) -> Result<()> {
+        self.summary_with(report, None)
+    }
+
+    /// The summary line; `aborted` names the error that stopped the run early.
+    pub fn summary_with(&mut self, report: &MigrationReport, aborted: Option<&str>) -> Result<()> {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
         struct Summary<'a> {
@@ -258,7 +345,7 @@ impl ReportWriter {
                 elapsed_ms: report.elapsed.as_millis() as u64,
                 keys_per_sec: (report.keys_per_sec() * 10.0).round() / 10.0,
                 dry_run: report.dry_run,
-                aborted: None,
+                aborted,
             },
         })
     }
@@ -267,5 +354,14 @@ impl ReportWriter {
         self.out
             .flush()
             .map_err(|e| Error::io(format!("writing report: {e}")))
+    }
+
+    /// Flushes and makes the report durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|e| Error::io(format!("syncing report: {e}")))
     }
 }

@@ -17,31 +17,56 @@ use super::record::RecordError;
 use super::report::{MigrationReport, Progress, ReportWriter};
 use super::{MigrateOptions, ProgressFn};
 use crate::hashing::HashVariant;
+use crate::retry::RetryPolicy;
 use crate::wire::{MigrateKeysRequest, MigrateKeysResponseData};
 use crate::{Error, ErrorCode, Result};
 
-/// Sends one `keys.migrateKeys` request, retrying per the client's policy with the same
-/// `Idempotency-Key`. Implemented by the client (over HTTP or the in-process engine).
+/// Sends `keys.migrateKeys` requests for the engine. Implemented by the client (over HTTP or
+/// the in-process engine).
 #[async_trait::async_trait]
 pub trait MigrationBackend: Send + Sync + 'static {
+    /// ONE attempt of one batch with this `Idempotency-Key` (no retries: the engine retries
+    /// itself, so it knows whether an earlier attempt may have reached the server).
     async fn migrate_batch(
         &self,
         request: &MigrateKeysRequest,
         idempotency_key: &str,
     ) -> Result<MigrateKeysResponseData>;
+
+    /// The policy the engine starts from when [`MigrateOptions::retry`] is not set.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::default()
+    }
 }
 
-/// Extra rounds the engine gives a batch after the client's own retries are exhausted on a
-/// transient failure (network, timeout, 429, 5xx). A batch still failing after them is
-/// reported failed and left unfinished in the checkpoint, so `resume` sends it again.
-const OUTER_ROUNDS: u32 = 4;
+/// Fewest attempts the engine gives a batch by default (a migration is long, and every batch
+/// carries an Idempotency-Key, so it is always safe to send again). A batch still failing
+/// after them is reported failed and left unfinished in the checkpoint, so `resume` sends it
+/// again.
+pub const DEFAULT_BATCH_ATTEMPTS: u32 = 8;
+/// Longest single wait between two attempts of a batch, whatever the server asks.
+pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(60);
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-fn is_transient(e: &Error) -> bool {
-    matches!(
-        e.code,
-        ErrorCode::Network | ErrorCode::Timeout | ErrorCode::RateLimited | ErrorCode::ServerError
-    )
+/// DESIGN.md §4 through the one classification on the error: a batch always carries an
+/// Idempotency-Key, so it is a repeatable call.
+fn batch_retryable(e: &Error, policy: &RetryPolicy) -> bool {
+    if e.code == ErrorCode::RateLimited && !policy.retry_rate_limited {
+        return false;
+    }
+    e.is_retryable(true)
+}
+
+/// The policy a run's batches are retried under.
+pub(crate) fn batch_policy(
+    options: &MigrateOptions,
+    backend: &dyn MigrationBackend,
+) -> RetryPolicy {
+    options.retry.clone().unwrap_or_else(|| {
+        let mut p = backend.retry_policy();
+        p.max_attempts = p.max_attempts.max(DEFAULT_BATCH_ATTEMPTS);
+        p
+    })
 }
 
 /// Errors after which no other batch can succeed: stop the run.
@@ -272,34 +297,47 @@ struct Sent {
     lines: Vec<u64>,
     hashes: Vec<String>,
     idempotency_key: String,
-    /// The request may have reached the server before (earlier run or an earlier round).
+    /// The request may have reached the server before: an earlier run (checkpoint) or an
+    /// earlier attempt of this run whose answer was lost. Its hashes the server then reports
+    /// as existing were put there by this migration (already present), even when the server
+    /// ignores Idempotency-Key (as Unkey does).
     resent: bool,
     result: Result<MigrateKeysResponseData>,
 }
 
 async fn send_batch(
     backend: Arc<dyn MigrationBackend>,
+    policy: RetryPolicy,
     request: MigrateKeysRequest,
     mut sent: Sent,
 ) -> Sent {
-    let mut round = 0;
+    let mut attempt = 1u32;
     loop {
         match backend.migrate_batch(&request, &sent.idempotency_key).await {
-            Err(e) if is_transient(&e) && round < OUTER_ROUNDS => {
-                round += 1;
-                sent.resent = true;
-                let base = e
+            Err(e) if attempt < policy.max_attempts && batch_retryable(&e, &policy) => {
+                if !e.not_sent {
+                    sent.resent = true;
+                }
+                let hint = e
                     .retry_after
-                    .map(|s| Duration::from_secs_f64(f64::from(s).max(0.0)))
-                    .unwrap_or_else(|| Duration::from_millis(500 << round.min(4)));
-                let jitter = {
-                    let mut b = [0u8; 2];
-                    let _ = getrandom::fill(&mut b);
-                    Duration::from_millis(u64::from(u16::from_le_bytes(b)) % 250)
-                };
-                tokio::time::sleep(base.min(Duration::from_secs(30)) + jitter).await;
+                    .and_then(|s| Duration::try_from_secs_f32(s).ok());
+                let wait = policy.delay_for(attempt, hint).min(MAX_BATCH_WAIT);
+                tracing::debug!(
+                    batch = sent.no,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    code = e.code(),
+                    "retrying batch"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
             }
             result => {
+                if let Err(e) = &result {
+                    if !e.not_sent {
+                        sent.resent = true;
+                    }
+                }
                 sent.result = result;
                 return sent;
             }
@@ -338,14 +376,23 @@ pub async fn migrate_keys_with(
         }
         None => (None, ResumeState::default()),
     };
+    // On resume the report is cut back to what the checkpoint records as finished: rows of
+    // batches it does not record as done (a crash between the report flush and the
+    // checkpoint sync, or a batch that failed) are dropped and written again when the batch
+    // is sent again, and invalid records are reported again as the input is read again. So
+    // the final report lists each key exactly once.
     let mut report_w = match &options.report {
-        Some(p) => Some(ReportWriter::open(p, options.resume)?),
+        Some(p) if options.resume => Some(ReportWriter::open_resumed(p, |batch| {
+            resume.done.contains_key(&batch)
+        })?),
+        Some(p) => Some(ReportWriter::open(p, false)?),
         None => None,
     };
     let ResumeState {
         done,
         sent: unfinished,
     } = resume;
+    let policy = batch_policy(&options, backend.as_ref());
 
     let counters = Arc::new(Counters::default());
     let (tx, mut rx) = mpsc::channel::<Event>(options.concurrency * 2 + 8);
@@ -364,6 +411,9 @@ pub async fn migrate_keys_with(
     };
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
     let mut input_done = false;
+    // The first error that stops the run. Whatever it is, the loop goes on until every batch
+    // in flight has answered and been accounted for, and the checkpoint and report are made
+    // durable below: no early return leaves them behind.
     let mut abort: Option<Error> = None;
     let mut last_progress = Instant::now();
 
@@ -374,11 +424,12 @@ pub async fn migrate_keys_with(
         tokio::select! {
             biased;
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let s = joined.map_err(|e| Error::io(format!("batch task failed: {e}")))?;
-                if let Err(e) = finish_batch(s, &mut t, &mut report_w, &mut checkpoint) {
-                    if abort.is_none() {
-                        abort = Some(e);
-                    }
+                let step = match joined {
+                    Ok(s) => finish_batch(s, &mut t, &mut report_w, &mut checkpoint),
+                    Err(e) => Err(Error::io(format!("batch task failed: {e}"))),
+                };
+                if let Err(e) = step {
+                    abort.get_or_insert(e);
                     rx.close();
                 }
             }
@@ -390,7 +441,10 @@ pub async fn migrate_keys_with(
                     Some(Event::Invalid(e)) => {
                         t.report.invalid += 1;
                         if let Some(w) = &mut report_w {
-                            w.error(&e)?;
+                            if let Err(err) = w.error(&e) {
+                                abort.get_or_insert(err);
+                                rx.close();
+                            }
                         }
                         t.error(e);
                     }
@@ -404,10 +458,15 @@ pub async fn migrate_keys_with(
                         let previous = unfinished.get(&batch.no);
                         match start_batch(batch, previous, &options, &mut checkpoint) {
                             Ok((request, sent)) => {
-                                in_flight.spawn(send_batch(backend.clone(), request, sent));
+                                in_flight.spawn(send_batch(
+                                    backend.clone(),
+                                    policy.clone(),
+                                    request,
+                                    sent,
+                                ));
                             }
                             Err(e) => {
-                                abort = Some(e);
+                                abort.get_or_insert(e);
                                 rx.close();
                             }
                         }
@@ -425,22 +484,31 @@ pub async fn migrate_keys_with(
 
     let produced = producer
         .await
-        .map_err(|e| Error::io(format!("reader thread failed: {e}")))?;
-    if let Some(c) = &mut checkpoint {
-        c.sync()?;
+        .map_err(|e| Error::io(format!("reader thread failed: {e}")))
+        .and_then(|r| r);
+    if let Err(e) = produced {
+        abort.get_or_insert(e);
     }
-    if let Some(w) = &mut report_w {
-        w.flush()?;
-    }
-    if let Some(e) = abort {
-        return Err(e);
-    }
-    produced?;
     t.report.total = counters.records.load(Ordering::Relaxed);
     t.report.elapsed = started.elapsed();
+    // Always: make the checkpoint durable and the report complete, also on an error.
+    let mut closing: Option<Error> = None;
+    if let Some(c) = &mut checkpoint {
+        if let Err(e) = c.sync() {
+            closing.get_or_insert(e);
+        }
+    }
     if let Some(w) = &mut report_w {
-        w.summary(&t.report)?;
-        w.flush()?;
+        let aborted = abort.as_ref().map(|e| e.to_string());
+        if let Err(e) = w
+            .summary_with(&t.report, aborted.as_deref())
+            .and_then(|_| w.sync())
+        {
+            closing.get_or_insert(e);
+        }
+    }
+    if let Some(e) = abort.or(closing) {
+        return Err(e);
     }
     if let Some(cb) = &on_progress {
         cb(&progress_of(&t, &counters, started, 0, true));
@@ -534,9 +602,12 @@ fn finish_batch(
                     message: format!("batch {} not migrated: {}", s.no, e.message),
                 };
                 if let Some(w) = report_w {
-                    w.error(&re)?;
+                    w.batch_error(s.no, &re)?;
                 }
                 t.error(re);
+            }
+            if let Some(w) = report_w {
+                w.flush()?;
             }
             return if fatal { Err(e) } else { Ok(()) };
         }
@@ -555,7 +626,7 @@ fn finish_batch(
         };
         migrated += 1;
         if let Some(w) = report_w {
-            w.migrated(line, &m.hash, &m.key_id)?;
+            w.migrated(s.no, line, &m.hash, &m.key_id)?;
         }
     }
     for f in &data.failed {
@@ -566,7 +637,7 @@ fn finish_batch(
         if s.resent && existing {
             present += 1;
             if let Some(w) = report_w {
-                w.already_present(line, &f.hash)?;
+                w.already_present(s.no, line, &f.hash)?;
             }
         } else {
             failed += 1;
@@ -585,7 +656,7 @@ fn finish_batch(
                 },
             };
             if let Some(w) = report_w {
-                w.error(&re)?;
+                w.batch_error(s.no, &re)?;
             }
             t.error(re);
         }
@@ -604,7 +675,7 @@ fn finish_batch(
             message: "the key service did not report this key".into(),
         };
         if let Some(w) = report_w {
-            w.error(&re)?;
+            w.batch_error(s.no, &re)?;
         }
         t.error(re);
     }

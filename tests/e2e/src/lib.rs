@@ -25,13 +25,30 @@ impl TestServer {
     }
 
     async fn start_with(faults: bool) -> TestServer {
+        TestServer::start_configured(|c| c.faults = faults).await
+    }
+
+    /// Like Unkey's server where it matters to a client: `Idempotency-Key` ignored
+    /// (`--no-idempotency`), with the fault switch on.
+    pub async fn start_unkey_like() -> TestServer {
+        TestServer::start_configured(|c| {
+            c.faults = true;
+            c.idempotency = false;
+        })
+        .await
+    }
+
+    /// With any other server settings.
+    pub async fn start_configured(
+        configure: impl FnOnce(&mut keyshift_server::ServerConfig),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("keyshift.db");
         let mut config = keyshift_server::ServerConfig::new(
             db_path.to_string_lossy().to_string(),
             "127.0.0.1:0".parse().unwrap(),
         );
-        config.faults = faults;
+        configure(&mut config);
         let bound = keyshift_server::bind(config).await.expect("server binds");
         let base_url = bound.base_url();
         let root_key = bound

@@ -629,13 +629,18 @@ async fn dropped_connections_retry_only_when_safe() {
     let client = faulty(&server, "fail-first=1;drop");
     assert_eq!(client.get_api(&api_id).await.unwrap().id, api_id);
 
-    // A verify may have spent a credit before the connection died: not repeated. (Fault
-    // counters are keyed by the header value, hence a spec spelled differently.)
+    // DESIGN.md §4: verifyKey is retried after a lost connection too. (Fault counters are
+    // keyed by the header value, hence a spec spelled differently.)
     let client = faulty(&server, "drop;fail-first=1");
-    let err = client
+    let v = client
         .verify(created.key.expose(), &VerifyOptions::default())
         .await
-        .unwrap_err();
+        .unwrap();
+    assert_eq!(v.code, VerifyCode::Valid);
+
+    // A create without an Idempotency-Key may have taken effect: not repeated.
+    let client = faulty(&server, "fail-first=1;drop;delay-ms=1");
+    let err = client.create_api("dropped-create").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Network, "{err:?}");
     assert!(!err.to_string().contains(created.key.expose()));
     server.stop().await;
