@@ -43,8 +43,8 @@ pub(crate) fn new_ids(prefix: &str, n: usize) -> Result<Vec<String>> {
 /// Maps rusqlite results to keyshift errors.
 ///
 /// Plaintext keys never reach the database file, but they do reach SQLite: the bcrypt candidate
-/// lookup of `verify.rs` binds the plaintext as a statement parameter (`?2`) so that SQL can
-/// compare its leading part with the stored `start`. The statement text itself only ever
+/// lookup of `verify.rs` binds the presented key's leading parts (its prefixes of up to 32
+/// characters) as statement parameters, so that the `start` index can find the candidates. The statement text itself only ever
 /// holds column names and placeholders, and a `SELECT` stores nothing. The messages passed on
 /// here are SQLite's error text (`sqlite3_errmsg`: constraint, busy, I/O, …) and, for a
 /// statement that does not prepare, the statement text: neither includes bound parameter
