@@ -1,5 +1,6 @@
 //! `apis.*`, `permissions.*` and `identities.*` operations.
 
+use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::*;
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -75,7 +76,7 @@ pub(crate) fn get_api(
     )
     .optional()
     .db()?
-    .ok_or_else(|| Error::not_found(format!("api `{}` not found", req.api_id)))
+    .ok_or_else(|| Error::not_found(format!("api `{}` not found", shown_value(&req.api_id))))
 }
 
 pub(crate) fn delete_api(conn: &Connection, ws: &str, req: &DeleteApiRequest) -> Result<EmptyData> {
@@ -154,7 +155,12 @@ fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Perm
     )
     .optional()
     .db()?
-    .ok_or_else(|| Error::not_found(format!("permission `{id_or_slug}` not found")))
+    .ok_or_else(|| {
+        Error::not_found(format!(
+            "permission `{}` not found",
+            shown_value(id_or_slug)
+        ))
+    })
 }
 
 pub(crate) fn create_permission(
@@ -244,7 +250,7 @@ fn find_role(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Role> {
         )
         .optional()
         .db()?
-        .ok_or_else(|| Error::not_found(format!("role `{id_or_name}` not found")))?;
+        .ok_or_else(|| Error::not_found(format!("role `{}` not found", shown_value(id_or_name))))?;
     role.permissions = Some(role_permissions(conn, &role.id)?);
     Ok(role)
 }
@@ -336,10 +342,15 @@ fn find_identity(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Id
         .optional()
         .db()?;
     match id {
-        Some(id) => identity_by_id(conn, &id)?
-            .ok_or_else(|| Error::not_found(format!("identity `{id_or_external}` not found"))),
+        Some(id) => identity_by_id(conn, &id)?.ok_or_else(|| {
+            Error::not_found(format!(
+                "identity `{}` not found",
+                shown_value(id_or_external)
+            ))
+        }),
         None => Err(Error::not_found(format!(
-            "identity `{id_or_external}` not found"
+            "identity `{}` not found",
+            shown_value(id_or_external)
         ))),
     }
 }

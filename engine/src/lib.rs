@@ -434,7 +434,7 @@ impl Engine {
 
 fn check_op_and_body(op: &str, body: &[u8]) -> Result<()> {
     if !wire::OPERATIONS.contains(&op) {
-        let shown: String = op.chars().take(64).collect();
+        let shown = keyformat::shown_value(op);
         return Err(Error::not_found(format!("unknown operation `{shown}`")));
     }
     if body.len() > wire::limits::BODY_MAX_BYTES {
@@ -594,7 +594,10 @@ fn execute(conn: &Connection, ws: &str, op: &str, body: &[u8]) -> Result<Reply> 
             ws,
             &parse_body::<DeleteIdentityRequest>(body)?,
         )?),
-        other => Err(Error::not_found(format!("unknown operation `{other}`"))),
+        other => Err(Error::not_found(format!(
+            "unknown operation `{}`",
+            keyformat::shown_value(other)
+        ))),
     }
 }
 
