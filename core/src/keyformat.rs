@@ -198,11 +198,21 @@ pub fn shown_name(name: &str) -> String {
 }
 
 /// A value taken from a request (an id, a role or permission name) as error messages show it:
-/// plain words ([`shown_name`]) and dotted names such as `documents.read` or `api.*.read_key`
-/// (at most 64 characters of `[A-Za-z0-9_.:*-]`, with at least one `.` and no run of letters
-/// and digits longer than 16) as they are, anything else masked like a key ([`mask_key`]): an
-/// id field is where a key pasted by mistake lands, and secrets are long random runs.
+/// plain words ([`shown_name`]), lowercase snake or kebab case words (`api_calls`, at most 64
+/// characters of `[a-z_-]`) and dotted names such as `documents.read` or `api.*.read_key` (at
+/// most 64 characters of `[A-Za-z0-9_.:*-]`, with at least one `.` and no run of letters and
+/// digits longer than 16) as they are, anything else masked like a key ([`mask_key`]): an id
+/// field is where a key pasted by mistake lands, and secrets are long random runs with digits
+/// and capitals.
 pub fn shown_value(text: &str) -> String {
+    let snake = !text.is_empty()
+        && text.len() <= SHOWN_VALUE_MAX_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-');
+    if snake {
+        return text.to_string();
+    }
     let dotted = text.contains('.')
         && text.len() <= SHOWN_VALUE_MAX_LEN
         && text
@@ -330,6 +340,8 @@ mod tests {
         assert_eq!(shown_value("admin"), "admin");
         assert_eq!(shown_value("documents.read"), "documents.read");
         assert_eq!(shown_value("api.*.read_key"), "api.*.read_key");
+        assert_eq!(shown_value("api_calls"), "api_calls");
+        assert_eq!(shown_value("heavy-operations"), "heavy-operations");
         let key = generate_key(Some("sk_live"), 16).unwrap();
         let shown = shown_value(key.expose());
         assert!(

@@ -553,6 +553,32 @@ pub(crate) fn authorize(
             parse_body::<DeleteIdentityRequest>(body)?;
             Need::perm("identity.*.delete_identity")
         }
+        "identities.updateIdentity" => {
+            parse_body::<UpdateIdentityRequest>(body)?;
+            Need::perm("identity.*.update_identity")
+        }
+        "permissions.setRolePermissions" => {
+            // Before the role's lookup; creating missing permissions (after it) needs
+            // `rbac.*.create_permission` too.
+            let r: SetRolePermissionsRequest = parse_body(body)?;
+            Need::All(vec![
+                Need::perm("rbac.*.add_permission_to_role"),
+                Need::perm("rbac.*.remove_permission_from_role"),
+            ])
+            .check(grants)?;
+            let role_exists = conn
+                .prepare_cached("SELECT 1 FROM roles WHERE id = ?1 AND workspace_id = ?2")
+                .db()?
+                .query_row(params![r.role_id, ws], |row| row.get::<_, i64>(0))
+                .optional()
+                .db()?
+                .is_some();
+            let slugs = crate::admin::requested_role_slugs(&r.permissions);
+            if !role_exists || !crate::admin::any_permission_missing_nocase(conn, ws, &slugs)? {
+                return Ok(());
+            }
+            Need::perm("rbac.*.create_permission")
+        }
         other => {
             return Err(Error::new(
                 ErrorCode::Forbidden,

@@ -701,6 +701,16 @@ fn execute(conn: &Connection, ws: &str, op: &str, body: &[u8]) -> Result<Reply> 
             ws,
             &parse_body::<DeleteIdentityRequest>(body)?,
         )?),
+        "identities.updateIdentity" => reply(admin::update_identity(
+            conn,
+            ws,
+            &parse_body::<UpdateIdentityRequest>(body)?,
+        )?),
+        "permissions.setRolePermissions" => reply(admin::set_role_permissions(
+            conn,
+            ws,
+            &parse_body::<SetRolePermissionsRequest>(body)?,
+        )?),
         other => Err(Error::not_found(format!(
             "unknown operation `{}`",
             keyformat::shown_value(other)

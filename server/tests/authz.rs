@@ -26,6 +26,7 @@ struct Fx {
     key_id: String,
     key: String,
     role: String,
+    role_id: String,
     perm: String,
     identity_id: String,
     external_id: String,
@@ -40,7 +41,10 @@ async fn fresh(s: &TestServer) -> Fx {
     )
     .await;
     let role = unique("role-");
-    s.ok("permissions.createRole", json!({"name": role})).await;
+    let role_id = s.ok("permissions.createRole", json!({"name": role})).await["roleId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let external_id = unique("user-");
     let identity_id = s
         .ok(
@@ -60,6 +64,7 @@ async fn fresh(s: &TestServer) -> Fx {
         key_id,
         key,
         role,
+        role_id,
         perm,
         identity_id,
         external_id,
@@ -360,6 +365,32 @@ fn routes() -> Vec<Route> {
             denied: Forbidden,
         },
         Route {
+            op: "permissions.setRolePermissions",
+            body: |fx| json!({"roleId": fx.role_id, "permissions": [fx.perm]}),
+            wildcard: &[
+                "rbac.*.add_permission_to_role",
+                "rbac.*.remove_permission_from_role",
+            ],
+            per_resource: None,
+            lacking: &[
+                &["rbac.*.add_permission_to_role"],
+                &["rbac.*.remove_permission_from_role"],
+                &["rbac.*.update_role", "rbac.*.create_permission"],
+            ],
+            denied: Forbidden,
+        },
+        Route {
+            op: "identities.updateIdentity",
+            body: |fx| json!({"identity": fx.external_id, "meta": {"plan": "pro"}}),
+            wildcard: &["identity.*.update_identity"],
+            per_resource: None,
+            lacking: &[
+                &["identity.*.read_identity"],
+                &["identity.{identity}.update_identity"],
+            ],
+            denied: Forbidden,
+        },
+        Route {
             op: "identities.createIdentity",
             body: |_| json!({"externalId": unique("new-user-")}),
             wildcard: &["identity.*.create_identity"],
@@ -597,6 +628,52 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         )
         .await;
     assert_denied("createRole", Denied::Forbidden, status, &answer, &with_add);
+
+    // permissions.setRolePermissions: creating a missing slug needs create_permission, checked
+    // after the role's lookup (an unknown role stays a 404).
+    let set_perms = vec![
+        "rbac.*.add_permission_to_role".to_string(),
+        "rbac.*.remove_permission_from_role".to_string(),
+    ];
+    let root = root_with(&s, &set_perms).await;
+    let new_perm = format!("{}.read", unique("fresh"));
+    let body = json!({"roleId": fx.role_id, "permissions": [fx.perm, new_perm]});
+    let (status, answer) = s
+        .call_as(&root, "permissions.setRolePermissions", body.clone())
+        .await;
+    assert_denied(
+        "setRolePermissions",
+        Denied::Forbidden,
+        status,
+        &answer,
+        &set_perms,
+    );
+    let (status, _) = s
+        .call_as(
+            &root,
+            "permissions.setRolePermissions",
+            json!({"roleId": "role_unknown000", "permissions": [new_perm]}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, answer) = s
+        .call_as(
+            &root,
+            "permissions.setRolePermissions",
+            json!({"roleId": fx.role_id, "permissions": [fx.perm.to_uppercase()]}),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "an existing slug in other case creates nothing: {answer}"
+    );
+    let mut with_create = set_perms.clone();
+    with_create.push("rbac.*.create_permission".into());
+    let root = root_with(&s, &with_create).await;
+    let (status, answer) = s
+        .call_as(&root, "permissions.setRolePermissions", body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
