@@ -1727,7 +1727,7 @@ mod tests {
         ops.sort();
         ops.dedup();
         assert_eq!(ops.len(), OPERATIONS.len());
-        assert_eq!(OPERATIONS.len(), 31);
+        assert_eq!(OPERATIONS.len(), 33);
         for op in LIST_OPERATIONS.iter().chain(IDEMPOTENT_OPERATIONS) {
             assert!(OPERATIONS.contains(op));
         }
@@ -2042,6 +2042,30 @@ mod tests {
         }));
         request::<GetIdentityRequest>(json!({"identity": "user_1"}));
         request::<DeleteIdentityRequest>(json!({"identity": "id_1"}));
+        request::<UpdateIdentityRequest>(json!({
+            "identity": "user_1", "meta": {"plan": "team"},
+            "ratelimits": [{"name": "requests", "limit": 5, "duration": 1000, "autoApply": true}]
+        }));
+        request::<SetRolePermissionsRequest>(
+            json!({"roleId": "role_123", "permissions": ["a.read", "b:*"]}),
+        );
+        let bad: UpdateIdentityRequest = serde_json::from_value(json!({
+            "identity": "",
+            "ratelimits": [{"name": "dup", "limit": 1, "duration": 1000, "autoApply": false},
+                           {"name": "dup", "limit": 2, "duration": 1000, "autoApply": false}]
+        }))
+        .unwrap();
+        assert_eq!(
+            locations(&bad.validate()),
+            vec!["body.identity", "body.ratelimits[1].name"]
+        );
+        let bad: SetRolePermissionsRequest =
+            serde_json::from_value(json!({"roleId": "r.1", "permissions": ["ok", "not ok"]}))
+                .unwrap();
+        assert_eq!(
+            locations(&bad.validate()),
+            vec!["body.roleId", "body.permissions[1]"]
+        );
         let bad: CreatePermissionRequest =
             serde_json::from_value(json!({"name": "", "slug": "has space"})).unwrap();
         assert_eq!(locations(&bad.validate()), vec!["body.name", "body.slug"]);

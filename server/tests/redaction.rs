@@ -248,6 +248,26 @@ fn cases(key: &str, api: &str, key_id: &str, hash: &str) -> Vec<Case> {
             json!({"role": k}),
         ),
         case(
+            "setRolePermissions: the key as roleId",
+            "permissions.setRolePermissions",
+            json!({"roleId": k, "permissions": []}),
+        ),
+        case(
+            "setRolePermissions: the key in a bad slug",
+            "permissions.setRolePermissions",
+            json!({"roleId": "role_x", "permissions": [format!("{k} ")]}),
+        ),
+        case(
+            "updateIdentity: the key as identity",
+            "identities.updateIdentity",
+            json!({"identity": k, "meta": {}}),
+        ),
+        case(
+            "updateIdentity: nested field name in ratelimits[0]",
+            "identities.updateIdentity",
+            json!({"identity": "someone", "ratelimits": [{"name": "rrr", "limit": 1, "duration": 1000, "autoApply": true, k: 1}]}),
+        ),
+        case(
             "getPermission: the key as permission",
             "permissions.getPermission",
             json!({"permission": k}),
