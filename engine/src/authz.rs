@@ -427,8 +427,10 @@ pub(crate) fn authorize(
             return on_key(&r.key_id, true, &|api| update_key_and(api, &[]));
         }
         "keys.deleteKey" => {
+            // A permanent delete also removes soft-deleted keys: check those too.
             let r: DeleteKeyRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| {
+            let live_only = !r.permanent.unwrap_or(false);
+            return on_key(&r.key_id, live_only, &|api| {
                 Need::on("api", api, "delete_key", false)
             });
         }

@@ -719,6 +719,25 @@ async fn checks_keep_unkeys_order_and_answers() {
         .call_as(&reader, "keys.deleteKey", json!({"keyId": "key_missing"}))
         .await;
     assert_eq!(status, 404, "{body}");
+    // A permanent delete of a soft-deleted key still needs delete_key.
+    s.ok("keys.deleteKey", json!({"keyId": fx.key_id})).await;
+    let (status, body) = s
+        .call_as(
+            &reader,
+            "keys.deleteKey",
+            json!({"keyId": fx.key_id, "permanent": true}),
+        )
+        .await;
+    assert_denied("deleteKey", Denied::Forbidden, status, &body, &[]);
+    let deleter = root_with(&s, &[format!("api.{}.delete_key", fx.api)]).await;
+    let (status, body) = s
+        .call_as(
+            &deleter,
+            "keys.deleteKey",
+            json!({"keyId": fx.key_id, "permanent": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     // createKey without create_key: the same 404 as for an api that does not exist.
     let (s1, b1) = s
         .call_as(&reader, "keys.createKey", json!({"apiId": fx.api}))
