@@ -57,6 +57,20 @@ pub enum AdminCommand {
         /// SQLite database file of the server.
         #[arg(long)]
         db: String,
+        /// What the key may do, with Unkey's permission names; repeat for more:
+        /// `api.*.create_key`, `api.<apiId>.verify_key`, `rbac.*.create_role`,
+        /// `identity.*.read_identity`, … or `*` for everything.
+        #[arg(long = "permission", value_name = "P", required = true)]
+        permissions: Vec<String>,
+    },
+    /// List root keys (id, workspace, start, permissions); never a key.
+    ListRootKeys {
+        /// SQLite database file of the server.
+        #[arg(long)]
+        db: String,
+        /// Only the root keys of this workspace.
+        #[arg(long)]
+        workspace: Option<String>,
     },
 }
 
@@ -161,18 +175,52 @@ pub fn admin(command: AdminCommand, json: bool) -> Result<()> {
                 writeln!(out, "{id}")
             }
         }
-        AdminCommand::CreateRootKey { workspace, db } => {
+        AdminCommand::CreateRootKey {
+            workspace,
+            db,
+            permissions,
+        } => {
+            // Check the names before touching the database.
+            for p in &permissions {
+                keyshift_engine::validate_root_key_permission(p)?;
+            }
             let engine = Engine::open(&db)?;
-            let key = engine.create_root_key(&workspace)?;
+            let key = engine.create_root_key_with_permissions(&workspace, &permissions)?;
             if json {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::json!({"workspaceId": workspace, "rootKey": key.expose()})
+                    serde_json::json!({"workspaceId": workspace, "rootKey": key.expose(),
+                                       "permissions": permissions})
                 )
             } else {
                 writeln!(out, "{}", key.expose())
             }
+        }
+        AdminCommand::ListRootKeys { db, workspace } => {
+            if !std::path::Path::new(&db).exists() {
+                return Err(Error::invalid_input("db", format!("no database at {db}")));
+            }
+            let engine = Engine::open(&db)?;
+            let keys = engine.list_root_keys(workspace.as_deref())?;
+            let mut text = String::new();
+            for k in &keys {
+                if json {
+                    let line = serde_json::to_string(k)
+                        .map_err(|e| Error::io(format!("cannot encode a root key: {e}")))?;
+                    text.push_str(&line);
+                } else {
+                    text.push_str(&format!(
+                        "{}  {}  {}…  {}",
+                        k.id,
+                        k.workspace_id,
+                        k.start,
+                        k.permissions.join(",")
+                    ));
+                }
+                text.push('\n');
+            }
+            out.write_all(text.as_bytes())
         }
     };
     written.map_err(|e| Error::io(format!("cannot write to stdout: {e}")))

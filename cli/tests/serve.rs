@@ -193,6 +193,8 @@ fn admin_creates_workspaces_and_root_keys() {
             &ws_id,
             "--db",
             db,
+            "--permission",
+            "*",
         ])
         .output()
         .unwrap();
@@ -231,6 +233,8 @@ fn admin_creates_workspaces_and_root_keys() {
             "ws_nope",
             "--db",
             db,
+            "--permission",
+            "*",
         ])
         .output()
         .unwrap();

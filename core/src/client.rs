@@ -815,6 +815,26 @@ impl Client {
     }
 
     /// Every role of the workspace (all pages).
+    /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
+    /// permission slugs (missing ones are created, `[]` clears); answers them.
+    pub async fn set_role_permissions(
+        &self,
+        role_id: &str,
+        permissions: &[String],
+    ) -> Result<Vec<wire::Permission>> {
+        let request = wire::SetRolePermissionsRequest {
+            role_id: role_id.to_string(),
+            permissions: permissions.to_vec(),
+        };
+        check(&request)?;
+        self.call(
+            "permissions.setRolePermissions",
+            &request,
+            &CallOptions::default(),
+        )
+        .await
+    }
+
     pub async fn list_roles(&self) -> Result<Vec<wire::Role>> {
         self.pager("permissions.listRoles", serde_json::json!({}))
             .collect_all()
@@ -862,6 +882,21 @@ impl Client {
         self.pager("identities.listIdentities", serde_json::json!({}))
             .collect_all()
             .await
+    }
+
+    /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
+    /// (an empty map or list clears them); answers the identity afterwards.
+    pub async fn update_identity(
+        &self,
+        request: &wire::UpdateIdentityRequest,
+    ) -> Result<wire::Identity> {
+        check(request)?;
+        self.call(
+            "identities.updateIdentity",
+            request,
+            &CallOptions::default(),
+        )
+        .await
     }
 
     // ----- rollout --------------------------------------------------------------------------

@@ -175,6 +175,59 @@ pub fn key_start(key: &str) -> String {
     format!("{prefix}{head}")
 }
 
+/// Longest plain word [`shown_name`] shows as it is.
+const SHOWN_NAME_MAX_LEN: usize = 24;
+/// Longest dotted name (`documents.read`) [`shown_value`] shows as it is.
+const SHOWN_VALUE_MAX_LEN: usize = 64;
+/// Longest run of letters and digits inside a dotted name [`shown_value`] shows as it is.
+const SHOWN_VALUE_MAX_RUN: usize = 16;
+
+/// A field or column name as error messages show it. Real names are short words; anything
+/// else (a data row taken for a header, a key pasted as a field name) is shown masked, so a
+/// plaintext key can never reach a message this way. Used by the migration readers and by the
+/// server for unknown request fields and enum values.
+pub fn shown_name(name: &str) -> String {
+    if !name.is_empty()
+        && name.len() <= SHOWN_NAME_MAX_LEN
+        && name.chars().all(|c| c.is_ascii_alphabetic())
+    {
+        name.to_string()
+    } else {
+        mask_key(name)
+    }
+}
+
+/// A value taken from a request (an id, a role or permission name) as error messages show it:
+/// plain words ([`shown_name`]), lowercase snake or kebab case words (`api_calls`, at most 64
+/// characters of `[a-z_-]`) and dotted names such as `documents.read` or `api.*.read_key` (at
+/// most 64 characters of `[A-Za-z0-9_.:*-]`, with at least one `.` and no run of letters and
+/// digits longer than 16) as they are, anything else masked like a key ([`mask_key`]): an id
+/// field is where a key pasted by mistake lands, and secrets are long random runs with digits
+/// and capitals.
+pub fn shown_value(text: &str) -> String {
+    let snake = !text.is_empty()
+        && text.len() <= SHOWN_VALUE_MAX_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-');
+    if snake {
+        return text.to_string();
+    }
+    let dotted = text.contains('.')
+        && text.len() <= SHOWN_VALUE_MAX_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:*-".contains(&b))
+        && text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .all(|run| run.len() <= SHOWN_VALUE_MAX_RUN);
+    if dotted {
+        text.to_string()
+    } else {
+        shown_name(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +327,35 @@ mod tests {
         assert_eq!(key_prefix("nounderscore"), None);
         assert_eq!(key_prefix("_x"), None);
         assert_eq!(key_prefix("a_b_c"), Some("a_b"));
+    }
+
+    #[test]
+    fn shown_names_and_values() {
+        assert_eq!(shown_name("apiId"), "apiId");
+        assert_eq!(shown_name("hashVariant"), "hashVariant");
+        assert_eq!(shown_name("sk_live_abcdefghijklXy9Z"), "sk_live_…Xy9Z");
+        assert_eq!(shown_name("api_id"), "api_…");
+        assert_eq!(shown_name("abcdefghijklmnopqrstuvwxyz"), "…wxyz");
+        assert_eq!(shown_name(""), "…");
+        assert_eq!(shown_value("admin"), "admin");
+        assert_eq!(shown_value("documents.read"), "documents.read");
+        assert_eq!(shown_value("api.*.read_key"), "api.*.read_key");
+        assert_eq!(shown_value("api_calls"), "api_calls");
+        assert_eq!(shown_value("heavy-operations"), "heavy-operations");
+        let key = generate_key(Some("sk_live"), 16).unwrap();
+        let shown = shown_value(key.expose());
+        assert!(
+            shown.starts_with("sk_live_…") && shown.len() < 20,
+            "{shown}"
+        );
+        // Ids are masked too (a key pasted as `keyId` must not come back), recognisably.
+        assert_eq!(shown_value("key_3ZbLh2cV7nq9R1tYwXkPa"), "key_…XkPa");
+        // A long random run after a dot is a secret, not a name.
+        assert_eq!(
+            shown_value("v1.3ZbLh2cV7nq9R1tYwXkPa"),
+            mask_key("v1.3ZbLh2cV7nq9R1tYwXkPa")
+        );
+        assert_eq!(shown_value("a b.c"), mask_key("a b.c"));
     }
 
     #[test]

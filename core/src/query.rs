@@ -130,11 +130,9 @@ enum Token {
 impl Token {
     fn describe(&self) -> String {
         match self {
-            Token::Name(name) => {
-                let shown: String = name.chars().take(32).collect();
-                let dots = if name.chars().count() > 32 { "…" } else { "" };
-                format!("permission '{shown}{dots}'")
-            }
+            // A name in the wrong place could be a key pasted into the query: never echoed
+            // unless it looks like a permission name.
+            Token::Name(name) => format!("permission '{}'", crate::keyformat::shown_value(name)),
             Token::And => "AND".into(),
             Token::Or => "OR".into(),
             Token::Open => "'('".into(),

@@ -48,10 +48,12 @@ pub const OPERATIONS: &[&str] = &[
     "permissions.getRole",
     "permissions.listRoles",
     "permissions.deleteRole",
+    "permissions.setRolePermissions",
     "identities.createIdentity",
     "identities.getIdentity",
     "identities.listIdentities",
     "identities.deleteIdentity",
+    "identities.updateIdentity",
 ];
 
 /// Operations answered with a list and `pagination`.
@@ -1251,6 +1253,35 @@ pub struct DeleteIdentityRequest {
 /// Unkey answers `identities.deleteIdentity` with `meta` only; our server sends `data: {}`.
 pub type DeleteIdentityResponseData = EmptyData;
 
+/// `identities.updateIdentity`: `identity` is an id or an external id. `meta` and `ratelimits`
+/// replace what the identity has when present (`{}` / `[]` clear them); absent or `null` keeps
+/// it. Rate limits keep their ids by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateIdentityRequest {
+    pub identity: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratelimits: Option<Vec<RatelimitRequest>>,
+}
+
+/// The identity after the update.
+pub type UpdateIdentityResponseData = Identity;
+
+/// `permissions.setRolePermissions`: replaces the permissions assigned directly to the role
+/// `roleId` (an id, not a name) with `permissions` (slugs; matched case-insensitively, missing
+/// ones created; `[]` clears).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetRolePermissionsRequest {
+    pub role_id: String,
+    pub permissions: Vec<String>,
+}
+
+/// The role's direct permissions afterwards, in the order of the sorted requested slugs.
+pub type SetRolePermissionsResponseData = Vec<Permission>;
+
 // ---------------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------------
@@ -1922,6 +1953,54 @@ impl Validate for DeleteIdentityRequest {
     }
 }
 
+impl Validate for UpdateIdentityRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut c = Checker::new();
+        // Unkey: `identity` minLength 1, no maximum.
+        c.len("identity", &self.identity, 1, usize::MAX);
+        if let Some(meta) = &self.meta {
+            c.meta("meta", meta);
+        }
+        if let Some(rls) = &self.ratelimits {
+            c.ratelimits("ratelimits", rls);
+            for (i, rl) in rls.iter().enumerate() {
+                if rls[..i].iter().any(|earlier| earlier.name == rl.name) {
+                    c.push(
+                        &format!("ratelimits[{i}].name"),
+                        format!(
+                            "ratelimit `{}` is already defined in the request",
+                            crate::keyformat::shown_value(&rl.name)
+                        ),
+                    );
+                }
+            }
+        }
+        c.finish()
+    }
+}
+
+/// Characters of Unkey's `ResourceIdentifier` (`^[a-zA-Z0-9_-]+$`).
+fn is_resource_identifier_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+impl Validate for SetRolePermissionsRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut c = Checker::new();
+        if c.len("roleId", &self.role_id, ID_MIN_LEN, ID_MAX_LEN) {
+            c.chars(
+                "roleId",
+                &self.role_id,
+                is_resource_identifier_char,
+                "letters, digits, '_' and '-'",
+            );
+        }
+        // Unkey: no limit on the number of slugs (only the body's).
+        c.slugs("permissions", &self.permissions, 0, usize::MAX);
+        c.finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1985,7 +2064,7 @@ mod tests {
         ops.sort();
         ops.dedup();
         assert_eq!(ops.len(), OPERATIONS.len());
-        assert_eq!(OPERATIONS.len(), 31);
+        assert_eq!(OPERATIONS.len(), 33);
         for op in LIST_OPERATIONS.iter().chain(IDEMPOTENT_OPERATIONS) {
             assert!(OPERATIONS.contains(op));
         }
@@ -2310,6 +2389,30 @@ mod tests {
         }));
         request::<GetIdentityRequest>(json!({"identity": "user_1"}));
         request::<DeleteIdentityRequest>(json!({"identity": "id_1"}));
+        request::<UpdateIdentityRequest>(json!({
+            "identity": "user_1", "meta": {"plan": "team"},
+            "ratelimits": [{"name": "requests", "limit": 5, "duration": 1000, "autoApply": true}]
+        }));
+        request::<SetRolePermissionsRequest>(
+            json!({"roleId": "role_123", "permissions": ["a.read", "b:*"]}),
+        );
+        let bad: UpdateIdentityRequest = serde_json::from_value(json!({
+            "identity": "",
+            "ratelimits": [{"name": "dup", "limit": 1, "duration": 1000, "autoApply": false},
+                           {"name": "dup", "limit": 2, "duration": 1000, "autoApply": false}]
+        }))
+        .unwrap();
+        assert_eq!(
+            locations(&bad.validate()),
+            vec!["body.identity", "body.ratelimits[1].name"]
+        );
+        let bad: SetRolePermissionsRequest =
+            serde_json::from_value(json!({"roleId": "r.1", "permissions": ["ok", "not ok"]}))
+                .unwrap();
+        assert_eq!(
+            locations(&bad.validate()),
+            vec!["body.roleId", "body.permissions[1]"]
+        );
         let bad: CreatePermissionRequest =
             serde_json::from_value(json!({"name": "", "slug": "has space"})).unwrap();
         assert_eq!(locations(&bad.validate()), vec!["body.name", "body.slug"]);

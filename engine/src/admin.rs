@@ -1,5 +1,6 @@
 //! `apis.*`, `permissions.*` and `identities.*` operations.
 
+use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::*;
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -75,7 +76,7 @@ pub(crate) fn get_api(
     )
     .optional()
     .db()?
-    .ok_or_else(|| Error::not_found(format!("api `{}` not found", req.api_id)))
+    .ok_or_else(|| Error::not_found(format!("api `{}` not found", shown_value(&req.api_id))))
 }
 
 pub(crate) fn delete_api(conn: &Connection, ws: &str, req: &DeleteApiRequest) -> Result<EmptyData> {
@@ -160,7 +161,12 @@ fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Perm
     )
     .optional()
     .db()?
-    .ok_or_else(|| Error::not_found(format!("permission `{id_or_slug}` not found")))
+    .ok_or_else(|| {
+        Error::not_found(format!(
+            "permission `{}` not found",
+            shown_value(id_or_slug)
+        ))
+    })
 }
 
 pub(crate) fn create_permission(
@@ -250,7 +256,7 @@ fn find_role(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Role> {
         )
         .optional()
         .db()?
-        .ok_or_else(|| Error::not_found(format!("role `{id_or_name}` not found")))?;
+        .ok_or_else(|| Error::not_found(format!("role `{}` not found", shown_value(id_or_name))))?;
     role.permissions = Some(role_permissions(conn, &role.id)?);
     Ok(role)
 }
@@ -342,10 +348,15 @@ fn find_identity(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Id
         .optional()
         .db()?;
     match id {
-        Some(id) => identity_by_id(conn, &id)?
-            .ok_or_else(|| Error::not_found(format!("identity `{id_or_external}` not found"))),
+        Some(id) => identity_by_id(conn, &id)?.ok_or_else(|| {
+            Error::not_found(format!(
+                "identity `{}` not found",
+                shown_value(id_or_external)
+            ))
+        }),
         None => Err(Error::not_found(format!(
-            "identity `{id_or_external}` not found"
+            "identity `{}` not found",
+            shown_value(id_or_external)
         ))),
     }
 }
@@ -437,4 +448,158 @@ pub(crate) fn list_identities(
         items,
         pagination: p.pagination,
     })
+}
+
+/// `identities.updateIdentity`: `meta` replaces the identity's metadata when present;
+/// `ratelimits`, when present, becomes the identity's complete list (a limit whose name stays
+/// keeps its id, as Unkey). Answers the identity afterwards.
+pub(crate) fn update_identity(
+    conn: &Connection,
+    ws: &str,
+    req: &UpdateIdentityRequest,
+) -> Result<Identity> {
+    let identity = find_identity(conn, ws, &req.identity)?;
+    if let Some(meta) = &req.meta {
+        conn.execute(
+            "UPDATE identities SET meta = ?1 WHERE id = ?2",
+            params![meta_text(Some(meta)), identity.id],
+        )
+        .db()?;
+    }
+    if let Some(limits) = &req.ratelimits {
+        let existing = identity_ratelimits(conn, &identity.id)?;
+        for old in &existing {
+            if !limits.iter().any(|rl| rl.name == old.name) {
+                conn.execute("DELETE FROM ratelimits WHERE id = ?1", [&old.id])
+                    .db()?;
+            }
+        }
+        for rl in limits {
+            match existing.iter().find(|old| old.name == rl.name) {
+                Some(old) => {
+                    conn.execute(
+                        "UPDATE ratelimits SET lim = ?1, duration = ?2, auto_apply = ?3 \
+                         WHERE id = ?4",
+                        params![rl.limit, rl.duration, rl.auto_apply, old.id],
+                    )
+                    .db()?;
+                }
+                None => {
+                    insert_ratelimits(conn, ws, None, Some(&identity.id), std::slice::from_ref(rl))?
+                }
+            }
+        }
+    }
+    identity_by_id(conn, &identity.id)?
+        .ok_or_else(|| Error::server("the identity vanished during its update"))
+}
+
+/// The permissions of `ws` whose slug equals one of `slugs` ignoring ASCII case (as Unkey
+/// matches them), by lowercased slug; an exact match wins over a case variant.
+fn permissions_by_slug_nocase(
+    conn: &Connection,
+    ws: &str,
+    slugs: &[String],
+) -> Result<std::collections::HashMap<String, Permission>> {
+    let mut found = std::collections::HashMap::new();
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
+             AND slug = ?2 COLLATE NOCASE ORDER BY slug = ?2 DESC, id LIMIT 1",
+        )
+        .db()?;
+    for slug in slugs {
+        let p = stmt
+            .query_row(params![ws, slug], |r| {
+                Ok(Permission {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    slug: r.get(2)?,
+                    description: r.get(3)?,
+                })
+            })
+            .optional()
+            .db()?;
+        if let Some(p) = p {
+            found.insert(slug.to_ascii_lowercase(), p);
+        }
+    }
+    Ok(found)
+}
+
+/// The requested slugs of `permissions.setRolePermissions`, as Unkey takes them: the first of
+/// each case-insensitive duplicate, sorted.
+pub(crate) fn requested_role_slugs(slugs: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<String> = slugs
+        .iter()
+        .filter(|s| seen.insert(s.to_ascii_lowercase()))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether any of `slugs` names no permission of `ws`, ignoring case (the operation would
+/// create it).
+pub(crate) fn any_permission_missing_nocase(
+    conn: &Connection,
+    ws: &str,
+    slugs: &[String],
+) -> Result<bool> {
+    let found = permissions_by_slug_nocase(conn, ws, slugs)?;
+    Ok(slugs
+        .iter()
+        .any(|s| !found.contains_key(&s.to_ascii_lowercase())))
+}
+
+/// `permissions.setRolePermissions`: the role (by id) gets exactly `permissions` as its direct
+/// permissions; missing slugs are created. Answers them in the order of the sorted slugs.
+pub(crate) fn set_role_permissions(
+    conn: &Connection,
+    ws: &str,
+    req: &SetRolePermissionsRequest,
+) -> Result<Vec<Permission>> {
+    let role_id: Option<String> = conn
+        .query_row(
+            "SELECT id FROM roles WHERE id = ?1 AND workspace_id = ?2",
+            params![req.role_id, ws],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    let Some(role_id) = role_id else {
+        return Err(Error::not_found(format!(
+            "role `{}` not found",
+            shown_value(&req.role_id)
+        )));
+    };
+    let slugs = requested_role_slugs(&req.permissions);
+    let mut found = permissions_by_slug_nocase(conn, ws, &slugs)?;
+    let missing: Vec<String> = slugs
+        .iter()
+        .filter(|s| !found.contains_key(&s.to_ascii_lowercase()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        ensure_permissions(conn, ws, &missing)?;
+        found = permissions_by_slug_nocase(conn, ws, &slugs)?;
+    }
+    let result: Vec<Permission> = slugs
+        .iter()
+        .filter_map(|s| found.get(&s.to_ascii_lowercase()).cloned())
+        .collect();
+    conn.execute(
+        "DELETE FROM role_permissions WHERE role_id = ?1",
+        [&role_id],
+    )
+    .db()?;
+    for p in &result {
+        conn.execute(
+            "INSERT OR IGNORE INTO role_permissions (role_id, permission_id) VALUES (?1, ?2)",
+            params![role_id, p.id],
+        )
+        .db()?;
+    }
+    Ok(result)
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use keyshift_core::hashing::{self, HashVariant, KeyHash};
-use keyshift_core::keyformat;
+use keyshift_core::keyformat::{self, shown_value};
 use keyshift_core::wire::*;
 use keyshift_core::wire::{check_migrated_start, BCRYPT_MAX_CANDIDATES};
 use keyshift_core::{Error, FieldError, Result};
@@ -244,14 +244,22 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
 pub(crate) fn delete_key(conn: &Connection, ws: &str, req: &DeleteKeyRequest) -> Result<EmptyData> {
     let key = match find_key(conn, ws, &req.key_id)? {
         Some(k) => k,
-        None => return Err(Error::not_found(format!("key `{}` not found", req.key_id))),
+        None => {
+            return Err(Error::not_found(format!(
+                "key `{}` not found",
+                shown_value(&req.key_id)
+            )))
+        }
     };
     if req.permanent.unwrap_or(false) {
         conn.execute("DELETE FROM keys WHERE id = ?1", [&key.id])
             .db()?;
     } else {
         if key.deleted_at.is_some() {
-            return Err(Error::not_found(format!("key `{}` not found", req.key_id)));
+            return Err(Error::not_found(format!(
+                "key `{}` not found",
+                shown_value(&req.key_id)
+            )));
         }
         conn.execute(
             "UPDATE keys SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2",

@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod authz;
 mod idempotency;
 mod keys;
 mod local;
@@ -43,6 +44,7 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
 pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
@@ -73,10 +75,12 @@ pub(crate) struct Inner {
     pub(crate) verify_write_hook: Mutex<Option<VerifyHook>>,
     /// Verification records while nothing was committed; `None` without readers.
     pub(crate) verify_cache: Option<verify::VerifyCache>,
-    /// Root keys already seen, by hash. Root keys are only ever added (no code path deletes
-    /// or changes one, nor deletes a workspace), so a found key stays valid; unknown keys are
-    /// never cached, so a root key added later (by this or another process) is found in the
-    /// database. Anything that ever removes or moves a root key must clear this cache.
+    /// Root keys already seen, by hash, with their permissions. Root keys are only ever added
+    /// with their permissions (no code path deletes or changes one or its permissions, nor
+    /// deletes a workspace), so a found key and its grants stay valid; unknown keys are never
+    /// cached, so a root key added later (by this or another process) is found in the
+    /// database. Anything that ever removes or moves a root key, or changes its permissions,
+    /// must clear this cache.
     root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
 }
 
@@ -174,11 +178,26 @@ pub struct Reply {
     pub pagination: Option<Pagination>,
 }
 
-/// Who is calling: the workspace a root key belongs to. Every operation is confined to it.
+/// Who is calling: the workspace a root key belongs to, and what the key may do there. Every
+/// operation is confined to the workspace and checks the root key's permissions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkspaceCtx {
     pub workspace_id: String,
     pub root_key_id: String,
+    /// The root key's permissions (Unkey's names; [`Grants::all`] for in-process callers).
+    pub grants: Arc<Grants>,
+}
+
+/// A root key as `keyshift admin list-root-keys` shows it: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootKeyInfo {
+    pub id: String,
+    pub workspace_id: String,
+    /// The key's clear start (`ks_root_abcd`), for recognising it.
+    pub start: String,
+    pub permissions: Vec<String>,
+    pub created_at: i64,
 }
 
 fn reply<T: Serialize>(data: T) -> Result<Reply> {
@@ -252,7 +271,7 @@ impl Engine {
                     .db()?;
                 if exists.is_none() {
                     let ws = oldest_or_new_workspace(conn)?;
-                    insert_root_key(conn, &ws, &hash, &keyformat::key_start(seed))?;
+                    insert_root_key(conn, &ws, &hash, &keyformat::key_start(seed), &[authz::ALL])?;
                 }
                 return Ok(None);
             }
@@ -270,6 +289,7 @@ impl Engine {
                 &ws,
                 &hashing::sha256_base64(key.expose()),
                 &keyformat::key_start(key.expose()),
+                &[authz::ALL],
             )?;
             Ok(Some(key))
         })
@@ -280,8 +300,30 @@ impl Engine {
         self.write(|conn| create_workspace(conn, name))
     }
 
-    /// Creates a root key for `workspace_id` (404 if unknown); returns the plaintext (shown once).
+    /// Creates a root key with every permission (`*`) for `workspace_id` (404 if unknown);
+    /// returns the plaintext (shown once).
     pub fn create_root_key(&self, workspace_id: &str) -> Result<SecretKey> {
+        self.create_root_key_with_permissions(workspace_id, &[authz::ALL])
+    }
+
+    /// Creates a root key for `workspace_id` (404 if unknown) that may do what `permissions`
+    /// allow (Unkey's names, see [`validate_root_key_permission`]; at least one); returns the
+    /// plaintext (shown once).
+    pub fn create_root_key_with_permissions<S: AsRef<str>>(
+        &self,
+        workspace_id: &str,
+        permissions: &[S],
+    ) -> Result<SecretKey> {
+        if permissions.is_empty() {
+            return Err(Error::invalid_input(
+                "permission",
+                "a root key needs at least one permission (`*` for everything)",
+            ));
+        }
+        let permissions: Vec<&str> = permissions.iter().map(AsRef::as_ref).collect();
+        for p in &permissions {
+            validate_root_key_permission(p)?;
+        }
         self.write(|conn| {
             let exists: Option<i64> = conn
                 .query_row(
@@ -302,9 +344,48 @@ impl Engine {
                 workspace_id,
                 &hashing::sha256_base64(key.expose()),
                 &keyformat::key_start(key.expose()),
+                &permissions,
             )?;
             Ok(key)
         })
+    }
+
+    /// The root keys of `workspace_id` (of every workspace with `None`), oldest first, with
+    /// their permissions: ids and clear starts only, never a key.
+    pub fn list_root_keys(&self, workspace_id: Option<&str>) -> Result<Vec<RootKeyInfo>> {
+        let conn = self.inner.reader()?;
+        let mut keys = conn
+            .prepare(
+                "SELECT id, workspace_id, start, created_at FROM root_keys \
+                 WHERE ?1 IS NULL OR workspace_id = ?1 ORDER BY created_at, id",
+            )
+            .db()?
+            .query_map([workspace_id], |r| {
+                Ok(RootKeyInfo {
+                    id: r.get(0)?,
+                    workspace_id: r.get(1)?,
+                    start: r.get(2)?,
+                    permissions: Vec::new(),
+                    created_at: r.get(3)?,
+                })
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT permission FROM root_key_permissions WHERE root_key_id = ?1 \
+                 ORDER BY permission",
+            )
+            .db()?;
+        for key in &mut keys {
+            key.permissions = stmt
+                .query_map([&key.id], |r| r.get(0))
+                .db()?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .db()?;
+        }
+        Ok(keys)
     }
 
     /// The workspace of a root key; `unauthorized` if the key is unknown.
@@ -313,23 +394,39 @@ impl Engine {
             return Ok(ctx);
         }
         let hash = hashing::sha256_base64(root_key);
-        let row: Option<(String, String, String)> = {
+        let row: Option<(String, String, String, Vec<String>)> = {
             let conn = self.inner.reader()?;
-            let row = conn
+            let tx = pool::ReadTx::begin(&conn).db()?;
+            let row: Option<(String, String, String)> = tx
                 .prepare_cached("SELECT id, workspace_id, hash FROM root_keys WHERE hash = ?1")
                 .db()?
                 .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()
                 .db()?;
-            row
+            match row {
+                Some((id, ws, stored)) => {
+                    let permissions = tx
+                        .prepare_cached(
+                            "SELECT permission FROM root_key_permissions WHERE root_key_id = ?1",
+                        )
+                        .db()?
+                        .query_map([&id], |r| r.get(0))
+                        .db()?
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                        .db()?;
+                    Some((id, ws, stored, permissions))
+                }
+                None => None,
+            }
         };
         match row {
-            Some((id, ws, stored))
+            Some((id, ws, stored, permissions))
                 if hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()) =>
             {
                 let ctx = WorkspaceCtx {
                     workspace_id: ws,
                     root_key_id: id,
+                    grants: Arc::new(Grants::from_names(permissions)),
                 };
                 self.inner.root_keys.write().insert(stored, ctx.clone());
                 Ok(ctx)
@@ -378,7 +475,7 @@ impl Engine {
             Ok(req) => req,
             Err(e) => return Progress::Done(Err(e)),
         };
-        match verify::try_verify(&self.inner, &ctx.workspace_id, req) {
+        match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
             verify::VerifyStep::Done(r) => Progress::Done(r.and_then(reply)),
             verify::VerifyStep::Blocking(rest) => {
                 Progress::Blocking(Blocking(Box::new(move || reply(rest()?))))
@@ -411,11 +508,16 @@ impl Engine {
         match op {
             "keys.verifyKey" => {
                 let req: wire::VerifyKeyRequest = parse_body(body)?;
-                return reply(verify::verify(&self.inner, ws, &req)?);
+                return reply(verify::verify(&self.inner, ws, &ctx.grants, &req)?);
             }
             "keys.whoami" => {
                 let req: wire::WhoamiRequest = parse_body(body)?;
-                return reply(verify::whoami(&self.inner, ws, req.key.expose())?);
+                return reply(verify::whoami(
+                    &self.inner,
+                    ws,
+                    &ctx.grants,
+                    req.key.expose(),
+                )?);
             }
             _ => {}
         }
@@ -428,6 +530,8 @@ impl Engine {
         // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
         let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op, body));
         self.write(|conn| {
+            // Before any replay: a root key may not fetch an answer it could not have caused.
+            authz::authorize(conn, ws, &ctx.grants, op, body, migration.as_ref())?;
             let slot = match (idempotency_key, fingerprint) {
                 (Some(k), Some(fp)) => {
                     match idempotency::lookup(&self.inner.idempotency, conn, ws, op, fp, k)? {
@@ -441,6 +545,9 @@ impl Engine {
                 Some(req) => reply(keys::migrate_keys(conn, ws, &req)?)?,
                 None => execute(conn, ws, op, body)?,
             };
+            if op == "identities.listIdentities" {
+                authz::authorize_listed_identities(&ctx.grants, &out.data)?;
+            }
             if let Some(slot) = slot {
                 idempotency::store(conn, ws, op, slot, &out)?;
             }
@@ -528,6 +635,8 @@ pub fn validate_request(op: &str, body: &[u8]) -> Result<()> {
         "identities.createIdentity" => check::<CreateIdentityRequest>(body),
         "identities.getIdentity" => check::<GetIdentityRequest>(body),
         "identities.deleteIdentity" => check::<DeleteIdentityRequest>(body),
+        "identities.updateIdentity" => check::<UpdateIdentityRequest>(body),
+        "permissions.setRolePermissions" => check::<SetRolePermissionsRequest>(body),
         // An operation without an arm here is checked when it runs.
         _ => Ok(()),
     }
@@ -535,7 +644,7 @@ pub fn validate_request(op: &str, body: &[u8]) -> Result<()> {
 
 fn check_op_and_body(op: &str, body: &[u8]) -> Result<()> {
     if !wire::OPERATIONS.contains(&op) {
-        let shown: String = op.chars().take(64).collect();
+        let shown = keyformat::shown_value(op);
         return Err(Error::not_found(format!("unknown operation `{shown}`")));
     }
     if body.len() > wire::limits::BODY_MAX_BYTES {
@@ -695,7 +804,20 @@ fn execute(conn: &Connection, ws: &str, op: &str, body: &[u8]) -> Result<Reply> 
             ws,
             &parse_body::<DeleteIdentityRequest>(body)?,
         )?),
-        other => Err(Error::not_found(format!("unknown operation `{other}`"))),
+        "identities.updateIdentity" => reply(admin::update_identity(
+            conn,
+            ws,
+            &parse_body::<UpdateIdentityRequest>(body)?,
+        )?),
+        "permissions.setRolePermissions" => reply(admin::set_role_permissions(
+            conn,
+            ws,
+            &parse_body::<SetRolePermissionsRequest>(body)?,
+        )?),
+        other => Err(Error::not_found(format!(
+            "unknown operation `{}`",
+            keyformat::shown_value(other)
+        ))),
     }
 }
 
@@ -724,12 +846,26 @@ fn oldest_or_new_workspace(conn: &Connection) -> Result<String> {
     }
 }
 
-fn insert_root_key(conn: &Connection, ws: &str, hash: &str, start: &str) -> Result<()> {
+fn insert_root_key(
+    conn: &Connection,
+    ws: &str,
+    hash: &str,
+    start: &str,
+    permissions: &[&str],
+) -> Result<()> {
+    let id = util::new_id("rk")?;
     conn.execute(
         "INSERT INTO root_keys (id, workspace_id, hash, start, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![util::new_id("rk")?, ws, hash, start, util::now_ms()],
+        params![id, ws, hash, start, util::now_ms()],
     )
     .db()?;
+    for permission in permissions {
+        conn.execute(
+            "INSERT OR IGNORE INTO root_key_permissions (root_key_id, permission) VALUES (?1, ?2)",
+            params![id, permission],
+        )
+        .db()?;
+    }
     Ok(())
 }

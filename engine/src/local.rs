@@ -59,13 +59,15 @@ pub fn local_client(path: &str) -> Result<Client> {
 }
 
 impl Engine {
-    /// The database's oldest workspace (created on first use), for in-process callers that
-    /// hold no root key: whoever can open the file already has everything in it.
+    /// The database's oldest workspace (created on first use) with every permission, for
+    /// in-process callers that hold no root key: whoever can open the file already has
+    /// everything in it.
     pub fn local_workspace(&self) -> Result<WorkspaceCtx> {
         let workspace_id = self.write(super::oldest_or_new_workspace)?;
         Ok(WorkspaceCtx {
             workspace_id,
             root_key_id: "local".to_string(),
+            grants: Arc::new(crate::Grants::all()),
         })
     }
 }

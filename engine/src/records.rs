@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use keyshift_core::hashing::HashVariant;
+use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::{
     Identity, KeyCreditsData, KeyCreditsRefill, KeyResponseData, Metadata, Permission,
     RatelimitRequest, RatelimitResponse, RefillInterval, Role,
@@ -119,7 +120,10 @@ pub(crate) fn find_key(conn: &Connection, ws: &str, key_id: &str) -> Result<Opti
 pub(crate) fn live_key(conn: &Connection, ws: &str, key_id: &str) -> Result<KeyRow> {
     match find_key(conn, ws, key_id)? {
         Some(k) if k.deleted_at.is_none() => Ok(k),
-        _ => Err(Error::not_found(format!("key `{key_id}` not found"))),
+        _ => Err(Error::not_found(format!(
+            "key `{}` not found",
+            shown_value(key_id)
+        ))),
     }
 }
 
@@ -135,7 +139,10 @@ pub(crate) fn live_api(conn: &Connection, ws: &str, api_id: &str) -> Result<()> 
         .db()?;
     match found {
         Some(_) => Ok(()),
-        None => Err(Error::not_found(format!("api `{api_id}` not found"))),
+        None => Err(Error::not_found(format!(
+            "api `{}` not found",
+            shown_value(api_id)
+        ))),
     }
 }
 
@@ -374,7 +381,12 @@ pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Re
                     ids.push(id);
                 }
             }
-            None => return Err(Error::not_found(format!("role `{name}` not found"))),
+            None => {
+                return Err(Error::not_found(format!(
+                    "role `{}` not found",
+                    shown_value(name)
+                )))
+            }
         }
     }
     Ok(ids)

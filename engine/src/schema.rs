@@ -126,6 +126,15 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX idempotency_created ON idempotency(created_at);
     "#,
+    // root-key permissions (Unkey's names, `*` = everything); root keys made before have `*`
+    r#"
+    CREATE TABLE root_key_permissions (
+        root_key_id  TEXT NOT NULL REFERENCES root_keys(id) ON DELETE CASCADE,
+        permission   TEXT NOT NULL,
+        PRIMARY KEY (root_key_id, permission)
+    ) WITHOUT ROWID;
+    INSERT INTO root_key_permissions (root_key_id, permission) SELECT id, '*' FROM root_keys;
+    "#,
 ];
 
 /// How long a connection waits for another one's lock.
@@ -240,5 +249,33 @@ mod tests {
         let err = open(path).unwrap_err();
         assert!(err.message.contains("newer"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn root_keys_of_an_older_database_get_every_permission() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let path = path.to_str().unwrap();
+        // A database as the first release left it: schema 1 with a root key.
+        {
+            let conn = Connection::open(path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "PRAGMA user_version = 1;
+                 INSERT INTO workspaces (id, name, created_at) VALUES ('ws_1', 'default', 1);
+                 INSERT INTO root_keys (id, workspace_id, hash, start, created_at)
+                     VALUES ('rk_1', 'ws_1', 'hash-of-the-key', 'ks_root_abcd', 1);",
+            )
+            .unwrap();
+        }
+        let conn = open(path).unwrap();
+        let permissions: Vec<String> = conn
+            .prepare("SELECT permission FROM root_key_permissions WHERE root_key_id = 'rk_1'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(permissions, vec!["*"]);
     }
 }

@@ -109,24 +109,102 @@ pub(crate) fn field_error(location: impl Into<String>, message: impl Into<String
     }])
 }
 
-/// Replaces every double-quoted string in a serde message by `"…"`: a value sent in the wrong
-/// place could be a plaintext key and must not be echoed back.
+/// Replaces every double-quoted string in a serde message by `"…"` (a `\` inside one escapes
+/// the next character): a value sent in the wrong place could be a plaintext key and must not
+/// be echoed back.
 fn redact_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut in_quote = false;
+    let mut escaped = false;
     for c in message.chars() {
-        if c == '"' {
-            if in_quote {
+        if in_quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
                 out.push_str("…\"");
-            } else {
-                out.push('"');
+                in_quote = false;
             }
-            in_quote = !in_quote;
-        } else if !in_quote {
+        } else {
             out.push(c);
+            in_quote = c == '"';
         }
     }
+    if in_quote {
+        out.push_str("…\"");
+    }
     out
+}
+
+/// The serde messages that name a field or variant as sent, in backticks.
+const NAMED_BY_SERDE: [&str; 4] = [
+    "unknown field `",
+    "unknown variant `",
+    "missing field `",
+    "duplicate field `",
+];
+
+/// A serde error message safe to answer and log: the field or variant name a client sent
+/// (`unknown field `…``, `unknown variant `…``) is shown only when it is a plain word
+/// ([`keyshift_core::keyformat::shown_name`], masked otherwise: a key pasted as a field name or
+/// an enum value must not come back), and every double-quoted value is replaced by `"…"`. The
+/// list of what is expected (our own field and variant names) stays.
+pub(crate) fn redact_serde_message(message: &str) -> String {
+    for prefix in NAMED_BY_SERDE {
+        let Some(at) = message.find(prefix) else {
+            continue;
+        };
+        let start = at + prefix.len();
+        let rest = &message[start..];
+        // The name ends at the last "`, expected" (the list after it has none), else at the
+        // last "`, " or "`".
+        let end = rest
+            .rfind("`, expected")
+            .or_else(|| rest.rfind("`, "))
+            .or_else(|| rest.rfind('`'));
+        let Some(end) = end else {
+            // No closing backtick: show nothing after the prefix.
+            return format!("{}{}…`", redact_quoted(&message[..at]), prefix);
+        };
+        return format!(
+            "{}{}{}{}",
+            redact_quoted(&message[..at]),
+            prefix,
+            keyshift_core::keyformat::shown_name(&rest[..end]),
+            redact_quoted(&rest[end..])
+        );
+    }
+    redact_quoted(message)
+}
+
+/// A `serde_path_to_error` path (`credits.refill`, `keys[3].hash`) safe to answer: every
+/// segment that is not a plain word (an unknown field name, a map key) is masked.
+pub(crate) fn redact_path(path: &str) -> String {
+    path.split('.')
+        .map(|segment| {
+            let (name, index) = match segment.find('[') {
+                Some(i) => segment.split_at(i),
+                None => (segment, ""),
+            };
+            let index_ok = index.split_inclusive(']').all(|part| {
+                part.strip_prefix('[')
+                    .and_then(|p| p.strip_suffix(']'))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            });
+            let name = if name.is_empty() {
+                String::new()
+            } else {
+                keyshift_core::keyformat::shown_name(name)
+            };
+            if index_ok {
+                format!("{name}{index}")
+            } else {
+                format!("{name}[…]")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Parses a JSON request body into `T` (unknown fields, wrong types and missing fields are a
@@ -144,9 +222,9 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(value) => value,
         Err(err) => {
-            let path = err.path().to_string();
+            let path = redact_path(&err.path().to_string());
             let inner = err.into_inner();
-            let message = redact_quoted(&inner.to_string());
+            let message = redact_serde_message(&inner.to_string());
             let mut location = if path.is_empty() || path == "." {
                 "body".to_string()
             } else if path.starts_with('[') {
@@ -163,7 +241,7 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
         }
     };
     if let Err(err) = de.end() {
-        return Err(field_error("body", redact_quoted(&err.to_string())));
+        return Err(field_error("body", redact_serde_message(&err.to_string())));
     }
     let errors = value.validate();
     if !errors.is_empty() {
@@ -272,5 +350,48 @@ mod tests {
             redact_quoted(r#"invalid type: string "sk_live_secret", expected u32"#),
             r#"invalid type: string "…", expected u32"#
         );
+        assert_eq!(
+            redact_quoted(r#"string "a\"sk_live_secret", expected u32"#),
+            r#"string "…", expected u32"#
+        );
+        assert_eq!(redact_quoted(r#"string "unterminated"#), r#"string "…""#);
+        let key = "sk_live_3ZbLh2cV7nq9R1tYwXkPa";
+        let msg = redact_serde_message(&format!(
+            "unknown field `{key}`, expected one of `apiId`, `name` at line 1 column 9"
+        ));
+        assert_eq!(
+            msg,
+            "unknown field `sk_live_…XkPa`, expected one of `apiId`, `name` at line 1 column 9"
+        );
+        let msg = redact_serde_message(&format!(
+            "unknown variant `{key}`, expected one of `sha256_base64`, `sha256_hex`, `bcrypt`"
+        ));
+        assert_eq!(
+            msg,
+            "unknown variant `sk_live_…XkPa`, expected one of `sha256_base64`, `sha256_hex`, `bcrypt`"
+        );
+        assert_eq!(
+            redact_serde_message(&format!("unknown field `{key}`, there are no fields")),
+            "unknown field `sk_live_…XkPa`, there are no fields"
+        );
+        assert_eq!(
+            redact_serde_message("unknown field `apiid`, expected `apiId`"),
+            "unknown field `apiid`, expected `apiId`"
+        );
+        assert_eq!(
+            redact_serde_message("missing field `apiId` at line 1 column 2"),
+            "missing field `apiId` at line 1 column 2"
+        );
+        // A backtick inside the name does not end it early.
+        assert!(
+            !redact_serde_message(&format!("unknown field `x`{key}`, expected `a`")).contains(key)
+        );
+        assert_eq!(redact_path("credits.refill"), "credits.refill");
+        assert_eq!(redact_path("keys[3].hash"), "keys[3].hash");
+        assert_eq!(
+            redact_path(&format!("credits.{key}")),
+            "credits.sk_live_…XkPa"
+        );
+        assert_eq!(redact_path(&format!("meta[{key}]")), "meta[…]");
     }
 }

@@ -16,6 +16,7 @@ use keyshift_core::{Error, Result};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use crate::authz::Grants;
 use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
 use crate::records::*;
@@ -280,10 +281,16 @@ fn read_details(inner: &Inner, key: &KeyRow) -> Result<Details> {
     details(&tx, key)
 }
 
-/// `keys.whoami`.
-pub(crate) fn whoami(inner: &Inner, ws: &str, plaintext: &str) -> Result<KeyResponseData> {
+/// `keys.whoami`: the key's 404 also when the root key may not read keys of its api (as
+/// Unkey: no existence leak).
+pub(crate) fn whoami(
+    inner: &Inner,
+    ws: &str,
+    grants: &Grants,
+    plaintext: &str,
+) -> Result<KeyResponseData> {
     match lookup(inner, ws, plaintext)? {
-        Some(mut key) if key.deleted_at.is_none() => {
+        Some(mut key) if key.deleted_at.is_none() && grants.on_api(&key.api_id, "read_key") => {
             let conn = inner.writer();
             apply_refill(&conn, &mut key, now_ms())?;
             key_response(&conn, &key)
@@ -303,6 +310,7 @@ fn finish(mut data: VerifyKeyResponseData, code: VerifyCode) -> Result<VerifyKey
 pub(crate) fn verify(
     inner: &Inner,
     ws: &str,
+    grants: &Grants,
     req: &VerifyKeyRequest,
 ) -> Result<VerifyKeyResponseData> {
     // A query that does not parse is a 400 only for a key that exists: an unknown key is
@@ -312,7 +320,7 @@ pub(crate) fn verify(
         Some(found) => found,
         None => return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)),
     };
-    complete(inner, req, query?.as_ref(), key, details, now_ms())
+    complete(inner, grants, req, query, key, details, now_ms())
 }
 
 fn parse_query(req: &VerifyKeyRequest) -> Result<Option<PermissionQuery>> {
@@ -350,13 +358,18 @@ enum Loaded {
 /// in-memory rate limiter), and hands the rest back as [`VerifyStep::Blocking`]: verifications
 /// that write (credits, refill, re-hash) or need bcrypt, or when no reader is idle. Nothing is
 /// written or charged before the hand-over, so the result is the same as [`verify`]'s.
-pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) -> VerifyStep {
-    // Checked once the key is found (see `verify`).
+pub(crate) fn try_verify(
+    inner: &Arc<Inner>,
+    ws: &str,
+    grants: &Arc<Grants>,
+    req: VerifyKeyRequest,
+) -> VerifyStep {
+    // Checked once the key is found and may be verified (see `verify`).
     let query = parse_query(&req);
     let loaded = match inner.try_reader() {
         None => {
-            let (inner, ws) = (inner.clone(), ws.to_string());
-            return VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)));
+            let (inner, ws, grants) = (inner.clone(), ws.to_string(), grants.clone());
+            return VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &grants, &req)));
         }
         Some(mut conn) => {
             // Never wait for a lock here (another process recovering or resetting the WAL):
@@ -373,53 +386,57 @@ pub(crate) fn try_verify(inner: &Arc<Inner>, ws: &str, req: VerifyKeyRequest) ->
         // Reads have no side effects: any failure (e.g. a busy database) is retried, and if
         // need be reported, by the blocking path with the usual busy timeout.
         Err(_) => {
-            let (inner, ws) = (inner.clone(), ws.to_string());
-            VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &req)))
+            let (inner, ws, grants) = (inner.clone(), ws.to_string(), grants.clone());
+            VerifyStep::Blocking(Box::new(move || verify(&inner, &ws, &grants, &req)))
         }
         Ok(Loaded::NotFound) => {
             VerifyStep::Done(Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound)))
         }
         Ok(Loaded::Key(key, details)) => {
-            let query = match query {
-                Ok(q) => q,
-                Err(e) => return VerifyStep::Done(Err(e)),
-            };
             let now = now_ms();
-            if needs_writer(&key, now) {
-                let inner = inner.clone();
+            if needs_writer(&key, now) && grants.may_verify(&key.api_id) {
+                let (inner, grants) = (inner.clone(), grants.clone());
                 VerifyStep::Blocking(Box::new(move || {
-                    complete(&inner, &req, query.as_ref(), key, details, now_ms())
+                    complete(&inner, &grants, &req, query, key, details, now_ms())
                 }))
             } else {
-                VerifyStep::Done(complete(inner, &req, query.as_ref(), key, details, now))
+                VerifyStep::Done(complete(inner, grants, &req, query, key, details, now))
             }
         }
         Ok(Loaded::Bcrypt(candidates)) => {
-            let inner = inner.clone();
+            let (inner, grants) = (inner.clone(), grants.clone());
             VerifyStep::Blocking(Box::new(move || {
                 let Some(key) = bcrypt_match(&inner, candidates, req.key.expose()) else {
                     return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
                 };
                 let details = read_details(&inner, &key)?;
-                complete(&inner, &req, query?.as_ref(), key, details, now_ms())
+                complete(&inner, &grants, &req, query, key, details, now_ms())
             }))
         }
     }
 }
 
-/// The checks after the key is found: disabled → expired → permissions → rate limits →
-/// credits. A verification that writes ([`needs_writer`]: refill, credit spend, lazy re-hash)
-/// does all its writes in one IMMEDIATE transaction on the writer that first re-reads the key
+/// The checks after the key is found: the root key's `verify_key` on the key's api (else
+/// `NOT_FOUND`, before anything is written, charged or even the query judged, as Unkey: no
+/// existence leak), then disabled → expired → permissions → rate limits → credits. A
+/// verification that writes ([`needs_writer`]: refill, credit spend, lazy re-hash) does all
+/// its writes in one IMMEDIATE transaction on the writer that first re-reads the key
 /// (deleted, enabled, expires, credits) — see [`complete_writing`]. A rate-limit token is
 /// consumed only by a verification that ends VALID.
 fn complete(
     inner: &Inner,
+    grants: &Grants,
     req: &VerifyKeyRequest,
-    query: Option<&PermissionQuery>,
+    query: Result<Option<PermissionQuery>>,
     key: KeyRow,
     details: Details,
     now: i64,
 ) -> Result<VerifyKeyResponseData> {
+    if !grants.may_verify(&key.api_id) {
+        return Ok(VerifyKeyResponseData::outcome(VerifyCode::NotFound));
+    }
+    let query = query?;
+    let query = query.as_ref();
     let Details {
         permissions,
         roles,

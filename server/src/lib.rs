@@ -406,7 +406,7 @@ async fn observe(State(st): State<Arc<AppState>>, mut req: Request, next: Next) 
     let rid = new_request_id();
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().clone();
-    let path: String = req.uri().path().chars().take(200).collect();
+    let path = shown_path(req.uri().path());
 
     let mut after_dispatch = None;
     let mut failed_null = false;
@@ -592,7 +592,7 @@ async fn openapi() -> Response {
 
 async fn not_found(req: Request) -> Response {
     let rid = request_id(&req);
-    let path: String = req.uri().path().chars().take(200).collect();
+    let path = shown_path(req.uri().path());
     Problem::keyshift(
         404,
         "route_not_found",
@@ -682,6 +682,65 @@ fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
     Ok(SecretKey::new(token))
 }
 
+/// A Content-Type as error messages show it: its `type/subtype` when that is a media type
+/// (a registered top-level type and a short token), else masked: header text could be a key.
+fn shown_content_type(value: &str) -> String {
+    const TOP_LEVEL: [&str; 10] = [
+        "application",
+        "audio",
+        "example",
+        "font",
+        "image",
+        "message",
+        "model",
+        "multipart",
+        "text",
+        "video",
+    ];
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let media_type = essence.split_once('/').is_some_and(|(top, sub)| {
+        TOP_LEVEL.contains(&top.to_ascii_lowercase().as_str())
+            && !sub.is_empty()
+            && sub.len() <= 64
+            && sub
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    });
+    if media_type {
+        essence.to_string()
+    } else {
+        keyshift_core::keyformat::shown_name(essence)
+    }
+}
+
+/// A request path as answers and logs show it: `v2`, operation names (`keys.verifyKey`, or
+/// anything of that shape made of plain words) and plain words as they are, every other
+/// segment masked: a path could carry a key (`/v2/keys/sk_live_…`).
+pub(crate) fn shown_path(path: &str) -> String {
+    use keyshift_core::keyformat::shown_name;
+    path.chars()
+        .take(200)
+        .collect::<String>()
+        .split('/')
+        .map(|segment| {
+            let plain = |word: &str| shown_name(word) == word;
+            let shown = segment.is_empty()
+                || segment == "v2"
+                || segment == "openapi.json"
+                || plain(segment)
+                || segment
+                    .split_once('.')
+                    .is_some_and(|(group, op)| plain(group) && plain(op));
+            if shown {
+                segment.to_string()
+            } else {
+                shown_name(segment)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(()); // lenient: the body must still be JSON
@@ -703,10 +762,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     if ok {
         Ok(())
     } else {
-        let shown: String = String::from_utf8_lossy(value.as_bytes())
-            .chars()
-            .take(100)
-            .collect();
+        let shown = shown_content_type(&String::from_utf8_lossy(value.as_bytes()));
         Err(Problem::bad_request(
             "unkey/application/invalid_input",
             "header.Content-Type",

@@ -55,6 +55,11 @@ async fn every_operation_once() {
     let role_id = role["roleId"].as_str().unwrap().to_string();
     let got = op!("permissions.getRole", json!({"role": role_id}));
     assert_eq!(got["name"], "reader");
+    let perms = op!(
+        "permissions.setRolePermissions",
+        json!({"roleId": role_id, "permissions": ["docs.read"]})
+    );
+    assert_eq!(perms[0]["slug"], "docs.read");
     let list = op!("permissions.listRoles", json!({}));
     assert!(list
         .as_array()
@@ -69,6 +74,11 @@ async fn every_operation_once() {
     let ident_id = ident["identityId"].as_str().unwrap().to_string();
     let got = op!("identities.getIdentity", json!({"identity": "user_1"}));
     assert_eq!(got["id"], ident_id.as_str());
+    let got = op!(
+        "identities.updateIdentity",
+        json!({"identity": "user_1", "meta": {"plan": "team"}})
+    );
+    assert_eq!(got["meta"]["plan"], "team");
     let list = op!("identities.listIdentities", json!({}));
     assert!(list
         .as_array()

@@ -244,6 +244,15 @@ ops = {
     "permissions.deleteRole": ("Delete a role by id or name",
                                obj({"role": S(minLength=1, maxLength=128)}, ["role"]),
                                R("EmptyData"), False, [403, 404]),
+    "permissions.setRolePermissions": (
+        "Replace the permissions assigned directly to a role (missing ones are created; "
+        "slugs match case-insensitively)",
+        obj({"roleId": S(minLength=3, maxLength=255, pattern="^[a-zA-Z0-9_-]+$",
+                         description="The role's id."),
+             "permissions": A(S(minLength=1, maxLength=128, pattern="^[a-zA-Z0-9_:\\-.*]+$"),
+                              description="The complete set of slugs; [] clears.")},
+            ["roleId", "permissions"]),
+        A(R("Permission")), False, [403, 404]),
     "identities.createIdentity": ("Create an identity (the owner of keys)",
                                   obj({"externalId": S(minLength=1, maxLength=255), "meta": META,
                                        "ratelimits": A(R("RatelimitRequest"), maxItems=50)},
@@ -259,6 +268,13 @@ ops = {
     "identities.deleteIdentity": ("Delete an identity by id or external id",
                                   obj({"identity": S(minLength=1)}, ["identity"]),
                                   R("EmptyData"), False, [403, 404]),
+    "identities.updateIdentity": (
+        "Update an identity: `meta` and `ratelimits`, when given, replace what it has "
+        "(`{}` / `[]` clear them)",
+        obj({"identity": S(minLength=1, description="An identity id or external id."),
+             "meta": META, "ratelimits": A(R("RatelimitRequest"), maxItems=50)},
+            ["identity"]),
+        R("Identity"), False, [403, 404]),
 }
 
 TITLES = {400: "Bad request: invalid body, unknown field, or missing/malformed Authorization header",

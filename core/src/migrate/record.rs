@@ -410,16 +410,7 @@ fn ratelimits_from_value(v: Value) -> Parsed<Vec<RatelimitRequest>> {
     Ok(out)
 }
 
-/// A field or column name as error messages show it. Real names are short words; anything
-/// else (a data row taken for a header, a key pasted as a field name) is shown masked, so a
-/// plaintext key can never reach a message this way.
-pub(crate) fn shown_name(name: &str) -> String {
-    if !name.is_empty() && name.len() <= 24 && name.chars().all(|c| c.is_ascii_alphabetic()) {
-        name.to_string()
-    } else {
-        crate::mask_key(name)
-    }
-}
+pub(crate) use crate::keyformat::shown_name;
 
 impl MigrationRecord {
     /// A record from one JSON object (a JSONL line or a binding's dict). Unknown fields are
