@@ -7,16 +7,19 @@
 //! [`looks_like_key`] check.
 
 use crate::error::{Error, Result};
+use crate::wire::{self, limits};
 use crate::SecretKey;
 
+// The limits are the wire's (`keys.createKey`'s `byteLength` and `prefix`): written once there.
+
 /// Fewest random bytes in a generated key.
-pub const MIN_BYTE_LENGTH: usize = 16;
+pub const MIN_BYTE_LENGTH: usize = limits::BYTE_LENGTH_MIN as usize;
 /// Most random bytes in a generated key.
-pub const MAX_BYTE_LENGTH: usize = 255;
+pub const MAX_BYTE_LENGTH: usize = limits::BYTE_LENGTH_MAX as usize;
 /// Random bytes in a generated key when the caller does not say.
-pub const DEFAULT_BYTE_LENGTH: usize = 16;
+pub const DEFAULT_BYTE_LENGTH: usize = limits::BYTE_LENGTH_DEFAULT as usize;
 /// Longest prefix (`[A-Za-z0-9_]{1,16}`).
-pub const MAX_PREFIX_LEN: usize = 16;
+pub const MAX_PREFIX_LEN: usize = limits::PREFIX_MAX_LEN;
 /// Characters of checksum at the end of a generated key.
 pub const CHECKSUM_LEN: usize = 6;
 
@@ -31,13 +34,11 @@ const MIN_SHOWN_SECRET_CHARS: usize = 12;
 /// Characters of the secret part shown by [`mask_key`] (end) and [`key_start`] (start).
 const SHOWN_CHARS: usize = 4;
 
-/// Checks a key prefix: 1 to 16 characters of `[A-Za-z0-9_]` (`invalid_input`, field `prefix`).
+/// Checks a key prefix: 1 to 16 characters of `[A-Za-z0-9_]` (`invalid_input`, field `prefix`),
+/// the rule of `keys.createKey`.
 pub fn validate_prefix(prefix: &str) -> Result<()> {
-    let ok = !prefix.is_empty()
-        && prefix.len() <= MAX_PREFIX_LEN
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok = (limits::PREFIX_MIN_LEN..=MAX_PREFIX_LEN).contains(&prefix.len())
+        && prefix.chars().all(wire::is_id_char);
     if ok {
         Ok(())
     } else {

@@ -7,7 +7,7 @@
 //! query   := and ( OR and )*
 //! and     := primary ( AND primary )*
 //! primary := NAME | '(' query ')'
-//! NAME    := [A-Za-z0-9._\-*:/]+   (except the words AND / OR)
+//! NAME    := [A-Za-z0-9._\-*:/]+   (except the words AND / OR; wire::is_permission_query_char)
 //! ```
 //! Parse errors are `invalid_input` on field `permissions`; their message always contains
 //! `at position N`, N being the 0-based character position of the problem.
@@ -16,10 +16,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::scope::is_permission_char;
+use crate::wire::is_permission_query_char as is_permission_char;
 
 /// Longest query accepted, in characters (Unkey's limit).
-pub const MAX_QUERY_LEN: usize = 1000;
+pub const MAX_QUERY_LEN: usize = crate::wire::limits::PERMISSION_QUERY_MAX_LEN;
 /// Deepest parenthesis nesting accepted.
 pub const MAX_QUERY_DEPTH: usize = 64;
 
