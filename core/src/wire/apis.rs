@@ -19,15 +19,13 @@ pub struct CreateApiResponseData {
     pub api_id: String,
 }
 
-/// `apis.getApi` and `apis.deleteApi` ([`DeleteApiRequest`]): the api `apiId`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GetApiRequest {
-    pub api_id: String,
+ref_request! {
+    /// `apis.getApi` and `apis.deleteApi` ([`DeleteApiRequest`]): the api `apiId`.
+    GetApiRequest,
+    /// `apis.deleteApi`: the same body and rules as `apis.getApi`.
+    DeleteApiRequest { api_id }
+    |c, id| c.api_id("apiId", id)
 }
-
-/// `apis.deleteApi`: the same body and rules as `apis.getApi`.
-pub type DeleteApiRequest = GetApiRequest;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,12 +57,6 @@ impl Validate for CreateApiRequest {
         check(|c| {
             c.len("name", &self.name, API_NAME_MIN_LEN, API_NAME_MAX_LEN);
         })
-    }
-}
-
-impl Validate for GetApiRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.api_id("apiId", &self.api_id))
     }
 }
 

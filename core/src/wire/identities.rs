@@ -6,15 +6,15 @@ use super::validate::check;
 use super::{EmptyData, Metadata, RatelimitRequest, RatelimitResponse, Validate};
 use crate::FieldError;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Identity {
-    pub id: String,
-    pub external_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratelimits: Option<Vec<RatelimitResponse>>,
+wire_struct! {
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Identity {
+        pub id: String,
+        pub external_id: String,
+        maybe meta: Metadata,
+        maybe ratelimits: Vec<RatelimitResponse>,
+    }
 }
 
 wire_struct! {
@@ -33,33 +33,31 @@ pub struct CreateIdentityResponseData {
     pub identity_id: String,
 }
 
-/// `identities.getIdentity` and `deleteIdentity` ([`DeleteIdentityRequest`]): `identity` is an
-/// id or an external id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GetIdentityRequest {
-    pub identity: String,
+ref_request! {
+    /// `identities.getIdentity` and `deleteIdentity` ([`DeleteIdentityRequest`]): `identity` is
+    /// an id or an external id.
+    GetIdentityRequest,
+    /// `identities.deleteIdentity`: the same body and rules as `getIdentity`.
+    DeleteIdentityRequest { identity }
+    |c, identity| c.non_empty("identity", identity)
 }
-
-/// `identities.deleteIdentity`: the same body and rules as `getIdentity`.
-pub type DeleteIdentityRequest = GetIdentityRequest;
 
 pub type GetIdentityResponseData = Identity;
 
 /// Unkey answers `identities.deleteIdentity` with `meta` only; our server sends `data: {}`.
 pub type DeleteIdentityResponseData = EmptyData;
 
-/// `identities.updateIdentity`: `identity` is an id or an external id. `meta` and `ratelimits`
-/// replace what the identity has when present (`{}` / `[]` clear them); absent or `null` keeps
-/// it. Rate limits keep their ids by name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateIdentityRequest {
-    pub identity: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratelimits: Option<Vec<RatelimitRequest>>,
+wire_struct! {
+    /// `identities.updateIdentity`: `identity` is an id or an external id. `meta` and `ratelimits`
+    /// replace what the identity has when present (`{}` / `[]` clear them); absent or `null` keeps
+    /// it. Rate limits keep their ids by name.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct UpdateIdentityRequest {
+        pub identity: String,
+        maybe meta: Metadata,
+        maybe ratelimits: Vec<RatelimitRequest>,
+    }
 }
 
 /// The identity after the update.
@@ -69,19 +67,11 @@ impl Validate for CreateIdentityRequest {
     fn validate(&self) -> Vec<FieldError> {
         check(|c| {
             c.external_id("externalId", &self.external_id);
-            if let Some(meta) = &self.meta {
-                c.meta("meta", meta);
-            }
-            if let Some(rls) = &self.ratelimits {
-                c.ratelimits("ratelimits", rls);
-            }
+            c.some(self.meta.as_ref(), |c, meta| c.meta("meta", meta));
+            c.some(self.ratelimits.as_ref(), |c, rls| {
+                c.ratelimits("ratelimits", rls)
+            });
         })
-    }
-}
-
-impl Validate for GetIdentityRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.non_empty("identity", &self.identity))
     }
 }
 
@@ -90,9 +80,7 @@ impl Validate for UpdateIdentityRequest {
         check(|c| {
             // Unkey: `identity` minLength 1, no maximum.
             c.non_empty("identity", &self.identity);
-            if let Some(meta) = &self.meta {
-                c.meta("meta", meta);
-            }
+            c.some(self.meta.as_ref(), |c, meta| c.meta("meta", meta));
             if let Some(rls) = &self.ratelimits {
                 c.ratelimits("ratelimits", rls);
                 for (i, rl) in rls.iter().enumerate() {

@@ -63,44 +63,36 @@ pub struct RatelimitResponse {
     pub auto_apply: bool,
 }
 
-/// A key as `keys.getKey`, `keys.whoami` and `apis.listKeys` describe it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyResponseData {
-    pub key_id: String,
-    #[serde(default)]
-    pub start: String,
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Metadata>,
-    #[serde(default)]
-    pub created_at: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_used_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credits: Option<KeyCreditsData>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
-    /// Only for recoverable keys with `decrypt: true` (our server never stores plaintext).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "crate::secret::serialize_exposed_opt"
-    )]
-    pub plaintext: Option<SecretKey>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratelimits: Option<Vec<RatelimitResponse>>,
+wire_struct! {
+    /// A key as `keys.getKey`, `keys.whoami` and `apis.listKeys` describe it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct KeyResponseData {
+        pub key_id: String,
+        #[serde(default)]
+        pub start: String,
+        #[serde(default = "default_true")]
+        pub enabled: bool,
+        maybe name: String,
+        maybe meta: Metadata,
+        #[serde(default)]
+        pub created_at: i64,
+        maybe updated_at: i64,
+        maybe last_used_at: i64,
+        maybe expires: i64,
+        maybe permissions: Vec<String>,
+        maybe roles: Vec<String>,
+        maybe credits: KeyCreditsData,
+        maybe identity: Identity,
+        /// Only for recoverable keys with `decrypt: true` (our server never stores plaintext).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "crate::secret::serialize_exposed_opt"
+        )]
+        pub plaintext: Option<SecretKey>,
+        maybe ratelimits: Vec<RatelimitResponse>,
+    }
 }
 
 wire_struct! {
@@ -293,12 +285,10 @@ impl Validate for CreateKeyRequest {
     fn validate(&self) -> Vec<FieldError> {
         check(|c| {
             c.id("apiId", &self.api_id);
-            if let Some(prefix) = &self.prefix {
-                c.prefix("prefix", prefix);
-            }
-            if let Some(name) = &self.name {
-                c.len("name", name, 1, KEY_NAME_MAX_LEN);
-            }
+            c.some(self.prefix.as_ref(), |c, prefix| c.prefix("prefix", prefix));
+            c.some(self.name.as_ref(), |c, name| {
+                c.len("name", name, 1, KEY_NAME_MAX_LEN)
+            });
             if let Some(n) = self.byte_length {
                 if !(BYTE_LENGTH_MIN..=BYTE_LENGTH_MAX).contains(&n) {
                     let message = format!(
@@ -307,21 +297,19 @@ impl Validate for CreateKeyRequest {
                     c.push("byteLength", message);
                 }
             }
-            if let Some(e) = &self.external_id {
-                c.external_id("externalId", e);
-            }
-            if let Some(meta) = &self.meta {
-                c.meta("meta", meta);
-            }
-            if let Some(roles) = &self.roles {
-                c.role_names("roles", roles, 0, ROLES_MAX);
-            }
-            if let Some(perms) = &self.permissions {
-                c.slugs("permissions", perms, 0, PERMISSIONS_MAX);
-            }
-            if let Some(expires) = self.expires {
-                c.expires("expires", expires);
-            }
+            c.some(self.external_id.as_ref(), |c, e| {
+                c.external_id("externalId", e)
+            });
+            c.some(self.meta.as_ref(), |c, meta| c.meta("meta", meta));
+            c.some(self.roles.as_ref(), |c, roles| {
+                c.role_names("roles", roles, 0, ROLES_MAX)
+            });
+            c.some(self.permissions.as_ref(), |c, perms| {
+                c.slugs("permissions", perms, 0, PERMISSIONS_MAX)
+            });
+            c.some(self.expires.as_ref(), |c, expires| {
+                c.expires("expires", *expires)
+            });
             if let Some(credits) = &self.credits {
                 c.credits("credits", credits);
                 if credits.refill.is_some() && credits.remaining.is_none() {
@@ -331,9 +319,9 @@ impl Validate for CreateKeyRequest {
                     );
                 }
             }
-            if let Some(rls) = &self.ratelimits {
-                c.ratelimits("ratelimits", rls);
-            }
+            c.some(self.ratelimits.as_ref(), |c, rls| {
+                c.ratelimits("ratelimits", rls)
+            });
         })
     }
 }
@@ -348,30 +336,28 @@ impl Validate for UpdateKeyRequest {
     fn validate(&self) -> Vec<FieldError> {
         check(|c| {
             c.id("keyId", &self.key_id);
-            if let Some(name) = self.name.as_set() {
-                c.len("name", name, 1, KEY_NAME_MAX_LEN);
-            }
-            if let Some(e) = self.external_id.as_set() {
-                c.external_id("externalId", e);
-            }
-            if let Some(meta) = self.meta.as_set() {
-                c.meta("meta", meta);
-            }
-            if let Some(&expires) = self.expires.as_set() {
-                c.expires("expires", expires);
-            }
-            if let Some(credits) = self.credits.as_set() {
-                c.update_credits("credits", credits);
-            }
-            if let Some(rls) = &self.ratelimits {
-                c.ratelimits("ratelimits", rls);
-            }
-            if let Some(roles) = &self.roles {
-                c.role_names("roles", roles, 0, ROLES_MAX);
-            }
-            if let Some(perms) = &self.permissions {
-                c.slugs("permissions", perms, 0, PERMISSIONS_MAX);
-            }
+            c.some(self.name.as_set(), |c, name| {
+                c.len("name", name, 1, KEY_NAME_MAX_LEN)
+            });
+            c.some(self.external_id.as_set(), |c, e| {
+                c.external_id("externalId", e)
+            });
+            c.some(self.meta.as_set(), |c, meta| c.meta("meta", meta));
+            c.some(self.expires.as_set(), |c, expires| {
+                c.expires("expires", *expires)
+            });
+            c.some(self.credits.as_set(), |c, credits| {
+                c.update_credits("credits", credits)
+            });
+            c.some(self.ratelimits.as_ref(), |c, rls| {
+                c.ratelimits("ratelimits", rls)
+            });
+            c.some(self.roles.as_ref(), |c, roles| {
+                c.role_names("roles", roles, 0, ROLES_MAX)
+            });
+            c.some(self.permissions.as_ref(), |c, perms| {
+                c.slugs("permissions", perms, 0, PERMISSIONS_MAX)
+            });
         })
     }
 }

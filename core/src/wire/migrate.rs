@@ -153,8 +153,7 @@ impl Validate for MigrateKeysRequest {
             c.len("migrationId", &self.migration_id, min, max);
             c.len("apiId", &self.api_id, ID_MIN_LEN, ID_MAX_LEN);
             c.count("keys", self.keys.len(), 1, usize::MAX);
-            for (i, key) in self.keys.iter().enumerate() {
-                let loc = format!("keys[{i}]");
+            c.each("keys", &self.keys, |c, loc, key| {
                 c.len(&format!("{loc}.hash"), &key.hash, HASH_MIN_LEN, usize::MAX);
                 if let Some(name) = &key.name {
                     c.len(&format!("{loc}.name"), name, 1, KEY_NAME_MAX_LEN);
@@ -180,7 +179,7 @@ impl Validate for MigrateKeysRequest {
                 if let Some(rls) = &key.ratelimits {
                     c.ratelimits(&format!("{loc}.ratelimits"), rls);
                 }
-            }
+            });
         })
     }
 }

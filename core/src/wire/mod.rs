@@ -20,6 +20,8 @@
 /// - `pub name: T` — as written;
 /// - `opt name: T` — `pub name: Option<T>`: may be absent (skipped when `None`), but not `null`
 ///   (Unkey's validator refuses it; see `validate::present`);
+/// - `maybe name: T` — `pub name: Option<T>`, skipped when `None`, `null` read as `None`
+///   (response fields);
 /// - `patch name: T` — `pub name: Patch<T>`: absent, `null` or a value.
 macro_rules! wire_struct {
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
@@ -29,6 +31,11 @@ macro_rules! wire_struct {
         wire_struct!(@munch $head [$($done)* $(#[$fm])*
             #[serde(default, deserialize_with = "crate::wire::validate::present")]
             #[serde(skip_serializing_if = "Option::is_none")]
+            pub $f: Option<$t>,] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] $(#[$fm:meta])* maybe $f:ident : $t:ty $(, $($rest:tt)*)?) => {
+        wire_struct!(@munch $head [$($done)* $(#[$fm])*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub $f: Option<$t>,] $($($rest)*)?);
     };
     (@munch $head:tt [$($done:tt)*] $(#[$fm:meta])* patch $f:ident : $t:ty $(, $($rest:tt)*)?) => {
@@ -41,6 +48,36 @@ macro_rules! wire_struct {
     };
     (@munch [$($head:tt)*] [$($done:tt)*]) => {
         $($head)* { $($done)* }
+    };
+}
+
+/// A request naming one resource by a single field, shared by the get and the delete of its
+/// group (`GetRoleRequest` = `DeleteRoleRequest`): the struct, the delete alias, and the
+/// validation `|c, value| check` of the field.
+macro_rules! ref_request {
+    (
+        $(#[$doc:meta])* $get:ident,
+        $(#[$ddoc:meta])* $delete:ident { $field:ident }
+        |$c:ident, $v:ident| $check:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $get {
+            pub $field: String,
+        }
+
+        $(#[$ddoc])*
+        pub type $delete = $get;
+
+        impl Validate for $get {
+            fn validate(&self) -> Vec<FieldError> {
+                let $v = self.$field.as_str();
+                super::validate::check(|$c| {
+                    $check;
+                })
+            }
+        }
     };
 }
 

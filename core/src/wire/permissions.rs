@@ -17,15 +17,15 @@ pub struct Permission {
     pub description: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Role {
-    pub id: String,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<Permission>>,
+wire_struct! {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Role {
+        pub id: String,
+        pub name: String,
+        maybe description: String,
+        maybe permissions: Vec<Permission>,
+    }
 }
 
 wire_struct! {
@@ -44,16 +44,14 @@ pub struct CreatePermissionResponseData {
     pub permission_id: String,
 }
 
-/// `permissions.getPermission` and `deletePermission` ([`DeletePermissionRequest`]):
-/// `permission` is an id or a slug.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GetPermissionRequest {
-    pub permission: String,
+ref_request! {
+    /// `permissions.getPermission` and `deletePermission` ([`DeletePermissionRequest`]):
+    /// `permission` is an id or a slug.
+    GetPermissionRequest,
+    /// `permissions.deletePermission`: the same body and rules as `getPermission`.
+    DeletePermissionRequest { permission }
+    |c, permission| c.slug("permission", permission)
 }
-
-/// `permissions.deletePermission`: the same body and rules as `getPermission`.
-pub type DeletePermissionRequest = GetPermissionRequest;
 
 pub type GetPermissionResponseData = Permission;
 
@@ -92,15 +90,14 @@ pub struct CreateRoleResponseData {
     pub role_id: String,
 }
 
-/// `permissions.getRole` and `deleteRole` ([`DeleteRoleRequest`]): `role` is an id or a name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GetRoleRequest {
-    pub role: String,
+ref_request! {
+    /// `permissions.getRole` and `deleteRole` ([`DeleteRoleRequest`]): `role` is an id or a
+    /// name.
+    GetRoleRequest,
+    /// `permissions.deleteRole`: the same body and rules as `getRole`.
+    DeleteRoleRequest { role }
+    |c, role| c.len("role", role, 1, ROLE_NAME_MAX_LEN)
 }
-
-/// `permissions.deleteRole`: the same body and rules as `getRole`.
-pub type DeleteRoleRequest = GetRoleRequest;
 
 pub type GetRoleResponseData = Role;
 
@@ -122,16 +119,10 @@ impl Validate for CreatePermissionRequest {
         check(|c| {
             c.len("name", &self.name, 1, PERMISSION_NAME_MAX_LEN);
             c.slug("slug", &self.slug);
-            if let Some(d) = &self.description {
-                c.len("description", d, 0, DESCRIPTION_MAX_LEN);
-            }
+            c.some(self.description.as_ref(), |c, d| {
+                c.len("description", d, 0, DESCRIPTION_MAX_LEN)
+            });
         })
-    }
-}
-
-impl Validate for GetPermissionRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.slug("permission", &self.permission))
     }
 }
 
@@ -145,20 +136,12 @@ impl Validate for CreateRoleRequest {
     fn validate(&self) -> Vec<FieldError> {
         check(|c| {
             c.len("name", &self.name, 1, ROLE_NAME_MAX_LEN);
-            if let Some(d) = &self.description {
-                c.len("description", d, 0, DESCRIPTION_MAX_LEN);
-            }
-            if let Some(perms) = &self.permissions {
-                c.slugs("permissions", perms, 0, PERMISSIONS_MAX);
-            }
-        })
-    }
-}
-
-impl Validate for GetRoleRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| {
-            c.len("role", &self.role, 1, ROLE_NAME_MAX_LEN);
+            c.some(self.description.as_ref(), |c, d| {
+                c.len("description", d, 0, DESCRIPTION_MAX_LEN)
+            });
+            c.some(self.permissions.as_ref(), |c, perms| {
+                c.slugs("permissions", perms, 0, PERMISSIONS_MAX)
+            });
         })
     }
 }

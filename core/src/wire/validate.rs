@@ -78,6 +78,39 @@ impl Checker {
         false
     }
 
+    /// Runs `check` on the value of an optional field when it is there.
+    pub(crate) fn some<T: ?Sized, R>(
+        &mut self,
+        value: Option<&T>,
+        check: impl FnOnce(&mut Self, &T) -> R,
+    ) {
+        if let Some(value) = value {
+            check(self, value);
+        }
+    }
+
+    /// Runs `check` on every item with its location `location[i]`.
+    pub(crate) fn each<T>(
+        &mut self,
+        location: &str,
+        items: &[T],
+        mut check: impl FnMut(&mut Self, &str, &T),
+    ) {
+        for (i, item) in items.iter().enumerate() {
+            check(self, &format!("{location}[{i}]"), item);
+        }
+    }
+
+    /// The name of a ratelimit at `location` (`….name`), 3 to `max` characters.
+    pub(crate) fn ratelimit_name(&mut self, location: &str, name: &str, max: usize) {
+        self.len(
+            &format!("{location}.name"),
+            name,
+            RATELIMIT_NAME_MIN_LEN,
+            max,
+        );
+    }
+
     /// At least one character (no maximum).
     pub(crate) fn non_empty(&mut self, location: &str, value: &str) {
         self.len(location, value, 1, usize::MAX);
@@ -171,16 +204,14 @@ impl Checker {
 
     pub(crate) fn slugs(&mut self, location: &str, items: &[String], min: usize, max: usize) {
         self.count(location, items.len(), min, max);
-        for (i, slug) in items.iter().enumerate() {
-            self.slug(&format!("{location}[{i}]"), slug);
-        }
+        self.each(location, items, |c, at, slug| c.slug(at, slug));
     }
 
     pub(crate) fn role_names(&mut self, location: &str, items: &[String], min: usize, max: usize) {
         self.count(location, items.len(), min, max);
-        for (i, role) in items.iter().enumerate() {
-            self.len(&format!("{location}[{i}]"), role, 1, ROLE_NAME_MAX_LEN);
-        }
+        self.each(location, items, |c, at, role| {
+            c.len(at, role, 1, ROLE_NAME_MAX_LEN);
+        });
     }
 
     pub(crate) fn count(&mut self, location: &str, n: usize, min: usize, max: usize) {
@@ -245,29 +276,23 @@ impl Checker {
 
     pub(crate) fn ratelimits(&mut self, location: &str, items: &[RatelimitRequest]) {
         self.count(location, items.len(), 0, RATELIMITS_MAX);
-        for (i, rl) in items.iter().enumerate() {
-            let loc = format!("{location}[{i}]");
-            self.len(
-                &format!("{loc}.name"),
-                &rl.name,
-                RATELIMIT_NAME_MIN_LEN,
-                RATELIMIT_NAME_MAX_LEN,
-            );
+        self.each(location, items, |c, loc, rl| {
+            c.ratelimit_name(loc, &rl.name, RATELIMIT_NAME_MAX_LEN);
             if rl.limit < RATELIMIT_LIMIT_MIN {
-                self.push(
+                c.push(
                     &format!("{loc}.limit"),
                     format!("must be at least {RATELIMIT_LIMIT_MIN}"),
                 );
             }
             if !(RATELIMIT_DURATION_MIN_MS..=RATELIMIT_DURATION_MAX_MS).contains(&rl.duration) {
-                self.push(
+                c.push(
                     &format!("{loc}.duration"),
                     format!(
                         "must be between {RATELIMIT_DURATION_MIN_MS} and {RATELIMIT_DURATION_MAX_MS} milliseconds"
                     ),
                 );
             }
-        }
+        });
     }
 
     pub(crate) fn list(&mut self, limit: Option<u32>, cursor: Option<&str>, search: Option<&str>) {

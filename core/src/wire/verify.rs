@@ -84,32 +84,24 @@ impl std::fmt::Display for VerifyCode {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyKeyResponseData {
-    pub valid: bool,
-    pub code: VerifyCode,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Metadata>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<i64>,
-    /// Remaining credits; absent = unlimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credits: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub roles: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ratelimits: Option<Vec<VerifyRatelimitData>>,
+wire_struct! {
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct VerifyKeyResponseData {
+        pub valid: bool,
+        pub code: VerifyCode,
+        maybe key_id: String,
+        maybe name: String,
+        maybe meta: Metadata,
+        maybe expires: i64,
+        /// Remaining credits; absent = unlimited.
+        maybe credits: i64,
+        maybe enabled: bool,
+        maybe permissions: Vec<String>,
+        maybe roles: Vec<String>,
+        maybe identity: Identity,
+        maybe ratelimits: Vec<VerifyRatelimitData>,
+    }
 }
 
 impl VerifyKeyResponseData {
@@ -160,9 +152,9 @@ impl Validate for VerifyKeyRequest {
             c.len("key", self.key.expose(), 1, KEY_MAX_LEN);
             if let Some(tags) = &self.tags {
                 c.count("tags", tags.len(), 0, TAGS_MAX);
-                for (i, tag) in tags.iter().enumerate() {
-                    c.len(&format!("tags[{i}]"), tag, 1, TAG_MAX_LEN);
-                }
+                c.each("tags", tags, |c, at, tag| {
+                    c.len(at, tag, 1, TAG_MAX_LEN);
+                });
             }
             if let Some(q) = &self.permissions {
                 c.len("permissions", q, 1, PERMISSION_QUERY_MAX_LEN);
@@ -176,14 +168,8 @@ impl Validate for VerifyKeyRequest {
                 }
             }
             if let Some(rls) = &self.ratelimits {
-                for (i, rl) in rls.iter().enumerate() {
-                    let loc = format!("ratelimits[{i}]");
-                    c.len(
-                        &format!("{loc}.name"),
-                        &rl.name,
-                        RATELIMIT_NAME_MIN_LEN,
-                        VERIFY_RATELIMIT_NAME_MAX_LEN,
-                    );
+                c.each("ratelimits", rls, |c, loc, rl| {
+                    c.ratelimit_name(loc, &rl.name, VERIFY_RATELIMIT_NAME_MAX_LEN);
                     for (field, value) in [
                         ("cost", rl.cost),
                         ("limit", rl.limit),
@@ -193,7 +179,7 @@ impl Validate for VerifyKeyRequest {
                             c.push(&format!("{loc}.{field}"), "must not be negative");
                         }
                     }
-                }
+                });
             }
             if let Some(m) = &self.migration_id {
                 c.len("migrationId", m, 0, VERIFY_MIGRATION_ID_MAX_LEN);
