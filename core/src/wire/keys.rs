@@ -201,8 +201,8 @@ pub type RerollKeyResponseData = CreateKeyResponseData;
 
 /// Requests `{keyId, permissions|roles}` of the six link operations, and their validation:
 /// permissions are slugs, roles names; `min` is the fewest items accepted.
-macro_rules! key_list_request {
-    ($(#[$doc:meta])* $name:ident, $field:ident, $check:ident, $max:expr, $min:expr) => {
+macro_rules! key_list_requests {
+    ($($(#[$doc:meta])* $name:ident { $field:ident: $check:ident, $min:literal..=$max:ident })*) => {$(
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -219,33 +219,23 @@ macro_rules! key_list_request {
                 })
             }
         }
-    };
+    )*};
 }
 
-key_list_request!(
+key_list_requests! {
     /// `keys.addPermissions`: missing permissions are created.
-    AddPermissionsRequest, permissions, slugs, PERMISSIONS_MAX, 1
-);
-key_list_request!(
+    AddPermissionsRequest { permissions: slugs, 1..=PERMISSIONS_MAX }
     /// `keys.removePermissions`.
-    RemovePermissionsRequest, permissions, slugs, PERMISSIONS_MAX, 1
-);
-key_list_request!(
+    RemovePermissionsRequest { permissions: slugs, 1..=PERMISSIONS_MAX }
     /// `keys.setPermissions`: replaces the key's direct permissions (may be empty).
-    SetPermissionsRequest, permissions, slugs, PERMISSIONS_MAX, 0
-);
-key_list_request!(
+    SetPermissionsRequest { permissions: slugs, 0..=PERMISSIONS_MAX }
     /// `keys.addRoles`: roles must exist.
-    AddRolesRequest, roles, role_names, ROLES_MAX, 1
-);
-key_list_request!(
+    AddRolesRequest { roles: role_names, 1..=ROLES_MAX }
     /// `keys.removeRoles`.
-    RemoveRolesRequest, roles, role_names, ROLES_MAX, 1
-);
-key_list_request!(
+    RemoveRolesRequest { roles: role_names, 1..=ROLES_MAX }
     /// `keys.setRoles`: replaces the key's roles (may be empty).
-    SetRolesRequest, roles, role_names, ROLES_MAX, 0
-);
+    SetRolesRequest { roles: role_names, 0..=ROLES_MAX }
+}
 
 /// Data of add/remove/setPermissions: the key's direct permissions afterwards.
 pub type KeyPermissionsResponseData = Vec<Permission>;

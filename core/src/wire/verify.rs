@@ -88,18 +88,24 @@ wire_struct! {
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
     #[serde(rename_all = "camelCase")]
     pub struct VerifyKeyResponseData {
+        /// Whether the key may be used: `code` is `VALID`.
         pub valid: bool,
         pub code: VerifyCode,
+        /// The key's details, when it was found (they stay absent for `NOT_FOUND`).
         maybe key_id: String,
         maybe name: String,
         maybe meta: Metadata,
+        /// Unix ms when the key expires.
         maybe expires: i64,
         /// Remaining credits; absent = unlimited.
         maybe credits: i64,
         maybe enabled: bool,
+        /// The key's permissions, direct and through its roles.
         maybe permissions: Vec<String>,
         maybe roles: Vec<String>,
+        /// The identity (external id) owning the key.
         maybe identity: Identity,
+        /// The ratelimits checked, with what is left of each.
         maybe ratelimits: Vec<VerifyRatelimitData>,
     }
 }

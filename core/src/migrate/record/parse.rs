@@ -10,15 +10,22 @@ use crate::wire::limits::{REFILL_DAY_MAX, REFILL_DAY_MIN};
 use crate::wire::{CreditsRequest, KeyCreditsRefill, RatelimitRequest, RefillInterval};
 use crate::SecretKey;
 
-fn opt_string(field: &str, v: Value) -> Parsed<Option<String>> {
+/// An optional field of JSON type `T` (`what`, for the error): `null` is absent.
+fn opt_typed<T: serde::de::DeserializeOwned>(
+    field: &str,
+    v: Value,
+    what: &str,
+) -> Parsed<Option<T>> {
     match v {
         Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        _ => Err(FieldIssue::new(
-            field,
-            format!("`{field}` must be a string"),
-        )),
+        v => serde_json::from_value(v)
+            .map(Some)
+            .map_err(|_| FieldIssue::new(field, format!("`{field}` must be {what}"))),
     }
+}
+
+fn opt_string(field: &str, v: Value) -> Parsed<Option<String>> {
+    opt_typed(field, v, "a string")
 }
 
 fn string_list(field: &str, v: Value) -> Parsed<Vec<String>> {
@@ -303,13 +310,7 @@ impl MigrationRecord {
         let mut hash_variant: Option<HashVariant> = None;
         for (k, v) in map {
             match k.as_str() {
-                "key" => {
-                    r.key = match v {
-                        Value::Null => None,
-                        Value::String(s) => Some(SecretKey::new(s)),
-                        _ => return Err(FieldIssue::new("key", "`key` must be a string")),
-                    }
-                }
+                "key" => r.key = opt_string("key", v)?.map(SecretKey::new),
                 "hash" => match v {
                     Value::Object(obj) => {
                         let (value, variant) = hash_object(obj)?;
@@ -336,13 +337,7 @@ impl MigrationRecord {
                 "externalId" => r.external_id = opt_string("externalId", v)?,
                 "customerId" => customer_id = opt_string("customerId", v)?,
                 "workspaceId" => r.workspace_id = opt_string("workspaceId", v)?,
-                "meta" => {
-                    r.meta = match v {
-                        Value::Null => None,
-                        Value::Object(m) => Some(m),
-                        _ => return Err(FieldIssue::new("meta", "`meta` must be a JSON object")),
-                    }
-                }
+                "meta" => r.meta = opt_typed("meta", v, "a JSON object")?,
                 "roles" => r.roles = string_list("roles", v)?,
                 "permissions" => r.permissions = string_list("permissions", v)?,
                 "scopes" => {
@@ -362,13 +357,7 @@ impl MigrationRecord {
                     }
                 }
                 "expires" => r.expires = opt_i64("expires", v)?,
-                "enabled" => {
-                    r.enabled = match v {
-                        Value::Null => None,
-                        Value::Bool(b) => Some(b),
-                        _ => return Err(FieldIssue::new("enabled", "`enabled` must be a boolean")),
-                    }
-                }
+                "enabled" => r.enabled = opt_typed("enabled", v, "a boolean")?,
                 "credits" => r.credits = credits_from_value(v)?,
                 "ratelimits" => r.ratelimits = ratelimits_from_value(v)?,
                 other => {
