@@ -312,37 +312,53 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(mask_key("sk_live_abcdefghijklXy9Z"), "sk_live_…Xy9Z");
-        assert_eq!(mask_key("sk_short"), "sk_…");
-        assert_eq!(mask_key("abcdefghijkl"), "…ijkl");
-        assert_eq!(mask_key("abcdefghijk"), "…");
-        assert_eq!(mask_key(""), "…");
-        assert_eq!(mask_key("_"), "…");
-        assert_eq!(mask_key("sk_"), "sk_…");
-        assert_eq!(mask_key("sk_日本語のキー日本語のキー🔑"), "sk_…のキー🔑");
-        // Not a valid prefix before the last '_': nothing of it is shown.
-        assert_eq!(mask_key("legacy-secret_part_abcdefgh1234"), "…1234");
-        assert_eq!(key_start("sk_live_abcdefghijklXy9Z"), "sk_live_abcd");
-        assert_eq!(key_start("sk_short"), "sk_");
-        assert_eq!(key_start("日本語のキー日本語のキー🔑"), "日本語の");
-        assert_eq!(key_prefix("nounderscore"), None);
-        assert_eq!(key_prefix("_x"), None);
-        assert_eq!(key_prefix("a_b_c"), Some("a_b"));
+        for (key, masked) in [
+            ("sk_live_abcdefghijklXy9Z", "sk_live_…Xy9Z"),
+            ("sk_short", "sk_…"),
+            ("abcdefghijkl", "…ijkl"),
+            ("abcdefghijk", "…"),
+            ("", "…"),
+            ("_", "…"),
+            ("sk_", "sk_…"),
+            ("sk_日本語のキー日本語のキー🔑", "sk_…のキー🔑"),
+            // Not a valid prefix before the last '_': nothing of it is shown.
+            ("legacy-secret_part_abcdefgh1234", "…1234"),
+        ] {
+            assert_eq!(mask_key(key), masked, "{key}");
+        }
+        for (key, start) in [
+            ("sk_live_abcdefghijklXy9Z", "sk_live_abcd"),
+            ("sk_short", "sk_"),
+            ("日本語のキー日本語のキー🔑", "日本語の"),
+        ] {
+            assert_eq!(key_start(key), start, "{key}");
+        }
+        for (key, prefix) in [("nounderscore", None), ("_x", None), ("a_b_c", Some("a_b"))] {
+            assert_eq!(key_prefix(key), prefix, "{key}");
+        }
     }
 
     #[test]
     fn shown_names_and_values() {
-        assert_eq!(shown_name("apiId"), "apiId");
-        assert_eq!(shown_name("hashVariant"), "hashVariant");
-        assert_eq!(shown_name("sk_live_abcdefghijklXy9Z"), "sk_live_…Xy9Z");
-        assert_eq!(shown_name("api_id"), "api_…");
-        assert_eq!(shown_name("abcdefghijklmnopqrstuvwxyz"), "…wxyz");
-        assert_eq!(shown_name(""), "…");
-        assert_eq!(shown_value("admin"), "admin");
-        assert_eq!(shown_value("documents.read"), "documents.read");
-        assert_eq!(shown_value("api.*.read_key"), "api.*.read_key");
-        assert_eq!(shown_value("api_calls"), "api_calls");
-        assert_eq!(shown_value("heavy-operations"), "heavy-operations");
+        for (name, shown) in [
+            ("apiId", "apiId"),
+            ("hashVariant", "hashVariant"),
+            ("sk_live_abcdefghijklXy9Z", "sk_live_…Xy9Z"),
+            ("api_id", "api_…"),
+            ("abcdefghijklmnopqrstuvwxyz", "…wxyz"),
+            ("", "…"),
+        ] {
+            assert_eq!(shown_name(name), shown, "{name}");
+        }
+        for plain in [
+            "admin",
+            "documents.read",
+            "api.*.read_key",
+            "api_calls",
+            "heavy-operations",
+        ] {
+            assert_eq!(shown_value(plain), plain);
+        }
         let key = generate_key(Some("sk_live"), 16).unwrap();
         let shown = shown_value(key.expose());
         assert!(

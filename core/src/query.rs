@@ -212,28 +212,29 @@ impl Parser {
     }
 
     fn query(&mut self) -> Result<PermissionQuery> {
-        let mut parts = vec![self.and()?];
-        while matches!(self.peek().0, Token::Or) {
-            self.next += 1;
-            parts.push(self.and()?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.pop().expect("one part")
-        } else {
-            PermissionQuery::Or(parts)
-        })
+        self.chain(&Token::Or, Self::and, PermissionQuery::Or)
     }
 
     fn and(&mut self) -> Result<PermissionQuery> {
-        let mut parts = vec![self.primary()?];
-        while matches!(self.peek().0, Token::And) {
+        self.chain(&Token::And, Self::primary, PermissionQuery::And)
+    }
+
+    /// `part ( op part )*`, made into `join(parts)` when there is more than one part.
+    fn chain(
+        &mut self,
+        op: &Token,
+        part: fn(&mut Self) -> Result<PermissionQuery>,
+        join: fn(Vec<PermissionQuery>) -> PermissionQuery,
+    ) -> Result<PermissionQuery> {
+        let mut parts = vec![part(self)?];
+        while self.peek().0 == op {
             self.next += 1;
-            parts.push(self.primary()?);
+            parts.push(part(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.pop().expect("one part")
         } else {
-            PermissionQuery::And(parts)
+            join(parts)
         })
     }
 

@@ -46,6 +46,17 @@ pub fn is_permission_char(c: char) -> bool {
     wire::is_permission_query_char(c)
 }
 
+/// The builder methods `with_<action>`: the same scope, also allowing the action.
+macro_rules! with_action {
+    ($($(#[$doc:meta])* $method:ident: $action:ident,)*) => {$(
+        $(#[$doc])*
+        pub fn $method(mut self) -> Self {
+            self.$action = true;
+            self
+        }
+    )*};
+}
+
 impl Scope {
     /// A scope on `representation` with no action allowed yet.
     pub fn new(representation: impl Into<String>) -> Self {
@@ -55,28 +66,15 @@ impl Scope {
         }
     }
 
-    /// The same scope, also allowing `read`.
-    pub fn with_read(mut self) -> Self {
-        self.read = true;
-        self
-    }
-
-    /// The same scope, also allowing `create`.
-    pub fn with_create(mut self) -> Self {
-        self.create = true;
-        self
-    }
-
-    /// The same scope, also allowing `update`.
-    pub fn with_update(mut self) -> Self {
-        self.update = true;
-        self
-    }
-
-    /// The same scope, also allowing `delete`.
-    pub fn with_delete(mut self) -> Self {
-        self.delete = true;
-        self
+    with_action! {
+        /// The same scope, also allowing `read`.
+        with_read: read,
+        /// The same scope, also allowing `create`.
+        with_create: create,
+        /// The same scope, also allowing `update`.
+        with_update: update,
+        /// The same scope, also allowing `delete`.
+        with_delete: delete,
     }
 
     /// The same scope, allowing all four actions.

@@ -101,16 +101,8 @@ wire_struct! {
     pub struct CreateKeyRequest {
         pub api_id: String,
         opt prefix: String,
-        opt name: String,
         opt byte_length: u32,
-        opt external_id: String,
-        opt meta: Metadata,
-        opt roles: Vec<String>,
-        opt permissions: Vec<String>,
-        opt expires: i64,
-        opt credits: CreditsRequest,
-        opt ratelimits: Vec<RatelimitRequest>,
-        opt enabled: bool,
+        key_settings!,
         opt recoverable: bool,
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::limits::*;
 use super::validate::check;
-use super::{CreditsRequest, Metadata, RatelimitRequest, Validate};
+use super::Validate;
 use crate::FieldError;
 
 wire_struct! {
@@ -26,15 +26,7 @@ wire_struct! {
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct MigrateKeyData {
         pub hash: String,
-        opt name: String,
-        opt external_id: String,
-        opt meta: Metadata,
-        opt roles: Vec<String>,
-        opt permissions: Vec<String>,
-        opt expires: i64,
-        opt enabled: bool,
-        opt credits: CreditsRequest,
-        opt ratelimits: Vec<RatelimitRequest>,
+        key_settings!,
         /// keyshift extension (DESIGN §4): the key's clear leading part as the legacy system
         /// kept it (e.g. `sk_live_ab12`). Required for `bcrypt` hashes, which verify finds
         /// through it; see [`check_migrated_start`]. Hosted Unkey does not know this field;

@@ -22,7 +22,8 @@
 ///   (Unkey's validator refuses it; see `validate::present`);
 /// - `maybe name: T` — `pub name: Option<T>`, skipped when `None`, `null` read as `None`
 ///   (response fields);
-/// - `patch name: T` — `pub name: Patch<T>`: absent, `null` or a value.
+/// - `patch name: T` — `pub name: Patch<T>`: absent, `null` or a value;
+/// - `key_settings!` — the settings of a key, shared by createKey and migrateKeys.
 macro_rules! wire_struct {
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         wire_struct!(@munch [$(#[$m])* pub struct $name] [] $($body)*);
@@ -45,6 +46,25 @@ macro_rules! wire_struct {
     };
     (@munch $head:tt [$($done:tt)*] $(#[$fm:meta])* pub $f:ident : $t:ty $(, $($rest:tt)*)?) => {
         wire_struct!(@munch $head [$($done)* $(#[$fm])* pub $f: $t,] $($($rest)*)?);
+    };
+    // The settings a key is created or migrated with (createKey, migrateKeys' key data):
+    // declared once, in this order.
+    (@munch $head:tt [$($done:tt)*] key_settings! $(, $($rest:tt)*)?) => {
+        wire_struct!(@munch $head [$($done)*]
+            opt name: String,
+            /// The owner of the key (created when it does not exist).
+            opt external_id: String,
+            opt meta: crate::wire::Metadata,
+            /// Role names (they must exist).
+            opt roles: Vec<String>,
+            /// Permission slugs (missing ones are created).
+            opt permissions: Vec<String>,
+            /// Unix ms when the key expires.
+            opt expires: i64,
+            opt enabled: bool,
+            opt credits: crate::wire::CreditsRequest,
+            opt ratelimits: Vec<crate::wire::RatelimitRequest>
+            $(, $($rest)*)?);
     };
     (@munch [$($head:tt)*] [$($done:tt)*]) => {
         $($head)* { $($done)* }
