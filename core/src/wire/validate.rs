@@ -326,6 +326,8 @@ pub enum Patch<T> {
     Set(T),
 }
 
+// By hand: `#[derive(Default)]` would ask `T: Default`.
+#[allow(clippy::derivable_impls)]
 impl<T> Default for Patch<T> {
     fn default() -> Self {
         Patch::Leave
