@@ -222,54 +222,47 @@ impl std::str::FromStr for Op {
 
 /// Every operation of §4 as `group.op`; the server routes `POST /v2/<op>`. (The names of
 /// [`Op::ALL`], kept for callers that match on strings.)
-pub const OPERATIONS: &[&str] = &[
-    "apis.createApi",
-    "apis.getApi",
-    "apis.listKeys",
-    "apis.deleteApi",
-    "keys.createKey",
-    "keys.verifyKey",
-    "keys.getKey",
-    "keys.updateKey",
-    "keys.deleteKey",
-    "keys.rerollKey",
-    "keys.migrateKeys",
-    "keys.addPermissions",
-    "keys.removePermissions",
-    "keys.setPermissions",
-    "keys.addRoles",
-    "keys.removeRoles",
-    "keys.setRoles",
-    "keys.updateCredits",
-    "keys.whoami",
-    "permissions.createPermission",
-    "permissions.getPermission",
-    "permissions.listPermissions",
-    "permissions.deletePermission",
-    "permissions.createRole",
-    "permissions.getRole",
-    "permissions.listRoles",
-    "permissions.deleteRole",
-    "permissions.setRolePermissions",
-    "identities.createIdentity",
-    "identities.getIdentity",
-    "identities.listIdentities",
-    "identities.deleteIdentity",
-    "identities.updateIdentity",
-];
+pub const OPERATIONS: &[&str] = &names_of::<{ Op::ALL.len() }>(None);
 
 /// Operations answered with a list and `pagination` ([`Op::is_list`]).
-pub const LIST_OPERATIONS: &[&str] = &[
-    "apis.listKeys",
-    "permissions.listPermissions",
-    "permissions.listRoles",
-    "identities.listIdentities",
-];
+pub const LIST_OPERATIONS: &[&str] = &names_of::<{ count_of(OpKind::List) }>(Some(OpKind::List));
 
 /// Operations for which the client sends an `Idempotency-Key` header
 /// ([`Op::sends_idempotency_key`]).
 pub const IDEMPOTENT_OPERATIONS: &[&str] =
-    &["keys.createKey", "keys.rerollKey", "keys.migrateKeys"];
+    &names_of::<{ count_of(OpKind::Mint) }>(Some(OpKind::Mint));
+
+/// How many operations are of `kind`.
+const fn count_of(kind: OpKind) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < Op::ALL.len() {
+        if Op::ALL[i].kind() as u8 == kind as u8 {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The names of the operations of `kind` (all with `None`), in the order of [`Op::ALL`]; `N`
+/// is their number.
+const fn names_of<const N: usize>(kind: Option<OpKind>) -> [&'static str; N] {
+    let mut names = [""; N];
+    let (mut i, mut n) = (0, 0);
+    while i < Op::ALL.len() {
+        let op = Op::ALL[i];
+        let picked = match kind {
+            None => true,
+            Some(kind) => op.kind() as u8 == kind as u8,
+        };
+        if picked {
+            names[n] = op.name();
+            n += 1;
+        }
+        i += 1;
+    }
+    names
+}
 
 #[cfg(test)]
 mod tests {
