@@ -334,16 +334,18 @@ pub fn run_keys(command: &KeysCommand, connect: &ConnectArgs, json_output: bool)
             KeysCommand::Update(args) => {
                 let patch = UpdateKeyRequest {
                     key_id: args.key_id.clone(),
-                    name: args.name.clone().map(Some),
+                    name: args.name.clone().map(Some).into(),
                     enabled: args.enabled,
-                    expires: parse_nullable("expires", &args.expires)?,
-                    meta: parse_meta(&args.meta)?.map(Some),
-                    credits: parse_nullable("credits", &args.credits)?.map(|remaining| {
-                        Some(wire::UpdateKeyCredits {
-                            remaining: Some(remaining),
-                            refill: None,
+                    expires: parse_nullable("expires", &args.expires)?.into(),
+                    meta: parse_meta(&args.meta)?.map(Some).into(),
+                    credits: parse_nullable("credits", &args.credits)?
+                        .map(|remaining| {
+                            Some(wire::UpdateKeyCredits {
+                                remaining: Some(remaining).into(),
+                                refill: wire::Patch::Leave,
+                            })
                         })
-                    }),
+                        .into(),
                     ..UpdateKeyRequest::default()
                 };
                 client.update_key(&patch).await?;

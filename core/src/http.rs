@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
 use crate::backend::{repeatable, Backend, CallOptions, Reply};
-use crate::error::{Error, ErrorCode, FieldError};
+use crate::error::{Error, ErrorCode};
 use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::wire::{ErrorEnvelope, Meta, Pagination, Problem, SuccessEnvelope};
 use crate::{Result, SecretKey};
 
 /// Defaults of DESIGN.md §4: 5 s per attempt, 15 s in all, 3 attempts.
@@ -283,20 +284,9 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn parse_success(bytes: &[u8], header_request_id: Option<String>) -> Result<Reply> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        #[serde(default)]
-        meta: Option<Meta>,
-        data: Option<serde_json::Value>,
-        #[serde(default)]
-        pagination: Option<crate::wire::Pagination>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Meta {
-        request_id: Option<String>,
-    }
-    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+    // The one envelope of wire::envelope, read leniently: `meta` and `data` may be missing.
+    type Lenient = SuccessEnvelope<Option<serde_json::Value>, Pagination, Option<Meta>>;
+    let envelope: Lenient = serde_json::from_slice(bytes).map_err(|e| {
         undocumented(
             header_request_id.clone(),
             format!("response is not the documented envelope: {e}"),
@@ -305,7 +295,9 @@ fn parse_success(bytes: &[u8], header_request_id: Option<String>) -> Result<Repl
     let has_meta = envelope.meta.is_some();
     let request_id = envelope
         .meta
-        .and_then(|m| m.request_id)
+        .as_ref()
+        .and_then(Meta::request_id)
+        .map(str::to_string)
         .or(header_request_id);
     // Unkey answers some deletes with `meta` alone; a caller expecting fields still gets a
     // server_error when it decodes the empty object.
@@ -341,38 +333,20 @@ pub fn parse_problem(
     header_request_id: Option<String>,
     hint: Option<Duration>,
 ) -> Error {
-    #[derive(serde::Deserialize)]
-    struct Body {
-        #[serde(default)]
-        meta: Option<Meta>,
-        #[serde(default)]
-        error: Option<Problem>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Meta {
-        request_id: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Problem {
-        title: Option<String>,
-        detail: Option<String>,
-        #[serde(default)]
-        errors: Option<Vec<FieldError>>,
-    }
-    let parsed: Option<Body> = serde_json::from_slice(bytes).ok();
+    // The one envelope of wire::envelope, read leniently: either part may be missing.
+    let parsed: Option<ErrorEnvelope<Option<Meta>, Option<Problem>>> =
+        serde_json::from_slice(bytes).ok();
     let request_id = parsed
         .as_ref()
         .and_then(|b| b.meta.as_ref())
-        .and_then(|m| m.request_id.clone())
+        .and_then(Meta::request_id)
+        .map(str::to_string)
         .or(header_request_id);
     let problem = parsed.and_then(|b| b.error);
     let message = match &problem {
         Some(p) => p
-            .detail
-            .clone()
-            .or_else(|| p.title.clone())
-            .unwrap_or_else(|| format!("HTTP {status}")),
+            .message()
+            .map_or_else(|| format!("HTTP {status}"), str::to_string),
         None => format!("HTTP {status} with an undocumented body"),
     };
     let code = ErrorCode::from_status(status);

@@ -7,16 +7,19 @@
 //! [`looks_like_key`] check.
 
 use crate::error::{Error, Result};
+use crate::wire::{self, limits};
 use crate::SecretKey;
 
+// The limits are the wire's (`keys.createKey`'s `byteLength` and `prefix`): written once there.
+
 /// Fewest random bytes in a generated key.
-pub const MIN_BYTE_LENGTH: usize = 16;
+pub const MIN_BYTE_LENGTH: usize = limits::BYTE_LENGTH_MIN as usize;
 /// Most random bytes in a generated key.
-pub const MAX_BYTE_LENGTH: usize = 255;
+pub const MAX_BYTE_LENGTH: usize = limits::BYTE_LENGTH_MAX as usize;
 /// Random bytes in a generated key when the caller does not say.
-pub const DEFAULT_BYTE_LENGTH: usize = 16;
+pub const DEFAULT_BYTE_LENGTH: usize = limits::BYTE_LENGTH_DEFAULT as usize;
 /// Longest prefix (`[A-Za-z0-9_]{1,16}`).
-pub const MAX_PREFIX_LEN: usize = 16;
+pub const MAX_PREFIX_LEN: usize = limits::PREFIX_MAX_LEN;
 /// Characters of checksum at the end of a generated key.
 pub const CHECKSUM_LEN: usize = 6;
 
@@ -31,13 +34,11 @@ const MIN_SHOWN_SECRET_CHARS: usize = 12;
 /// Characters of the secret part shown by [`mask_key`] (end) and [`key_start`] (start).
 const SHOWN_CHARS: usize = 4;
 
-/// Checks a key prefix: 1 to 16 characters of `[A-Za-z0-9_]` (`invalid_input`, field `prefix`).
+/// Checks a key prefix: 1 to 16 characters of `[A-Za-z0-9_]` (`invalid_input`, field `prefix`),
+/// the rule of `keys.createKey`.
 pub fn validate_prefix(prefix: &str) -> Result<()> {
-    let ok = !prefix.is_empty()
-        && prefix.len() <= MAX_PREFIX_LEN
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok = (limits::PREFIX_MIN_LEN..=MAX_PREFIX_LEN).contains(&prefix.len())
+        && prefix.chars().all(wire::is_id_char);
     if ok {
         Ok(())
     } else {
@@ -311,37 +312,53 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(mask_key("sk_live_abcdefghijklXy9Z"), "sk_live_…Xy9Z");
-        assert_eq!(mask_key("sk_short"), "sk_…");
-        assert_eq!(mask_key("abcdefghijkl"), "…ijkl");
-        assert_eq!(mask_key("abcdefghijk"), "…");
-        assert_eq!(mask_key(""), "…");
-        assert_eq!(mask_key("_"), "…");
-        assert_eq!(mask_key("sk_"), "sk_…");
-        assert_eq!(mask_key("sk_日本語のキー日本語のキー🔑"), "sk_…のキー🔑");
-        // Not a valid prefix before the last '_': nothing of it is shown.
-        assert_eq!(mask_key("legacy-secret_part_abcdefgh1234"), "…1234");
-        assert_eq!(key_start("sk_live_abcdefghijklXy9Z"), "sk_live_abcd");
-        assert_eq!(key_start("sk_short"), "sk_");
-        assert_eq!(key_start("日本語のキー日本語のキー🔑"), "日本語の");
-        assert_eq!(key_prefix("nounderscore"), None);
-        assert_eq!(key_prefix("_x"), None);
-        assert_eq!(key_prefix("a_b_c"), Some("a_b"));
+        for (key, masked) in [
+            ("sk_live_abcdefghijklXy9Z", "sk_live_…Xy9Z"),
+            ("sk_short", "sk_…"),
+            ("abcdefghijkl", "…ijkl"),
+            ("abcdefghijk", "…"),
+            ("", "…"),
+            ("_", "…"),
+            ("sk_", "sk_…"),
+            ("sk_日本語のキー日本語のキー🔑", "sk_…のキー🔑"),
+            // Not a valid prefix before the last '_': nothing of it is shown.
+            ("legacy-secret_part_abcdefgh1234", "…1234"),
+        ] {
+            assert_eq!(mask_key(key), masked, "{key}");
+        }
+        for (key, start) in [
+            ("sk_live_abcdefghijklXy9Z", "sk_live_abcd"),
+            ("sk_short", "sk_"),
+            ("日本語のキー日本語のキー🔑", "日本語の"),
+        ] {
+            assert_eq!(key_start(key), start, "{key}");
+        }
+        for (key, prefix) in [("nounderscore", None), ("_x", None), ("a_b_c", Some("a_b"))] {
+            assert_eq!(key_prefix(key), prefix, "{key}");
+        }
     }
 
     #[test]
     fn shown_names_and_values() {
-        assert_eq!(shown_name("apiId"), "apiId");
-        assert_eq!(shown_name("hashVariant"), "hashVariant");
-        assert_eq!(shown_name("sk_live_abcdefghijklXy9Z"), "sk_live_…Xy9Z");
-        assert_eq!(shown_name("api_id"), "api_…");
-        assert_eq!(shown_name("abcdefghijklmnopqrstuvwxyz"), "…wxyz");
-        assert_eq!(shown_name(""), "…");
-        assert_eq!(shown_value("admin"), "admin");
-        assert_eq!(shown_value("documents.read"), "documents.read");
-        assert_eq!(shown_value("api.*.read_key"), "api.*.read_key");
-        assert_eq!(shown_value("api_calls"), "api_calls");
-        assert_eq!(shown_value("heavy-operations"), "heavy-operations");
+        for (name, shown) in [
+            ("apiId", "apiId"),
+            ("hashVariant", "hashVariant"),
+            ("sk_live_abcdefghijklXy9Z", "sk_live_…Xy9Z"),
+            ("api_id", "api_…"),
+            ("abcdefghijklmnopqrstuvwxyz", "…wxyz"),
+            ("", "…"),
+        ] {
+            assert_eq!(shown_name(name), shown, "{name}");
+        }
+        for plain in [
+            "admin",
+            "documents.read",
+            "api.*.read_key",
+            "api_calls",
+            "heavy-operations",
+        ] {
+            assert_eq!(shown_value(plain), plain);
+        }
         let key = generate_key(Some("sk_live"), 16).unwrap();
         let shown = shown_value(key.expose());
         assert!(

@@ -7,7 +7,7 @@
 //! query   := and ( OR and )*
 //! and     := primary ( AND primary )*
 //! primary := NAME | '(' query ')'
-//! NAME    := [A-Za-z0-9._\-*:/]+   (except the words AND / OR)
+//! NAME    := [A-Za-z0-9._\-*:/]+   (except the words AND / OR; wire::is_permission_query_char)
 //! ```
 //! Parse errors are `invalid_input` on field `permissions`; their message always contains
 //! `at position N`, N being the 0-based character position of the problem.
@@ -16,10 +16,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, Result};
-use crate::scope::is_permission_char;
+use crate::wire::is_permission_query_char as is_permission_char;
 
 /// Longest query accepted, in characters (Unkey's limit).
-pub const MAX_QUERY_LEN: usize = 1000;
+pub const MAX_QUERY_LEN: usize = crate::wire::limits::PERMISSION_QUERY_MAX_LEN;
 /// Deepest parenthesis nesting accepted.
 pub const MAX_QUERY_DEPTH: usize = 64;
 
@@ -212,28 +212,29 @@ impl Parser {
     }
 
     fn query(&mut self) -> Result<PermissionQuery> {
-        let mut parts = vec![self.and()?];
-        while matches!(self.peek().0, Token::Or) {
-            self.next += 1;
-            parts.push(self.and()?);
-        }
-        Ok(if parts.len() == 1 {
-            parts.pop().expect("one part")
-        } else {
-            PermissionQuery::Or(parts)
-        })
+        self.chain(&Token::Or, Self::and, PermissionQuery::Or)
     }
 
     fn and(&mut self) -> Result<PermissionQuery> {
-        let mut parts = vec![self.primary()?];
-        while matches!(self.peek().0, Token::And) {
+        self.chain(&Token::And, Self::primary, PermissionQuery::And)
+    }
+
+    /// `part ( op part )*`, made into `join(parts)` when there is more than one part.
+    fn chain(
+        &mut self,
+        op: &Token,
+        part: fn(&mut Self) -> Result<PermissionQuery>,
+        join: fn(Vec<PermissionQuery>) -> PermissionQuery,
+    ) -> Result<PermissionQuery> {
+        let mut parts = vec![part(self)?];
+        while self.peek().0 == op {
             self.next += 1;
-            parts.push(self.primary()?);
+            parts.push(part(self)?);
         }
         Ok(if parts.len() == 1 {
             parts.pop().expect("one part")
         } else {
-            PermissionQuery::And(parts)
+            join(parts)
         })
     }
 

@@ -6,12 +6,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::wire::{self, limits::PERMISSION_SLUG_MAX_LEN};
 
 /// The four actions of a scope, in the order permissions are listed.
 pub const ACTIONS: [&str; 4] = ["read", "create", "update", "delete"];
 
-/// Longest permission name (Unkey's limit); a representation leaves room for `.delete`.
-pub const MAX_PERMISSION_LEN: usize = 512;
+/// Longest permission a scope can grant: a permission slug's limit
+/// ([`PERMISSION_SLUG_MAX_LEN`], what `keys.createKey` accepts); a representation leaves room
+/// for `.delete`.
+pub const MAX_PERMISSION_LEN: usize = PERMISSION_SLUG_MAX_LEN;
+
+/// Longest representation: room is left for the longest action, `.delete`.
+pub const MAX_REPRESENTATION_LEN: usize = MAX_PERMISSION_LEN - ".delete".len();
 
 /// A resource and the actions allowed on it. Serialized in camelCase; missing actions are false.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -33,9 +39,22 @@ pub struct Scope {
     pub delete: bool,
 }
 
-/// Whether `c` may appear in a permission name (the alphabet of permission queries).
+/// Whether `c` may appear in a permission name of a permission query
+/// ([`wire::is_permission_query_char`]). A scope's representation takes the slug alphabet
+/// ([`wire::is_permission_slug_char`]), which has no `/`.
 pub fn is_permission_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '*' | ':' | '/')
+    wire::is_permission_query_char(c)
+}
+
+/// The builder methods `with_<action>`: the same scope, also allowing the action.
+macro_rules! with_action {
+    ($($(#[$doc:meta])* $method:ident: $action:ident,)*) => {$(
+        $(#[$doc])*
+        pub fn $method(mut self) -> Self {
+            self.$action = true;
+            self
+        }
+    )*};
 }
 
 impl Scope {
@@ -47,28 +66,15 @@ impl Scope {
         }
     }
 
-    /// The same scope, also allowing `read`.
-    pub fn with_read(mut self) -> Self {
-        self.read = true;
-        self
-    }
-
-    /// The same scope, also allowing `create`.
-    pub fn with_create(mut self) -> Self {
-        self.create = true;
-        self
-    }
-
-    /// The same scope, also allowing `update`.
-    pub fn with_update(mut self) -> Self {
-        self.update = true;
-        self
-    }
-
-    /// The same scope, also allowing `delete`.
-    pub fn with_delete(mut self) -> Self {
-        self.delete = true;
-        self
+    with_action! {
+        /// The same scope, also allowing `read`.
+        with_read: read,
+        /// The same scope, also allowing `create`.
+        with_create: create,
+        /// The same scope, also allowing `update`.
+        with_update: update,
+        /// The same scope, also allowing `delete`.
+        with_delete: delete,
     }
 
     /// The same scope, allowing all four actions.
@@ -92,8 +98,9 @@ impl Scope {
         !(self.read || self.create || self.update || self.delete)
     }
 
-    /// Checks the representation: not empty, at most 505 characters, only letters, digits and
-    /// `. _ - * : /` (`invalid_input`, field `scopes`).
+    /// Checks the representation with the rule of permission slugs, the one `keys.createKey`
+    /// applies to the permissions it grants: not empty, at most [`MAX_REPRESENTATION_LEN`]
+    /// characters, only letters, digits and `_ : - . *` (`invalid_input`, field `scopes`).
     pub fn validate(&self) -> Result<()> {
         let r = &self.representation;
         if r.is_empty() {
@@ -102,21 +109,25 @@ impl Scope {
                 "scope representation must not be empty",
             ));
         }
-        if r.len() > MAX_PERMISSION_LEN - ".delete".len() {
+        if r.chars().count() > MAX_REPRESENTATION_LEN {
             return Err(Error::invalid_input(
                 "scopes",
                 format!(
-                    "scope representation is too long (at most {} characters)",
-                    MAX_PERMISSION_LEN - ".delete".len()
+                    "scope representation is too long (at most {MAX_REPRESENTATION_LEN} characters)"
                 ),
             ));
         }
-        if let Some((i, c)) = r.chars().enumerate().find(|(_, c)| !is_permission_char(*c)) {
+        let bad = r
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !wire::is_permission_slug_char(*c));
+        if let Some((i, c)) = bad {
             return Err(Error::invalid_input(
                 "scopes",
                 format!(
                     "invalid character {c:?} at position {i} of scope representation; \
-                     allowed: letters, digits and . _ - * : /"
+                     allowed: {}",
+                    wire::PERMISSION_SLUG_CHARS
                 ),
             ));
         }
@@ -253,12 +264,43 @@ mod tests {
 
     #[test]
     fn validate_limits() {
-        assert!(Scope::new("a.b-c_d*:/e").validate().is_ok());
+        assert!(Scope::new("a.b-c_d*:e").validate().is_ok());
         assert!(Scope::new("").validate().is_err());
-        assert!(Scope::new("x".repeat(505)).validate().is_ok());
-        assert!(Scope::new("x".repeat(506)).validate().is_err());
+        assert!(Scope::new("x".repeat(121)).validate().is_ok());
+        assert!(Scope::new("x".repeat(122)).validate().is_err());
         let err = Scope::new("a!b").validate().unwrap_err();
         assert!(err.message.contains("position 1"));
+        // Issue 10: `/` is not in a permission slug, so `a/b` fails here, not at createKey.
+        let err = Scope::new("a/b").validate().unwrap_err();
+        assert!(err.message.contains("position 1"), "{}", err.message);
+    }
+
+    /// One rule: every permission of a valid scope is a slug `keys.createKey` accepts, and a
+    /// scope whose permissions createKey would refuse is refused here.
+    #[test]
+    fn valid_scopes_grant_permissions_create_key_accepts() {
+        use crate::wire::{CreateKeyRequest, Validate};
+        let create_key = |scope: &Scope| CreateKeyRequest {
+            api_id: "api_123".into(),
+            permissions: Some(scope.permissions()),
+            ..Default::default()
+        };
+        for representation in [
+            "profile".to_string(),
+            "org:billing.*".into(),
+            "x".repeat(MAX_REPRESENTATION_LEN),
+            "x".repeat(MAX_REPRESENTATION_LEN + 1),
+            "a/b".into(),
+            "a b".into(),
+            "é".into(),
+        ] {
+            let scope = Scope::new(representation.as_str()).with_all();
+            assert_eq!(
+                scope.validate().is_ok(),
+                create_key(&scope).validate().is_empty(),
+                "{representation}"
+            );
+        }
     }
 
     #[test]

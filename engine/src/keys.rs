@@ -148,11 +148,11 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
     let key = live_key(conn, ws, &req.key_id)?;
     let id = key.id.as_str();
     let now = now_ms();
-    if let Some(name) = &req.name {
+    if let Some(name) = req.name.as_option() {
         conn.execute("UPDATE keys SET name = ?1 WHERE id = ?2", params![name, id])
             .db()?;
     }
-    if let Some(external_id) = &req.external_id {
+    if let Some(external_id) = req.external_id.as_option() {
         let identity_id = match external_id {
             Some(e) => Some(ensure_identity(conn, ws, e)?),
             None => None,
@@ -163,14 +163,14 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         )
         .db()?;
     }
-    if let Some(meta) = &req.meta {
+    if let Some(meta) = req.meta.as_option() {
         conn.execute(
             "UPDATE keys SET meta = ?1 WHERE id = ?2",
-            params![meta_text(meta.as_ref()), id],
+            params![meta_text(meta), id],
         )
         .db()?;
     }
-    if let Some(expires) = req.expires {
+    if let Some(expires) = req.expires.as_option() {
         conn.execute(
             "UPDATE keys SET expires = ?1 WHERE id = ?2",
             params![expires, id],
@@ -185,8 +185,8 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         .db()?;
     }
     match &req.credits {
-        None => {}
-        Some(None) => {
+        Patch::Leave => {}
+        Patch::Clear => {
             conn.execute(
                 "UPDATE keys SET remaining = NULL, refill_interval = NULL, refill_amount = NULL, \
                  refill_day = NULL WHERE id = ?1",
@@ -194,15 +194,15 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
             )
             .db()?;
         }
-        Some(Some(credits)) => {
-            if let Some(remaining) = credits.remaining {
+        Patch::Set(credits) => {
+            if let Some(remaining) = credits.remaining.as_option() {
                 conn.execute(
                     "UPDATE keys SET remaining = ?1 WHERE id = ?2",
                     params![remaining, id],
                 )
                 .db()?;
             }
-            if let Some(refill) = &credits.refill {
+            if let Some(refill) = credits.refill.as_option() {
                 conn.execute(
                     "UPDATE keys SET refill_interval = ?1, refill_amount = ?2, refill_day = ?3, \
                      last_refill_at = ?4 WHERE id = ?5",

@@ -6,6 +6,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use keyshift_core::wire::{self, ErrorEnvelope, SuccessEnvelope};
 use keyshift_core::{Error, ErrorCode, FieldError};
 use serde::Serialize;
 
@@ -23,37 +24,6 @@ pub const ERROR_CONTENT_TYPE: &str = "application/json";
 /// The per-request id (`req_…`), stored as a request extension by the middleware.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
-
-#[derive(Serialize)]
-struct Meta<'a> {
-    #[serde(rename = "requestId")]
-    request_id: &'a str,
-}
-
-#[derive(Serialize)]
-struct ProblemBody<'a> {
-    title: &'a str,
-    detail: &'a str,
-    status: u16,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
-}
-
-#[derive(Serialize)]
-struct ErrorEnvelope<'a> {
-    meta: Meta<'a>,
-    error: ProblemBody<'a>,
-}
-
-#[derive(Serialize)]
-struct SuccessEnvelope<'a, D: Serialize, P: Serialize> {
-    meta: Meta<'a>,
-    data: &'a D,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pagination: Option<&'a P>,
-}
 
 /// A problem about to be answered.
 #[derive(Debug, Clone)]
@@ -145,23 +115,19 @@ impl Problem {
 
     pub fn into_response(self, request_id: &str) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let title = title(status);
         // 400 answers always carry `errors` (Unkey marks it required there).
-        let errors = if !self.errors.is_empty() || status == StatusCode::BAD_REQUEST {
-            Some(self.errors.as_slice())
-        } else {
-            None
-        };
-        let body = ErrorEnvelope {
-            meta: Meta { request_id },
-            error: ProblemBody {
-                title,
-                detail: &self.detail,
+        let errors =
+            (!self.errors.is_empty() || status == StatusCode::BAD_REQUEST).then_some(self.errors);
+        let body = ErrorEnvelope::new(
+            request_id,
+            wire::Problem {
+                title: title(status).to_string(),
+                detail: self.detail,
                 status: status.as_u16(),
-                kind: &self.kind,
+                type_: self.kind,
                 errors,
             },
-        };
+        );
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
         let mut resp = (status, bytes).into_response();
         let headers = resp.headers_mut();
@@ -185,11 +151,7 @@ pub fn success<D: Serialize, P: Serialize>(
     data: &D,
     pagination: Option<&P>,
 ) -> Response {
-    let body = SuccessEnvelope {
-        meta: Meta { request_id },
-        data,
-        pagination,
-    };
+    let body = SuccessEnvelope::new(request_id, data, pagination);
     match serde_json::to_vec(&body) {
         Ok(bytes) => {
             let mut resp = (StatusCode::OK, bytes).into_response();

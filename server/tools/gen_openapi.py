@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes server/openapi.json: the OpenAPI 3.1 document of the operations keyshift-server serves.
 
-The schemas mirror core/src/wire.rs (field names and limits of Unkey's v2 reference). Run from
-the repository root after changing wire.rs:  python3 server/tools/gen_openapi.py
+The schemas mirror core/src/wire/ (field names and limits of Unkey's v2 reference). Run from
+the repository root after changing the wire models:  python3 server/tools/gen_openapi.py
 The test `openapi_document_lists_exactly_the_served_operations` checks that every operation of
 wire::OPERATIONS has a path here and vice versa.
 """

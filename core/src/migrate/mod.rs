@@ -157,15 +157,23 @@ impl MigrateOptions {
             ));
         }
         if !self.dry_run {
-            for (field, v) in [
-                ("api_id", &self.api_id),
-                ("migration_id", &self.migration_id),
+            // The lengths `keys.migrateKeys` accepts (wire::limits), checked before sending.
+            use crate::wire::limits::{
+                ID_MAX_LEN, ID_MIN_LEN, MIGRATION_ID_MAX_LEN, MIGRATION_ID_MIN_LEN,
+            };
+            for (field, v, min, max) in [
+                ("api_id", &self.api_id, ID_MIN_LEN, ID_MAX_LEN),
+                (
+                    "migration_id",
+                    &self.migration_id,
+                    MIGRATION_ID_MIN_LEN,
+                    MIGRATION_ID_MAX_LEN,
+                ),
             ] {
-                let n = v.chars().count();
-                if !(3..=255).contains(&n) {
+                if !(min..=max).contains(&v.chars().count()) {
                     return Err(Error::invalid_input(
                         field,
-                        format!("{field} must be 3–255 characters"),
+                        format!("{field} must be {min}–{max} characters"),
                     ));
                 }
             }

@@ -181,7 +181,7 @@ async fn update_delete_reroll(client: Client) {
         .update_key(&UpdateKeyRequest {
             key_id: created.key_id.clone(),
             enabled: Some(false),
-            name: Some(Some("renamed".into())),
+            name: wire::Patch::Set("renamed".into()),
             ..Default::default()
         })
         .await
