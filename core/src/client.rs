@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::http::{HttpBackend, HttpConfig, DEFAULT_DEADLINE, DEFAULT_TIMEOUT};
 use crate::retry::RetryPolicy;
 use crate::scope::{permissions_to_scopes, scopes_to_permissions, Scope};
-use crate::wire::{self, Metadata, Validate, VerifyCode};
+use crate::wire::{self, Metadata, Op, Validate, VerifyCode};
 use crate::{Result, SecretKey};
 
 /// Hosted Unkey, the default when only a root key is given.
@@ -341,7 +341,7 @@ pub struct Page<T> {
 /// Walks every page of a list operation: `while let Some(page) = pager.next_page().await? {}`.
 pub struct Pager<T> {
     client: Client,
-    op: &'static str,
+    op: Op,
     body: serde_json::Value,
     cursor: Option<String>,
     done: bool,
@@ -450,7 +450,7 @@ impl Client {
     /// Any wire operation with a typed body and answer; every method below goes through here.
     pub async fn call<Req, Resp>(
         &self,
-        op: &str,
+        op: Op,
         request: &Req,
         options: &CallOptions,
     ) -> Result<Resp>
@@ -464,13 +464,13 @@ impl Client {
 
     async fn call_raw<Req: Serialize + ?Sized>(
         &self,
-        op: &str,
+        op: Op,
         request: &Req,
         options: &CallOptions,
     ) -> Result<Reply> {
-        let body = serde_json::to_value(request)
-            .map_err(|e| Error::invalid_input("body", e.to_string()))?;
-        if options.idempotency_key.is_none() && wire::IDEMPOTENT_OPERATIONS.contains(&op) {
+        let body =
+            serde_json::to_vec(request).map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        if options.idempotency_key.is_none() && op.sends_idempotency_key() {
             // One key per logical call, reused by every retry of it.
             let options = options.clone().with_idempotency_key(new_idempotency_key());
             return self.backend.call(op, body, &options).await;
@@ -478,11 +478,7 @@ impl Client {
         self.backend.call(op, body, options).await
     }
 
-    async fn page<T: DeserializeOwned>(
-        &self,
-        op: &str,
-        body: serde_json::Value,
-    ) -> Result<Page<T>> {
+    async fn page<T: DeserializeOwned>(&self, op: Op, body: serde_json::Value) -> Result<Page<T>> {
         let reply = self.call_raw(op, &body, &CallOptions::default()).await?;
         let pagination = reply.pagination.clone().unwrap_or_default();
         let items: Vec<T> = decode(op, reply)?;
@@ -493,7 +489,7 @@ impl Client {
         })
     }
 
-    fn pager<T>(&self, op: &'static str, body: serde_json::Value) -> Pager<T> {
+    fn pager<T>(&self, op: Op, body: serde_json::Value) -> Pager<T> {
         Pager {
             client: self.clone(),
             op,
@@ -511,7 +507,7 @@ impl Client {
             name: name.to_string(),
         };
         check(&request)?;
-        self.call("apis.createApi", &request, &CallOptions::default())
+        self.call(Op::CreateApi, &request, &CallOptions::default())
             .await
     }
 
@@ -519,7 +515,7 @@ impl Client {
         let request = wire::GetApiRequest {
             api_id: api_id.to_string(),
         };
-        self.call("apis.getApi", &request, &CallOptions::default())
+        self.call(Op::GetApi, &request, &CallOptions::default())
             .await
     }
 
@@ -527,7 +523,7 @@ impl Client {
         let request = wire::DeleteApiRequest {
             api_id: api_id.to_string(),
         };
-        self.call::<_, serde_json::Value>("apis.deleteApi", &request, &CallOptions::default())
+        self.call::<_, serde_json::Value>(Op::DeleteApi, &request, &CallOptions::default())
             .await
             .map(drop)
     }
@@ -540,12 +536,12 @@ impl Client {
         check(request)?;
         let body = serde_json::to_value(request)
             .map_err(|e| Error::invalid_input("body", e.to_string()))?;
-        self.page("apis.listKeys", body).await
+        self.page(Op::ListKeys, body).await
     }
 
     /// Every key of an api, page by page.
     pub fn keys_pager(&self, api_id: &str) -> Pager<wire::KeyResponseData> {
-        self.pager("apis.listKeys", serde_json::json!({ "apiId": api_id }))
+        self.pager(Op::ListKeys, serde_json::json!({ "apiId": api_id }))
     }
 
     // ----- keys ---------------------------------------------------------------------------
@@ -561,7 +557,7 @@ impl Client {
         call: &CallOptions,
     ) -> Result<CreatedKey> {
         let request = options.to_request()?;
-        let data: wire::CreateKeyResponseData = self.call("keys.createKey", &request, call).await?;
+        let data: wire::CreateKeyResponseData = self.call(Op::CreateKey, &request, call).await?;
         Ok(CreatedKey::new(data.key_id, data.key))
     }
 
@@ -577,9 +573,9 @@ impl Client {
         call: &CallOptions,
     ) -> Result<Verification> {
         let request = options.to_request(key)?;
-        let reply = self.call_raw("keys.verifyKey", &request, call).await?;
+        let reply = self.call_raw(Op::VerifyKey, &request, call).await?;
         let request_id = reply.request_id.clone();
-        let data: wire::VerifyKeyResponseData = decode("keys.verifyKey", reply)?;
+        let data: wire::VerifyKeyResponseData = decode(Op::VerifyKey, reply)?;
         Ok(Verification::from_wire(data, request_id))
     }
 
@@ -588,7 +584,7 @@ impl Client {
             key_id: key_id.to_string(),
             decrypt: None,
         };
-        self.call("keys.getKey", &request, &CallOptions::default())
+        self.call(Op::GetKey, &request, &CallOptions::default())
             .await
     }
 
@@ -597,14 +593,14 @@ impl Client {
         let request = wire::WhoamiRequest {
             key: SecretKey::new(key),
         };
-        self.call("keys.whoami", &request, &CallOptions::default())
+        self.call(Op::Whoami, &request, &CallOptions::default())
             .await
     }
 
     /// Applies a patch; fields left `None` are unchanged (`Some(None)` clears).
     pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
         check(patch)?;
-        self.call::<_, serde_json::Value>("keys.updateKey", patch, &CallOptions::default())
+        self.call::<_, serde_json::Value>(Op::UpdateKey, patch, &CallOptions::default())
             .await
             .map(drop)
     }
@@ -614,7 +610,7 @@ impl Client {
             key_id: key_id.to_string(),
             permanent: permanent.then_some(true),
         };
-        self.call::<_, serde_json::Value>("keys.deleteKey", &request, &CallOptions::default())
+        self.call::<_, serde_json::Value>(Op::DeleteKey, &request, &CallOptions::default())
             .await
             .map(drop)
     }
@@ -627,7 +623,7 @@ impl Client {
         };
         check(&request)?;
         let data: wire::RerollKeyResponseData = self
-            .call("keys.rerollKey", &request, &CallOptions::default())
+            .call(Op::RerollKey, &request, &CallOptions::default())
             .await?;
         Ok(CreatedKey::new(data.key_id, data.key))
     }
@@ -644,7 +640,7 @@ impl Client {
             operation,
         };
         check(&request)?;
-        self.call("keys.updateCredits", &request, &CallOptions::default())
+        self.call(Op::UpdateCredits, &request, &CallOptions::default())
             .await
     }
 
@@ -653,7 +649,7 @@ impl Client {
         key_id: &str,
         permissions: &[String],
     ) -> Result<Vec<wire::Permission>> {
-        self.key_list("keys.addPermissions", "permissions", key_id, permissions)
+        self.key_list(Op::AddPermissions, "permissions", key_id, permissions)
             .await
     }
 
@@ -662,7 +658,7 @@ impl Client {
         key_id: &str,
         permissions: &[String],
     ) -> Result<Vec<wire::Permission>> {
-        self.key_list("keys.removePermissions", "permissions", key_id, permissions)
+        self.key_list(Op::RemovePermissions, "permissions", key_id, permissions)
             .await
     }
 
@@ -671,26 +667,25 @@ impl Client {
         key_id: &str,
         permissions: &[String],
     ) -> Result<Vec<wire::Permission>> {
-        self.key_list("keys.setPermissions", "permissions", key_id, permissions)
+        self.key_list(Op::SetPermissions, "permissions", key_id, permissions)
             .await
     }
 
     pub async fn add_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list("keys.addRoles", "roles", key_id, roles).await
+        self.key_list(Op::AddRoles, "roles", key_id, roles).await
     }
 
     pub async fn remove_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list("keys.removeRoles", "roles", key_id, roles)
-            .await
+        self.key_list(Op::RemoveRoles, "roles", key_id, roles).await
     }
 
     pub async fn set_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list("keys.setRoles", "roles", key_id, roles).await
+        self.key_list(Op::SetRoles, "roles", key_id, roles).await
     }
 
     async fn key_list<T: DeserializeOwned>(
         &self,
-        op: &str,
+        op: Op,
         field: &str,
         key_id: &str,
         values: &[String],
@@ -718,7 +713,7 @@ impl Client {
         options: &CallOptions,
     ) -> Result<wire::MigrateKeysResponseData> {
         check(request)?;
-        self.call("keys.migrateKeys", request, options).await
+        self.call(Op::MigrateKeys, request, options).await
     }
 
     // ----- permissions and roles -----------------------------------------------------------
@@ -735,12 +730,8 @@ impl Client {
             description: description.map(str::to_string),
         };
         check(&request)?;
-        self.call(
-            "permissions.createPermission",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
+        self.call(Op::CreatePermission, &request, &CallOptions::default())
+            .await
     }
 
     /// By id or slug.
@@ -748,30 +739,22 @@ impl Client {
         let request = wire::GetPermissionRequest {
             permission: permission.to_string(),
         };
-        self.call(
-            "permissions.getPermission",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
+        self.call(Op::GetPermission, &request, &CallOptions::default())
+            .await
     }
 
     pub async fn delete_permission(&self, permission: &str) -> Result<()> {
         let request = wire::DeletePermissionRequest {
             permission: permission.to_string(),
         };
-        self.call::<_, serde_json::Value>(
-            "permissions.deletePermission",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
-        .map(drop)
+        self.call::<_, serde_json::Value>(Op::DeletePermission, &request, &CallOptions::default())
+            .await
+            .map(drop)
     }
 
     /// Every permission of the workspace (all pages).
     pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
-        self.pager("permissions.listPermissions", serde_json::json!({}))
+        self.pager(Op::ListPermissions, serde_json::json!({}))
             .collect_all()
             .await
     }
@@ -788,7 +771,7 @@ impl Client {
             permissions: non_empty(permissions),
         };
         check(&request)?;
-        self.call("permissions.createRole", &request, &CallOptions::default())
+        self.call(Op::CreateRole, &request, &CallOptions::default())
             .await
     }
 
@@ -797,7 +780,7 @@ impl Client {
         let request = wire::GetRoleRequest {
             role: role.to_string(),
         };
-        self.call("permissions.getRole", &request, &CallOptions::default())
+        self.call(Op::GetRole, &request, &CallOptions::default())
             .await
     }
 
@@ -805,13 +788,9 @@ impl Client {
         let request = wire::DeleteRoleRequest {
             role: role.to_string(),
         };
-        self.call::<_, serde_json::Value>(
-            "permissions.deleteRole",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
-        .map(drop)
+        self.call::<_, serde_json::Value>(Op::DeleteRole, &request, &CallOptions::default())
+            .await
+            .map(drop)
     }
 
     /// Every role of the workspace (all pages).
@@ -827,16 +806,12 @@ impl Client {
             permissions: permissions.to_vec(),
         };
         check(&request)?;
-        self.call(
-            "permissions.setRolePermissions",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
+        self.call(Op::SetRolePermissions, &request, &CallOptions::default())
+            .await
     }
 
     pub async fn list_roles(&self) -> Result<Vec<wire::Role>> {
-        self.pager("permissions.listRoles", serde_json::json!({}))
+        self.pager(Op::ListRoles, serde_json::json!({}))
             .collect_all()
             .await
     }
@@ -848,12 +823,8 @@ impl Client {
         request: &wire::CreateIdentityRequest,
     ) -> Result<wire::CreateIdentityResponseData> {
         check(request)?;
-        self.call(
-            "identities.createIdentity",
-            request,
-            &CallOptions::default(),
-        )
-        .await
+        self.call(Op::CreateIdentity, request, &CallOptions::default())
+            .await
     }
 
     /// By id or external id.
@@ -861,7 +832,7 @@ impl Client {
         let request = wire::GetIdentityRequest {
             identity: identity.to_string(),
         };
-        self.call("identities.getIdentity", &request, &CallOptions::default())
+        self.call(Op::GetIdentity, &request, &CallOptions::default())
             .await
     }
 
@@ -869,17 +840,13 @@ impl Client {
         let request = wire::DeleteIdentityRequest {
             identity: identity.to_string(),
         };
-        self.call::<_, serde_json::Value>(
-            "identities.deleteIdentity",
-            &request,
-            &CallOptions::default(),
-        )
-        .await
-        .map(drop)
+        self.call::<_, serde_json::Value>(Op::DeleteIdentity, &request, &CallOptions::default())
+            .await
+            .map(drop)
     }
 
     pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
-        self.pager("identities.listIdentities", serde_json::json!({}))
+        self.pager(Op::ListIdentities, serde_json::json!({}))
             .collect_all()
             .await
     }
@@ -891,12 +858,8 @@ impl Client {
         request: &wire::UpdateIdentityRequest,
     ) -> Result<wire::Identity> {
         check(request)?;
-        self.call(
-            "identities.updateIdentity",
-            request,
-            &CallOptions::default(),
-        )
-        .await
+        self.call(Op::UpdateIdentity, request, &CallOptions::default())
+            .await
     }
 
     // ----- rollout --------------------------------------------------------------------------
@@ -964,10 +927,10 @@ impl Client {
 /// Decodes a successful answer. A backend returns a [`Reply`] only for a 2xx answer, so a
 /// `data` that does not decode is an error saying the call took effect (status 200, never
 /// retried: DESIGN.md §4).
-fn decode<T: DeserializeOwned>(op: &str, reply: Reply) -> Result<T> {
+fn decode<T: DeserializeOwned>(op: Op, reply: Reply) -> Result<T> {
     serde_json::from_value(reply.data).map_err(|e| {
         let err = Error::took_effect(
-            op,
+            op.name(),
             200,
             format_args!("its data is not the documented shape: {e}"),
         );

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use keyshift_core::hashing;
 use keyshift_core::keyformat;
-use keyshift_core::wire::{self, Pagination};
+use keyshift_core::wire;
 use keyshift_core::{Error, ErrorCode, Result, SecretKey};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -171,12 +171,10 @@ const _: () = {
     shareable::<Engine>();
 };
 
-/// The answer to one operation: the `data` of the success envelope, and `pagination` for lists.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reply {
-    pub data: serde_json::Value,
-    pub pagination: Option<Pagination>,
-}
+/// The answer to one operation: the `data` of the success envelope, and `pagination` for lists
+/// (core's [`keyshift_core::Reply`], so [`LocalBackend`] hands it on as is; `request_id` stays
+/// `None` in-process).
+pub use keyshift_core::backend::Reply;
 
 /// Who is calling: the workspace a root key belongs to, and what the key may do there. Every
 /// operation is confined to the workspace and checks the root key's permissions.
@@ -202,6 +200,7 @@ pub struct RootKeyInfo {
 
 fn reply<T: Serialize>(data: T) -> Result<Reply> {
     Ok(Reply {
+        request_id: None,
         data: serde_json::to_value(data)
             .map_err(|e| Error::server(format!("cannot encode response: {e}")))?,
         pagination: None,

@@ -543,7 +543,7 @@ async fn bad_request_from_server_names_the_field() {
     // Bypass local validation with a raw call: the server must name the field itself.
     let body = serde_json::json!({"apiId": "api_x", "byteLength": 3, "bogus": true});
     let err = client
-        .call::<_, serde_json::Value>("keys.createKey", &body, &CallOptions::default())
+        .call::<_, serde_json::Value>(wire::Op::CreateKey, &body, &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest);
@@ -671,7 +671,11 @@ async fn slow_responses_hit_the_timeout_and_the_deadline() {
         .with_timeout(Duration::from_millis(100))
         .with_retry(RetryPolicy::never());
     let err = patient
-        .call::<_, serde_json::Value>("apis.getApi", &serde_json::json!({"apiId": "api_x"}), &call)
+        .call::<_, serde_json::Value>(
+            wire::Op::GetApi,
+            &serde_json::json!({"apiId": "api_x"}),
+            &call,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Timeout);
