@@ -25,11 +25,7 @@ impl ConnectArgs {
         if let Some(path) = &self.local {
             return keyshift_engine::local_client(path);
         }
-        let root_key = self
-            .root_key
-            .clone()
-            .or_else(|| std::env::var("UNKEY_ROOT_KEY").ok())
-            .filter(|k| !k.trim().is_empty())
+        let root_key = keyshift_core::client::root_key_or_env(self.root_key.clone())
             .ok_or_else(|| {
                 Error::invalid_input(
                     "root-key",

@@ -127,16 +127,25 @@ impl Client {
         if let Some(url) = env_var("KEYSHIFT_BASE_URL") {
             builder = builder.base_url(url);
         }
-        let root_key = env_var("KEYSHIFT_ROOT_KEY")
-            .or_else(|| env_var("UNKEY_ROOT_KEY"))
-            .ok_or_else(|| {
-                Error::invalid_input(
-                    "root_key",
-                    "set KEYSHIFT_ROOT_KEY (or UNKEY_ROOT_KEY) to a root key",
-                )
-            })?;
+        let root_key = root_key_or_env(None).ok_or_else(|| {
+            Error::invalid_input(
+                "root_key",
+                "set KEYSHIFT_ROOT_KEY (or UNKEY_ROOT_KEY) to a root key",
+            )
+        })?;
         Ok(builder.root_key(root_key))
     }
+}
+
+/// The root key to use, the one rule of the client and the CLI: `given` (e.g. a `--root-key`
+/// flag) unless blank, else `KEYSHIFT_ROOT_KEY`, else `UNKEY_ROOT_KEY` (Unkey's own name, so an
+/// existing setup works as is). Blank values count as unset.
+pub fn root_key_or_env(given: Option<String>) -> Option<SecretKey> {
+    given
+        .filter(|k| !k.trim().is_empty())
+        .or_else(|| env_var("KEYSHIFT_ROOT_KEY"))
+        .or_else(|| env_var("UNKEY_ROOT_KEY"))
+        .map(SecretKey::new)
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -161,6 +170,16 @@ mod tests {
         assert!(shown.contains("Proxy-Authorization"), "{shown}");
         let client = builder.build().unwrap();
         assert!(!format!("{client:?}").contains("proxySECRET"));
+    }
+
+    #[test]
+    fn a_given_root_key_wins_unless_blank() {
+        let got = root_key_or_env(Some("unkey_given".into())).unwrap();
+        assert_eq!(got.expose(), "unkey_given");
+        // A blank flag is unset: the environment decides (whatever it holds here).
+        let from_env = root_key_or_env(None).map(|k| k.expose().to_string());
+        let blank = root_key_or_env(Some("  ".into())).map(|k| k.expose().to_string());
+        assert_eq!(blank, from_env);
     }
 
     #[test]

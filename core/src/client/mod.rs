@@ -24,7 +24,7 @@ pub mod options;
 pub mod pager;
 pub mod rollout;
 
-pub use builder::{ClientBuilder, DEFAULT_BASE_URL};
+pub use builder::{root_key_or_env, ClientBuilder, DEFAULT_BASE_URL};
 pub use options::{CreateKey, CreatedKey, Verification, VerificationSource, VerifyOptions};
 pub use pager::{Page, Pager};
 pub use rollout::{Backfill, FallbackOptions, LegacyCheck};
