@@ -8,6 +8,13 @@ use super::{new_idempotency_key, Client, Verification, VerificationSource, Verif
 
 /// A user's own key check for [`Client::verify_with_fallback`] (bindings pass their language's
 /// callable through this trait).
+///
+/// Which thread calls it: `check` is awaited inside `verify_with_fallback`, so it runs on
+/// whatever thread polls that future — for the blocking client and the bindings, a worker of
+/// [`crate::runtime`] (or the host thread inside [`crate::runtime::block_on`]). It is called
+/// at most once per verification, only for keys the service does not know. A host callable
+/// that blocks should be run with `tokio::task::spawn_blocking` (or be quick); it may itself
+/// call the blocking client through [`crate::runtime::block_on`].
 #[async_trait::async_trait]
 pub trait LegacyCheck: Send + Sync {
     async fn check(&self, key: &SecretKey) -> Result<bool>;

@@ -15,7 +15,7 @@ use super::prepare::{Batch, Batcher, Prepared, Preparer};
 use super::reader::{self, MigrationSource};
 use super::record::RecordError;
 use super::report::{MigrationReport, Progress, ReportWriter};
-use super::{MigrateOptions, ProgressFn};
+use super::{CancelToken, MigrateOptions, ProgressFn};
 use crate::hashing::HashVariant;
 use crate::retry::RetryPolicy;
 use crate::wire::{MigrateKeysRequest, MigrateKeysResponseData};
@@ -178,7 +178,12 @@ pub(crate) fn dry_run(
         batches_done: 0,
     };
     let mut last = Instant::now();
+    let mut cancelled = false;
     while let Some(chunk) = prep.next_chunk()? {
+        if options.cancelled() {
+            cancelled = true;
+            break;
+        }
         for p in chunk {
             match p {
                 Prepared::Key(k) => {
@@ -212,6 +217,9 @@ pub(crate) fn dry_run(
     if let Some(w) = &mut report_w {
         w.summary(&t.report)?;
         w.flush()?;
+    }
+    if cancelled {
+        return Err(CancelToken::error());
     }
     if let Some(cb) = &on_progress {
         counters.records.store(prep.records, Ordering::Relaxed);
@@ -420,6 +428,11 @@ pub async fn migrate_keys_with(
     loop {
         if input_done && in_flight.is_empty() {
             break;
+        }
+        if abort.is_none() && options.cancelled() {
+            // Like an abort: no new batch; those in flight are accounted for below.
+            abort = Some(CancelToken::error());
+            rx.close();
         }
         tokio::select! {
             biased;
