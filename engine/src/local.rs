@@ -9,7 +9,7 @@ use keyshift_core::{Client, Error, Result};
 use std::sync::Arc;
 
 use crate::WorkspaceCtx;
-use crate::{check_op_and_body, parse_body, reply, verify, Blocking, Engine, Progress};
+use crate::{check_op_and_body, parse_body, reply, verify, Blocking, Engine, Step};
 
 /// The engine as a client backend, confined to the database's first workspace.
 pub struct LocalBackend {
@@ -77,19 +77,19 @@ impl Engine {
 impl Engine {
     /// `keys.verifyKey` in `ctx` as far as it goes without waiting (see [`Engine::start`], whose
     /// tail this is): an idle reader answers on the calling thread; the rest comes back as
-    /// [`Progress::Blocking`] before anything was written.
-    pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Progress {
+    /// [`Step::Blocking`] before anything was written.
+    pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Step {
         if let Err(e) = check_op_and_body(Op::VerifyKey.name(), body) {
-            return Progress::Done(Err(e));
+            return Step::Done(Err(e));
         }
         let req: VerifyKeyRequest = match parse_body(body) {
             Ok(req) => req,
-            Err(e) => return Progress::Done(Err(e)),
+            Err(e) => return Step::Done(Err(e)),
         };
         match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
-            verify::VerifyStep::Done(r) => Progress::Done(r.and_then(reply)),
+            verify::VerifyStep::Done(r) => Step::Done(r.and_then(reply)),
             verify::VerifyStep::Blocking(rest) => {
-                Progress::Blocking(Blocking(Box::new(move || reply(rest()?))))
+                Step::Blocking(Blocking(Box::new(move || reply(rest()?))))
             }
         }
     }
@@ -109,8 +109,8 @@ impl Backend for LocalBackend {
         // Verification reads inline, like the server's: no thread hop on the hot path.
         if op == Op::VerifyKey {
             return match self.engine.start_verify(&self.ctx, &body) {
-                Progress::Done(reply) => reply,
-                Progress::Blocking(rest) => off_the_workers(move || rest.run()).await,
+                Step::Done(reply) => reply,
+                Step::Blocking(rest) => off_the_workers(move || rest.run()).await,
             };
         }
         let (engine, ctx) = (self.engine.clone(), self.ctx.clone());
