@@ -88,6 +88,22 @@ impl Client {
         self.backend.call(op, body, options).await
     }
 
+    /// [`Client::call`] with the default options.
+    async fn send<Req, Resp>(&self, op: Op, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        self.call(op, request, &CallOptions::default()).await
+    }
+
+    /// [`Client::send`] for operations whose answer carries nothing the caller needs.
+    async fn send_unit<Req: Serialize + ?Sized>(&self, op: Op, request: &Req) -> Result<()> {
+        self.send::<_, serde_json::Value>(op, request)
+            .await
+            .map(drop)
+    }
+
     // ----- apis ---------------------------------------------------------------------------
 
     pub async fn create_api(&self, name: &str) -> Result<wire::CreateApiResponseData> {
@@ -95,25 +111,21 @@ impl Client {
             name: name.to_string(),
         };
         check(&request)?;
-        self.call(Op::CreateApi, &request, &CallOptions::default())
-            .await
+        self.send(Op::CreateApi, &request).await
     }
 
     pub async fn get_api(&self, api_id: &str) -> Result<wire::GetApiResponseData> {
         let request = wire::GetApiRequest {
             api_id: api_id.to_string(),
         };
-        self.call(Op::GetApi, &request, &CallOptions::default())
-            .await
+        self.send(Op::GetApi, &request).await
     }
 
     pub async fn delete_api(&self, api_id: &str) -> Result<()> {
         let request = wire::DeleteApiRequest {
             api_id: api_id.to_string(),
         };
-        self.call::<_, serde_json::Value>(Op::DeleteApi, &request, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::DeleteApi, &request).await
     }
 
     /// One page of an api's keys.
@@ -172,8 +184,7 @@ impl Client {
             key_id: key_id.to_string(),
             decrypt: None,
         };
-        self.call(Op::GetKey, &request, &CallOptions::default())
-            .await
+        self.send(Op::GetKey, &request).await
     }
 
     /// The key a plaintext belongs to (`keys.whoami`).
@@ -181,16 +192,13 @@ impl Client {
         let request = wire::WhoamiRequest {
             key: SecretKey::new(key),
         };
-        self.call(Op::Whoami, &request, &CallOptions::default())
-            .await
+        self.send(Op::Whoami, &request).await
     }
 
     /// Applies a patch; fields left `None` are unchanged (`Some(None)` clears).
     pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
         check(patch)?;
-        self.call::<_, serde_json::Value>(Op::UpdateKey, patch, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::UpdateKey, patch).await
     }
 
     pub async fn delete_key(&self, key_id: &str, permanent: bool) -> Result<()> {
@@ -198,9 +206,7 @@ impl Client {
             key_id: key_id.to_string(),
             permanent: permanent.then_some(true),
         };
-        self.call::<_, serde_json::Value>(Op::DeleteKey, &request, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::DeleteKey, &request).await
     }
 
     /// A new key with the old one's settings; the old key stays valid `expiration_ms` more.
@@ -228,8 +234,7 @@ impl Client {
             operation,
         };
         check(&request)?;
-        self.call(Op::UpdateCredits, &request, &CallOptions::default())
-            .await
+        self.send(Op::UpdateCredits, &request).await
     }
 
     pub async fn add_permissions(
@@ -318,8 +323,7 @@ impl Client {
             description: description.map(str::to_string),
         };
         check(&request)?;
-        self.call(Op::CreatePermission, &request, &CallOptions::default())
-            .await
+        self.send(Op::CreatePermission, &request).await
     }
 
     /// By id or slug.
@@ -327,24 +331,19 @@ impl Client {
         let request = wire::GetPermissionRequest {
             permission: permission.to_string(),
         };
-        self.call(Op::GetPermission, &request, &CallOptions::default())
-            .await
+        self.send(Op::GetPermission, &request).await
     }
 
     pub async fn delete_permission(&self, permission: &str) -> Result<()> {
         let request = wire::DeletePermissionRequest {
             permission: permission.to_string(),
         };
-        self.call::<_, serde_json::Value>(Op::DeletePermission, &request, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::DeletePermission, &request).await
     }
 
     /// Every permission of the workspace (all pages).
     pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
-        self.pager(Op::ListPermissions, serde_json::json!({}))
-            .collect_all()
-            .await
+        self.list_all(Op::ListPermissions).await
     }
 
     pub async fn create_role(
@@ -359,8 +358,7 @@ impl Client {
             permissions: non_empty(permissions),
         };
         check(&request)?;
-        self.call(Op::CreateRole, &request, &CallOptions::default())
-            .await
+        self.send(Op::CreateRole, &request).await
     }
 
     /// By id or name.
@@ -368,20 +366,16 @@ impl Client {
         let request = wire::GetRoleRequest {
             role: role.to_string(),
         };
-        self.call(Op::GetRole, &request, &CallOptions::default())
-            .await
+        self.send(Op::GetRole, &request).await
     }
 
     pub async fn delete_role(&self, role: &str) -> Result<()> {
         let request = wire::DeleteRoleRequest {
             role: role.to_string(),
         };
-        self.call::<_, serde_json::Value>(Op::DeleteRole, &request, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::DeleteRole, &request).await
     }
 
-    /// Every role of the workspace (all pages).
     /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
     /// permission slugs (missing ones are created, `[]` clears); answers them.
     pub async fn set_role_permissions(
@@ -394,14 +388,12 @@ impl Client {
             permissions: permissions.to_vec(),
         };
         check(&request)?;
-        self.call(Op::SetRolePermissions, &request, &CallOptions::default())
-            .await
+        self.send(Op::SetRolePermissions, &request).await
     }
 
+    /// Every role of the workspace (all pages).
     pub async fn list_roles(&self) -> Result<Vec<wire::Role>> {
-        self.pager(Op::ListRoles, serde_json::json!({}))
-            .collect_all()
-            .await
+        self.list_all(Op::ListRoles).await
     }
 
     // ----- identities --------------------------------------------------------------------
@@ -411,8 +403,7 @@ impl Client {
         request: &wire::CreateIdentityRequest,
     ) -> Result<wire::CreateIdentityResponseData> {
         check(request)?;
-        self.call(Op::CreateIdentity, request, &CallOptions::default())
-            .await
+        self.send(Op::CreateIdentity, request).await
     }
 
     /// By id or external id.
@@ -420,23 +411,18 @@ impl Client {
         let request = wire::GetIdentityRequest {
             identity: identity.to_string(),
         };
-        self.call(Op::GetIdentity, &request, &CallOptions::default())
-            .await
+        self.send(Op::GetIdentity, &request).await
     }
 
     pub async fn delete_identity(&self, identity: &str) -> Result<()> {
         let request = wire::DeleteIdentityRequest {
             identity: identity.to_string(),
         };
-        self.call::<_, serde_json::Value>(Op::DeleteIdentity, &request, &CallOptions::default())
-            .await
-            .map(drop)
+        self.send_unit(Op::DeleteIdentity, &request).await
     }
 
     pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
-        self.pager(Op::ListIdentities, serde_json::json!({}))
-            .collect_all()
-            .await
+        self.list_all(Op::ListIdentities).await
     }
 
     /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
@@ -446,8 +432,7 @@ impl Client {
         request: &wire::UpdateIdentityRequest,
     ) -> Result<wire::Identity> {
         check(request)?;
-        self.call(Op::UpdateIdentity, request, &CallOptions::default())
-            .await
+        self.send(Op::UpdateIdentity, request).await
     }
 }
 

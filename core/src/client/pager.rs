@@ -77,4 +77,9 @@ impl Client {
             _items: std::marker::PhantomData,
         }
     }
+
+    /// Every item of a list operation that takes no filter (all pages).
+    pub(super) async fn list_all<T: DeserializeOwned>(&self, op: Op) -> Result<Vec<T>> {
+        self.pager(op, serde_json::json!({})).collect_all().await
+    }
 }

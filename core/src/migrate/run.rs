@@ -108,6 +108,16 @@ struct Counters {
     bytes_total: AtomicU64,
 }
 
+impl Counters {
+    /// Where the reader is now.
+    fn update(&self, prep: &Preparer) {
+        self.records.store(prep.records, Ordering::Relaxed);
+        self.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        self.bytes_total
+            .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
 enum Event {
     Invalid(RecordError),
     Send(Batch),
@@ -202,11 +212,7 @@ pub(crate) fn dry_run(
         if let Some(cb) = &on_progress {
             if last.elapsed() >= PROGRESS_EVERY {
                 last = Instant::now();
-                counters.records.store(prep.records, Ordering::Relaxed);
-                counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
-                counters
-                    .bytes_total
-                    .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+                counters.update(&prep);
                 cb(&progress_of(&t, &counters, started, 0, false));
             }
         }
@@ -222,11 +228,7 @@ pub(crate) fn dry_run(
         return Err(CancelToken::error());
     }
     if let Some(cb) = &on_progress {
-        counters.records.store(prep.records, Ordering::Relaxed);
-        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
-        counters
-            .bytes_total
-            .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+        counters.update(&prep);
         cb(&progress_of(&t, &counters, started, 0, true));
     }
     Ok(t.report)
@@ -242,9 +244,7 @@ fn produce(
     tx: mpsc::Sender<Event>,
 ) -> Result<()> {
     let mut prep = Preparer::new(reader::open(source)?, variant);
-    counters
-        .bytes_total
-        .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+    counters.update(&prep);
     let mut batcher = Batcher::new(batch_size);
     // Returns false when the consumer has stopped listening (aborted run).
     let emit = |b: Batch| -> Result<bool> {
@@ -269,8 +269,7 @@ fn produce(
         Ok(tx.blocking_send(ev).is_ok())
     };
     while let Some(chunk) = prep.next_chunk()? {
-        counters.records.store(prep.records, Ordering::Relaxed);
-        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        counters.update(&prep);
         for p in chunk {
             match p {
                 Prepared::Invalid(e) => {
@@ -293,8 +292,7 @@ fn produce(
             return Ok(());
         }
     }
-    counters.records.store(prep.records, Ordering::Relaxed);
-    counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+    counters.update(&prep);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyshift_core::migrate::{self, CancelToken, MigrateOptions, MigrationSource, Progress};
 use keyshift_core::{Client, Error, Result};
-use keyshift_e2e::local_client;
+use keyshift_e2e::{local_client, LocalClient};
 use serde_json::Value;
 
 fn record(i: u64) -> Value {
@@ -17,6 +17,13 @@ fn record(i: u64) -> Value {
 
 async fn keys_in(client: &Client, api_id: &str) -> usize {
     client.keys_pager(api_id).collect_all().await.unwrap().len()
+}
+
+/// An in-process client, a fresh api on it, and a directory for checkpoint and report.
+async fn setup(api: &str) -> (LocalClient, String, tempfile::TempDir) {
+    let local = local_client();
+    let api_id = local.client.create_api(api).await.unwrap().api_id;
+    (local, api_id, tempfile::tempdir().unwrap())
 }
 
 fn options(dir: &Path, api_id: &str) -> MigrateOptions {
@@ -49,10 +56,8 @@ async fn resume_finishes(client: &Client, dir: &Path, api_id: &str, total: u64, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_source_stops_the_run_without_its_partial_batch() {
-    let local = local_client();
+    let (local, api_id, dir) = setup("stop-source").await;
     let client = &local.client;
-    let api_id = client.create_api("stop-source").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
     // 2 150 good records (the first chunk of 2 048 makes 20 full batches and leaves 48 in a
     // partial one; 102 more are read), then the host iterator raises: nothing after counts.
     let source = (0..2_300u64).map(|i| -> Result<Value> {
@@ -87,10 +92,8 @@ async fn a_failing_source_stops_the_run_without_its_partial_batch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_progress_callback_can_cancel_the_run() {
-    let local = local_client();
+    let (local, api_id, dir) = setup("stop-cancel").await;
     let client = &local.client;
-    let api_id = client.create_api("stop-cancel").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
     let total = 20_000u64;
     let token = CancelToken::new();
     let seen_finished = Arc::new(AtomicBool::new(false));
