@@ -10,6 +10,11 @@ use keyshift_core::{
 };
 use keyshift_e2e::{local_client, TestServer};
 
+/// The code of a verification that must not fail.
+async fn verify_code(client: &Client, key: &str, options: &VerifyOptions) -> VerifyCode {
+    client.verify(key, options).await.unwrap().code
+}
+
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
     ($name:ident, $body:ident) => {
@@ -319,11 +324,7 @@ async fn permissions_and_roles(client: Client) {
         .unwrap();
     let needs_write = VerifyOptions::permissions("documents.write");
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::InsufficientPermissions
     );
     let roles = client
@@ -332,11 +333,7 @@ async fn permissions_and_roles(client: Client) {
         .unwrap();
     assert_eq!(roles.len(), 1);
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::Valid
     );
     let missing = client
@@ -346,11 +343,7 @@ async fn permissions_and_roles(client: Client) {
     assert_eq!(missing.code, ErrorCode::NotFound);
     client.set_roles(&key.key_id, &[]).await.unwrap();
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::InsufficientPermissions
     );
 
