@@ -145,6 +145,8 @@ pub fn exit_code_of(code: ErrorCode) -> u8 {
         | ErrorCode::ServerError
         | ErrorCode::Network
         | ErrorCode::Timeout => EXIT_SERVICE,
+        // A code added to core later: blame the service until it is mapped.
+        _ => EXIT_SERVICE,
     }
 }
 

@@ -150,6 +150,7 @@ pub fn migrate_cmd(args: MigrateArgs, json: bool) -> Result<bool> {
         resume: args.resume,
         max_errors: migrate::DEFAULT_MAX_ERRORS,
         retry: None,
+        cancel: None,
     };
     if args.dry_run {
         // Print every problem, not only the first thousand.

@@ -91,13 +91,6 @@ fn init_logging(json: bool) {
     };
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(format!("cannot start the async runtime: {e}")))
-}
-
 /// Run the server until SIGINT/SIGTERM. Prints the base URL (and the root key on first start)
 /// to stdout; with `json`, exactly one line `{"baseUrl":…,"rootKey":…|null}`.
 pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
@@ -110,8 +103,8 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
     config.body_limit = args.body_limit;
     config.faults = args.enable_faults;
     config.idempotency = !args.no_idempotency;
-    let rt = runtime()?;
-    rt.block_on(async move {
+    // The main thread, outside any runtime: the future need not be `Send`.
+    keyshift_core::runtime::get().block_on(async move {
         let server = keyshift_server::bind(config).await?;
         // Install the signal handlers before announcing the address: a harness may send
         // SIGTERM as soon as it has read the line.

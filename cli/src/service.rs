@@ -25,11 +25,7 @@ impl ConnectArgs {
         if let Some(path) = &self.local {
             return keyshift_engine::local_client(path);
         }
-        let root_key = self
-            .root_key
-            .clone()
-            .or_else(|| std::env::var("UNKEY_ROOT_KEY").ok())
-            .filter(|k| !k.trim().is_empty())
+        let root_key = keyshift_core::client::root_key_or_env(self.root_key.clone())
             .ok_or_else(|| {
                 Error::invalid_input(
                     "root-key",
@@ -46,13 +42,13 @@ impl ConnectArgs {
     }
 }
 
-/// Runs an async command body on a fresh runtime.
-pub fn block_on<F: std::future::Future<Output = Result<T>>, T>(future: F) -> Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(format!("cannot start the async runtime: {e}")))?
-        .block_on(future)
+/// Runs an async command body on the process's one runtime ([`keyshift_core::runtime`]).
+pub fn block_on<F, T>(future: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send,
+    T: Send,
+{
+    keyshift_core::runtime::block_on(future)
 }
 
 #[derive(Subcommand, Debug)]

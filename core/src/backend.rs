@@ -1,13 +1,16 @@
 //! Where a [`crate::Client`]'s calls go. The HTTP backend ([`crate::http::HttpBackend`]) speaks
 //! the wire API of DESIGN.md §4; the engine crate provides an in-process `LocalBackend` with the
-//! same contract. Bodies are the wire JSON in both cases, so validation and semantics live once.
+//! same contract. Bodies are the wire JSON bytes in both cases (serialized once by the client,
+//! parsed once by the server or engine), so validation and semantics live once.
 
 use std::time::Duration;
 
 use crate::retry::RetryPolicy;
+use crate::wire::{Op, OpKind};
 use crate::Result;
 
-/// The `data` (and `pagination`) of a successful call.
+/// The `data` (and `pagination`) of a successful call: what a [`Backend`] answers, and what the
+/// engine's operations produce (one type for both).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reply {
     pub request_id: Option<String>,
@@ -49,11 +52,11 @@ impl CallOptions {
     }
 }
 
-/// A key service: one wire operation (`"keys.verifyKey"`) with its JSON body in, its reply out.
+/// A key service: one wire operation ([`Op::VerifyKey`]) with its JSON body (the serialized
+/// request, as sent on the wire) in, its reply out.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
-    async fn call(&self, op: &str, body: serde_json::Value, options: &CallOptions)
-        -> Result<Reply>;
+    async fn call(&self, op: Op, body: Vec<u8>, options: &CallOptions) -> Result<Reply>;
 
     /// A short name for logs and `Debug` (`http://127.0.0.1:7070`, `local:keys.db`).
     fn describe(&self) -> String;
@@ -79,27 +82,21 @@ pub enum Idempotence {
     Unsafe,
 }
 
-/// Classifies a wire operation for the retry rules of DESIGN.md §4.
-pub fn idempotence(op: &str) -> Idempotence {
-    if crate::wire::IDEMPOTENT_OPERATIONS.contains(&op) {
-        return Idempotence::NeedsKey;
-    }
-    let (_, name) = op.split_once('.').unwrap_or(("", op));
-    let is_read = ["get", "list", "whoami"]
-        .iter()
-        .any(|p| name.starts_with(p));
-    if is_read || op == "keys.verifyKey" {
-        Idempotence::Safe
-    } else {
-        Idempotence::Unsafe
+/// Classifies a wire operation for the retry rules of DESIGN.md §4 (from [`Op::kind`]).
+pub fn idempotence(op: Op) -> Idempotence {
+    match op.kind() {
+        OpKind::Mint => Idempotence::NeedsKey,
+        OpKind::Read | OpKind::List | OpKind::Verify => Idempotence::Safe,
+        OpKind::Write => Idempotence::Unsafe,
     }
 }
 
-/// Whether `op` may be sent again after a failure that may have reached the server: reads,
-/// `verifyKey`, and any call carrying an `Idempotency-Key` (DESIGN.md §4). With
-/// [`crate::Error::is_retryable`] this is the whole retry rule.
+/// Whether the operation named `op` may be sent again after a failure that may have reached
+/// the server: [`Op::retry_safe_after_send`] for callers holding a name (an unknown name is
+/// repeatable only with an `Idempotency-Key`). With [`crate::Error::is_retryable`] this is the
+/// whole retry rule.
 pub fn repeatable(op: &str, has_idempotency_key: bool) -> bool {
-    has_idempotency_key || idempotence(op) == Idempotence::Safe
+    has_idempotency_key || Op::from_name(op).is_some_and(|op| op.retry_safe_after_send(false))
 }
 
 #[cfg(test)]
@@ -108,6 +105,7 @@ mod tests {
 
     #[test]
     fn operations_are_classified_for_retries() {
+        let idempotence = |name: &str| idempotence(Op::from_name(name).unwrap());
         assert_eq!(idempotence("keys.createKey"), Idempotence::NeedsKey);
         assert_eq!(idempotence("keys.migrateKeys"), Idempotence::NeedsKey);
         assert_eq!(idempotence("keys.verifyKey"), Idempotence::Safe);
@@ -129,5 +127,7 @@ mod tests {
         assert!(repeatable("keys.verifyKey", false));
         assert!(!repeatable("keys.createKey", false));
         assert!(repeatable("keys.createKey", true));
+        assert!(!repeatable("keys.nope", false));
+        assert!(repeatable("keys.nope", true));
     }
 }

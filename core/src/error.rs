@@ -6,6 +6,7 @@ use std::fmt;
 /// Which kind of failure an [`Error`] is. The string form ([`ErrorCode::as_str`]) is identical
 /// in every language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorCode {
     InvalidInput,
     BadRequest,

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 
-use crate::backend::{repeatable, Backend, CallOptions, Reply};
+use crate::backend::{Backend, CallOptions, Reply};
 use crate::error::{Error, ErrorCode};
 use crate::retry::{parse_retry_after, RetryPolicy};
-use crate::wire::{ErrorEnvelope, Meta, Pagination, Problem, SuccessEnvelope};
+use crate::wire::{ErrorEnvelope, Meta, Op, Pagination, Problem, SuccessEnvelope};
 use crate::{Result, SecretKey};
 
 /// Defaults of DESIGN.md §4: 5 s per attempt, 15 s in all, 3 attempts.
@@ -218,19 +218,13 @@ impl Attempt {
 
 #[async_trait::async_trait]
 impl Backend for HttpBackend {
-    async fn call(
-        &self,
-        op: &str,
-        body: serde_json::Value,
-        options: &CallOptions,
-    ) -> Result<Reply> {
+    async fn call(&self, op: Op, body: Vec<u8>, options: &CallOptions) -> Result<Reply> {
         let url = format!("{}/v2/{}", self.config.base_url, op);
-        let body =
-            serde_json::to_vec(&body).map_err(|e| Error::invalid_input("body", e.to_string()))?;
         let policy = options.retry.as_ref().unwrap_or(&self.config.retry);
         let timeout = options.timeout.unwrap_or(self.config.timeout);
         let deadline = options.deadline.unwrap_or(self.config.deadline);
-        let repeatable = repeatable(op, options.idempotency_key.is_some());
+        let repeatable = op.retry_safe_after_send(options.idempotency_key.is_some());
+        let op = op.name();
         let started = Instant::now();
         let mut attempt = 1u32;
         loop {

@@ -12,6 +12,7 @@ pub mod keyformat;
 pub mod migrate;
 pub mod query;
 pub mod retry;
+pub mod runtime;
 pub mod scope;
 pub mod secret;
 pub mod wire;

@@ -326,6 +326,7 @@ pub(crate) fn lookup(
         .cloned()
         .and_then(|p| serde_json::from_value(p).ok());
     Ok(Ok(Reply {
+        request_id: None,
         data: stored.get("data").cloned().unwrap_or(Value::Null),
         pagination,
     }))
@@ -437,6 +438,7 @@ mod tests {
                 .unwrap()
         };
         let reply = Reply {
+            request_id: None,
             data: serde_json::json!({"keyId": "key_1"}),
             pagination: None,
         };

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use keyshift_core::hashing;
 use keyshift_core::keyformat;
-use keyshift_core::wire::{self, Pagination};
+use keyshift_core::wire;
 use keyshift_core::{Error, ErrorCode, Result, SecretKey};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -114,8 +114,9 @@ impl Inner {
     }
 }
 
-/// Where [`Engine::start`] got to.
-pub enum Progress {
+/// Where [`Engine::start`] got to. (Named `Step`, not `Progress`, so it is not mistaken for
+/// `keyshift_core::migrate::Progress`, a migration's progress.)
+pub enum Step {
     /// The operation finished on the calling thread.
     Done(Result<Reply>),
     /// The rest of the operation may block (database writer, bcrypt, first use of a root
@@ -124,7 +125,11 @@ pub enum Progress {
     Blocking(Blocking),
 }
 
-/// The rest of an operation, see [`Progress::Blocking`].
+/// The old name of [`Step`], kept so existing paths resolve.
+#[doc(hidden)]
+pub use Step as Progress;
+
+/// The rest of an operation, see [`Step::Blocking`].
 pub struct Blocking(Box<dyn FnOnce() -> Result<Reply> + Send + 'static>);
 
 impl Blocking {
@@ -139,11 +144,11 @@ impl std::fmt::Debug for Blocking {
     }
 }
 
-impl std::fmt::Debug for Progress {
+impl std::fmt::Debug for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Progress::Done(r) => f.debug_tuple("Done").field(r).finish(),
-            Progress::Blocking(b) => b.fmt(f),
+            Step::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Step::Blocking(b) => b.fmt(f),
         }
     }
 }
@@ -171,12 +176,10 @@ const _: () = {
     shareable::<Engine>();
 };
 
-/// The answer to one operation: the `data` of the success envelope, and `pagination` for lists.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reply {
-    pub data: serde_json::Value,
-    pub pagination: Option<Pagination>,
-}
+/// The answer to one operation: the `data` of the success envelope, and `pagination` for lists
+/// (core's [`keyshift_core::Reply`], so [`LocalBackend`] hands it on as is; `request_id` stays
+/// `None` in-process).
+pub use keyshift_core::backend::Reply;
 
 /// Who is calling: the workspace a root key belongs to, and what the key may do there. Every
 /// operation is confined to the workspace and checks the root key's permissions.
@@ -202,6 +205,7 @@ pub struct RootKeyInfo {
 
 fn reply<T: Serialize>(data: T) -> Result<Reply> {
     Ok(Reply {
+        request_id: None,
         data: serde_json::to_value(data)
             .map_err(|e| Error::server(format!("cannot encode response: {e}")))?,
         pagination: None,
@@ -441,15 +445,15 @@ impl Engine {
     /// [`Engine::authenticate`] then [`Engine::dispatch`], with the same results, for callers on
     /// an async worker: the part that cannot wait — a root key already seen, and a
     /// `keys.verifyKey` that only reads (no credits, refill or re-hash) while a reader is
-    /// idle — runs on the calling thread and ends in [`Progress::Done`]; everything else comes
-    /// back as [`Progress::Blocking`], before anything was written.
+    /// idle — runs on the calling thread and ends in [`Step::Done`]; everything else comes
+    /// back as [`Step::Blocking`], before anything was written.
     pub fn start<B>(
         &self,
         root_key: SecretKey,
         op: &str,
         body: B,
         idempotency_key: Option<String>,
-    ) -> Progress
+    ) -> Step
     where
         B: AsRef<[u8]> + Send + 'static,
     {
@@ -458,7 +462,7 @@ impl Engine {
             Some(ctx) if op == "keys.verifyKey" => ctx,
             cached => {
                 let (engine, op) = (self.clone(), op.to_string());
-                return Progress::Blocking(Blocking(Box::new(move || {
+                return Step::Blocking(Blocking(Box::new(move || {
                     let ctx = match cached {
                         Some(ctx) => ctx,
                         None => engine.authenticate(root_key.expose())?,
@@ -467,20 +471,7 @@ impl Engine {
                 })));
             }
         };
-        let body = body.as_ref();
-        if let Err(e) = check_op_and_body(op, body) {
-            return Progress::Done(Err(e));
-        }
-        let req: wire::VerifyKeyRequest = match parse_body(body) {
-            Ok(req) => req,
-            Err(e) => return Progress::Done(Err(e)),
-        };
-        match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
-            verify::VerifyStep::Done(r) => Progress::Done(r.and_then(reply)),
-            verify::VerifyStep::Blocking(rest) => {
-                Progress::Blocking(Blocking(Box::new(move || reply(rest()?))))
-            }
-        }
+        self.start_verify(&ctx, body.as_ref())
     }
 
     /// The workspace of a root key already authenticated by this engine, without I/O.

@@ -4,10 +4,12 @@
 
 use async_trait::async_trait;
 use keyshift_core::backend::{Backend, CallOptions, Reply};
+use keyshift_core::wire::{Op, VerifyKeyRequest};
 use keyshift_core::{Client, Error, Result};
 use std::sync::Arc;
 
-use crate::{Engine, WorkspaceCtx};
+use crate::WorkspaceCtx;
+use crate::{check_op_and_body, parse_body, reply, verify, Blocking, Engine, Step};
 
 /// The engine as a client backend, confined to the database's first workspace.
 pub struct LocalBackend {
@@ -72,31 +74,49 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `keys.verifyKey` in `ctx` as far as it goes without waiting (see [`Engine::start`], whose
+    /// tail this is): an idle reader answers on the calling thread; the rest comes back as
+    /// [`Step::Blocking`] before anything was written.
+    pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Step {
+        if let Err(e) = check_op_and_body(Op::VerifyKey.name(), body) {
+            return Step::Done(Err(e));
+        }
+        let req: VerifyKeyRequest = match parse_body(body) {
+            Ok(req) => req,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
+            verify::VerifyStep::Done(r) => Step::Done(r.and_then(reply)),
+            verify::VerifyStep::Blocking(rest) => {
+                Step::Blocking(Blocking(Box::new(move || reply(rest()?))))
+            }
+        }
+    }
+}
+
+/// Runs engine work that may block (SQLite writer, bcrypt) off the async workers, as the server
+/// does.
+async fn off_the_workers(work: impl FnOnce() -> Result<Reply> + Send + 'static) -> Result<Reply> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::server(format!("engine task failed: {e}")))?
+}
+
 #[async_trait]
 impl Backend for LocalBackend {
-    async fn call(
-        &self,
-        op: &str,
-        body: serde_json::Value,
-        options: &CallOptions,
-    ) -> Result<Reply> {
-        let bytes =
-            serde_json::to_vec(&body).map_err(|e| Error::invalid_input("body", e.to_string()))?;
-        let engine = self.engine.clone();
-        let ctx = self.ctx.clone();
-        let op = op.to_string();
+    async fn call(&self, op: Op, body: Vec<u8>, options: &CallOptions) -> Result<Reply> {
+        // Verification reads inline, like the server's: no thread hop on the hot path.
+        if op == Op::VerifyKey {
+            return match self.engine.start_verify(&self.ctx, &body) {
+                Step::Done(reply) => reply,
+                Step::Blocking(rest) => off_the_workers(move || rest.run()).await,
+            };
+        }
+        let (engine, ctx) = (self.engine.clone(), self.ctx.clone());
         let idempotency_key = options.idempotency_key.clone();
-        // SQLite calls block; keep them off the async workers like the server does.
-        let reply = tokio::task::spawn_blocking(move || {
-            engine.dispatch(&ctx, &op, &bytes, idempotency_key.as_deref())
-        })
-        .await
-        .map_err(|e| Error::server(format!("engine task failed: {e}")))??;
-        Ok(Reply {
-            request_id: None,
-            data: reply.data,
-            pagination: reply.pagination,
-        })
+        off_the_workers(move || engine.dispatch(&ctx, op.name(), &body, idempotency_key.as_deref()))
+            .await
     }
 
     fn describe(&self) -> String {

@@ -80,9 +80,8 @@ impl Problem {
             ErrorCode::NotFound => format!("unkey/data/{}_not_found", resource(err, op)),
             ErrorCode::Conflict => format!("unkey/data/{}_already_exists", resource(err, op)),
             ErrorCode::RateLimited => "unkey/rate_limited/rate_limited".to_string(),
-            ErrorCode::ServerError | ErrorCode::Io | ErrorCode::Network | ErrorCode::Timeout => {
-                "unkey/application/unexpected_error".to_string()
-            }
+            // ServerError, Io, Network, Timeout, and any code added later (non-exhaustive).
+            _ => "unkey/application/unexpected_error".to_string(),
         };
         let mut errors = err.errors.clone();
         if errors.is_empty() {

@@ -20,6 +20,7 @@ mod run;
 pub mod sample;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use crate::hashing::HashVariant;
@@ -44,7 +45,49 @@ pub const DEFAULT_MAX_ERRORS: usize = 1000;
 
 /// Called with a snapshot as the migration advances (at most ~10 times a second, and once at
 /// the end with `finished: true`).
+///
+/// Which thread calls it: [`migrate_keys`] calls it on the task awaiting the run, i.e. a tokio
+/// worker of the runtime driving it (for the CLI and the bindings, one of
+/// [`crate::runtime`]'s workers); a dry run calls it on its validation thread (a
+/// `spawn_blocking` thread), and [`validate_source`] on the caller's thread. Keep it quick:
+/// the run waits for it. It may call the blocking client through [`crate::runtime::block_on`].
+/// To stop the run, it (or anyone) calls [`CancelToken::cancel`] on the token of
+/// [`MigrateOptions::cancel`].
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Asks a running migration to stop (e.g. from a progress callback, a signal handler or
+/// another thread). The run then sends no new batch, waits for those in flight, syncs the
+/// checkpoint and the report, and returns an error naming the cancellation (field `cancel`);
+/// `resume` continues it. Clones share one flag.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        CancelToken::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// The error a cancelled run returns.
+    pub(crate) fn error() -> Error {
+        Error::io("the migration was cancelled; run again with resume to continue")
+            .with_field("cancel")
+    }
+}
+
+/// Tokens are equal when they are clones of one another (one flag).
+impl PartialEq for CancelToken {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// What to migrate where, and how.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +114,8 @@ pub struct MigrateOptions {
     /// repeatable). Default: the client's policy with at least
     /// [`run::DEFAULT_BATCH_ATTEMPTS`] attempts.
     pub retry: Option<RetryPolicy>,
+    /// Stops the run when cancelled (see [`CancelToken`]).
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for MigrateOptions {
@@ -87,6 +132,7 @@ impl Default for MigrateOptions {
             resume: false,
             max_errors: DEFAULT_MAX_ERRORS,
             retry: None,
+            cancel: None,
         }
     }
 }
@@ -134,6 +180,15 @@ impl MigrateOptions {
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = Some(policy);
         self
+    }
+    pub fn cancel(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Whether the run was asked to stop.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(CancelToken::is_cancelled)
     }
 
     /// Checks the options themselves (ids only matter when something is sent).

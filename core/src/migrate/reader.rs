@@ -33,6 +33,12 @@ pub enum MigrationSource {
     Records(Box<dyn Iterator<Item = MigrationRecord> + Send>),
     /// JSON objects, e.g. dicts from a binding (line numbers are 1-based positions).
     Json(Box<dyn Iterator<Item = Value> + Send>),
+    /// JSON objects from a source that can fail, e.g. a binding's host iterator (which may
+    /// raise): an `Err` stops the run like an unreadable file (nothing after it is sent, not even
+    /// the partial batch before it; checkpoint and report are synced) and is the run's error.
+    /// The iterator is pulled on the run's reader thread, one item at a time, so a binding
+    /// need not hold a lock across the whole run.
+    TryJson(Box<dyn Iterator<Item = Result<Value>> + Send>),
 }
 
 impl MigrationSource {
@@ -59,12 +65,21 @@ impl MigrationSource {
         MigrationSource::Json(Box::new(values.into_iter()))
     }
 
+    /// [`MigrationSource::TryJson`] from any fallible iterator.
+    pub fn try_json<I>(values: I) -> Self
+    where
+        I: IntoIterator<Item = Result<Value>>,
+        I::IntoIter: Send + 'static,
+    {
+        MigrationSource::TryJson(Box::new(values.into_iter()))
+    }
+
     /// A short description for checkpoints and summaries (no content).
     pub(crate) fn describe(&self) -> String {
         match self {
             MigrationSource::File { path, .. } => path.display().to_string(),
             MigrationSource::Records(_) => "records".into(),
-            MigrationSource::Json(_) => "json".into(),
+            MigrationSource::Json(_) | MigrationSource::TryJson(_) => "json".into(),
         }
     }
 }
@@ -138,11 +153,16 @@ pub(crate) fn open(source: MigrationSource) -> Result<Box<dyn RecordReader>> {
             })
         }
         MigrationSource::Records(iter) => Ok(Box::new(IterReader {
-            iter,
+            iter: iter.map(Ok),
             index: 0,
             map: Ok,
         })),
         MigrationSource::Json(iter) => Ok(Box::new(IterReader {
+            iter: iter.map(Ok),
+            index: 0,
+            map: MigrationRecord::from_json,
+        })),
+        MigrationSource::TryJson(iter) => Ok(Box::new(IterReader {
             iter,
             index: 0,
             map: MigrationRecord::from_json,
@@ -179,11 +199,12 @@ struct IterReader<I, F> {
 
 impl<I, T, F> RecordReader for IterReader<I, F>
 where
-    I: Iterator<Item = T> + Send,
+    I: Iterator<Item = Result<T>> + Send,
     F: FnMut(T) -> std::result::Result<MigrationRecord, super::record::FieldIssue> + Send,
 {
+    /// An `Err` from the iterator ends the run (see [`MigrationSource::TryJson`]).
     fn next_item(&mut self) -> Result<Option<Item>> {
-        let Some(value) = self.iter.next() else {
+        let Some(value) = self.iter.next().transpose()? else {
             return Ok(None);
         };
         self.index += 1;

@@ -15,7 +15,7 @@ use super::prepare::{Batch, Batcher, Prepared, Preparer};
 use super::reader::{self, MigrationSource};
 use super::record::RecordError;
 use super::report::{MigrationReport, Progress, ReportWriter};
-use super::{MigrateOptions, ProgressFn};
+use super::{CancelToken, MigrateOptions, ProgressFn};
 use crate::hashing::HashVariant;
 use crate::retry::RetryPolicy;
 use crate::wire::{MigrateKeysRequest, MigrateKeysResponseData};
@@ -108,6 +108,16 @@ struct Counters {
     bytes_total: AtomicU64,
 }
 
+impl Counters {
+    /// Where the reader is now.
+    fn update(&self, prep: &Preparer) {
+        self.records.store(prep.records, Ordering::Relaxed);
+        self.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        self.bytes_total
+            .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
 enum Event {
     Invalid(RecordError),
     Send(Batch),
@@ -178,7 +188,12 @@ pub(crate) fn dry_run(
         batches_done: 0,
     };
     let mut last = Instant::now();
+    let mut cancelled = false;
     while let Some(chunk) = prep.next_chunk()? {
+        if options.cancelled() {
+            cancelled = true;
+            break;
+        }
         for p in chunk {
             match p {
                 Prepared::Key(k) => {
@@ -197,11 +212,7 @@ pub(crate) fn dry_run(
         if let Some(cb) = &on_progress {
             if last.elapsed() >= PROGRESS_EVERY {
                 last = Instant::now();
-                counters.records.store(prep.records, Ordering::Relaxed);
-                counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
-                counters
-                    .bytes_total
-                    .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+                counters.update(&prep);
                 cb(&progress_of(&t, &counters, started, 0, false));
             }
         }
@@ -213,12 +224,11 @@ pub(crate) fn dry_run(
         w.summary(&t.report)?;
         w.flush()?;
     }
+    if cancelled {
+        return Err(CancelToken::error());
+    }
     if let Some(cb) = &on_progress {
-        counters.records.store(prep.records, Ordering::Relaxed);
-        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
-        counters
-            .bytes_total
-            .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+        counters.update(&prep);
         cb(&progress_of(&t, &counters, started, 0, true));
     }
     Ok(t.report)
@@ -234,9 +244,7 @@ fn produce(
     tx: mpsc::Sender<Event>,
 ) -> Result<()> {
     let mut prep = Preparer::new(reader::open(source)?, variant);
-    counters
-        .bytes_total
-        .store(prep.bytes_total().unwrap_or(0), Ordering::Relaxed);
+    counters.update(&prep);
     let mut batcher = Batcher::new(batch_size);
     // Returns false when the consumer has stopped listening (aborted run).
     let emit = |b: Batch| -> Result<bool> {
@@ -261,8 +269,7 @@ fn produce(
         Ok(tx.blocking_send(ev).is_ok())
     };
     while let Some(chunk) = prep.next_chunk()? {
-        counters.records.store(prep.records, Ordering::Relaxed);
-        counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+        counters.update(&prep);
         for p in chunk {
             match p {
                 Prepared::Invalid(e) => {
@@ -285,8 +292,7 @@ fn produce(
             return Ok(());
         }
     }
-    counters.records.store(prep.records, Ordering::Relaxed);
-    counters.bytes.store(prep.bytes_read(), Ordering::Relaxed);
+    counters.update(&prep);
     Ok(())
 }
 
@@ -420,6 +426,11 @@ pub async fn migrate_keys_with(
     loop {
         if input_done && in_flight.is_empty() {
             break;
+        }
+        if abort.is_none() && options.cancelled() {
+            // Like an abort: no new batch; those in flight are accounted for below.
+            abort = Some(CancelToken::error());
+            rx.close();
         }
         tokio::select! {
             biased;

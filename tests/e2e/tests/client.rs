@@ -10,6 +10,11 @@ use keyshift_core::{
 };
 use keyshift_e2e::{local_client, TestServer};
 
+/// The code of a verification that must not fail.
+async fn verify_code(client: &Client, key: &str, options: &VerifyOptions) -> VerifyCode {
+    client.verify(key, options).await.unwrap().code
+}
+
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
     ($name:ident, $body:ident) => {
@@ -319,11 +324,7 @@ async fn permissions_and_roles(client: Client) {
         .unwrap();
     let needs_write = VerifyOptions::permissions("documents.write");
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::InsufficientPermissions
     );
     let roles = client
@@ -332,11 +333,7 @@ async fn permissions_and_roles(client: Client) {
         .unwrap();
     assert_eq!(roles.len(), 1);
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::Valid
     );
     let missing = client
@@ -346,11 +343,7 @@ async fn permissions_and_roles(client: Client) {
     assert_eq!(missing.code, ErrorCode::NotFound);
     client.set_roles(&key.key_id, &[]).await.unwrap();
     assert_eq!(
-        client
-            .verify(key.key.expose(), &needs_write)
-            .await
-            .unwrap()
-            .code,
+        verify_code(&client, key.key.expose(), &needs_write).await,
         VerifyCode::InsufficientPermissions
     );
 
@@ -543,7 +536,7 @@ async fn bad_request_from_server_names_the_field() {
     // Bypass local validation with a raw call: the server must name the field itself.
     let body = serde_json::json!({"apiId": "api_x", "byteLength": 3, "bogus": true});
     let err = client
-        .call::<_, serde_json::Value>("keys.createKey", &body, &CallOptions::default())
+        .call::<_, serde_json::Value>(wire::Op::CreateKey, &body, &CallOptions::default())
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest);
@@ -671,7 +664,11 @@ async fn slow_responses_hit_the_timeout_and_the_deadline() {
         .with_timeout(Duration::from_millis(100))
         .with_retry(RetryPolicy::never());
     let err = patient
-        .call::<_, serde_json::Value>("apis.getApi", &serde_json::json!({"apiId": "api_x"}), &call)
+        .call::<_, serde_json::Value>(
+            wire::Op::GetApi,
+            &serde_json::json!({"apiId": "api_x"}),
+            &call,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Timeout);

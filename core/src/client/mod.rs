@@ -1,0 +1,490 @@
+//! The keyshift client (DESIGN.md §3): every operation of the wire API with typed requests and
+//! answers, over HTTP ([`crate::http::HttpBackend`]) or any other [`Backend`] such as the
+//! engine's in-process `LocalBackend`. Bindings wrap this type and add nothing.
+//!
+//! [`Client`] and its calls live here; [`builder`] makes one over HTTP, [`options`] holds the
+//! calls' option types and answers, [`pager`] walks lists, [`rollout`] verifies with a legacy
+//! fallback.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::backend::{Backend, CallOptions, Reply};
+use crate::error::Error;
+use crate::retry::RetryPolicy;
+use crate::wire::{self, Op, Validate};
+use crate::{Result, SecretKey};
+
+use options::non_empty;
+
+pub mod builder;
+pub mod options;
+pub mod pager;
+pub mod rollout;
+
+pub use builder::{root_key_or_env, ClientBuilder, DEFAULT_BASE_URL};
+pub use options::{CreateKey, CreatedKey, Verification, VerificationSource, VerifyOptions};
+pub use pager::{Page, Pager};
+pub use rollout::{Backfill, FallbackOptions, LegacyCheck};
+
+/// A key service client. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("backend", &self.backend.describe())
+            .finish()
+    }
+}
+
+impl Client {
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Client {
+        Client { backend }
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The client's default retry policy (the default policy for a backend without one).
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.backend.retry_policy().unwrap_or_default()
+    }
+
+    /// Any wire operation with a typed body and answer; every method below goes through here.
+    pub async fn call<Req, Resp>(
+        &self,
+        op: Op,
+        request: &Req,
+        options: &CallOptions,
+    ) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        let reply = self.call_raw(op, request, options).await?;
+        decode(op, reply)
+    }
+
+    async fn call_raw<Req: Serialize + ?Sized>(
+        &self,
+        op: Op,
+        request: &Req,
+        options: &CallOptions,
+    ) -> Result<Reply> {
+        let body =
+            serde_json::to_vec(request).map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        if options.idempotency_key.is_none() && op.sends_idempotency_key() {
+            // One key per logical call, reused by every retry of it.
+            let options = options.clone().with_idempotency_key(new_idempotency_key());
+            return self.backend.call(op, body, &options).await;
+        }
+        self.backend.call(op, body, options).await
+    }
+
+    /// [`Client::call`] with the default options.
+    async fn send<Req, Resp>(&self, op: Op, request: &Req) -> Result<Resp>
+    where
+        Req: Serialize + ?Sized,
+        Resp: DeserializeOwned,
+    {
+        self.call(op, request, &CallOptions::default()).await
+    }
+
+    /// [`Client::send`] for operations whose answer carries nothing the caller needs.
+    async fn send_unit<Req: Serialize + ?Sized>(&self, op: Op, request: &Req) -> Result<()> {
+        self.send::<_, serde_json::Value>(op, request)
+            .await
+            .map(drop)
+    }
+
+    // ----- apis ---------------------------------------------------------------------------
+
+    pub async fn create_api(&self, name: &str) -> Result<wire::CreateApiResponseData> {
+        let request = wire::CreateApiRequest {
+            name: name.to_string(),
+        };
+        check(&request)?;
+        self.send(Op::CreateApi, &request).await
+    }
+
+    pub async fn get_api(&self, api_id: &str) -> Result<wire::GetApiResponseData> {
+        let request = wire::GetApiRequest {
+            api_id: api_id.to_string(),
+        };
+        self.send(Op::GetApi, &request).await
+    }
+
+    pub async fn delete_api(&self, api_id: &str) -> Result<()> {
+        let request = wire::DeleteApiRequest {
+            api_id: api_id.to_string(),
+        };
+        self.send_unit(Op::DeleteApi, &request).await
+    }
+
+    /// One page of an api's keys.
+    pub async fn list_keys(
+        &self,
+        request: &wire::ListKeysRequest,
+    ) -> Result<Page<wire::KeyResponseData>> {
+        check(request)?;
+        let body = serde_json::to_value(request)
+            .map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        self.page(Op::ListKeys, body).await
+    }
+
+    /// Every key of an api, page by page.
+    pub fn keys_pager(&self, api_id: &str) -> Pager<wire::KeyResponseData> {
+        self.pager(Op::ListKeys, serde_json::json!({ "apiId": api_id }))
+    }
+
+    // ----- keys ---------------------------------------------------------------------------
+
+    pub async fn create_api_key(&self, options: &CreateKey) -> Result<CreatedKey> {
+        self.create_api_key_with(options, &CallOptions::default())
+            .await
+    }
+
+    pub async fn create_api_key_with(
+        &self,
+        options: &CreateKey,
+        call: &CallOptions,
+    ) -> Result<CreatedKey> {
+        let request = options.to_request()?;
+        let data: wire::CreateKeyResponseData = self.call(Op::CreateKey, &request, call).await?;
+        Ok(CreatedKey::new(data.key_id, data.key))
+    }
+
+    pub async fn verify(&self, key: &str, options: &VerifyOptions) -> Result<Verification> {
+        self.verify_with(key, options, &CallOptions::default())
+            .await
+    }
+
+    pub async fn verify_with(
+        &self,
+        key: &str,
+        options: &VerifyOptions,
+        call: &CallOptions,
+    ) -> Result<Verification> {
+        let request = options.to_request(key)?;
+        let reply = self.call_raw(Op::VerifyKey, &request, call).await?;
+        let request_id = reply.request_id.clone();
+        let data: wire::VerifyKeyResponseData = decode(Op::VerifyKey, reply)?;
+        Ok(Verification::from_wire(data, request_id))
+    }
+
+    pub async fn get_key(&self, key_id: &str) -> Result<wire::KeyResponseData> {
+        let request = wire::GetKeyRequest {
+            key_id: key_id.to_string(),
+            decrypt: None,
+        };
+        self.send(Op::GetKey, &request).await
+    }
+
+    /// The key a plaintext belongs to (`keys.whoami`).
+    pub async fn whoami(&self, key: &str) -> Result<wire::KeyResponseData> {
+        let request = wire::WhoamiRequest {
+            key: SecretKey::new(key),
+        };
+        self.send(Op::Whoami, &request).await
+    }
+
+    /// Applies a patch; fields left `None` are unchanged (`Some(None)` clears).
+    pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
+        check(patch)?;
+        self.send_unit(Op::UpdateKey, patch).await
+    }
+
+    pub async fn delete_key(&self, key_id: &str, permanent: bool) -> Result<()> {
+        let request = wire::DeleteKeyRequest {
+            key_id: key_id.to_string(),
+            permanent: permanent.then_some(true),
+        };
+        self.send_unit(Op::DeleteKey, &request).await
+    }
+
+    /// A new key with the old one's settings; the old key stays valid `expiration_ms` more.
+    pub async fn reroll_key(&self, key_id: &str, expiration_ms: i64) -> Result<CreatedKey> {
+        let request = wire::RerollKeyRequest {
+            key_id: key_id.to_string(),
+            expiration: expiration_ms,
+        };
+        check(&request)?;
+        let data: wire::RerollKeyResponseData = self
+            .call(Op::RerollKey, &request, &CallOptions::default())
+            .await?;
+        Ok(CreatedKey::new(data.key_id, data.key))
+    }
+
+    pub async fn update_credits(
+        &self,
+        key_id: &str,
+        operation: wire::CreditsOperation,
+        value: Option<i64>,
+    ) -> Result<wire::KeyCreditsData> {
+        let request = wire::UpdateCreditsRequest {
+            key_id: key_id.to_string(),
+            value,
+            operation,
+        };
+        check(&request)?;
+        self.send(Op::UpdateCredits, &request).await
+    }
+
+    pub async fn add_permissions(
+        &self,
+        key_id: &str,
+        permissions: &[String],
+    ) -> Result<Vec<wire::Permission>> {
+        self.key_list(Op::AddPermissions, "permissions", key_id, permissions)
+            .await
+    }
+
+    pub async fn remove_permissions(
+        &self,
+        key_id: &str,
+        permissions: &[String],
+    ) -> Result<Vec<wire::Permission>> {
+        self.key_list(Op::RemovePermissions, "permissions", key_id, permissions)
+            .await
+    }
+
+    pub async fn set_permissions(
+        &self,
+        key_id: &str,
+        permissions: &[String],
+    ) -> Result<Vec<wire::Permission>> {
+        self.key_list(Op::SetPermissions, "permissions", key_id, permissions)
+            .await
+    }
+
+    pub async fn add_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
+        self.key_list(Op::AddRoles, "roles", key_id, roles).await
+    }
+
+    pub async fn remove_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
+        self.key_list(Op::RemoveRoles, "roles", key_id, roles).await
+    }
+
+    pub async fn set_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
+        self.key_list(Op::SetRoles, "roles", key_id, roles).await
+    }
+
+    async fn key_list<T: DeserializeOwned>(
+        &self,
+        op: Op,
+        field: &str,
+        key_id: &str,
+        values: &[String],
+    ) -> Result<T> {
+        let body = serde_json::json!({ "keyId": key_id, field: values });
+        self.call(op, &body, &CallOptions::default()).await
+    }
+
+    /// One `keys.migrateKeys` request, retried under the client policy with one
+    /// `Idempotency-Key` for all its attempts (the migration engine sends batches through here).
+    pub async fn migrate_keys_batch(
+        &self,
+        request: &wire::MigrateKeysRequest,
+        idempotency_key: &str,
+    ) -> Result<wire::MigrateKeysResponseData> {
+        let options = CallOptions::default().with_idempotency_key(idempotency_key);
+        self.migrate_keys_batch_with(request, &options).await
+    }
+
+    /// [`Client::migrate_keys_batch`] with explicit call options (the migration engine sends
+    /// one attempt at a time through here).
+    pub async fn migrate_keys_batch_with(
+        &self,
+        request: &wire::MigrateKeysRequest,
+        options: &CallOptions,
+    ) -> Result<wire::MigrateKeysResponseData> {
+        check(request)?;
+        self.call(Op::MigrateKeys, request, options).await
+    }
+
+    // ----- permissions and roles -----------------------------------------------------------
+
+    pub async fn create_permission(
+        &self,
+        name: &str,
+        slug: Option<&str>,
+        description: Option<&str>,
+    ) -> Result<wire::CreatePermissionResponseData> {
+        let request = wire::CreatePermissionRequest {
+            name: name.to_string(),
+            slug: slug.unwrap_or(name).to_string(),
+            description: description.map(str::to_string),
+        };
+        check(&request)?;
+        self.send(Op::CreatePermission, &request).await
+    }
+
+    /// By id or slug.
+    pub async fn get_permission(&self, permission: &str) -> Result<wire::Permission> {
+        let request = wire::GetPermissionRequest {
+            permission: permission.to_string(),
+        };
+        self.send(Op::GetPermission, &request).await
+    }
+
+    pub async fn delete_permission(&self, permission: &str) -> Result<()> {
+        let request = wire::DeletePermissionRequest {
+            permission: permission.to_string(),
+        };
+        self.send_unit(Op::DeletePermission, &request).await
+    }
+
+    /// Every permission of the workspace (all pages).
+    pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
+        self.list_all(Op::ListPermissions).await
+    }
+
+    pub async fn create_role(
+        &self,
+        name: &str,
+        permissions: &[String],
+        description: Option<&str>,
+    ) -> Result<wire::CreateRoleResponseData> {
+        let request = wire::CreateRoleRequest {
+            name: name.to_string(),
+            description: description.map(str::to_string),
+            permissions: non_empty(permissions),
+        };
+        check(&request)?;
+        self.send(Op::CreateRole, &request).await
+    }
+
+    /// By id or name.
+    pub async fn get_role(&self, role: &str) -> Result<wire::Role> {
+        let request = wire::GetRoleRequest {
+            role: role.to_string(),
+        };
+        self.send(Op::GetRole, &request).await
+    }
+
+    pub async fn delete_role(&self, role: &str) -> Result<()> {
+        let request = wire::DeleteRoleRequest {
+            role: role.to_string(),
+        };
+        self.send_unit(Op::DeleteRole, &request).await
+    }
+
+    /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
+    /// permission slugs (missing ones are created, `[]` clears); answers them.
+    pub async fn set_role_permissions(
+        &self,
+        role_id: &str,
+        permissions: &[String],
+    ) -> Result<Vec<wire::Permission>> {
+        let request = wire::SetRolePermissionsRequest {
+            role_id: role_id.to_string(),
+            permissions: permissions.to_vec(),
+        };
+        check(&request)?;
+        self.send(Op::SetRolePermissions, &request).await
+    }
+
+    /// Every role of the workspace (all pages).
+    pub async fn list_roles(&self) -> Result<Vec<wire::Role>> {
+        self.list_all(Op::ListRoles).await
+    }
+
+    // ----- identities --------------------------------------------------------------------
+
+    pub async fn create_identity(
+        &self,
+        request: &wire::CreateIdentityRequest,
+    ) -> Result<wire::CreateIdentityResponseData> {
+        check(request)?;
+        self.send(Op::CreateIdentity, request).await
+    }
+
+    /// By id or external id.
+    pub async fn get_identity(&self, identity: &str) -> Result<wire::Identity> {
+        let request = wire::GetIdentityRequest {
+            identity: identity.to_string(),
+        };
+        self.send(Op::GetIdentity, &request).await
+    }
+
+    pub async fn delete_identity(&self, identity: &str) -> Result<()> {
+        let request = wire::DeleteIdentityRequest {
+            identity: identity.to_string(),
+        };
+        self.send_unit(Op::DeleteIdentity, &request).await
+    }
+
+    pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
+        self.list_all(Op::ListIdentities).await
+    }
+
+    /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
+    /// (an empty map or list clears them); answers the identity afterwards.
+    pub async fn update_identity(
+        &self,
+        request: &wire::UpdateIdentityRequest,
+    ) -> Result<wire::Identity> {
+        check(request)?;
+        self.send(Op::UpdateIdentity, request).await
+    }
+}
+
+/// Decodes a successful answer. A backend returns a [`Reply`] only for a 2xx answer, so a
+/// `data` that does not decode is an error saying the call took effect (status 200, never
+/// retried: DESIGN.md §4).
+fn decode<T: DeserializeOwned>(op: Op, reply: Reply) -> Result<T> {
+    serde_json::from_value(reply.data).map_err(|e| {
+        let err = Error::took_effect(
+            op.name(),
+            200,
+            format_args!("its data is not the documented shape: {e}"),
+        );
+        match reply.request_id {
+            Some(id) => err.with_request_id(id),
+            None => err,
+        }
+    })
+}
+
+/// Local validation with the server's own rules, so bad input fails before the network.
+fn check<R: Validate>(request: &R) -> Result<()> {
+    let errors = request.validate();
+    match errors.first() {
+        None => Ok(()),
+        Some(first) => {
+            let message = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.location, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let field = first.location.trim_start_matches("body.").to_string();
+            Err(Error::invalid_input(field, message).with_errors(errors))
+        }
+    }
+}
+
+/// A random `Idempotency-Key` (`idem_` + 24 base58 chars from the OS CSPRNG).
+pub fn new_idempotency_key() -> String {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    format!("idem_{}", bs58::encode(bytes).into_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_unique() {
+        let a = new_idempotency_key();
+        assert!(a.starts_with("idem_"));
+        assert_ne!(a, new_idempotency_key());
+    }
+}
