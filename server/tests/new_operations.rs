@@ -137,24 +137,24 @@ async fn update_identity_errors_are_unkeys() {
         ),
         (
             json!({"identity": "someone", "ratelimits": [
-                {"name": "api_calls", "limit": 1, "duration": 1000},
-                {"name": "api_calls", "limit": 2, "duration": 2000}]}),
+                {"name": "api_calls", "limit": 1, "duration": 1000, "autoApply": false},
+                {"name": "api_calls", "limit": 2, "duration": 2000, "autoApply": false}]}),
             "body.ratelimits[1].name",
         ),
         (
-            json!({"identity": "someone", "ratelimits": [{"name": "ab", "limit": 1, "duration": 1000}]}),
+            json!({"identity": "someone", "ratelimits": [{"name": "ab", "limit": 1, "duration": 1000, "autoApply": false}]}),
             "body.ratelimits[0].name",
         ),
         (
-            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 0, "duration": 1000}]}),
+            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 0, "duration": 1000, "autoApply": false}]}),
             "body.ratelimits[0].limit",
         ),
         (
-            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 1, "duration": 999}]}),
+            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 1, "duration": 999, "autoApply": false}]}),
             "body.ratelimits[0].duration",
         ),
         (
-            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 1}]}),
+            json!({"identity": "someone", "ratelimits": [{"name": "abc", "limit": 1, "autoApply": false}]}),
             "body.ratelimits[0].duration",
         ),
         (json!({"identity": "someone", "externalId": "x"}), "body"),
@@ -179,8 +179,8 @@ async fn update_identity_errors_are_unkeys() {
         .fails(
             "identities.updateIdentity",
             json!({"identity": "someone", "ratelimits": [
-                {"name": "api_calls", "limit": 1, "duration": 1000},
-                {"name": "api_calls", "limit": 2, "duration": 2000}]}),
+                {"name": "api_calls", "limit": 1, "duration": 1000, "autoApply": false},
+                {"name": "api_calls", "limit": 2, "duration": 2000, "autoApply": false}]}),
             400,
         )
         .await;
