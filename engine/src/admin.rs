@@ -5,7 +5,7 @@ use keyshift_core::wire::*;
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::records::*;
+use crate::rows::*;
 use crate::util::{is_unique_violation, new_id, now_ms, Db};
 
 /// A page of results and the pagination to answer with.

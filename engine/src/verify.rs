@@ -17,9 +17,10 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::authz::Grants;
+use crate::credits::{apply_refill, refill_due};
 use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
-use crate::records::*;
+use crate::rows::*;
 use crate::schema::BUSY_TIMEOUT;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
 use crate::Inner;

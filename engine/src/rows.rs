@@ -12,7 +12,7 @@ use keyshift_core::wire::{
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::util::{last_refill_boundary, new_id, now_ms, Db};
+use crate::util::{new_id, now_ms, Db};
 
 /// A stored key (never its plaintext).
 #[derive(Clone, Debug)]
@@ -461,78 +461,6 @@ pub(crate) fn insert_ratelimits(
             rl.auto_apply
         ])
         .db()?;
-    }
-    Ok(())
-}
-
-pub(crate) fn link_permissions(
-    conn: &Connection,
-    key_id: &str,
-    permission_ids: &[String],
-) -> Result<()> {
-    for pid in permission_ids {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO key_permissions (key_id, permission_id) VALUES (?1, ?2)",
-        )
-        .db()?
-        .execute(params![key_id, pid])
-        .db()?;
-    }
-    Ok(())
-}
-
-pub(crate) fn link_roles(conn: &Connection, key_id: &str, role_ids: &[String]) -> Result<()> {
-    for rid in role_ids {
-        conn.prepare_cached("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?1, ?2)")
-            .db()?
-            .execute(params![key_id, rid])
-            .db()?;
-    }
-    Ok(())
-}
-
-fn refill_boundary(refill: &KeyCreditsRefill, now: i64) -> i64 {
-    last_refill_boundary(
-        now,
-        refill.interval == RefillInterval::Monthly,
-        refill.refill_day,
-    )
-}
-
-/// Whether [`apply_refill`] would write: the key refills and no refill happened since the
-/// period's boundary (as far as `key` knows).
-pub(crate) fn refill_due(key: &KeyRow, now: i64) -> bool {
-    match &key.refill {
-        Some(refill) => key.last_refill_at.unwrap_or(key.created_at) < refill_boundary(refill, now),
-        None => false,
-    }
-}
-
-/// Applies a due credit refill (sets `remaining` to the refill amount once per period).
-/// Idempotent under concurrency: the UPDATE only fires if no refill happened since the boundary.
-pub(crate) fn apply_refill(conn: &Connection, key: &mut KeyRow, now: i64) -> Result<()> {
-    let Some(refill) = &key.refill else {
-        return Ok(());
-    };
-    let boundary = refill_boundary(refill, now);
-    let last = key.last_refill_at.unwrap_or(key.created_at);
-    if last >= boundary {
-        return Ok(());
-    }
-    let changed = conn
-        .prepare_cached(
-            "UPDATE keys SET remaining = ?1, last_refill_at = ?2 WHERE id = ?3 \
-             AND COALESCE(last_refill_at, created_at) < ?4",
-        )
-        .db()?
-        .execute(params![refill.amount, now, key.id, boundary])
-        .db()?;
-    if changed > 0 {
-        key.remaining = Some(refill.amount);
-        key.last_refill_at = Some(now);
-    } else if let Some(fresh) = find_key(conn, &key.workspace_id, &key.id)? {
-        key.remaining = fresh.remaining;
-        key.last_refill_at = fresh.last_refill_at;
     }
     Ok(())
 }
