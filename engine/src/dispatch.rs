@@ -51,12 +51,29 @@ pub fn validate_op(op: Op, body: &[u8]) -> Result<()> {
     route(op, body, None).map(drop)
 }
 
+/// What a handler answers, as a [`Reply`]: `data` only, or a page's items and `pagination`.
+trait IntoReply {
+    fn into_reply(self) -> Result<Reply>;
+}
+
+impl<T: Serialize> IntoReply for T {
+    fn into_reply(self) -> Result<Reply> {
+        reply(self)
+    }
+}
+
+impl<T: Serialize> IntoReply for admin::Page<T> {
+    fn into_reply(self) -> Result<Reply> {
+        page_reply(self)
+    }
+}
+
 /// Parses `body` as operation `op`'s request and, with a target, runs the operation there
 /// (inside the caller's transaction). `None` only checks the body. `keys.verifyKey` and
 /// `keys.whoami` run outside the writer ([`Engine::dispatch`]); here they are only checked.
 fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<Reply>> {
     use wire::*;
-    /// One request type and its handler, answered with `data` only.
+    /// One request type and its handler.
     fn one<T, R>(
         body: &[u8],
         on: Option<(&Connection, &str)>,
@@ -64,24 +81,10 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
     ) -> Result<Option<Reply>>
     where
         T: DeserializeOwned + Validate,
-        R: Serialize,
+        R: IntoReply,
     {
         let req: T = parse_body(body)?;
-        on.map(|(conn, ws)| reply(handler(conn, ws, &req)?))
-            .transpose()
-    }
-    /// One list request and its handler, answered with `data` and `pagination`.
-    fn page<T, R>(
-        body: &[u8],
-        on: Option<(&Connection, &str)>,
-        handler: impl FnOnce(&Connection, &str, &T) -> Result<admin::Page<R>>,
-    ) -> Result<Option<Reply>>
-    where
-        T: DeserializeOwned + Validate,
-        R: Serialize,
-    {
-        let req: T = parse_body(body)?;
-        on.map(|(conn, ws)| page_reply(handler(conn, ws, &req)?))
+        on.map(|(conn, ws)| handler(conn, ws, &req)?.into_reply())
             .transpose()
     }
     /// Checked only: runs elsewhere.
@@ -91,7 +94,7 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
     match op {
         Op::CreateApi => one(body, on, admin::create_api),
         Op::GetApi => one(body, on, admin::get_api),
-        Op::ListKeys => page(body, on, admin::list_keys),
+        Op::ListKeys => one(body, on, admin::list_keys),
         Op::DeleteApi => one(body, on, admin::delete_api),
         Op::CreateKey => one(body, on, keys::create_key),
         Op::VerifyKey => checked::<VerifyKeyRequest>(body),
@@ -122,16 +125,16 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
         Op::Whoami => checked::<WhoamiRequest>(body),
         Op::CreatePermission => one(body, on, admin::create_permission),
         Op::GetPermission => one(body, on, admin::get_permission),
-        Op::ListPermissions => page(body, on, admin::list_permissions),
+        Op::ListPermissions => one(body, on, admin::list_permissions),
         Op::DeletePermission => one(body, on, admin::delete_permission),
         Op::CreateRole => one(body, on, admin::create_role),
         Op::GetRole => one(body, on, admin::get_role),
-        Op::ListRoles => page(body, on, admin::list_roles),
+        Op::ListRoles => one(body, on, admin::list_roles),
         Op::DeleteRole => one(body, on, admin::delete_role),
         Op::SetRolePermissions => one(body, on, admin::set_role_permissions),
         Op::CreateIdentity => one(body, on, admin::create_identity),
         Op::GetIdentity => one(body, on, admin::get_identity),
-        Op::ListIdentities => page(body, on, admin::list_identities),
+        Op::ListIdentities => one(body, on, admin::list_identities),
         Op::DeleteIdentity => one(body, on, admin::delete_identity),
         Op::UpdateIdentity => one(body, on, admin::update_identity),
         // An operation without an arm here is unknown to this engine.

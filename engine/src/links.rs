@@ -3,10 +3,12 @@
 
 use keyshift_core::wire::{Permission, Role};
 use keyshift_core::{Error, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::keys::touch;
-use crate::rows::{direct_permissions, ensure_permissions, key_roles, live_key, resolve_roles};
+use crate::rows::{
+    direct_permissions, ensure_permissions, find_id, key_roles, live_key, resolve_roles,
+};
 use crate::util::Db;
 
 /// A table linking keys to things (permissions or roles).
@@ -39,27 +41,19 @@ impl LinkTable for PermissionLinks {
     }
 
     fn to_unlink(conn: &Connection, ws: &str, slugs: &[String]) -> Result<Vec<String>> {
-        let mut ids = Vec::with_capacity(slugs.len());
-        for slug in slugs {
-            let id: Option<String> = conn
-                .prepare_cached(
-                    "SELECT id FROM permissions WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2) \
-                     ORDER BY slug = ?2 DESC LIMIT 1",
+        slugs
+            .iter()
+            .map(|slug| {
+                find_id(
+                    conn,
+                    "SELECT id FROM permissions WHERE workspace_id = ?1 \
+                     AND (slug = ?2 OR id = ?2) ORDER BY slug = ?2 DESC LIMIT 1",
+                    ws,
+                    slug,
+                    || Error::not_found(format!("permission `{slug}` was not found")),
                 )
-                .db()?
-                .query_row(params![ws, slug], |r| r.get(0))
-                .optional()
-                .db()?;
-            match id {
-                Some(id) => ids.push(id),
-                None => {
-                    return Err(Error::not_found(format!(
-                        "permission `{slug}` was not found"
-                    )))
-                }
-            }
-        }
-        Ok(ids)
+            })
+            .collect()
     }
 
     fn linked(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {

@@ -157,28 +157,48 @@ fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
 
 pub(crate) const PERMISSION_COLUMNS: &str = "p.id, p.name, p.slug, p.description";
 
-/// Permissions given to the key directly, by slug.
-pub(crate) fn direct_permissions(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
+/// Permissions linked to `owner_id` through link table `table` (whose owner column is
+/// `owner`), by slug.
+fn linked_permissions(
+    conn: &Connection,
+    table: &str,
+    owner: &str,
+    owner_id: &str,
+) -> Result<Vec<Permission>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM key_permissions kp \
-             JOIN permissions p ON p.id = kp.permission_id WHERE kp.key_id = ?1 ORDER BY p.slug"
+            "SELECT {PERMISSION_COLUMNS} FROM {table} l \
+             JOIN permissions p ON p.id = l.permission_id WHERE l.{owner} = ?1 ORDER BY p.slug"
         ))
         .db()?;
-    let rows = stmt.query_map([key_id], permission_row).db()?;
+    let rows = stmt.query_map([owner_id], permission_row).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// Permissions given to the key directly, by slug.
+pub(crate) fn direct_permissions(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
+    linked_permissions(conn, "key_permissions", "key_id", key_id)
 }
 
 /// Permissions a role grants.
 pub(crate) fn role_permissions(conn: &Connection, role_id: &str) -> Result<Vec<Permission>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM role_permissions rp \
-             JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = ?1 ORDER BY p.slug"
-        ))
-        .db()?;
-    let rows = stmt.query_map([role_id], permission_row).db()?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    linked_permissions(conn, "role_permissions", "role_id", role_id)
+}
+
+/// The id of the row `sql` (with `?1` the workspace and `?2` the name) finds, or `not_found`.
+pub(crate) fn find_id(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    name: &str,
+    not_found: impl FnOnce() -> Error,
+) -> Result<String> {
+    conn.prepare_cached(sql)
+        .db()?
+        .query_row(params![ws, name], |r| r.get(0))
+        .optional()
+        .db()?
+        .ok_or_else(not_found)
 }
 
 pub(crate) fn role_row(r: &Row) -> rusqlite::Result<Role> {
@@ -366,27 +386,16 @@ pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Re
     let mut seen = HashSet::new();
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        let id: Option<String> = conn
-            .prepare_cached(
-                "SELECT id FROM roles WHERE workspace_id = ?1 AND (name = ?2 OR id = ?2) \
-                 ORDER BY name = ?2 DESC LIMIT 1",
-            )
-            .db()?
-            .query_row(params![ws, name], |r| r.get(0))
-            .optional()
-            .db()?;
-        match id {
-            Some(id) => {
-                if seen.insert(id.clone()) {
-                    ids.push(id);
-                }
-            }
-            None => {
-                return Err(Error::not_found(format!(
-                    "role `{}` not found",
-                    shown_value(name)
-                )))
-            }
+        let id = find_id(
+            conn,
+            "SELECT id FROM roles WHERE workspace_id = ?1 AND (name = ?2 OR id = ?2) \
+             ORDER BY name = ?2 DESC LIMIT 1",
+            ws,
+            name,
+            || Error::not_found(format!("role `{}` not found", shown_value(name))),
+        )?;
+        if seen.insert(id.clone()) {
+            ids.push(id);
         }
     }
     Ok(ids)
