@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{keyshift, Server, BIN};
+use common::{keyshift, local_api, migrate_local, verify_local, Server, BIN};
 use serde_json::Value;
 
 fn read_keys(path: &std::path::Path) -> Vec<Value> {
@@ -234,49 +234,17 @@ fn migrate_into_a_local_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.db");
     let db = db.to_str().unwrap();
-    let out = keyshift(
-        &["apis", "create", "local", "--local", db, "--json"],
-        "",
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let api_id = out.json()["apiId"].as_str().unwrap().to_string();
+    let api_id = local_api(db, "local");
     let file = dir.path().join("legacy.csv");
     std::fs::write(
         &file,
         "key,externalId,permissions\nlegacy_key_000000000001,u1,docs.read;docs.write\nlegacy_key_000000000002,u2,docs.read\n",
     )
     .unwrap();
-    let out = keyshift(
-        &[
-            "migrate",
-            file.to_str().unwrap(),
-            "--api-id",
-            &api_id,
-            "--migration-id",
-            "local-1",
-            "--local",
-            db,
-        ],
-        "",
-        &[],
-    );
+    let out = migrate_local(&file, &api_id, "local-1", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("2 migrated"), "{}", out.stdout);
-    let out = keyshift(
-        &[
-            "keys",
-            "verify",
-            "-",
-            "--permissions",
-            "docs.write",
-            "--local",
-            db,
-            "--json",
-        ],
-        "legacy_key_000000000001",
-        &[],
-    );
+    let out = verify_local("legacy_key_000000000001", "docs.write", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert_eq!(out.json()["valid"], true);
 }

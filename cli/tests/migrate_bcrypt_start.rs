@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::keyshift;
+use common::{keyshift, local_api, migrate_local, verify_local};
 use keyshift_core::hash_bcrypt;
 use serde_json::json;
 
@@ -54,13 +54,7 @@ fn migrated_bcrypt_keys_with_start_verify_locally() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.db");
     let db = db.to_str().unwrap();
-    let out = keyshift(
-        &["apis", "create", "legacy", "--local", db, "--json"],
-        "",
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let api_id = out.json()["apiId"].as_str().unwrap().to_string();
+    let api_id = local_api(db, "legacy");
     let keys: Vec<String> = (0..40)
         .map(|i| format!("sk_live_{i:04}_legacy_bcrypt_key"))
         .collect();
@@ -75,37 +69,11 @@ fn migrated_bcrypt_keys_with_start_verify_locally() {
     }
     let file = dir.path().join("legacy.jsonl");
     std::fs::write(&file, text).unwrap();
-    let out = keyshift(
-        &[
-            "migrate",
-            file.to_str().unwrap(),
-            "--api-id",
-            &api_id,
-            "--migration-id",
-            "bcrypt-1",
-            "--local",
-            db,
-        ],
-        "",
-        &[],
-    );
+    let out = migrate_local(&file, &api_id, "bcrypt-1", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("40 migrated"), "{}", out.stdout);
     for k in &keys {
-        let out = keyshift(
-            &[
-                "keys",
-                "verify",
-                "-",
-                "--permissions",
-                "docs.write",
-                "--local",
-                db,
-                "--json",
-            ],
-            k,
-            &[],
-        );
+        let out = verify_local(k, "docs.write", db);
         assert_eq!(
             out.json()["code"],
             "INSUFFICIENT_PERMISSIONS",

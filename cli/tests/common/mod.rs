@@ -137,3 +137,46 @@ pub fn keyshift(args: &[&str], stdin: &str, env: &[(&'static str, String)]) -> O
         stderr: String::from_utf8_lossy(&out.stderr).to_string(),
     }
 }
+
+/// `keyshift apis create NAME --local DB --json`: the new api's id.
+pub fn local_api(db: &str, name: &str) -> String {
+    let out = keyshift(&["apis", "create", name, "--local", db, "--json"], "", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json()["apiId"].as_str().unwrap().to_string()
+}
+
+/// `keyshift migrate FILE --api-id API --migration-id ID --local DB`.
+pub fn migrate_local(file: &std::path::Path, api_id: &str, migration_id: &str, db: &str) -> Output {
+    keyshift(
+        &[
+            "migrate",
+            file.to_str().unwrap(),
+            "--api-id",
+            api_id,
+            "--migration-id",
+            migration_id,
+            "--local",
+            db,
+        ],
+        "",
+        &[],
+    )
+}
+
+/// `keyshift keys verify - --permissions QUERY --local DB --json` with `key` on stdin.
+pub fn verify_local(key: &str, permissions: &str, db: &str) -> Output {
+    keyshift(
+        &[
+            "keys",
+            "verify",
+            "-",
+            "--permissions",
+            permissions,
+            "--local",
+            db,
+            "--json",
+        ],
+        key,
+        &[],
+    )
+}
