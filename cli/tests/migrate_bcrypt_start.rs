@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{keyshift, local_api, migrate_local, verify_local};
+use common::{dry_run, local_api, migrate_local, verify_local};
 use keyshift_core::hash_bcrypt;
 use serde_json::json;
 
@@ -20,15 +20,14 @@ fn dry_run_names_bcrypt_records_without_start() {
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&jsonl, text).unwrap();
-    let out = keyshift(&["migrate", jsonl.to_str().unwrap(), "--dry-run"], "", &[]);
-    assert_ne!(out.code, 0, "{} / {}", out.stdout, out.stderr);
-    for needle in [
-        "line 2: a bcrypt hash needs `start`",
-        "line 4: `start` is empty",
-        "4 records, 2 valid, 2 invalid",
-    ] {
-        assert!(out.stdout.contains(needle), "{needle:?} in {}", out.stdout);
-    }
+    dry_run(
+        &jsonl,
+        &[
+            "line 2: a bcrypt hash needs `start`",
+            "line 4: `start` is empty",
+            "4 records, 2 valid, 2 invalid",
+        ],
+    );
 
     let csv = dir.path().join("export.csv");
     std::fs::write(
@@ -40,13 +39,7 @@ fn dry_run_names_bcrypt_records_without_start() {
         ),
     )
     .unwrap();
-    let out = keyshift(&["migrate", csv.to_str().unwrap(), "--dry-run"], "", &[]);
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stdout.contains("line 3: a bcrypt hash needs `start`"),
-        "{}",
-        out.stdout
-    );
+    dry_run(&csv, &["line 3: a bcrypt hash needs `start`"]);
 }
 
 #[test]

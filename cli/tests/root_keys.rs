@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{keyshift, Output, Server};
+use common::{create_key, keyshift, Output, Server};
 use serde_json::Value;
 
 /// `keyshift [global…] admin create-root-key --workspace <ws> --db <db> --permission <p>…`.
@@ -49,13 +49,7 @@ fn a_root_key_with_the_migration_guides_permissions() {
     ];
 
     // What it may do: create keys and verify them.
-    let created = keyshift(
-        &["--json", "keys", "create", "--api-id", &api_id],
-        "",
-        &limited,
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
-    let key = created.json()["key"].as_str().unwrap().to_string();
+    let key = create_key(&api_id, &limited);
     let verified = keyshift(&["--json", "keys", "verify", "-"], &key, &limited);
     assert_eq!(verified.code, 0, "{}", verified.stderr);
     assert_eq!(verified.json()["code"], "VALID");

@@ -180,3 +180,20 @@ pub fn verify_local(key: &str, permissions: &str, db: &str) -> Output {
         &[],
     )
 }
+
+/// `keyshift --json keys create --api-id API` with `env`: the new key's plaintext.
+pub fn create_key(api_id: &str, env: &[(&'static str, String)]) -> String {
+    let created = keyshift(&["--json", "keys", "create", "--api-id", api_id], "", env);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    created.json()["key"].as_str().unwrap().to_string()
+}
+
+/// `keyshift migrate FILE --dry-run`: fails, and its report names every one of `needles`.
+pub fn dry_run(file: &std::path::Path, needles: &[&str]) -> Output {
+    let out = keyshift(&["migrate", file.to_str().unwrap(), "--dry-run"], "", &[]);
+    assert_ne!(out.code, 0, "{} / {}", out.stdout, out.stderr);
+    for needle in needles {
+        assert!(out.stdout.contains(needle), "{needle:?} in {}", out.stdout);
+    }
+    out
+}

@@ -130,6 +130,22 @@ impl TestServer {
         value["error"].clone()
     }
 
+    /// `op` with `body` fails with a 400 naming a location that starts with `location`.
+    pub async fn fails_at(&self, op: &str, body: Value, location: &str) -> Value {
+        let e = self.fails(op, body.clone(), 400).await;
+        let locations: Vec<&str> = e["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["location"].as_str().unwrap())
+            .collect();
+        assert!(
+            locations.iter().any(|l| l.starts_with(location)),
+            "{body}: {locations:?} {e}"
+        );
+        e
+    }
+
     pub async fn create_api(&self, name: &str) -> String {
         let data = self.ok("apis.createApi", json!({"name": name})).await;
         data["apiId"].as_str().expect("apiId").to_string()
