@@ -619,11 +619,8 @@ mod tests {
         // An operation without a rule is refused (fail closed).
         let err = no_rule("keys.somethingNew");
         assert_eq!(err.code, ErrorCode::Forbidden);
-        assert!(
-            err.message.contains("no permission rule"),
-            "{}",
-            err.message
-        );
+        let message = &err.message;
+        assert!(message.contains("no permission rule"), "{message}");
     }
 
     #[test]

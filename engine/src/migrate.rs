@@ -23,27 +23,41 @@ fn other_spelling(hash: &KeyHash) -> Option<String> {
     }
 }
 
-/// Hashes (either sha256 spelling) already stored in `ws` among `candidates`, a few hundred
-/// per query.
-fn existing_hashes(conn: &Connection, ws: &str, candidates: &[&str]) -> Result<HashSet<String>> {
+/// Runs `select` (whose `?1` is the workspace, followed by `IN (` and the values) for `values`
+/// a few hundred at a time, and collects every row `read` makes of the answers.
+fn select_in<T, C: Default + Extend<T>>(
+    conn: &Connection,
+    select: &str,
+    ws: &str,
+    values: &[&str],
+    read: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<C> {
     const CHUNK: usize = 250;
-    let sql = format!(
-        "SELECT hash FROM keys WHERE workspace_id = ?1 AND hash IN ({})",
-        vec!["?"; CHUNK].join(", ")
-    );
+    let sql = format!("{select} IN ({})", vec!["?"; CHUNK].join(", "));
     let mut stmt = conn.prepare_cached(&sql).db()?;
-    let mut found = HashSet::new();
-    for chunk in candidates.chunks(CHUNK) {
+    let mut found = C::default();
+    for chunk in values.chunks(CHUNK) {
         // Unused slots stay NULL, which matches nothing.
-        let mut values: Vec<Option<&str>> = chunk.iter().map(|h| Some(*h)).collect();
-        values.resize(CHUNK, None);
-        let params = std::iter::once(Some(ws)).chain(values);
+        let mut slots: Vec<Option<&str>> = chunk.iter().map(|h| Some(*h)).collect();
+        slots.resize(CHUNK, None);
+        let params = std::iter::once(Some(ws)).chain(slots);
         let mut rows = stmt.query(rusqlite::params_from_iter(params)).db()?;
         while let Some(row) = rows.next().db()? {
-            found.insert(row.get::<_, String>(0).db()?);
+            found.extend(Some(read(row).db()?));
         }
     }
     Ok(found)
+}
+
+/// Hashes (either sha256 spelling) already stored in `ws` among `candidates`.
+fn existing_hashes(conn: &Connection, ws: &str, candidates: &[&str]) -> Result<HashSet<String>> {
+    select_in(
+        conn,
+        "SELECT hash FROM keys WHERE workspace_id = ?1 AND hash",
+        ws,
+        candidates,
+        |row| row.get::<_, String>(0),
+    )
 }
 
 /// Ids of identities of `ws` with these external ids (absent ones are left out).
@@ -52,23 +66,13 @@ fn existing_identities(
     ws: &str,
     external_ids: &[&str],
 ) -> Result<HashMap<String, String>> {
-    const CHUNK: usize = 250;
-    let sql = format!(
-        "SELECT external_id, id FROM identities WHERE workspace_id = ?1 AND external_id IN ({})",
-        vec!["?"; CHUNK].join(", ")
-    );
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    let mut found = HashMap::new();
-    for chunk in external_ids.chunks(CHUNK) {
-        let mut values: Vec<Option<&str>> = chunk.iter().map(|h| Some(*h)).collect();
-        values.resize(CHUNK, None);
-        let params = std::iter::once(Some(ws)).chain(values);
-        let mut rows = stmt.query(rusqlite::params_from_iter(params)).db()?;
-        while let Some(row) = rows.next().db()? {
-            found.insert(row.get::<_, String>(0).db()?, row.get::<_, String>(1).db()?);
-        }
-    }
-    Ok(found)
+    select_in(
+        conn,
+        "SELECT external_id, id FROM identities WHERE workspace_id = ?1 AND external_id",
+        ws,
+        external_ids,
+        |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+    )
 }
 
 /// Role, permission and identity ids resolved once per distinct name within one migration

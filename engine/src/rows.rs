@@ -248,29 +248,27 @@ fn ratelimit_row(r: &Row) -> rusqlite::Result<RatelimitResponse> {
     })
 }
 
-pub(crate) fn key_ratelimits(conn: &Connection, key_id: &str) -> Result<Vec<RatelimitResponse>> {
+/// The ratelimits whose `owner` column (`key_id` or `identity_id`) is `owner_id`, by name.
+fn ratelimits_of(conn: &Connection, owner: &str, owner_id: &str) -> Result<Vec<RatelimitResponse>> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE key_id = ?1 \
-             ORDER BY name",
-        )
+        .prepare_cached(&format!(
+            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE {owner} = ?1 \
+             ORDER BY name"
+        ))
         .db()?;
-    let rows = stmt.query_map([key_id], ratelimit_row).db()?;
+    let rows = stmt.query_map([owner_id], ratelimit_row).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn key_ratelimits(conn: &Connection, key_id: &str) -> Result<Vec<RatelimitResponse>> {
+    ratelimits_of(conn, "key_id", key_id)
 }
 
 pub(crate) fn identity_ratelimits(
     conn: &Connection,
     identity_id: &str,
 ) -> Result<Vec<RatelimitResponse>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE identity_id = ?1 \
-             ORDER BY name",
-        )
-        .db()?;
-    let rows = stmt.query_map([identity_id], ratelimit_row).db()?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    ratelimits_of(conn, "identity_id", identity_id)
 }
 
 /// The identity `id` with its meta and ratelimits.
@@ -295,12 +293,11 @@ pub(crate) fn identity_by_id(conn: &Connection, id: &str) -> Result<Option<Ident
     }
 }
 
-/// The wire description of a key (`keys.getKey`, `keys.whoami`, `apis.listKeys`).
-pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyResponseData> {
-    let permissions = direct_permissions(conn, &key.id)?
-        .into_iter()
-        .map(|p| p.slug)
-        .collect();
+/// A key's role names, identity and own ratelimits, as answers describe a key.
+pub(crate) fn key_links(
+    conn: &Connection,
+    key: &KeyRow,
+) -> Result<(Vec<String>, Option<Identity>, Vec<RatelimitResponse>)> {
     let roles = key_roles(conn, &key.id)?
         .into_iter()
         .map(|r| r.name)
@@ -309,7 +306,16 @@ pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyRespons
         Some(id) => identity_by_id(conn, id)?,
         None => None,
     };
-    let ratelimits = key_ratelimits(conn, &key.id)?;
+    Ok((roles, identity, key_ratelimits(conn, &key.id)?))
+}
+
+/// The wire description of a key (`keys.getKey`, `keys.whoami`, `apis.listKeys`).
+pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyResponseData> {
+    let permissions = direct_permissions(conn, &key.id)?
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let (roles, identity, ratelimits) = key_links(conn, key)?;
     Ok(KeyResponseData {
         key_id: key.id.clone(),
         start: key.start.clone(),

@@ -284,20 +284,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs_with_a_reason() {
-        assert!(FaultSpec::parse("").unwrap_err().contains("empty"));
-        assert!(FaultSpec::parse("status=200")
-            .unwrap_err()
-            .contains("400-599"));
-        assert!(FaultSpec::parse("status=abc")
-            .unwrap_err()
-            .contains("`abc`"));
-        assert!(FaultSpec::parse("explode")
-            .unwrap_err()
-            .contains("`explode`"));
-        assert!(FaultSpec::parse("delay-ms=999999")
-            .unwrap_err()
-            .contains("60000"));
-        assert!(FaultSpec::parse("drop=1").unwrap_err().contains("no value"));
+        for (spec, reason) in [
+            ("", "empty"),
+            ("status=200", "400-599"),
+            ("status=abc", "`abc`"),
+            ("explode", "`explode`"),
+            ("delay-ms=999999", "60000"),
+            ("drop=1", "no value"),
+        ] {
+            let err = FaultSpec::parse(spec).unwrap_err();
+            assert!(err.contains(reason), "{spec:?}: {err}");
+        }
     }
 
     #[test]
