@@ -143,6 +143,64 @@ pub(crate) fn list_keys(
     })
 }
 
+// ---- permissions, roles and identities: found by id or name, deleted alike ----
+
+/// A workspace resource that requests name by id or by name (a permission's slug, a role's
+/// name, an identity's external id).
+pub(crate) trait Named: Sized {
+    /// Its table; deleting a row cascades to its links.
+    const TABLE: &'static str;
+    /// The resource `id_or_name` names in `ws`, or its 404.
+    fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self>;
+    fn id(&self) -> &str;
+}
+
+impl Named for Permission {
+    const TABLE: &'static str = "permissions";
+    fn find(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Self> {
+        find_permission(conn, ws, id_or_slug)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Named for Role {
+    const TABLE: &'static str = "roles";
+    fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self> {
+        find_role(conn, ws, id_or_name)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Named for Identity {
+    const TABLE: &'static str = "identities";
+    fn find(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Self> {
+        find_identity(conn, ws, id_or_external)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// `permissions.getPermission`, `permissions.getRole`, `identities.getIdentity`.
+pub(crate) fn get<R: Named>(conn: &Connection, ws: &str, id_or_name: &str) -> Result<R> {
+    R::find(conn, ws, id_or_name)
+}
+
+/// `permissions.deletePermission`, `permissions.deleteRole`, `identities.deleteIdentity`.
+pub(crate) fn delete<R: Named>(conn: &Connection, ws: &str, id_or_name: &str) -> Result<EmptyData> {
+    let found = R::find(conn, ws, id_or_name)?;
+    conn.execute(
+        &format!("DELETE FROM {} WHERE id = ?1", R::TABLE),
+        [found.id()],
+    )
+    .db()?;
+    Ok(EmptyData {})
+}
+
 // ---- permissions ----
 
 fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Permission> {
@@ -187,25 +245,6 @@ pub(crate) fn create_permission(
         ))),
         Err(e) => Err(crate::util::db_error(e)),
     }
-}
-
-pub(crate) fn get_permission(
-    conn: &Connection,
-    ws: &str,
-    req: &GetPermissionRequest,
-) -> Result<Permission> {
-    find_permission(conn, ws, &req.permission)
-}
-
-pub(crate) fn delete_permission(
-    conn: &Connection,
-    ws: &str,
-    req: &DeletePermissionRequest,
-) -> Result<EmptyData> {
-    let p = find_permission(conn, ws, &req.permission)?;
-    conn.execute("DELETE FROM permissions WHERE id = ?1", [&p.id])
-        .db()?;
-    Ok(EmptyData {})
 }
 
 pub(crate) fn list_permissions(
@@ -292,21 +331,6 @@ pub(crate) fn create_role(
     Ok(CreateRoleResponseData { role_id: id })
 }
 
-pub(crate) fn get_role(conn: &Connection, ws: &str, req: &GetRoleRequest) -> Result<Role> {
-    find_role(conn, ws, &req.role)
-}
-
-pub(crate) fn delete_role(
-    conn: &Connection,
-    ws: &str,
-    req: &DeleteRoleRequest,
-) -> Result<EmptyData> {
-    let role = find_role(conn, ws, &req.role)?;
-    conn.execute("DELETE FROM roles WHERE id = ?1", [&role.id])
-        .db()?;
-    Ok(EmptyData {})
-}
-
 pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
     let limit = limit_of(req.limit);
     let mut stmt = conn
@@ -391,25 +415,6 @@ pub(crate) fn create_identity(
         replace_ratelimits(conn, ws, None, Some(&id), rls)?;
     }
     Ok(CreateIdentityResponseData { identity_id: id })
-}
-
-pub(crate) fn get_identity(
-    conn: &Connection,
-    ws: &str,
-    req: &GetIdentityRequest,
-) -> Result<Identity> {
-    find_identity(conn, ws, &req.identity)
-}
-
-pub(crate) fn delete_identity(
-    conn: &Connection,
-    ws: &str,
-    req: &DeleteIdentityRequest,
-) -> Result<EmptyData> {
-    let identity = find_identity(conn, ws, &req.identity)?;
-    conn.execute("DELETE FROM identities WHERE id = ?1", [&identity.id])
-        .db()?;
-    Ok(EmptyData {})
 }
 
 pub(crate) fn list_identities(

@@ -124,18 +124,30 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
         Op::UpdateCredits => one(body, on, crate::credits::update_credits),
         Op::Whoami => checked::<WhoamiRequest>(body),
         Op::CreatePermission => one(body, on, admin::create_permission),
-        Op::GetPermission => one(body, on, admin::get_permission),
+        Op::GetPermission => one(body, on, |c, ws, r: &GetPermissionRequest| {
+            admin::get::<Permission>(c, ws, &r.permission)
+        }),
         Op::ListPermissions => one(body, on, admin::list_permissions),
-        Op::DeletePermission => one(body, on, admin::delete_permission),
+        Op::DeletePermission => one(body, on, |c, ws, r: &DeletePermissionRequest| {
+            admin::delete::<Permission>(c, ws, &r.permission)
+        }),
         Op::CreateRole => one(body, on, admin::create_role),
-        Op::GetRole => one(body, on, admin::get_role),
+        Op::GetRole => one(body, on, |c, ws, r: &GetRoleRequest| {
+            admin::get::<Role>(c, ws, &r.role)
+        }),
         Op::ListRoles => one(body, on, admin::list_roles),
-        Op::DeleteRole => one(body, on, admin::delete_role),
+        Op::DeleteRole => one(body, on, |c, ws, r: &DeleteRoleRequest| {
+            admin::delete::<Role>(c, ws, &r.role)
+        }),
         Op::SetRolePermissions => one(body, on, admin::set_role_permissions),
         Op::CreateIdentity => one(body, on, admin::create_identity),
-        Op::GetIdentity => one(body, on, admin::get_identity),
+        Op::GetIdentity => one(body, on, |c, ws, r: &GetIdentityRequest| {
+            admin::get::<Identity>(c, ws, &r.identity)
+        }),
         Op::ListIdentities => one(body, on, admin::list_identities),
-        Op::DeleteIdentity => one(body, on, admin::delete_identity),
+        Op::DeleteIdentity => one(body, on, |c, ws, r: &DeleteIdentityRequest| {
+            admin::delete::<Identity>(c, ws, &r.identity)
+        }),
         Op::UpdateIdentity => one(body, on, admin::update_identity),
         // An operation without an arm here is unknown to this engine.
         other => Err(Error::not_found(format!(
