@@ -28,6 +28,34 @@ fn page<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Pag
     }
 }
 
+/// The rows of `sql` (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4` the
+/// limit plus one) for a list request, and the page size.
+fn list_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    req: &ListRequest,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(Vec<T>, usize)> {
+    let limit = limit_of(req.limit);
+    let rows = conn
+        .prepare_cached(sql)
+        .db()?
+        .query_map(
+            params![
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                like(req.search.as_deref()),
+                (limit + 1) as i64
+            ],
+            read,
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok((rows, limit))
+}
+
 fn limit_of(limit: Option<u32>) -> usize {
     limit.unwrap_or(limits::LIST_LIMIT_DEFAULT) as usize
 }
@@ -155,34 +183,25 @@ pub(crate) trait Named: Sized {
     fn id(&self) -> &str;
 }
 
-impl Named for Permission {
-    const TABLE: &'static str = "permissions";
-    fn find(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Self> {
-        find_permission(conn, ws, id_or_slug)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
+/// `impl Named` for a resource type, its table and its lookup.
+macro_rules! named {
+    ($($ty:ty => $table:literal, $find:ident;)*) => {$(
+        impl Named for $ty {
+            const TABLE: &'static str = $table;
+            fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self> {
+                $find(conn, ws, id_or_name)
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
 }
 
-impl Named for Role {
-    const TABLE: &'static str = "roles";
-    fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self> {
-        find_role(conn, ws, id_or_name)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl Named for Identity {
-    const TABLE: &'static str = "identities";
-    fn find(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Self> {
-        find_identity(conn, ws, id_or_external)
-    }
-    fn id(&self) -> &str {
-        &self.id
-    }
+named! {
+    Permission => "permissions", find_permission;
+    Role => "roles", find_role;
+    Identity => "identities", find_identity;
 }
 
 /// `permissions.getPermission`, `permissions.getRole`, `identities.getIdentity`.
@@ -252,34 +271,22 @@ pub(crate) fn list_permissions(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Permission>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
-             AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
-             ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            |r| {
-                Ok(Permission {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    slug: r.get(2)?,
-                    description: r.get(3)?,
-                })
-            },
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (rows, limit) = list_rows(
+        conn,
+        "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
+         AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
+         ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        |r| {
+            Ok(Permission {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                slug: r.get(2)?,
+                description: r.get(3)?,
+            })
+        },
+    )?;
     Ok(page(rows, limit, |p| p.id.clone()))
 }
 
@@ -332,26 +339,14 @@ pub(crate) fn create_role(
 }
 
 pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
-             AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            role_row,
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (rows, limit) = list_rows(
+        conn,
+        "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
+         AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        role_row,
+    )?;
     let mut p = page(rows, limit, |r| r.id.clone());
     for role in &mut p.items {
         role.permissions = Some(role_permissions(conn, &role.id)?);
@@ -422,26 +417,14 @@ pub(crate) fn list_identities(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Identity>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
-             AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let ids = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            |r| r.get::<_, String>(0),
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (ids, limit) = list_rows(
+        conn,
+        "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
+         AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        |r| r.get::<_, String>(0),
+    )?;
     let p = page(ids, limit, |id| id.clone());
     let mut items = Vec::with_capacity(p.items.len());
     for id in &p.items {
