@@ -227,14 +227,7 @@ fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Perm
         "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
          AND (id = ?2 OR slug = ?2) ORDER BY id = ?2 DESC LIMIT 1",
         params![ws, id_or_slug],
-        |r| {
-            Ok(Permission {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                slug: r.get(2)?,
-                description: r.get(3)?,
-            })
-        },
+        permission_row,
     )
     .optional()
     .db()?
@@ -278,14 +271,7 @@ pub(crate) fn list_permissions(
          ORDER BY id LIMIT ?4",
         ws,
         req,
-        |r| {
-            Ok(Permission {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                slug: r.get(2)?,
-                description: r.get(3)?,
-            })
-        },
+        permission_row,
     )?;
     Ok(page(rows, limit, |p| p.id.clone()))
 }
@@ -498,14 +484,7 @@ fn permissions_by_slug_nocase(
         .db()?;
     for slug in slugs {
         let p = stmt
-            .query_row(params![ws, slug], |r| {
-                Ok(Permission {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    slug: r.get(2)?,
-                    description: r.get(3)?,
-                })
-            })
+            .query_row(params![ws, slug], permission_row)
             .optional()
             .db()?;
         if let Some(p) = p {

@@ -146,7 +146,7 @@ pub(crate) fn live_api(conn: &Connection, ws: &str, api_id: &str) -> Result<()> 
     }
 }
 
-fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
+pub(crate) fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
     Ok(Permission {
         id: r.get(0)?,
         name: r.get(1)?,
