@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{keyshift, Server};
+use common::{create_key, keyshift, Server};
 
 fn unreachable_env() -> Vec<(&'static str, String)> {
     // Port 9 (discard) on loopback: nothing listens, the connection is refused.
@@ -85,13 +85,7 @@ fn an_unknown_root_key_exits_3_an_invalid_key_exits_1() {
     let api = keyshift(&["apis", "create", "exit-api"], "", &good);
     assert_eq!(api.code, 0, "{}", api.stderr);
     let api_id = api.stdout.trim().to_string();
-    let created = keyshift(
-        &["--json", "keys", "create", "--api-id", &api_id],
-        "",
-        &good,
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
-    let key = created.json()["key"].as_str().unwrap().to_string();
+    let key = create_key(&api_id, &good);
     assert_eq!(keyshift(&["keys", "verify", "-"], &key, &good).code, 0);
 
     // A lookup of something that does not exist: 1.

@@ -239,41 +239,19 @@ fn bad_input_exits_2_naming_the_field_before_any_network() {
         ("KEYSHIFT_BASE_URL", "http://127.0.0.1:9".to_string()),
         ("KEYSHIFT_ROOT_KEY", "ks_root_unused".to_string()),
     ];
-    let bad_meta = keyshift(
-        &["keys", "create", "--api-id", "api_x", "--meta", "[1,2]"],
-        "",
-        &env,
-    );
-    assert_eq!(bad_meta.code, 2, "{}", bad_meta.stderr);
-    assert!(
-        bad_meta.stderr.contains("[field meta]"),
-        "{}",
-        bad_meta.stderr
-    );
-    let bad_scope = keyshift(
-        &[
-            "keys",
-            "create",
-            "--api-id",
-            "api_x",
-            "--scope",
-            "profile:fly",
-        ],
-        "",
-        &env,
-    );
-    assert_eq!(bad_scope.code, 2, "{}", bad_scope.stderr);
-    let bad_bytes = keyshift(
-        &["keys", "create", "--api-id", "api_x", "--bytes", "8"],
-        "",
-        &env,
-    );
-    assert_eq!(bad_bytes.code, 2, "{}", bad_bytes.stderr);
-    assert!(
-        bad_bytes.stderr.contains("byteLength"),
-        "{}",
-        bad_bytes.stderr
-    );
+    for (extra, named) in [
+        (&["--meta", "[1,2]"][..], Some("[field meta]")),
+        (&["--scope", "profile:fly"][..], None),
+        (&["--bytes", "8"][..], Some("byteLength")),
+    ] {
+        let mut args = vec!["keys", "create", "--api-id", "api_x"];
+        args.extend(extra);
+        let bad = keyshift(&args, "", &env);
+        assert_eq!(bad.code, 2, "{extra:?}: {}", bad.stderr);
+        if let Some(named) = named {
+            assert!(bad.stderr.contains(named), "{}", bad.stderr);
+        }
+    }
     let no_root = keyshift(&["keys", "get", "key_x"], "", &[]);
     assert_eq!(no_root.code, 2, "{}", no_root.stderr);
     assert!(no_root.stderr.contains("root-key"), "{}", no_root.stderr);

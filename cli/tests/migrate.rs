@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{keyshift, Server, BIN};
+use common::{dry_run, keyshift, local_api, migrate_local, verify_local, Server, BIN};
 use serde_json::Value;
 
 fn read_keys(path: &std::path::Path) -> Vec<Value> {
@@ -57,17 +57,17 @@ fn dry_run_lists_every_bad_line_and_exits_2() {
         ),
     )
     .unwrap();
-    let out = keyshift(&["migrate", file.to_str().unwrap(), "--dry-run"], "", &[]);
+    let out = dry_run(
+        &file,
+        &[
+            "line 2: duplicate key sk_live_…",
+            "line 3: invalid JSON",
+            "line 4: `hash` is not a sha256_hex hash",
+            "line 5: `expires`",
+            "dry run: 5 records, 1 valid, 4 invalid",
+        ],
+    );
     assert_eq!(out.code, 2, "{} / {}", out.stdout, out.stderr);
-    for needle in [
-        "line 2: duplicate key sk_live_…",
-        "line 3: invalid JSON",
-        "line 4: `hash` is not a sha256_hex hash",
-        "line 5: `expires`",
-        "dry run: 5 records, 1 valid, 4 invalid",
-    ] {
-        assert!(out.stdout.contains(needle), "{needle:?} in {}", out.stdout);
-    }
     assert!(out.stderr.contains("4 invalid records"));
     assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret));
 
@@ -88,12 +88,18 @@ fn dry_run_lists_every_bad_line_and_exits_2() {
     assert!(out.stderr.contains("--api-id"), "{}", out.stderr);
 }
 
-#[test]
-fn sample_keys_migrate_and_verify_over_http() {
+/// A running server, a new api on it, and `keys.jsonl` in a new temporary directory.
+fn server_api_and_file() -> (Server, String, tempfile::TempDir, std::path::PathBuf) {
     let server = Server::start();
     let api_id = new_api(&server);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keys.jsonl");
+    (server, api_id, dir, file)
+}
+
+#[test]
+fn sample_keys_migrate_and_verify_over_http() {
+    let (server, api_id, dir, file) = server_api_and_file();
     let out = keyshift(
         &[
             "sample-keys",
@@ -161,10 +167,7 @@ fn sample_keys_migrate_and_verify_over_http() {
 
 #[test]
 fn killed_with_sigkill_then_resume_migrates_every_key_once() {
-    let server = Server::start();
-    let api_id = new_api(&server);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (server, api_id, _dir, file) = server_api_and_file();
     let n = 12_000;
     let out = keyshift(
         &[
@@ -234,49 +237,17 @@ fn migrate_into_a_local_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.db");
     let db = db.to_str().unwrap();
-    let out = keyshift(
-        &["apis", "create", "local", "--local", db, "--json"],
-        "",
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let api_id = out.json()["apiId"].as_str().unwrap().to_string();
+    let api_id = local_api(db, "local");
     let file = dir.path().join("legacy.csv");
     std::fs::write(
         &file,
         "key,externalId,permissions\nlegacy_key_000000000001,u1,docs.read;docs.write\nlegacy_key_000000000002,u2,docs.read\n",
     )
     .unwrap();
-    let out = keyshift(
-        &[
-            "migrate",
-            file.to_str().unwrap(),
-            "--api-id",
-            &api_id,
-            "--migration-id",
-            "local-1",
-            "--local",
-            db,
-        ],
-        "",
-        &[],
-    );
+    let out = migrate_local(&file, &api_id, "local-1", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("2 migrated"), "{}", out.stdout);
-    let out = keyshift(
-        &[
-            "keys",
-            "verify",
-            "-",
-            "--permissions",
-            "docs.write",
-            "--local",
-            db,
-            "--json",
-        ],
-        "legacy_key_000000000001",
-        &[],
-    );
+    let out = verify_local("legacy_key_000000000001", "docs.write", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert_eq!(out.json()["valid"], true);
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::keyshift;
+use common::{dry_run, local_api, migrate_local, verify_local};
 use keyshift_core::hash_bcrypt;
 use serde_json::json;
 
@@ -20,15 +20,14 @@ fn dry_run_names_bcrypt_records_without_start() {
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&jsonl, text).unwrap();
-    let out = keyshift(&["migrate", jsonl.to_str().unwrap(), "--dry-run"], "", &[]);
-    assert_ne!(out.code, 0, "{} / {}", out.stdout, out.stderr);
-    for needle in [
-        "line 2: a bcrypt hash needs `start`",
-        "line 4: `start` is empty",
-        "4 records, 2 valid, 2 invalid",
-    ] {
-        assert!(out.stdout.contains(needle), "{needle:?} in {}", out.stdout);
-    }
+    dry_run(
+        &jsonl,
+        &[
+            "line 2: a bcrypt hash needs `start`",
+            "line 4: `start` is empty",
+            "4 records, 2 valid, 2 invalid",
+        ],
+    );
 
     let csv = dir.path().join("export.csv");
     std::fs::write(
@@ -40,13 +39,7 @@ fn dry_run_names_bcrypt_records_without_start() {
         ),
     )
     .unwrap();
-    let out = keyshift(&["migrate", csv.to_str().unwrap(), "--dry-run"], "", &[]);
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stdout.contains("line 3: a bcrypt hash needs `start`"),
-        "{}",
-        out.stdout
-    );
+    dry_run(&csv, &["line 3: a bcrypt hash needs `start`"]);
 }
 
 #[test]
@@ -54,13 +47,7 @@ fn migrated_bcrypt_keys_with_start_verify_locally() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("local.db");
     let db = db.to_str().unwrap();
-    let out = keyshift(
-        &["apis", "create", "legacy", "--local", db, "--json"],
-        "",
-        &[],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let api_id = out.json()["apiId"].as_str().unwrap().to_string();
+    let api_id = local_api(db, "legacy");
     let keys: Vec<String> = (0..40)
         .map(|i| format!("sk_live_{i:04}_legacy_bcrypt_key"))
         .collect();
@@ -75,37 +62,11 @@ fn migrated_bcrypt_keys_with_start_verify_locally() {
     }
     let file = dir.path().join("legacy.jsonl");
     std::fs::write(&file, text).unwrap();
-    let out = keyshift(
-        &[
-            "migrate",
-            file.to_str().unwrap(),
-            "--api-id",
-            &api_id,
-            "--migration-id",
-            "bcrypt-1",
-            "--local",
-            db,
-        ],
-        "",
-        &[],
-    );
+    let out = migrate_local(&file, &api_id, "bcrypt-1", db);
     assert_eq!(out.code, 0, "{} / {}", out.stdout, out.stderr);
     assert!(out.stdout.contains("40 migrated"), "{}", out.stdout);
     for k in &keys {
-        let out = keyshift(
-            &[
-                "keys",
-                "verify",
-                "-",
-                "--permissions",
-                "docs.write",
-                "--local",
-                db,
-                "--json",
-            ],
-            k,
-            &[],
-        );
+        let out = verify_local(k, "docs.write", db);
         assert_eq!(
             out.json()["code"],
             "INSUFFICIENT_PERMISSIONS",

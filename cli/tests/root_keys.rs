@@ -4,8 +4,18 @@
 
 mod common;
 
-use common::{keyshift, Server};
+use common::{create_key, keyshift, Output, Server};
 use serde_json::Value;
+
+/// `keyshift [global…] admin create-root-key --workspace <ws> --db <db> --permission <p>…`.
+fn create_root_key(db: &str, ws: &str, global: &[&str], permissions: &[&str]) -> Output {
+    let mut args = global.to_vec();
+    args.extend(["admin", "create-root-key", "--workspace", ws, "--db", db]);
+    for p in permissions {
+        args.extend(["--permission", p]);
+    }
+    keyshift(&args, "", &[])
+}
 
 #[test]
 fn a_root_key_with_the_migration_guides_permissions() {
@@ -24,22 +34,11 @@ fn a_root_key_with_the_migration_guides_permissions() {
     assert_eq!(first["permissions"], serde_json::json!(["*"]));
     let ws = first["workspaceId"].as_str().unwrap().to_string();
 
-    let made = keyshift(
-        &[
-            "--json",
-            "admin",
-            "create-root-key",
-            "--workspace",
-            &ws,
-            "--db",
-            db,
-            "--permission",
-            "api.*.create_key",
-            "--permission",
-            "api.*.verify_key",
-        ],
-        "",
-        &[],
+    let made = create_root_key(
+        db,
+        &ws,
+        &["--json"],
+        &["api.*.create_key", "api.*.verify_key"],
     );
     assert_eq!(made.code, 0, "{}", made.stderr);
     let made = made.json();
@@ -50,13 +49,7 @@ fn a_root_key_with_the_migration_guides_permissions() {
     ];
 
     // What it may do: create keys and verify them.
-    let created = keyshift(
-        &["--json", "keys", "create", "--api-id", &api_id],
-        "",
-        &limited,
-    );
-    assert_eq!(created.code, 0, "{}", created.stderr);
-    let key = created.json()["key"].as_str().unwrap().to_string();
+    let key = create_key(&api_id, &limited);
     let verified = keyshift(&["--json", "keys", "verify", "-"], &key, &limited);
     assert_eq!(verified.code, 0, "{}", verified.stderr);
     assert_eq!(verified.json()["code"], "VALID");
@@ -106,27 +99,10 @@ fn a_root_key_with_the_migration_guides_permissions() {
     }
 
     // A typo in a permission, or none at all, is a usage error and creates nothing.
-    let typo = keyshift(
-        &[
-            "admin",
-            "create-root-key",
-            "--workspace",
-            &ws,
-            "--db",
-            db,
-            "--permission",
-            "api.*.verify",
-        ],
-        "",
-        &[],
-    );
+    let typo = create_root_key(db, &ws, &[], &["api.*.verify"]);
     assert_eq!(typo.code, 2, "{}", typo.stderr);
     assert!(typo.stderr.contains("verify_key"), "{}", typo.stderr);
-    let none = keyshift(
-        &["admin", "create-root-key", "--workspace", &ws, "--db", db],
-        "",
-        &[],
-    );
+    let none = create_root_key(db, &ws, &[], &[]);
     assert_eq!(none.code, 2, "{}", none.stderr);
     let listed = keyshift(&["admin", "list-root-keys", "--db", db], "", &[]);
     assert_eq!(listed.stdout.lines().count(), 2, "{}", listed.stdout);

@@ -131,29 +131,22 @@ fn serve_seeds_root_key_from_env_and_memory_db() {
 
 #[test]
 fn faults_are_off_unless_enabled() {
-    let off = spawn_serve(":memory:", &[], &[]);
-    let addr = off.base_url.trim_start_matches("http://").to_string();
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET /v2/liveness HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keyshift-Fault: status=503\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(sigterm_and_wait(off).success());
-
-    let on = spawn_serve(":memory:", &[], &["--enable-faults"]);
-    let addr = on.base_url.trim_start_matches("http://").to_string();
-    let mut stream = TcpStream::connect(&addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET /v2/liveness HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keyshift-Fault: status=503\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
-    assert!(sigterm_and_wait(on).success());
+    for (args, expected) in [
+        (&[][..], "HTTP/1.1 200"),
+        (&["--enable-faults"][..], "HTTP/1.1 503"),
+    ] {
+        let served = spawn_serve(":memory:", &[], args);
+        let addr = served.base_url.trim_start_matches("http://").to_string();
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(stream, "GET /v2/liveness HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Keyshift-Fault: status=503\r\n\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        assert!(text.starts_with(expected), "{args:?}: {text}");
+        assert!(sigterm_and_wait(served).success());
+    }
 }
 
 #[test]

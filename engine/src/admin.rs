@@ -5,7 +5,7 @@ use keyshift_core::wire::*;
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::records::*;
+use crate::rows::*;
 use crate::util::{is_unique_violation, new_id, now_ms, Db};
 
 /// A page of results and the pagination to answer with.
@@ -26,6 +26,34 @@ fn page<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Pag
         items,
         pagination: Pagination { cursor, has_more },
     }
+}
+
+/// The rows of `sql` (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4` the
+/// limit plus one) for a list request, and the page size.
+fn list_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    req: &ListRequest,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(Vec<T>, usize)> {
+    let limit = limit_of(req.limit);
+    let rows = conn
+        .prepare_cached(sql)
+        .db()?
+        .query_map(
+            params![
+                ws,
+                req.cursor.as_deref().unwrap_or(""),
+                like(req.search.as_deref()),
+                (limit + 1) as i64
+            ],
+            read,
+        )
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    Ok((rows, limit))
 }
 
 fn limit_of(limit: Option<u32>) -> usize {
@@ -143,6 +171,55 @@ pub(crate) fn list_keys(
     })
 }
 
+// ---- permissions, roles and identities: found by id or name, deleted alike ----
+
+/// A workspace resource that requests name by id or by name (a permission's slug, a role's
+/// name, an identity's external id).
+pub(crate) trait Named: Sized {
+    /// Its table; deleting a row cascades to its links.
+    const TABLE: &'static str;
+    /// The resource `id_or_name` names in `ws`, or its 404.
+    fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self>;
+    fn id(&self) -> &str;
+}
+
+/// `impl Named` for a resource type, its table and its lookup.
+macro_rules! named {
+    ($($ty:ty => $table:literal, $find:ident;)*) => {$(
+        impl Named for $ty {
+            const TABLE: &'static str = $table;
+            fn find(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Self> {
+                $find(conn, ws, id_or_name)
+            }
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    )*};
+}
+
+named! {
+    Permission => "permissions", find_permission;
+    Role => "roles", find_role;
+    Identity => "identities", find_identity;
+}
+
+/// `permissions.getPermission`, `permissions.getRole`, `identities.getIdentity`.
+pub(crate) fn get<R: Named>(conn: &Connection, ws: &str, id_or_name: &str) -> Result<R> {
+    R::find(conn, ws, id_or_name)
+}
+
+/// `permissions.deletePermission`, `permissions.deleteRole`, `identities.deleteIdentity`.
+pub(crate) fn delete<R: Named>(conn: &Connection, ws: &str, id_or_name: &str) -> Result<EmptyData> {
+    let found = R::find(conn, ws, id_or_name)?;
+    conn.execute(
+        &format!("DELETE FROM {} WHERE id = ?1", R::TABLE),
+        [found.id()],
+    )
+    .db()?;
+    Ok(EmptyData {})
+}
+
 // ---- permissions ----
 
 fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Permission> {
@@ -150,14 +227,7 @@ fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Perm
         "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
          AND (id = ?2 OR slug = ?2) ORDER BY id = ?2 DESC LIMIT 1",
         params![ws, id_or_slug],
-        |r| {
-            Ok(Permission {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                slug: r.get(2)?,
-                description: r.get(3)?,
-            })
-        },
+        permission_row,
     )
     .optional()
     .db()?
@@ -189,58 +259,20 @@ pub(crate) fn create_permission(
     }
 }
 
-pub(crate) fn get_permission(
-    conn: &Connection,
-    ws: &str,
-    req: &GetPermissionRequest,
-) -> Result<Permission> {
-    find_permission(conn, ws, &req.permission)
-}
-
-pub(crate) fn delete_permission(
-    conn: &Connection,
-    ws: &str,
-    req: &DeletePermissionRequest,
-) -> Result<EmptyData> {
-    let p = find_permission(conn, ws, &req.permission)?;
-    conn.execute("DELETE FROM permissions WHERE id = ?1", [&p.id])
-        .db()?;
-    Ok(EmptyData {})
-}
-
 pub(crate) fn list_permissions(
     conn: &Connection,
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Permission>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
-             AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
-             ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            |r| {
-                Ok(Permission {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    slug: r.get(2)?,
-                    description: r.get(3)?,
-                })
-            },
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (rows, limit) = list_rows(
+        conn,
+        "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
+         AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
+         ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        permission_row,
+    )?;
     Ok(page(rows, limit, |p| p.id.clone()))
 }
 
@@ -292,42 +324,15 @@ pub(crate) fn create_role(
     Ok(CreateRoleResponseData { role_id: id })
 }
 
-pub(crate) fn get_role(conn: &Connection, ws: &str, req: &GetRoleRequest) -> Result<Role> {
-    find_role(conn, ws, &req.role)
-}
-
-pub(crate) fn delete_role(
-    conn: &Connection,
-    ws: &str,
-    req: &DeleteRoleRequest,
-) -> Result<EmptyData> {
-    let role = find_role(conn, ws, &req.role)?;
-    conn.execute("DELETE FROM roles WHERE id = ?1", [&role.id])
-        .db()?;
-    Ok(EmptyData {})
-}
-
 pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
-             AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let rows = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            role_row,
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (rows, limit) = list_rows(
+        conn,
+        "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
+         AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        role_row,
+    )?;
     let mut p = page(rows, limit, |r| r.id.clone());
     for role in &mut p.items {
         role.permissions = Some(role_permissions(conn, &role.id)?);
@@ -393,50 +398,19 @@ pub(crate) fn create_identity(
     Ok(CreateIdentityResponseData { identity_id: id })
 }
 
-pub(crate) fn get_identity(
-    conn: &Connection,
-    ws: &str,
-    req: &GetIdentityRequest,
-) -> Result<Identity> {
-    find_identity(conn, ws, &req.identity)
-}
-
-pub(crate) fn delete_identity(
-    conn: &Connection,
-    ws: &str,
-    req: &DeleteIdentityRequest,
-) -> Result<EmptyData> {
-    let identity = find_identity(conn, ws, &req.identity)?;
-    conn.execute("DELETE FROM identities WHERE id = ?1", [&identity.id])
-        .db()?;
-    Ok(EmptyData {})
-}
-
 pub(crate) fn list_identities(
     conn: &Connection,
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Identity>> {
-    let limit = limit_of(req.limit);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
-             AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
-        )
-        .db()?;
-    let ids = stmt
-        .query_map(
-            params![
-                ws,
-                req.cursor.as_deref().unwrap_or(""),
-                like(req.search.as_deref()),
-                (limit + 1) as i64
-            ],
-            |r| r.get::<_, String>(0),
-        )
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let (ids, limit) = list_rows(
+        conn,
+        "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
+         AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
+        ws,
+        req,
+        |r| r.get::<_, String>(0),
+    )?;
     let p = page(ids, limit, |id| id.clone());
     let mut items = Vec::with_capacity(p.items.len());
     for id in &p.items {
@@ -510,14 +484,7 @@ fn permissions_by_slug_nocase(
         .db()?;
     for slug in slugs {
         let p = stmt
-            .query_row(params![ws, slug], |r| {
-                Ok(Permission {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    slug: r.get(2)?,
-                    description: r.get(3)?,
-                })
-            })
+            .query_row(params![ws, slug], permission_row)
             .optional()
             .db()?;
         if let Some(p) = p {

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 
 use keyshift_core::keyformat::shown_value;
-use keyshift_core::wire::{self, MigrateKeysRequest};
+use keyshift_core::wire::{self, MigrateKeysRequest, Op};
 use keyshift_core::{Error, ErrorCode, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -336,6 +336,49 @@ fn update_key_and(api_id: &str, also: &[&str]) -> Need {
     Need::All(all)
 }
 
+/// The one permission an operation needs whatever its body names, for those with a fixed rule.
+fn fixed_permission(op: Op) -> Option<&'static str> {
+    Some(match op {
+        Op::CreateApi => "api.*.create_api",
+        Op::CreatePermission => "rbac.*.create_permission",
+        Op::GetPermission | Op::ListPermissions => "rbac.*.read_permission",
+        Op::DeletePermission => "rbac.*.delete_permission",
+        Op::GetRole | Op::ListRoles => "rbac.*.read_role",
+        Op::DeleteRole => "rbac.*.delete_role",
+        Op::CreateIdentity => "identity.*.create_identity",
+        Op::DeleteIdentity => "identity.*.delete_identity",
+        Op::UpdateIdentity => "identity.*.update_identity",
+        _ => return None,
+    })
+}
+
+/// For an operation on one key: `update_key` on the key's api plus these `rbac.*.…`
+/// permissions, and whether the operation creates the permissions it names when missing.
+fn key_update_rule(op: Op) -> Option<(&'static [&'static str], bool)> {
+    Some(match op {
+        Op::UpdateKey | Op::UpdateCredits | Op::RemoveRoles | Op::SetRoles => (&[], false),
+        Op::AddPermissions => (&["add_permission_to_key"], true),
+        Op::RemovePermissions => (&["remove_permission_from_key"], false),
+        Op::SetPermissions => (
+            &["add_permission_to_key", "remove_permission_from_key"],
+            true,
+        ),
+        Op::AddRoles => (&["add_role_to_key"], false),
+        _ => return None,
+    })
+}
+
+/// The 403 of an operation without a rule here (fail closed).
+fn no_rule(op_name: &str) -> Error {
+    Error::new(
+        ErrorCode::Forbidden,
+        format!(
+            "operation `{}` has no permission rule; only a root key with `*` may call it",
+            shown_value(op_name)
+        ),
+    )
+}
+
 /// Checks that `grants` allow operation `op` with `body` in workspace `ws`, before the
 /// operation runs (in its transaction). A body that does not parse is answered by the
 /// operation's own 400 first, as Unkey validates the body before it authorizes. An operation
@@ -346,7 +389,7 @@ pub(crate) fn authorize(
     conn: &Connection,
     ws: &str,
     grants: &Grants,
-    op: &str,
+    op: Op,
     body: &[u8],
     migration: Option<&MigrateKeysRequest>,
 ) -> Result<()> {
@@ -362,42 +405,63 @@ pub(crate) fn authorize(
             None => Ok(()),
         }
     };
-    let need = match op {
-        "keys.verifyKey" | "keys.whoami" => return Ok(()),
-        "apis.createApi" => {
-            parse_body::<CreateApiRequest>(body)?;
-            Need::perm("api.*.create_api")
+    if let Some(permission) = fixed_permission(op) {
+        crate::dispatch::validate_op(op, body)?;
+        return Need::perm(permission).check(grants);
+    }
+    if let Some((also, creates)) = key_update_rule(op) {
+        // The body is the operation's request; every one of them names `keyId` (and the
+        // permissions it may create as `permissions`).
+        crate::dispatch::validate_op(op, body)?;
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| Error::bad_request(format!("invalid JSON: {e}")))?;
+        let key_id = value["keyId"].as_str().unwrap_or_default();
+        on_key(key_id, true, &|api| update_key_and(api, also))?;
+        if !creates || key_api(conn, ws, key_id, true)?.is_none() {
+            return Ok(());
         }
-        "apis.getApi" => {
+        let slugs: Vec<String> = value["permissions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        if !creates_permissions(conn, ws, &slugs)? {
+            return Ok(());
+        }
+        return Need::perm("rbac.*.create_permission").check(grants);
+    }
+    let need = match op {
+        Op::VerifyKey | Op::Whoami => return Ok(()),
+        Op::GetApi => {
             let r: GetApiRequest = parse_body(body)?;
             Need::on("api", &r.api_id, "read_api", true)
         }
-        "apis.deleteApi" => {
+        Op::DeleteApi => {
             let r: DeleteApiRequest = parse_body(body)?;
             Need::on("api", &r.api_id, "delete_api", true)
         }
-        "apis.listKeys" => {
+        Op::ListKeys | Op::CreateKey => {
             // After the api's lookup, and masked as its 404.
-            let r: ListKeysRequest = parse_body(body)?;
-            if !live_api(conn, ws, &r.api_id)? {
+            let api_id = if op == Op::ListKeys {
+                parse_body::<ListKeysRequest>(body)?.api_id
+            } else {
+                parse_body::<CreateKeyRequest>(body)?.api_id
+            };
+            if !live_api(conn, ws, &api_id)? {
                 return Ok(());
             }
-            let need = Need::All(vec![
-                Need::on("api", &r.api_id, "read_key", false),
-                Need::on("api", &r.api_id, "read_api", false),
-            ]);
-            return need.check(grants).map_err(|_| api_not_found(&r.api_id));
+            let need = if op == Op::ListKeys {
+                Need::All(vec![
+                    Need::on("api", &api_id, "read_key", false),
+                    Need::on("api", &api_id, "read_api", false),
+                ])
+            } else {
+                Need::on("api", &api_id, "create_key", false)
+            };
+            return need.check(grants).map_err(|_| api_not_found(&api_id));
         }
-        "keys.createKey" => {
-            // After the api's lookup, and masked as its 404.
-            let r: CreateKeyRequest = parse_body(body)?;
-            if !live_api(conn, ws, &r.api_id)? {
-                return Ok(());
-            }
-            let need = Need::on("api", &r.api_id, "create_key", false);
-            return need.check(grants).map_err(|_| api_not_found(&r.api_id));
-        }
-        "keys.migrateKeys" => {
+        Op::MigrateKeys => {
             let parsed;
             let r = match migration {
                 Some(r) => r,
@@ -408,7 +472,7 @@ pub(crate) fn authorize(
             };
             Need::on("api", &r.api_id, "create_key", true)
         }
-        "keys.rerollKey" => {
+        Op::RerollKey => {
             // A reroll is a create in Unkey. Deleted keys count too, so that the replay of
             // an idempotent reroll that revoked the old key is still authorized.
             let r: RerollKeyRequest = parse_body(body)?;
@@ -416,17 +480,13 @@ pub(crate) fn authorize(
                 Need::on("api", api, "create_key", false)
             });
         }
-        "keys.getKey" => {
+        Op::GetKey => {
             let r: GetKeyRequest = parse_body(body)?;
             return on_key(&r.key_id, true, &|api| {
                 Need::on("api", api, "read_key", false)
             });
         }
-        "keys.updateKey" => {
-            let r: UpdateKeyRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| update_key_and(api, &[]));
-        }
-        "keys.deleteKey" => {
+        Op::DeleteKey => {
             // A permanent delete also removes soft-deleted keys: check those too.
             let r: DeleteKeyRequest = parse_body(body)?;
             let live_only = !r.permanent.unwrap_or(false);
@@ -434,74 +494,7 @@ pub(crate) fn authorize(
                 Need::on("api", api, "delete_key", false)
             });
         }
-        "keys.updateCredits" => {
-            let r: UpdateCreditsRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| update_key_and(api, &[]));
-        }
-        "keys.addPermissions" => {
-            let r: AddPermissionsRequest = parse_body(body)?;
-            on_key(&r.key_id, true, &|api| {
-                update_key_and(api, &["add_permission_to_key"])
-            })?;
-            if key_api(conn, ws, &r.key_id, true)?.is_none()
-                || !creates_permissions(conn, ws, &r.permissions)?
-            {
-                return Ok(());
-            }
-            Need::perm("rbac.*.create_permission")
-        }
-        "keys.removePermissions" => {
-            let r: RemovePermissionsRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| {
-                update_key_and(api, &["remove_permission_from_key"])
-            });
-        }
-        "keys.setPermissions" => {
-            let r: SetPermissionsRequest = parse_body(body)?;
-            on_key(&r.key_id, true, &|api| {
-                update_key_and(
-                    api,
-                    &["add_permission_to_key", "remove_permission_from_key"],
-                )
-            })?;
-            if key_api(conn, ws, &r.key_id, true)?.is_none()
-                || !creates_permissions(conn, ws, &r.permissions)?
-            {
-                return Ok(());
-            }
-            Need::perm("rbac.*.create_permission")
-        }
-        "keys.addRoles" => {
-            let r: AddRolesRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| {
-                update_key_and(api, &["add_role_to_key"])
-            });
-        }
-        "keys.removeRoles" => {
-            let r: RemoveRolesRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| update_key_and(api, &[]));
-        }
-        "keys.setRoles" => {
-            let r: SetRolesRequest = parse_body(body)?;
-            return on_key(&r.key_id, true, &|api| update_key_and(api, &[]));
-        }
-        "permissions.createPermission" => {
-            parse_body::<CreatePermissionRequest>(body)?;
-            Need::perm("rbac.*.create_permission")
-        }
-        "permissions.getPermission" => {
-            parse_body::<GetPermissionRequest>(body)?;
-            Need::perm("rbac.*.read_permission")
-        }
-        "permissions.listPermissions" => {
-            parse_body::<ListRequest>(body)?;
-            Need::perm("rbac.*.read_permission")
-        }
-        "permissions.deletePermission" => {
-            parse_body::<DeletePermissionRequest>(body)?;
-            Need::perm("rbac.*.delete_permission")
-        }
-        "permissions.createRole" => {
+        Op::CreateRole => {
             let r: CreateRoleRequest = parse_body(body)?;
             let perms = r.permissions.unwrap_or_default();
             let mut all = vec![Need::perm("rbac.*.create_role")];
@@ -513,23 +506,7 @@ pub(crate) fn authorize(
             }
             Need::All(all)
         }
-        "permissions.getRole" => {
-            parse_body::<GetRoleRequest>(body)?;
-            Need::perm("rbac.*.read_role")
-        }
-        "permissions.listRoles" => {
-            parse_body::<ListRequest>(body)?;
-            Need::perm("rbac.*.read_role")
-        }
-        "permissions.deleteRole" => {
-            parse_body::<DeleteRoleRequest>(body)?;
-            Need::perm("rbac.*.delete_role")
-        }
-        "identities.createIdentity" => {
-            parse_body::<CreateIdentityRequest>(body)?;
-            Need::perm("identity.*.create_identity")
-        }
-        "identities.getIdentity" => {
+        Op::GetIdentity => {
             // After the identity's lookup (by id or external id).
             let r: GetIdentityRequest = parse_body(body)?;
             let id: Option<String> = conn
@@ -546,20 +523,12 @@ pub(crate) fn authorize(
                 None => return Ok(()),
             }
         }
-        "identities.listIdentities" => {
+        Op::ListIdentities => {
             // Every listed identity is checked after the listing.
             parse_body::<ListRequest>(body)?;
             return Ok(());
         }
-        "identities.deleteIdentity" => {
-            parse_body::<DeleteIdentityRequest>(body)?;
-            Need::perm("identity.*.delete_identity")
-        }
-        "identities.updateIdentity" => {
-            parse_body::<UpdateIdentityRequest>(body)?;
-            Need::perm("identity.*.update_identity")
-        }
-        "permissions.setRolePermissions" => {
+        Op::SetRolePermissions => {
             // Before the role's lookup; creating missing permissions (after it) needs
             // `rbac.*.create_permission` too.
             let r: SetRolePermissionsRequest = parse_body(body)?;
@@ -581,15 +550,7 @@ pub(crate) fn authorize(
             }
             Need::perm("rbac.*.create_permission")
         }
-        other => {
-            return Err(Error::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "operation `{}` has no permission rule; only a root key with `*` may call it",
-                    shown_value(other)
-                ),
-            ))
-        }
+        other => return Err(no_rule(other.name())),
     };
     need.check(grants)
 }
@@ -649,22 +610,17 @@ mod tests {
     fn every_operation_has_a_rule() {
         let conn = crate::schema::open(":memory:").unwrap();
         let g = Grants::from_names(["ratelimit.*.limit"]);
-        for op in wire::OPERATIONS {
+        for &op in Op::ALL {
             if let Err(e) = authorize(&conn, "ws_1", &g, op, b"{}", None) {
-                assert!(!e.message.contains("no permission rule"), "{op}: {e}");
+                assert!(!e.message.contains("no permission rule"), "{op:?}: {e}");
             }
+            assert!(authorize(&conn, "ws_1", &Grants::all(), op, b"{}", None).is_ok());
         }
-        let err = authorize(&conn, "ws_1", &g, "keys.somethingNew", b"{}", None).unwrap_err();
+        // An operation without a rule is refused (fail closed).
+        let err = no_rule("keys.somethingNew");
         assert_eq!(err.code, ErrorCode::Forbidden);
-        assert!(authorize(
-            &conn,
-            "ws_1",
-            &Grants::all(),
-            "keys.somethingNew",
-            b"{}",
-            None
-        )
-        .is_ok());
+        let message = &err.message;
+        assert!(message.contains("no permission rule"), "{message}");
     }
 
     #[test]

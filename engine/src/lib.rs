@@ -21,12 +21,16 @@
 
 mod admin;
 mod authz;
+mod credits;
+mod dispatch;
 mod idempotency;
 mod keys;
+mod links;
 mod local;
+mod migrate;
 mod pool;
 mod ratelimit;
-mod records;
+mod rows;
 mod schema;
 mod util;
 mod verify;
@@ -38,20 +42,20 @@ use std::sync::Arc;
 
 use keyshift_core::hashing;
 use keyshift_core::keyformat;
-use keyshift_core::wire;
 use keyshift_core::{Error, ErrorCode, Result, SecretKey};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
+pub use dispatch::{validate_op, validate_request};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
 pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
 
-use util::{parse_body, Db};
+use util::Db;
 
 /// Prefix of generated root keys.
 pub const ROOT_KEY_PREFIX: &str = "ks_root";
@@ -442,108 +446,12 @@ impl Engine {
         }
     }
 
-    /// [`Engine::authenticate`] then [`Engine::dispatch`], with the same results, for callers on
-    /// an async worker: the part that cannot wait — a root key already seen, and a
-    /// `keys.verifyKey` that only reads (no credits, refill or re-hash) while a reader is
-    /// idle — runs on the calling thread and ends in [`Step::Done`]; everything else comes
-    /// back as [`Step::Blocking`], before anything was written.
-    pub fn start<B>(
-        &self,
-        root_key: SecretKey,
-        op: &str,
-        body: B,
-        idempotency_key: Option<String>,
-    ) -> Step
-    where
-        B: AsRef<[u8]> + Send + 'static,
-    {
-        let cached = self.cached_root_key(root_key.expose());
-        let ctx = match cached {
-            Some(ctx) if op == "keys.verifyKey" => ctx,
-            cached => {
-                let (engine, op) = (self.clone(), op.to_string());
-                return Step::Blocking(Blocking(Box::new(move || {
-                    let ctx = match cached {
-                        Some(ctx) => ctx,
-                        None => engine.authenticate(root_key.expose())?,
-                    };
-                    engine.dispatch(&ctx, &op, body.as_ref(), idempotency_key.as_deref())
-                })));
-            }
-        };
-        self.start_verify(&ctx, body.as_ref())
-    }
-
     /// The workspace of a root key already authenticated by this engine, without I/O.
     fn cached_root_key(&self, root_key: &str) -> Option<WorkspaceCtx> {
         let hash = hashing::sha256_base64(root_key);
         let cache = self.inner.root_keys.read();
         let (stored, ctx) = cache.get_key_value(&hash)?;
         hashing::constant_time_eq(stored.as_bytes(), hash.as_bytes()).then(|| ctx.clone())
-    }
-
-    /// Runs operation `op` (`"keys.createKey"`, …; see [`wire::OPERATIONS`]) with the JSON
-    /// `body` in the caller's workspace. Unknown op → `not_found`; bad body → `bad_request`
-    /// whose `errors` name each field (`body.<path>`). With `idempotency_key`, the first answer
-    /// is replayed for 24 h to the same op and body (another op or body → `conflict`); the
-    /// header is ignored for `keys.verifyKey` and `keys.whoami`. Blocking.
-    pub fn dispatch(
-        &self,
-        ctx: &WorkspaceCtx,
-        op: &str,
-        body: &[u8],
-        idempotency_key: Option<&str>,
-    ) -> Result<Reply> {
-        check_op_and_body(op, body)?;
-        let ws = ctx.workspace_id.as_str();
-        match op {
-            "keys.verifyKey" => {
-                let req: wire::VerifyKeyRequest = parse_body(body)?;
-                return reply(verify::verify(&self.inner, ws, &ctx.grants, &req)?);
-            }
-            "keys.whoami" => {
-                let req: wire::WhoamiRequest = parse_body(body)?;
-                return reply(verify::whoami(
-                    &self.inner,
-                    ws,
-                    &ctx.grants,
-                    req.key.expose(),
-                )?);
-            }
-            _ => {}
-        }
-        // A migration batch can be megabytes of JSON: parse it before taking the writer. A body
-        // that does not parse takes the ordinary path, so its error (or an idempotency replay
-        // or conflict) is the same as ever.
-        let migration = (op == "keys.migrateKeys")
-            .then(|| parse_body::<wire::MigrateKeysRequest>(body).ok())
-            .flatten();
-        // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
-        let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op, body));
-        self.write(|conn| {
-            // Before any replay: a root key may not fetch an answer it could not have caused.
-            authz::authorize(conn, ws, &ctx.grants, op, body, migration.as_ref())?;
-            let slot = match (idempotency_key, fingerprint) {
-                (Some(k), Some(fp)) => {
-                    match idempotency::lookup(&self.inner.idempotency, conn, ws, op, fp, k)? {
-                        Ok(replay) => return Ok(replay),
-                        Err(slot) => Some(slot),
-                    }
-                }
-                _ => None,
-            };
-            let out = match migration {
-                Some(req) => reply(keys::migrate_keys(conn, ws, &req)?)?,
-                None => execute(conn, ws, op, body)?,
-            };
-            if op == "identities.listIdentities" {
-                authz::authorize_listed_identities(&ctx.grants, &out.data)?;
-            }
-            if let Some(slot) = slot {
-                idempotency::store(conn, ws, op, slot, &out)?;
-            }
-            Ok(out)
-        })
     }
 
     /// bcrypt hash checks made by verifications (`keys.verifyKey`, `keys.whoami`) since this
@@ -581,234 +489,6 @@ impl Engine {
         conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .db()
             .map(|_| ())
-    }
-}
-
-/// Checks `body` against the request schema and limits of operation `op` without running it:
-/// the 400 [`Engine::dispatch`] would answer for it, or `Ok`. Unkey validates a request's body
-/// before it looks its root key up, so the server calls this when it refuses a root key (or an
-/// `Authorization` header) to answer the body's 400 first, as Unkey does.
-pub fn validate_request(op: &str, body: &[u8]) -> Result<()> {
-    use wire::*;
-    check_op_and_body(op, body)?;
-    fn check<T: serde::de::DeserializeOwned + wire::Validate>(body: &[u8]) -> Result<()> {
-        parse_body::<T>(body).map(drop)
-    }
-    match op {
-        "apis.createApi" => check::<CreateApiRequest>(body),
-        "apis.getApi" => check::<GetApiRequest>(body),
-        "apis.listKeys" => check::<ListKeysRequest>(body),
-        "apis.deleteApi" => check::<DeleteApiRequest>(body),
-        "keys.createKey" => check::<CreateKeyRequest>(body),
-        "keys.verifyKey" => check::<VerifyKeyRequest>(body),
-        "keys.getKey" => check::<GetKeyRequest>(body),
-        "keys.updateKey" => check::<UpdateKeyRequest>(body),
-        "keys.deleteKey" => check::<DeleteKeyRequest>(body),
-        "keys.rerollKey" => check::<RerollKeyRequest>(body),
-        "keys.migrateKeys" => check::<MigrateKeysRequest>(body),
-        "keys.addPermissions" => check::<AddPermissionsRequest>(body),
-        "keys.removePermissions" => check::<RemovePermissionsRequest>(body),
-        "keys.setPermissions" => check::<SetPermissionsRequest>(body),
-        "keys.addRoles" => check::<AddRolesRequest>(body),
-        "keys.removeRoles" => check::<RemoveRolesRequest>(body),
-        "keys.setRoles" => check::<SetRolesRequest>(body),
-        "keys.updateCredits" => check::<UpdateCreditsRequest>(body),
-        "keys.whoami" => check::<WhoamiRequest>(body),
-        "permissions.createPermission" => check::<CreatePermissionRequest>(body),
-        "permissions.getPermission" => check::<GetPermissionRequest>(body),
-        "permissions.deletePermission" => check::<DeletePermissionRequest>(body),
-        "permissions.createRole" => check::<CreateRoleRequest>(body),
-        "permissions.getRole" => check::<GetRoleRequest>(body),
-        "permissions.deleteRole" => check::<DeleteRoleRequest>(body),
-        "permissions.listPermissions" | "permissions.listRoles" | "identities.listIdentities" => {
-            check::<ListRequest>(body)
-        }
-        "identities.createIdentity" => check::<CreateIdentityRequest>(body),
-        "identities.getIdentity" => check::<GetIdentityRequest>(body),
-        "identities.deleteIdentity" => check::<DeleteIdentityRequest>(body),
-        "identities.updateIdentity" => check::<UpdateIdentityRequest>(body),
-        "permissions.setRolePermissions" => check::<SetRolePermissionsRequest>(body),
-        // An operation without an arm here is checked when it runs.
-        _ => Ok(()),
-    }
-}
-
-fn check_op_and_body(op: &str, body: &[u8]) -> Result<()> {
-    if !wire::OPERATIONS.contains(&op) {
-        let shown = keyformat::shown_value(op);
-        return Err(Error::not_found(format!("unknown operation `{shown}`")));
-    }
-    if body.len() > wire::limits::BODY_MAX_BYTES {
-        return Err(Error::bad_request(format!(
-            "request body exceeds {} bytes",
-            wire::limits::BODY_MAX_BYTES
-        )));
-    }
-    Ok(())
-}
-
-/// Every operation except `keys.verifyKey` / `keys.whoami`, inside the caller's transaction.
-fn execute(conn: &Connection, ws: &str, op: &str, body: &[u8]) -> Result<Reply> {
-    use wire::*;
-    match op {
-        "apis.createApi" => reply(admin::create_api(
-            conn,
-            ws,
-            &parse_body::<CreateApiRequest>(body)?,
-        )?),
-        "apis.getApi" => reply(admin::get_api(
-            conn,
-            ws,
-            &parse_body::<GetApiRequest>(body)?,
-        )?),
-        "apis.listKeys" => page_reply(admin::list_keys(
-            conn,
-            ws,
-            &parse_body::<ListKeysRequest>(body)?,
-        )?),
-        "apis.deleteApi" => reply(admin::delete_api(
-            conn,
-            ws,
-            &parse_body::<DeleteApiRequest>(body)?,
-        )?),
-        "keys.createKey" => reply(keys::create_key(
-            conn,
-            ws,
-            &parse_body::<CreateKeyRequest>(body)?,
-        )?),
-        "keys.getKey" => reply(keys::get_key(
-            conn,
-            ws,
-            &parse_body::<GetKeyRequest>(body)?,
-        )?),
-        "keys.updateKey" => reply(keys::update_key(
-            conn,
-            ws,
-            &parse_body::<UpdateKeyRequest>(body)?,
-        )?),
-        "keys.deleteKey" => reply(keys::delete_key(
-            conn,
-            ws,
-            &parse_body::<DeleteKeyRequest>(body)?,
-        )?),
-        "keys.rerollKey" => reply(keys::reroll_key(
-            conn,
-            ws,
-            &parse_body::<RerollKeyRequest>(body)?,
-        )?),
-        "keys.migrateKeys" => reply(keys::migrate_keys(
-            conn,
-            ws,
-            &parse_body::<MigrateKeysRequest>(body)?,
-        )?),
-        "keys.addPermissions" => {
-            let r: AddPermissionsRequest = parse_body(body)?;
-            reply(keys::add_permissions(conn, ws, &r.key_id, &r.permissions)?)
-        }
-        "keys.removePermissions" => {
-            let r: RemovePermissionsRequest = parse_body(body)?;
-            reply(keys::remove_permissions(
-                conn,
-                ws,
-                &r.key_id,
-                &r.permissions,
-            )?)
-        }
-        "keys.setPermissions" => {
-            let r: SetPermissionsRequest = parse_body(body)?;
-            reply(keys::set_permissions(conn, ws, &r.key_id, &r.permissions)?)
-        }
-        "keys.addRoles" => {
-            let r: AddRolesRequest = parse_body(body)?;
-            reply(keys::add_roles(conn, ws, &r.key_id, &r.roles)?)
-        }
-        "keys.removeRoles" => {
-            let r: RemoveRolesRequest = parse_body(body)?;
-            reply(keys::remove_roles(conn, ws, &r.key_id, &r.roles)?)
-        }
-        "keys.setRoles" => {
-            let r: SetRolesRequest = parse_body(body)?;
-            reply(keys::set_roles(conn, ws, &r.key_id, &r.roles)?)
-        }
-        "keys.updateCredits" => reply(keys::update_credits(
-            conn,
-            ws,
-            &parse_body::<UpdateCreditsRequest>(body)?,
-        )?),
-        "permissions.createPermission" => reply(admin::create_permission(
-            conn,
-            ws,
-            &parse_body::<CreatePermissionRequest>(body)?,
-        )?),
-        "permissions.getPermission" => reply(admin::get_permission(
-            conn,
-            ws,
-            &parse_body::<GetPermissionRequest>(body)?,
-        )?),
-        "permissions.listPermissions" => page_reply(admin::list_permissions(
-            conn,
-            ws,
-            &parse_body::<ListRequest>(body)?,
-        )?),
-        "permissions.deletePermission" => reply(admin::delete_permission(
-            conn,
-            ws,
-            &parse_body::<DeletePermissionRequest>(body)?,
-        )?),
-        "permissions.createRole" => reply(admin::create_role(
-            conn,
-            ws,
-            &parse_body::<CreateRoleRequest>(body)?,
-        )?),
-        "permissions.getRole" => reply(admin::get_role(
-            conn,
-            ws,
-            &parse_body::<GetRoleRequest>(body)?,
-        )?),
-        "permissions.listRoles" => page_reply(admin::list_roles(
-            conn,
-            ws,
-            &parse_body::<ListRequest>(body)?,
-        )?),
-        "permissions.deleteRole" => reply(admin::delete_role(
-            conn,
-            ws,
-            &parse_body::<DeleteRoleRequest>(body)?,
-        )?),
-        "identities.createIdentity" => reply(admin::create_identity(
-            conn,
-            ws,
-            &parse_body::<CreateIdentityRequest>(body)?,
-        )?),
-        "identities.getIdentity" => reply(admin::get_identity(
-            conn,
-            ws,
-            &parse_body::<GetIdentityRequest>(body)?,
-        )?),
-        "identities.listIdentities" => page_reply(admin::list_identities(
-            conn,
-            ws,
-            &parse_body::<ListRequest>(body)?,
-        )?),
-        "identities.deleteIdentity" => reply(admin::delete_identity(
-            conn,
-            ws,
-            &parse_body::<DeleteIdentityRequest>(body)?,
-        )?),
-        "identities.updateIdentity" => reply(admin::update_identity(
-            conn,
-            ws,
-            &parse_body::<UpdateIdentityRequest>(body)?,
-        )?),
-        "permissions.setRolePermissions" => reply(admin::set_role_permissions(
-            conn,
-            ws,
-            &parse_body::<SetRolePermissionsRequest>(body)?,
-        )?),
-        other => Err(Error::not_found(format!(
-            "unknown operation `{}`",
-            keyformat::shown_value(other)
-        ))),
     }
 }
 

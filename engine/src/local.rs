@@ -8,8 +8,10 @@ use keyshift_core::wire::{Op, VerifyKeyRequest};
 use keyshift_core::{Client, Error, Result};
 use std::sync::Arc;
 
+use crate::dispatch::check_body_size;
+use crate::util::parse_body;
 use crate::WorkspaceCtx;
-use crate::{check_op_and_body, parse_body, reply, verify, Blocking, Engine, Step};
+use crate::{reply, verify, Blocking, Engine, Step};
 
 /// The engine as a client backend, confined to the database's first workspace.
 pub struct LocalBackend {
@@ -79,7 +81,7 @@ impl Engine {
     /// tail this is): an idle reader answers on the calling thread; the rest comes back as
     /// [`Step::Blocking`] before anything was written.
     pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Step {
-        if let Err(e) = check_op_and_body(Op::VerifyKey.name(), body) {
+        if let Err(e) = check_body_size(body) {
             return Step::Done(Err(e));
         }
         let req: VerifyKeyRequest = match parse_body(body) {

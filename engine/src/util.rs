@@ -250,85 +250,9 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
     Ok(value)
 }
 
-const DAY_MS: i64 = 86_400_000;
-
-/// Days since 1970-01-01 → (year, month 1–12, day 1–31) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// (year, month, day) → days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
-    (days_from_civil(ny, nm, 1) - days_from_civil(y, m, 1)) as u32
-}
-
-/// The latest credit-refill moment at or before `now` (unix ms, UTC): midnight for `daily`;
-/// midnight of day `refill_day` (clamped to the month's length, default 1) for `monthly`.
-pub(crate) fn last_refill_boundary(now: i64, monthly: bool, refill_day: Option<u8>) -> i64 {
-    let today = now.div_euclid(DAY_MS);
-    if !monthly {
-        return today * DAY_MS;
-    }
-    let want = u32::from(refill_day.unwrap_or(1).max(1));
-    let (y, m, _) = civil_from_days(today);
-    let this_month = days_from_civil(y, m, want.min(days_in_month(y, m))) * DAY_MS;
-    if this_month <= now {
-        return this_month;
-    }
-    let (py, pm) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-    days_from_civil(py, pm, want.min(days_in_month(py, pm))) * DAY_MS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(days_from_civil(2024, 2, 29), 19782);
-        assert_eq!(civil_from_days(19782), (2024, 2, 29));
-        assert_eq!(days_in_month(2024, 2), 29);
-        assert_eq!(days_in_month(2023, 2), 28);
-        // 2024-03-15T12:00Z
-        let now = days_from_civil(2024, 3, 15) * DAY_MS + 12 * 3_600_000;
-        assert_eq!(
-            last_refill_boundary(now, false, None),
-            days_from_civil(2024, 3, 15) * DAY_MS
-        );
-        assert_eq!(
-            last_refill_boundary(now, true, Some(1)),
-            days_from_civil(2024, 3, 1) * DAY_MS
-        );
-        assert_eq!(
-            last_refill_boundary(now, true, Some(20)),
-            days_from_civil(2024, 2, 20) * DAY_MS
-        );
-        assert_eq!(
-            last_refill_boundary(now, true, Some(31)),
-            days_from_civil(2024, 2, 29) * DAY_MS
-        );
-    }
 
     #[test]
     fn ids_are_unique_and_sort_by_creation_time() {

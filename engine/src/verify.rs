@@ -17,9 +17,10 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::authz::Grants;
+use crate::credits::{apply_refill, refill_due};
 use crate::pool::{ReadConn, ReadTx};
 use crate::ratelimit::LimitCheck;
-use crate::records::*;
+use crate::rows::*;
 use crate::schema::BUSY_TIMEOUT;
 use crate::util::{field_error, is_unique_violation, now_ms, Db};
 use crate::Inner;
@@ -137,15 +138,7 @@ pub(crate) struct Details {
 
 fn details(conn: &Connection, key: &KeyRow) -> Result<Details> {
     let permissions = effective_permission_slugs(conn, &key.id)?;
-    let roles: Vec<String> = key_roles(conn, &key.id)?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
-    let identity = match &key.identity_id {
-        Some(id) => identity_by_id(conn, id)?,
-        None => None,
-    };
-    let key_limits = key_ratelimits(conn, &key.id)?;
+    let (roles, identity, key_limits) = key_links(conn, key)?;
     Ok(Details {
         permissions,
         roles,

@@ -310,22 +310,13 @@ fn migrate_detects_duplicates_across_spellings_and_rejects_bad_hashes() {
 fn idempotent_replay() {
     let env = env();
     let body = json!({"apiId": env.api_id, "name": "once"}).to_string();
-    let a = env
-        .engine
-        .dispatch(&env.ctx, "keys.createKey", body.as_bytes(), Some("idem-1"))
-        .unwrap();
-    let b = env
-        .engine
-        .dispatch(&env.ctx, "keys.createKey", body.as_bytes(), Some("idem-1"))
-        .unwrap();
-    assert_eq!(a, b, "the first answer is replayed");
+    let a = env.replayed("keys.createKey", body.as_bytes(), "idem-1");
     let listed = env.call("apis.listKeys", json!({"apiId": env.api_id}));
     assert_eq!(listed.as_array().unwrap().len(), 1, "only one key minted");
     // same idempotency key, other body or other op: conflict
     let other = json!({"apiId": env.api_id, "name": "twice"}).to_string();
     let err = env
-        .engine
-        .dispatch(&env.ctx, "keys.createKey", other.as_bytes(), Some("idem-1"))
+        .dispatch("keys.createKey", other.as_bytes(), Some("idem-1"))
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
     let err = env
@@ -340,8 +331,7 @@ fn idempotent_replay() {
     assert_eq!(err.code, ErrorCode::Conflict);
     // another key mints another key
     let c = env
-        .engine
-        .dispatch(&env.ctx, "keys.createKey", body.as_bytes(), Some("idem-2"))
+        .dispatch("keys.createKey", body.as_bytes(), Some("idem-2"))
         .unwrap();
     assert_ne!(a.data["keyId"], c.data["keyId"]);
     // the stored answer is encrypted: the plaintext key is nowhere in the database files
@@ -466,14 +456,10 @@ fn bad_bodies_name_the_field() {
         assert!(!err.message.contains("secretvalue"), "{err}");
     }
     let err = env
-        .engine
-        .dispatch(&env.ctx, "keys.createKey", b"{not json", None)
+        .dispatch("keys.createKey", b"{not json", None)
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest);
-    let err = env
-        .engine
-        .dispatch(&env.ctx, "keys.nope", b"{}", None)
-        .unwrap_err();
+    let err = env.dispatch("keys.nope", b"{}", None).unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
 }
 
@@ -824,20 +810,11 @@ fn migrate_idempotent_replay_and_conflict() {
     let body = json!({"migrationId": "mig", "apiId": env.api_id,
                       "keys": [{"hash": hashing::sha256_base64("replay_me_123456")}]})
     .to_string();
-    let first = env
-        .engine
-        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), Some("mig-1"))
-        .unwrap();
-    let again = env
-        .engine
-        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), Some("mig-1"))
-        .unwrap();
-    assert_eq!(first, again);
+    let first = env.replayed("keys.migrateKeys", body.as_bytes(), "mig-1");
     assert_eq!(first.data["migrated"].as_array().unwrap().len(), 1);
     // without the idempotency key the same hash is now a duplicate
     let fresh = env
-        .engine
-        .dispatch(&env.ctx, "keys.migrateKeys", body.as_bytes(), None)
+        .dispatch("keys.migrateKeys", body.as_bytes(), None)
         .unwrap();
     assert_eq!(fresh.data["migrated"], json!([]));
     // the same idempotency key with a body that does not even parse: still a conflict

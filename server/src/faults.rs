@@ -21,8 +21,16 @@
 //! A spec that does not parse is answered with a 400 naming the bad item.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
+
+use crate::{AppState, DropConnection, Problem};
 
 /// The request header that carries a fault spec.
 pub const FAULT_HEADER: &str = "x-keyshift-fault";
@@ -134,6 +142,125 @@ impl FaultCounters {
     }
 }
 
+/// The fault switch around one request (when enabled): answers a fault itself, or runs the
+/// request and then alters or discards its answer as the `X-Keyshift-Fault` header asks.
+pub(crate) async fn around(st: &AppState, rid: &str, req: Request, next: Next) -> Response {
+    let mut after_dispatch = None;
+    let mut failed_null = false;
+    if let Some(value) = req.headers().get(FAULT_HEADER) {
+        match fault_decision(st, rid, value, req.headers()).await {
+            Ok(FaultAction::None) => {}
+            Ok(FaultAction::AfterDispatch(status)) => after_dispatch = Some(status),
+            Ok(FaultAction::FailedNull) => failed_null = true,
+            Ok(FaultAction::Answer(resp)) => return resp,
+            Err(p) => return p.into_response(rid),
+        }
+    }
+    let resp = next.run(req).await;
+    match after_dispatch {
+        Some(status) => {
+            tracing::info!(request_id = %rid, dispatched_status = resp.status().as_u16(), "fault: answer discarded after dispatch");
+            fault_problem(status, None, None).into_response(rid)
+        }
+        None if failed_null => null_empty_failed(resp, st.body_limit).await,
+        None => resp,
+    }
+}
+
+enum FaultAction {
+    None,
+    AfterDispatch(u16),
+    FailedNull,
+    Answer(Response),
+}
+
+/// The `failed-null` fault: a 200 answer whose `data.failed` is `[]` says `null` instead, as
+/// Unkey's migrateKeys does when nothing failed.
+async fn null_empty_failed(resp: Response, limit: usize) -> Response {
+    if resp.status() != StatusCode::OK {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit.saturating_mul(2)).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let rewritten = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|mut v| {
+            let failed = v.get_mut("data")?.get_mut("failed")?;
+            if failed.as_array().is_some_and(|a| a.is_empty()) {
+                *failed = serde_json::Value::Null;
+            }
+            serde_json::to_vec(&v).ok()
+        });
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        Body::from(rewritten.unwrap_or_else(|| bytes.to_vec())),
+    )
+}
+
+async fn fault_decision(
+    st: &AppState,
+    rid: &str,
+    value: &HeaderValue,
+    headers: &HeaderMap,
+) -> Result<FaultAction, Problem> {
+    let bad = |detail: String| {
+        Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.X-Keyshift-Fault",
+            detail,
+        )
+    };
+    let raw = value
+        .to_str()
+        .map_err(|_| bad("X-Keyshift-Fault must be visible ASCII".into()))?;
+    let spec = FaultSpec::parse(raw).map_err(bad)?;
+    if let Some(n) = spec.fail_first {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(|k| format!("idem:{k}"))
+            .unwrap_or_else(|| format!("spec:{raw}"));
+        if st.fault_counters.next_attempt(&key) > n {
+            return Ok(FaultAction::None);
+        }
+    }
+    if let Some(ms) = spec.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if spec.drop {
+        let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        resp.extensions_mut().insert(DropConnection);
+        return Ok(FaultAction::Answer(resp));
+    }
+    if let Some(status) = spec.status {
+        return Ok(FaultAction::Answer(
+            fault_problem(status, spec.retry_after, spec.retry_after_ms).into_response(rid),
+        ));
+    }
+    if let Some(status) = spec.after_dispatch_status {
+        return Ok(FaultAction::AfterDispatch(status));
+    }
+    if spec.failed_null {
+        return Ok(FaultAction::FailedNull);
+    }
+    Ok(FaultAction::None)
+}
+
+fn fault_problem(status: u16, retry_after: Option<u64>, retry_after_ms: Option<u64>) -> Problem {
+    let mut p = Problem::keyshift(
+        status,
+        "fault_injected",
+        format!("fault injected by X-Keyshift-Fault (status {status})"),
+    );
+    p.retry_after = retry_after;
+    p.retry_after_ms = retry_after_ms;
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,20 +284,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs_with_a_reason() {
-        assert!(FaultSpec::parse("").unwrap_err().contains("empty"));
-        assert!(FaultSpec::parse("status=200")
-            .unwrap_err()
-            .contains("400-599"));
-        assert!(FaultSpec::parse("status=abc")
-            .unwrap_err()
-            .contains("`abc`"));
-        assert!(FaultSpec::parse("explode")
-            .unwrap_err()
-            .contains("`explode`"));
-        assert!(FaultSpec::parse("delay-ms=999999")
-            .unwrap_err()
-            .contains("60000"));
-        assert!(FaultSpec::parse("drop=1").unwrap_err().contains("no value"));
+        for (spec, reason) in [
+            ("", "empty"),
+            ("status=200", "400-599"),
+            ("status=abc", "`abc`"),
+            ("explode", "`explode`"),
+            ("delay-ms=999999", "60000"),
+            ("drop=1", "no value"),
+        ] {
+            let err = FaultSpec::parse(spec).unwrap_err();
+            assert!(err.contains(reason), "{spec:?}: {err}");
+        }
     }
 
     #[test]

@@ -160,19 +160,8 @@ async fn update_identity_errors_are_unkeys() {
         (json!({"identity": "someone", "externalId": "x"}), "body"),
         (json!({"identity": "someone", "meta": "plan"}), "body.meta"),
     ] {
-        let e = s
-            .fails("identities.updateIdentity", body.clone(), 400)
+        s.fails_at("identities.updateIdentity", body, location)
             .await;
-        let locations: Vec<&str> = e["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["location"].as_str().unwrap())
-            .collect();
-        assert!(
-            locations.iter().any(|l| l.starts_with(location)),
-            "{body}: {locations:?} {e}"
-        );
     }
     // The duplicate is named in the message, as Unkey does.
     let e = s
@@ -403,18 +392,7 @@ async fn set_role_permissions_errors_are_unkeys() {
             "body",
         ),
     ] {
-        let e = s
-            .fails("permissions.setRolePermissions", body.clone(), 400)
+        s.fails_at("permissions.setRolePermissions", body, location)
             .await;
-        let locations: Vec<&str> = e["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["location"].as_str().unwrap())
-            .collect();
-        assert!(
-            locations.iter().any(|l| l.starts_with(location)),
-            "{body}: {locations:?} {e}"
-        );
     }
 }

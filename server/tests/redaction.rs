@@ -9,23 +9,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{json, Value};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// SplitMix64: a small seeded generator, so a failure reproduces from its seed.
 struct Rng(u64);
@@ -314,13 +298,7 @@ fn cases(key: &str, api: &str, key_id: &str, hash: &str, live: &str) -> Vec<Case
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_in_any_request_position_reaches_the_answer_or_the_log() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = common::LogCapture::install();
 
     let s = common::start().await;
     let api = s.create_api("redaction").await;
@@ -368,7 +346,7 @@ async fn no_key_in_any_request_position_reaches_the_answer_or_the_log() {
     assert!(checked >= 300, "only {checked} cases");
     s.stop().await;
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     assert!(text.contains("\"request\""), "no access log captured");
     for key in &all_keys {
         for f in fragments(key) {

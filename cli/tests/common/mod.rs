@@ -137,3 +137,63 @@ pub fn keyshift(args: &[&str], stdin: &str, env: &[(&'static str, String)]) -> O
         stderr: String::from_utf8_lossy(&out.stderr).to_string(),
     }
 }
+
+/// `keyshift apis create NAME --local DB --json`: the new api's id.
+pub fn local_api(db: &str, name: &str) -> String {
+    let out = keyshift(&["apis", "create", name, "--local", db, "--json"], "", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json()["apiId"].as_str().unwrap().to_string()
+}
+
+/// `keyshift migrate FILE --api-id API --migration-id ID --local DB`.
+pub fn migrate_local(file: &std::path::Path, api_id: &str, migration_id: &str, db: &str) -> Output {
+    keyshift(
+        &[
+            "migrate",
+            file.to_str().unwrap(),
+            "--api-id",
+            api_id,
+            "--migration-id",
+            migration_id,
+            "--local",
+            db,
+        ],
+        "",
+        &[],
+    )
+}
+
+/// `keyshift keys verify - --permissions QUERY --local DB --json` with `key` on stdin.
+pub fn verify_local(key: &str, permissions: &str, db: &str) -> Output {
+    keyshift(
+        &[
+            "keys",
+            "verify",
+            "-",
+            "--permissions",
+            permissions,
+            "--local",
+            db,
+            "--json",
+        ],
+        key,
+        &[],
+    )
+}
+
+/// `keyshift --json keys create --api-id API` with `env`: the new key's plaintext.
+pub fn create_key(api_id: &str, env: &[(&'static str, String)]) -> String {
+    let created = keyshift(&["--json", "keys", "create", "--api-id", api_id], "", env);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    created.json()["key"].as_str().unwrap().to_string()
+}
+
+/// `keyshift migrate FILE --dry-run`: fails, and its report names every one of `needles`.
+pub fn dry_run(file: &std::path::Path, needles: &[&str]) -> Output {
+    let out = keyshift(&["migrate", file.to_str().unwrap(), "--dry-run"], "", &[]);
+    assert_ne!(out.code, 0, "{} / {}", out.stdout, out.stderr);
+    for needle in needles {
+        assert!(out.stdout.contains(needle), "{needle:?} in {}", out.stdout);
+    }
+    out
+}

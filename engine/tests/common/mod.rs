@@ -56,6 +56,19 @@ pub fn call_err(engine: &Engine, ctx: &WorkspaceCtx, op: &str, body: Value) -> E
 }
 
 impl Env {
+    /// `op` sent twice with the same body and idempotency key: the first answer is replayed.
+    pub fn replayed(&self, op: &str, body: &[u8], idempotency_key: &str) -> Reply {
+        let first = self.dispatch(op, body, Some(idempotency_key)).unwrap();
+        let again = self.dispatch(op, body, Some(idempotency_key)).unwrap();
+        assert_eq!(first, again, "the first answer is replayed");
+        first
+    }
+
+    /// [`Engine::dispatch`] in this env's workspace, with raw `body` bytes.
+    pub fn dispatch(&self, op: &str, body: &[u8], idempotency_key: Option<&str>) -> Result<Reply> {
+        self.engine.dispatch(&self.ctx, op, body, idempotency_key)
+    }
+
     pub fn call(&self, op: &str, body: Value) -> Value {
         call(&self.engine, &self.ctx, op, body)
     }

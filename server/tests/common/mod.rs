@@ -130,6 +130,22 @@ impl TestServer {
         value["error"].clone()
     }
 
+    /// `op` with `body` fails with a 400 naming a location that starts with `location`.
+    pub async fn fails_at(&self, op: &str, body: Value, location: &str) -> Value {
+        let e = self.fails(op, body.clone(), 400).await;
+        let locations: Vec<&str> = e["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["location"].as_str().unwrap())
+            .collect();
+        assert!(
+            locations.iter().any(|l| l.starts_with(location)),
+            "{body}: {locations:?} {e}"
+        );
+        e
+    }
+
     pub async fn create_api(&self, name: &str) -> String {
         let data = self.ok("apis.createApi", json!({"name": name})).await;
         data["apiId"].as_str().expect("apiId").to_string()
@@ -296,4 +312,37 @@ pub async fn raw_http(base: &str, request: &[u8]) -> (Option<u16>, String, Vec<u
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Everything the process logs (JSON, every level), from [`LogCapture::install`] on. Once per
+/// test binary: it installs the global subscriber.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    pub fn install() -> LogCapture {
+        let capture = LogCapture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
 }

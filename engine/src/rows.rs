@@ -12,7 +12,7 @@ use keyshift_core::wire::{
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::util::{last_refill_boundary, new_id, now_ms, Db};
+use crate::util::{new_id, now_ms, Db};
 
 /// A stored key (never its plaintext).
 #[derive(Clone, Debug)]
@@ -146,7 +146,7 @@ pub(crate) fn live_api(conn: &Connection, ws: &str, api_id: &str) -> Result<()> 
     }
 }
 
-fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
+pub(crate) fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
     Ok(Permission {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -157,28 +157,48 @@ fn permission_row(r: &Row) -> rusqlite::Result<Permission> {
 
 pub(crate) const PERMISSION_COLUMNS: &str = "p.id, p.name, p.slug, p.description";
 
-/// Permissions given to the key directly, by slug.
-pub(crate) fn direct_permissions(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
+/// Permissions linked to `owner_id` through link table `table` (whose owner column is
+/// `owner`), by slug.
+fn linked_permissions(
+    conn: &Connection,
+    table: &str,
+    owner: &str,
+    owner_id: &str,
+) -> Result<Vec<Permission>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM key_permissions kp \
-             JOIN permissions p ON p.id = kp.permission_id WHERE kp.key_id = ?1 ORDER BY p.slug"
+            "SELECT {PERMISSION_COLUMNS} FROM {table} l \
+             JOIN permissions p ON p.id = l.permission_id WHERE l.{owner} = ?1 ORDER BY p.slug"
         ))
         .db()?;
-    let rows = stmt.query_map([key_id], permission_row).db()?;
+    let rows = stmt.query_map([owner_id], permission_row).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+/// Permissions given to the key directly, by slug.
+pub(crate) fn direct_permissions(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
+    linked_permissions(conn, "key_permissions", "key_id", key_id)
 }
 
 /// Permissions a role grants.
 pub(crate) fn role_permissions(conn: &Connection, role_id: &str) -> Result<Vec<Permission>> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {PERMISSION_COLUMNS} FROM role_permissions rp \
-             JOIN permissions p ON p.id = rp.permission_id WHERE rp.role_id = ?1 ORDER BY p.slug"
-        ))
-        .db()?;
-    let rows = stmt.query_map([role_id], permission_row).db()?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    linked_permissions(conn, "role_permissions", "role_id", role_id)
+}
+
+/// The id of the row `sql` (with `?1` the workspace and `?2` the name) finds, or `not_found`.
+pub(crate) fn find_id(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    name: &str,
+    not_found: impl FnOnce() -> Error,
+) -> Result<String> {
+    conn.prepare_cached(sql)
+        .db()?
+        .query_row(params![ws, name], |r| r.get(0))
+        .optional()
+        .db()?
+        .ok_or_else(not_found)
 }
 
 pub(crate) fn role_row(r: &Row) -> rusqlite::Result<Role> {
@@ -228,29 +248,27 @@ fn ratelimit_row(r: &Row) -> rusqlite::Result<RatelimitResponse> {
     })
 }
 
-pub(crate) fn key_ratelimits(conn: &Connection, key_id: &str) -> Result<Vec<RatelimitResponse>> {
+/// The ratelimits whose `owner` column (`key_id` or `identity_id`) is `owner_id`, by name.
+fn ratelimits_of(conn: &Connection, owner: &str, owner_id: &str) -> Result<Vec<RatelimitResponse>> {
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE key_id = ?1 \
-             ORDER BY name",
-        )
+        .prepare_cached(&format!(
+            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE {owner} = ?1 \
+             ORDER BY name"
+        ))
         .db()?;
-    let rows = stmt.query_map([key_id], ratelimit_row).db()?;
+    let rows = stmt.query_map([owner_id], ratelimit_row).db()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn key_ratelimits(conn: &Connection, key_id: &str) -> Result<Vec<RatelimitResponse>> {
+    ratelimits_of(conn, "key_id", key_id)
 }
 
 pub(crate) fn identity_ratelimits(
     conn: &Connection,
     identity_id: &str,
 ) -> Result<Vec<RatelimitResponse>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, name, lim, duration, auto_apply FROM ratelimits WHERE identity_id = ?1 \
-             ORDER BY name",
-        )
-        .db()?;
-    let rows = stmt.query_map([identity_id], ratelimit_row).db()?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+    ratelimits_of(conn, "identity_id", identity_id)
 }
 
 /// The identity `id` with its meta and ratelimits.
@@ -275,12 +293,11 @@ pub(crate) fn identity_by_id(conn: &Connection, id: &str) -> Result<Option<Ident
     }
 }
 
-/// The wire description of a key (`keys.getKey`, `keys.whoami`, `apis.listKeys`).
-pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyResponseData> {
-    let permissions = direct_permissions(conn, &key.id)?
-        .into_iter()
-        .map(|p| p.slug)
-        .collect();
+/// A key's role names, identity and own ratelimits, as answers describe a key.
+pub(crate) fn key_links(
+    conn: &Connection,
+    key: &KeyRow,
+) -> Result<(Vec<String>, Option<Identity>, Vec<RatelimitResponse>)> {
     let roles = key_roles(conn, &key.id)?
         .into_iter()
         .map(|r| r.name)
@@ -289,7 +306,16 @@ pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyRespons
         Some(id) => identity_by_id(conn, id)?,
         None => None,
     };
-    let ratelimits = key_ratelimits(conn, &key.id)?;
+    Ok((roles, identity, key_ratelimits(conn, &key.id)?))
+}
+
+/// The wire description of a key (`keys.getKey`, `keys.whoami`, `apis.listKeys`).
+pub(crate) fn key_response(conn: &Connection, key: &KeyRow) -> Result<KeyResponseData> {
+    let permissions = direct_permissions(conn, &key.id)?
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    let (roles, identity, ratelimits) = key_links(conn, key)?;
     Ok(KeyResponseData {
         key_id: key.id.clone(),
         start: key.start.clone(),
@@ -366,27 +392,16 @@ pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Re
     let mut seen = HashSet::new();
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        let id: Option<String> = conn
-            .prepare_cached(
-                "SELECT id FROM roles WHERE workspace_id = ?1 AND (name = ?2 OR id = ?2) \
-                 ORDER BY name = ?2 DESC LIMIT 1",
-            )
-            .db()?
-            .query_row(params![ws, name], |r| r.get(0))
-            .optional()
-            .db()?;
-        match id {
-            Some(id) => {
-                if seen.insert(id.clone()) {
-                    ids.push(id);
-                }
-            }
-            None => {
-                return Err(Error::not_found(format!(
-                    "role `{}` not found",
-                    shown_value(name)
-                )))
-            }
+        let id = find_id(
+            conn,
+            "SELECT id FROM roles WHERE workspace_id = ?1 AND (name = ?2 OR id = ?2) \
+             ORDER BY name = ?2 DESC LIMIT 1",
+            ws,
+            name,
+            || Error::not_found(format!("role `{}` not found", shown_value(name))),
+        )?;
+        if seen.insert(id.clone()) {
+            ids.push(id);
         }
     }
     Ok(ids)
@@ -461,78 +476,6 @@ pub(crate) fn insert_ratelimits(
             rl.auto_apply
         ])
         .db()?;
-    }
-    Ok(())
-}
-
-pub(crate) fn link_permissions(
-    conn: &Connection,
-    key_id: &str,
-    permission_ids: &[String],
-) -> Result<()> {
-    for pid in permission_ids {
-        conn.prepare_cached(
-            "INSERT OR IGNORE INTO key_permissions (key_id, permission_id) VALUES (?1, ?2)",
-        )
-        .db()?
-        .execute(params![key_id, pid])
-        .db()?;
-    }
-    Ok(())
-}
-
-pub(crate) fn link_roles(conn: &Connection, key_id: &str, role_ids: &[String]) -> Result<()> {
-    for rid in role_ids {
-        conn.prepare_cached("INSERT OR IGNORE INTO key_roles (key_id, role_id) VALUES (?1, ?2)")
-            .db()?
-            .execute(params![key_id, rid])
-            .db()?;
-    }
-    Ok(())
-}
-
-fn refill_boundary(refill: &KeyCreditsRefill, now: i64) -> i64 {
-    last_refill_boundary(
-        now,
-        refill.interval == RefillInterval::Monthly,
-        refill.refill_day,
-    )
-}
-
-/// Whether [`apply_refill`] would write: the key refills and no refill happened since the
-/// period's boundary (as far as `key` knows).
-pub(crate) fn refill_due(key: &KeyRow, now: i64) -> bool {
-    match &key.refill {
-        Some(refill) => key.last_refill_at.unwrap_or(key.created_at) < refill_boundary(refill, now),
-        None => false,
-    }
-}
-
-/// Applies a due credit refill (sets `remaining` to the refill amount once per period).
-/// Idempotent under concurrency: the UPDATE only fires if no refill happened since the boundary.
-pub(crate) fn apply_refill(conn: &Connection, key: &mut KeyRow, now: i64) -> Result<()> {
-    let Some(refill) = &key.refill else {
-        return Ok(());
-    };
-    let boundary = refill_boundary(refill, now);
-    let last = key.last_refill_at.unwrap_or(key.created_at);
-    if last >= boundary {
-        return Ok(());
-    }
-    let changed = conn
-        .prepare_cached(
-            "UPDATE keys SET remaining = ?1, last_refill_at = ?2 WHERE id = ?3 \
-             AND COALESCE(last_refill_at, created_at) < ?4",
-        )
-        .db()?
-        .execute(params![refill.amount, now, key.id, boundary])
-        .db()?;
-    if changed > 0 {
-        key.remaining = Some(refill.amount);
-        key.last_refill_at = Some(now);
-    } else if let Some(fresh) = find_key(conn, &key.workspace_id, &key.id)? {
-        key.remaining = fresh.remaining;
-        key.last_refill_at = fresh.last_refill_at;
     }
     Ok(())
 }

@@ -1,0 +1,295 @@
+//! One operation from its name and JSON body to its [`Reply`]: the body checks shared by the
+//! server's early validation and the engine, [`Engine::dispatch`] / [`Engine::start`], and the
+//! table of handlers. Adding an operation is one arm of [`keyshift_core::wire::Op`] plus one arm
+//! of [`route`] naming its request type and handler.
+
+use keyshift_core::keyformat;
+use keyshift_core::wire::{self, Op};
+use keyshift_core::{Error, Result, SecretKey};
+use rusqlite::Connection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::links::{self, Change, PermissionLinks, RoleLinks};
+use crate::util::parse_body;
+use crate::{
+    admin, authz, idempotency, keys, page_reply, reply, verify, Blocking, Engine, Reply, Step,
+    WorkspaceCtx,
+};
+
+/// The operation named `name`, or the engine's 404 for an unknown one.
+pub(crate) fn op_named(name: &str) -> Result<Op> {
+    Op::from_name(name).ok_or_else(|| {
+        Error::not_found(format!(
+            "unknown operation `{}`",
+            keyformat::shown_value(name)
+        ))
+    })
+}
+
+pub(crate) fn check_body_size(body: &[u8]) -> Result<()> {
+    if body.len() > wire::limits::BODY_MAX_BYTES {
+        return Err(Error::bad_request(format!(
+            "request body exceeds {} bytes",
+            wire::limits::BODY_MAX_BYTES
+        )));
+    }
+    Ok(())
+}
+
+/// Checks `body` against the request schema and limits of operation `op` without running it:
+/// the 400 [`Engine::dispatch`] would answer for it, or `Ok`. Unkey validates a request's body
+/// before it looks its root key up, so the server calls this when it refuses a root key (or an
+/// `Authorization` header) to answer the body's 400 first, as Unkey does.
+pub fn validate_request(op: &str, body: &[u8]) -> Result<()> {
+    validate_op(op_named(op)?, body)
+}
+
+/// [`validate_request`] for an operation already parsed.
+pub fn validate_op(op: Op, body: &[u8]) -> Result<()> {
+    check_body_size(body)?;
+    route(op, body, None).map(drop)
+}
+
+/// What a handler answers, as a [`Reply`]: `data` only, or a page's items and `pagination`.
+trait IntoReply {
+    fn into_reply(self) -> Result<Reply>;
+}
+
+impl<T: Serialize> IntoReply for T {
+    fn into_reply(self) -> Result<Reply> {
+        reply(self)
+    }
+}
+
+impl<T: Serialize> IntoReply for admin::Page<T> {
+    fn into_reply(self) -> Result<Reply> {
+        page_reply(self)
+    }
+}
+
+/// Parses `body` as operation `op`'s request and, with a target, runs the operation there
+/// (inside the caller's transaction). `None` only checks the body. `keys.verifyKey` and
+/// `keys.whoami` run outside the writer ([`Engine::dispatch`]); here they are only checked.
+fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<Reply>> {
+    use wire::*;
+    /// One request type and its handler.
+    fn one<T, R>(
+        body: &[u8],
+        on: Option<(&Connection, &str)>,
+        handler: impl FnOnce(&Connection, &str, &T) -> Result<R>,
+    ) -> Result<Option<Reply>>
+    where
+        T: DeserializeOwned + Validate,
+        R: IntoReply,
+    {
+        let req: T = parse_body(body)?;
+        on.map(|(conn, ws)| handler(conn, ws, &req)?.into_reply())
+            .transpose()
+    }
+    /// Checked only: runs elsewhere.
+    fn checked<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<Option<Reply>> {
+        parse_body::<T>(body).map(|_| None)
+    }
+    match op {
+        Op::CreateApi => one(body, on, admin::create_api),
+        Op::GetApi => one(body, on, admin::get_api),
+        Op::ListKeys => one(body, on, admin::list_keys),
+        Op::DeleteApi => one(body, on, admin::delete_api),
+        Op::CreateKey => one(body, on, keys::create_key),
+        Op::VerifyKey => checked::<VerifyKeyRequest>(body),
+        Op::GetKey => one(body, on, keys::get_key),
+        Op::UpdateKey => one(body, on, keys::update_key),
+        Op::DeleteKey => one(body, on, keys::delete_key),
+        Op::RerollKey => one(body, on, keys::reroll_key),
+        Op::MigrateKeys => one(body, on, crate::migrate::migrate_keys),
+        Op::AddPermissions => one(body, on, |c, ws, r: &AddPermissionsRequest| {
+            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Add)
+        }),
+        Op::RemovePermissions => one(body, on, |c, ws, r: &RemovePermissionsRequest| {
+            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Remove)
+        }),
+        Op::SetPermissions => one(body, on, |c, ws, r: &SetPermissionsRequest| {
+            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Set)
+        }),
+        Op::AddRoles => one(body, on, |c, ws, r: &AddRolesRequest| {
+            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Add)
+        }),
+        Op::RemoveRoles => one(body, on, |c, ws, r: &RemoveRolesRequest| {
+            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Remove)
+        }),
+        Op::SetRoles => one(body, on, |c, ws, r: &SetRolesRequest| {
+            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Set)
+        }),
+        Op::UpdateCredits => one(body, on, crate::credits::update_credits),
+        Op::Whoami => checked::<WhoamiRequest>(body),
+        Op::CreatePermission => one(body, on, admin::create_permission),
+        Op::GetPermission => one(body, on, |c, ws, r: &GetPermissionRequest| {
+            admin::get::<Permission>(c, ws, &r.permission)
+        }),
+        Op::ListPermissions => one(body, on, admin::list_permissions),
+        Op::DeletePermission => one(body, on, |c, ws, r: &DeletePermissionRequest| {
+            admin::delete::<Permission>(c, ws, &r.permission)
+        }),
+        Op::CreateRole => one(body, on, admin::create_role),
+        Op::GetRole => one(body, on, |c, ws, r: &GetRoleRequest| {
+            admin::get::<Role>(c, ws, &r.role)
+        }),
+        Op::ListRoles => one(body, on, admin::list_roles),
+        Op::DeleteRole => one(body, on, |c, ws, r: &DeleteRoleRequest| {
+            admin::delete::<Role>(c, ws, &r.role)
+        }),
+        Op::SetRolePermissions => one(body, on, admin::set_role_permissions),
+        Op::CreateIdentity => one(body, on, admin::create_identity),
+        Op::GetIdentity => one(body, on, |c, ws, r: &GetIdentityRequest| {
+            admin::get::<Identity>(c, ws, &r.identity)
+        }),
+        Op::ListIdentities => one(body, on, admin::list_identities),
+        Op::DeleteIdentity => one(body, on, |c, ws, r: &DeleteIdentityRequest| {
+            admin::delete::<Identity>(c, ws, &r.identity)
+        }),
+        Op::UpdateIdentity => one(body, on, admin::update_identity),
+        // An operation without an arm here is unknown to this engine.
+        other => Err(Error::not_found(format!(
+            "unknown operation `{}`",
+            other.name()
+        ))),
+    }
+}
+
+/// Every operation except `keys.verifyKey` / `keys.whoami`, inside the caller's transaction.
+fn execute(conn: &Connection, ws: &str, op: Op, body: &[u8]) -> Result<Reply> {
+    route(op, body, Some((conn, ws)))?.ok_or_else(|| {
+        Error::server(format!(
+            "operation `{}` does not run in a transaction",
+            op.name()
+        ))
+    })
+}
+
+impl Engine {
+    /// [`Engine::authenticate`] then [`Engine::dispatch`], with the same results, for callers on
+    /// an async worker: the part that cannot wait — a root key already seen, and a
+    /// `keys.verifyKey` that only reads (no credits, refill or re-hash) while a reader is
+    /// idle — runs on the calling thread and ends in [`Step::Done`]; everything else comes
+    /// back as [`Step::Blocking`], before anything was written.
+    pub fn start<B>(
+        &self,
+        root_key: SecretKey,
+        op: &str,
+        body: B,
+        idempotency_key: Option<String>,
+    ) -> Step
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        match op_named(op) {
+            Ok(op) => self.start_op(root_key, op, body, idempotency_key),
+            Err(e) => Step::Done(Err(e)),
+        }
+    }
+
+    /// [`Engine::start`] for an operation already parsed.
+    pub fn start_op<B>(
+        &self,
+        root_key: SecretKey,
+        op: Op,
+        body: B,
+        idempotency_key: Option<String>,
+    ) -> Step
+    where
+        B: AsRef<[u8]> + Send + 'static,
+    {
+        let cached = self.cached_root_key(root_key.expose());
+        let ctx = match cached {
+            Some(ctx) if op == Op::VerifyKey => ctx,
+            cached => {
+                let engine = self.clone();
+                return Step::Blocking(Blocking(Box::new(move || {
+                    let ctx = match cached {
+                        Some(ctx) => ctx,
+                        None => engine.authenticate(root_key.expose())?,
+                    };
+                    engine.dispatch_op(&ctx, op, body.as_ref(), idempotency_key.as_deref())
+                })));
+            }
+        };
+        self.start_verify(&ctx, body.as_ref())
+    }
+
+    /// Runs operation `op` (`"keys.createKey"`, …; see [`wire::Op`]) with the JSON
+    /// `body` in the caller's workspace. Unknown op → `not_found`; bad body → `bad_request`
+    /// whose `errors` name each field (`body.<path>`). With `idempotency_key`, the first answer
+    /// is replayed for 24 h to the same op and body (another op or body → `conflict`); the
+    /// header is ignored for `keys.verifyKey` and `keys.whoami`. Blocking.
+    pub fn dispatch(
+        &self,
+        ctx: &WorkspaceCtx,
+        op: &str,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply> {
+        self.dispatch_op(ctx, op_named(op)?, body, idempotency_key)
+    }
+
+    /// [`Engine::dispatch`] for an operation already parsed.
+    pub fn dispatch_op(
+        &self,
+        ctx: &WorkspaceCtx,
+        op: Op,
+        body: &[u8],
+        idempotency_key: Option<&str>,
+    ) -> Result<Reply> {
+        check_body_size(body)?;
+        let ws = ctx.workspace_id.as_str();
+        match op {
+            Op::VerifyKey => {
+                let req: wire::VerifyKeyRequest = parse_body(body)?;
+                return reply(verify::verify(&self.inner, ws, &ctx.grants, &req)?);
+            }
+            Op::Whoami => {
+                let req: wire::WhoamiRequest = parse_body(body)?;
+                return reply(verify::whoami(
+                    &self.inner,
+                    ws,
+                    &ctx.grants,
+                    req.key.expose(),
+                )?);
+            }
+            _ => {}
+        }
+        // A migration batch can be megabytes of JSON: parse it before taking the writer. A body
+        // that does not parse takes the ordinary path, so its error (or an idempotency replay
+        // or conflict) is the same as ever.
+        let migration = (op == Op::MigrateKeys)
+            .then(|| parse_body::<wire::MigrateKeysRequest>(body).ok())
+            .flatten();
+        // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
+        let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op.name(), body));
+        self.write(|conn| {
+            // Before any replay: a root key may not fetch an answer it could not have caused.
+            authz::authorize(conn, ws, &ctx.grants, op, body, migration.as_ref())?;
+            let slot = match (idempotency_key, fingerprint) {
+                (Some(k), Some(fp)) => {
+                    match idempotency::lookup(&self.inner.idempotency, conn, ws, op.name(), fp, k)?
+                    {
+                        Ok(replay) => return Ok(replay),
+                        Err(slot) => Some(slot),
+                    }
+                }
+                _ => None,
+            };
+            let out = match migration {
+                Some(req) => reply(crate::migrate::migrate_keys(conn, ws, &req)?)?,
+                None => execute(conn, ws, op, body)?,
+            };
+            if op == Op::ListIdentities {
+                authz::authorize_listed_identities(&ctx.grants, &out.data)?;
+            }
+            if let Some(slot) = slot {
+                idempotency::store(conn, ws, op.name(), slot, &out)?;
+            }
+            Ok(out)
+        })
+    }
+}
