@@ -195,7 +195,7 @@ impl Client {
         self.send(Op::Whoami, &request).await
     }
 
-    /// Applies a patch; fields left `None` are unchanged (`Some(None)` clears).
+    /// Applies a patch: each field is `Patch::Leave` (unchanged), `Patch::Clear` or `Patch::Set`.
     pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
         check(patch)?;
         self.send_unit(Op::UpdateKey, patch).await
