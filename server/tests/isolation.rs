@@ -25,6 +25,25 @@ struct B {
     identity_id: String,
     /// Strings only B's data contains (names, meta); no answer to A may carry them.
     markers: Vec<String>,
+    /// The body of B's createKey sent with [`IDEM_KEY`].
+    idem_body: Value,
+}
+
+/// The `Idempotency-Key` B's second createKey was sent with.
+const IDEM_KEY: &str = "idem_b_shared_0001";
+
+async fn post_idem(s: &TestServer, root: &str, op: &str, body: &Value, idem: &str) -> (u16, Value) {
+    let resp = s
+        .client
+        .post(s.url(&format!("/v2/{op}")))
+        .bearer_auth(root)
+        .header("Idempotency-Key", idem)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
 }
 
 /// What an answer to A must be.
@@ -78,10 +97,9 @@ async fn setup_b(s: &TestServer) -> B {
         .to_string();
     let mut key_ids = Vec::new();
     let mut keys = Vec::new();
+    let mut idem_body = Value::Null;
     for i in 0..2 {
-        let data = ok(
-            "keys.createKey",
-            json!({
+        let body = json!({
                 "apiId": api,
                 "name": format!("b-private-key-{i}"),
                 "prefix": "bkey",
@@ -90,9 +108,16 @@ async fn setup_b(s: &TestServer) -> B {
                 "permissions": ["b.private.read", "b.private.write"],
                 "roles": ["b-private-role"],
                 "credits": {"remaining": 10},
-            }),
-        )
-        .await;
+        });
+        let data = if i == 0 {
+            ok("keys.createKey", body).await
+        } else {
+            // With an Idempotency-Key, whose stored answer holds this plaintext key.
+            let (status, v) = post_idem(s, &root, "keys.createKey", &body, IDEM_KEY).await;
+            assert_eq!(status, 200, "B createKey: {v}");
+            idem_body = body;
+            v["data"].clone()
+        };
         key_ids.push(data["keyId"].as_str().unwrap().to_string());
         keys.push(data["key"].as_str().unwrap().to_string());
     }
@@ -137,6 +162,7 @@ async fn setup_b(s: &TestServer) -> B {
         ]
         .map(str::to_string)
         .to_vec(),
+        idem_body,
     }
 }
 
@@ -371,6 +397,30 @@ async fn a_root_key_of_workspace_a_never_sees_or_changes_workspace_b() {
     assert_eq!(v["data"]["code"], "VALID", "{v}");
     assert_eq!(v["data"]["keyId"], a_key_id.as_str(), "{v}");
     assert!(v["data"].get("credits").is_none_or(Value::is_null), "{v}");
+
+    // Idempotency records are per workspace: A repeating B's exact createKey with B's
+    // Idempotency-Key is not replayed B's answer (which holds B's plaintext key): it is run
+    // for A, i.e. 404 for B's api; and the same key on A's own api mints A a new key.
+    let (status, v) = post_idem(&s, &root_a, "keys.createKey", &b.idem_body, IDEM_KEY).await;
+    assert_eq!(status, 404, "A replayed B's createKey: {v}");
+    let answer = v.to_string();
+    for secret in b.keys.iter().chain(&b.key_ids) {
+        assert!(!answer.contains(secret.as_str()), "{answer}");
+    }
+    let mut own = b.idem_body.clone();
+    own["apiId"] = json!(api_a);
+    own.as_object_mut().unwrap().remove("roles");
+    own["externalId"] = json!("a_user");
+    let (status, v) = post_idem(&s, &root_a, "keys.createKey", &own, IDEM_KEY).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        !b.key_ids.iter().any(|id| v["data"]["keyId"] == id.as_str()),
+        "{v}"
+    );
+    assert!(
+        !b.keys.iter().any(|k| v["data"]["key"] == k.as_str()),
+        "{v}"
+    );
 
     let after = snapshot(&s, &b).await;
     assert_eq!(before.len(), after.len());
