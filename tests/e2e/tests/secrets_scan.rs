@@ -626,6 +626,16 @@ async fn no_secret_reaches_logs_errors_files_or_the_database() {
             .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
             .unwrap();
         assert!(keys >= 300, "{keys}");
+        // Stored createKey/rerollKey answers (each holding a plaintext key, encrypted) were
+        // part of what was scanned.
+        let stored: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM idempotency WHERE response IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(stored >= 7, "{stored}");
     }
     scanner.assert_clean("database file (checkpointed)", &file_bytes(&db));
     scanner.assert_clean("WAL file (after checkpoint)", &file_bytes(&wal));
