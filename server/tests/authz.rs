@@ -41,20 +41,17 @@ async fn fresh(s: &TestServer) -> Fx {
     )
     .await;
     let role = unique("role-");
-    let role_id = s.ok("permissions.createRole", json!({"name": role})).await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let role_id = s
+        .created_id("permissions.createRole", json!({"name": role}), "roleId")
+        .await;
     let external_id = unique("user-");
     let identity_id = s
-        .ok(
+        .created_id(
             "identities.createIdentity",
             json!({"externalId": external_id}),
+            "identityId",
         )
-        .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let (key_id, key) = s
         .create_key(json!({"apiId": api, "permissions": [perm], "roles": [role],
                            "credits": {"remaining": 10}}))
@@ -680,11 +677,12 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
 async fn list_identities_needs_every_listed_identity() {
     let s = common::start().await;
     let a = s
-        .ok("identities.createIdentity", json!({"externalId": "only-a"}))
-        .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .created_id(
+            "identities.createIdentity",
+            json!({"externalId": "only-a"}),
+            "identityId",
+        )
+        .await;
     let only_a = vec![format!("identity.{a}.read_identity")];
     let root = root_with(&s, &only_a).await;
     let (status, body) = s

@@ -145,14 +145,7 @@ async fn get_api_unknown_foreign_or_deleted_api_is_404_api_not_found() {
         theirs.as_str(),
         deleted.as_str(),
     ] {
-        expect(
-            &s,
-            "apis.getApi",
-            json!({"apiId": api}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        expect(&s, "apis.getApi", json!({"apiId": api}), 404, API_NOT_FOUND).await;
     }
     check_auth_cases(&s, "apis.getApi", &json!({"apiId": "api_12345678"})).await;
     s.stop().await;
@@ -211,7 +204,7 @@ async fn list_keys_unknown_or_odd_api_id_is_404_api_not_found() {
             "apis.listKeys",
             json!({"apiId": api}),
             404,
-            "unkey/data/api_not_found",
+            API_NOT_FOUND,
         )
         .await;
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
@@ -222,7 +215,7 @@ async fn list_keys_unknown_or_odd_api_id_is_404_api_not_found() {
         "apis.listKeys",
         json!({"apiId": "api_1234567890", "cursor": "not_a_valid_cursor_format_!!!"}),
         404,
-        "unkey/data/api_not_found",
+        API_NOT_FOUND,
     )
     .await;
     s.stop().await;
@@ -313,7 +306,7 @@ async fn delete_api_unknown_deleted_or_foreign_api_is_404_and_deleting_twice_is_
             "apis.deleteApi",
             json!({"apiId": id}),
             404,
-            "unkey/data/api_not_found",
+            API_NOT_FOUND,
         )
         .await;
     }

@@ -10,8 +10,6 @@ use common::start;
 use conform::*;
 use serde_json::{json, Value};
 
-const IDENTITY_NOT_FOUND: &str = "unkey/data/identity_not_found";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_identity_schema_violations_are_400_naming_the_field() {
     let s = start().await;
@@ -117,7 +115,7 @@ async fn create_identity_twice_is_409_identity_already_exists() {
         "identities.createIdentity",
         json!({"externalId": "test_external_id_1"}),
         409,
-        "unkey/data/identity_already_exists",
+        IDENTITY_ALREADY_EXISTS,
     )
     .await;
     assert!(
@@ -154,14 +152,12 @@ async fn get_and_delete_identity_missing_or_empty_identity_is_400() {
 async fn get_and_delete_unknown_odd_foreign_or_deleted_identity_is_404() {
     let s = start().await;
     let id = s
-        .ok(
+        .created_id(
             "identities.createIdentity",
             json!({"externalId": "to_delete"}),
+            "identityId",
         )
-        .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     s.ok(
         "identities.deleteIdentity",
         json!({"identity": "to_delete"}),

@@ -627,7 +627,7 @@ async fn create_key_unknown_api_is_404_api_not_found() {
             "keys.createKey",
             json!({"apiId": api}),
             404,
-            "unkey/data/api_not_found",
+            API_NOT_FOUND,
         )
         .await;
     }
@@ -648,7 +648,7 @@ async fn create_key_unknown_api_is_404_api_not_found() {
             "keys.createKey",
             json!({"apiId": api}),
             404,
-            "unkey/data/api_not_found",
+            API_NOT_FOUND,
         )
         .await;
     }
@@ -682,7 +682,7 @@ async fn create_key_unknown_role_is_404_role_not_found() {
         "keys.createKey",
         json!({"apiId": api, "roles": ["no_such_role"]}),
         404,
-        "unkey/data/role_not_found",
+        ROLE_NOT_FOUND,
     )
     .await;
     assert!(
@@ -823,14 +823,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let s = start().await;
     let body = |api: &str| json!({"apiId": api, "migrationId": "unkeyed", "keys": [{"hash": keyshift_core::hashing::sha256_base64("sk_x_0000000000000001")}]});
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
-        expect(
-            &s,
-            "keys.migrateKeys",
-            body(api),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        expect(&s, "keys.migrateKeys", body(api), 404, API_NOT_FOUND).await;
     }
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
@@ -841,14 +834,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
-        expect(
-            &s,
-            "keys.migrateKeys",
-            body(&api),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        expect(&s, "keys.migrateKeys", body(&api), 404, API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -940,21 +926,21 @@ async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": false}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
         .call_as(&other_root, "keys.getKey", json!({"keyId": key_id}))
         .await;
-    check("keys.getKey", status, &v, 404, "unkey/data/key_not_found");
+    check("keys.getKey", status, &v, 404, KEY_NOT_FOUND);
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
     expect(
         &s,
         "keys.getKey",
         json!({"keyId": key_id}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     s.stop().await;
@@ -985,7 +971,7 @@ async fn get_key_decrypt_is_412_precondition_failed() {
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": true}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     s.ok("keys.getKey", json!({"keyId": key_id, "decrypt": false}))
@@ -1016,7 +1002,7 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
         "keys.whoami",
         json!({"key": "api_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, key) = api_and_key(&s, json!({})).await;
@@ -1024,17 +1010,10 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
     let (status, v) = s
         .call_as(&other_root, "keys.whoami", json!({"key": key}))
         .await;
-    check("keys.whoami", status, &v, 404, "unkey/data/key_not_found");
+    check("keys.whoami", status, &v, 404, KEY_NOT_FOUND);
     assert!(!v.to_string().contains(&key), "key echoed: {v}");
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
-        &s,
-        "keys.whoami",
-        json!({"key": key}),
-        404,
-        "unkey/data/key_not_found",
-    )
-    .await;
+    expect(&s, "keys.whoami", json!({"key": key}), 404, KEY_NOT_FOUND).await;
     check_auth_cases(&s, "keys.whoami", &json!({"key": "sk_whoami_0000000001"})).await;
     s.stop().await;
 }
@@ -1125,7 +1104,7 @@ async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
         "keys.updateKey",
         json!({"keyId": "nonexistent_key", "enabled": false}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({"name": "test"})).await;
@@ -1134,7 +1113,7 @@ async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
         "keys.updateKey",
         json!({"keyId": key_id, "roles": ["no_such_role"]}),
         404,
-        "unkey/data/role_not_found",
+        ROLE_NOT_FOUND,
     )
     .await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
@@ -1143,7 +1122,7 @@ async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
         "keys.updateKey",
         json!({"keyId": key_id, "enabled": false}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(
@@ -1183,7 +1162,7 @@ async fn delete_key_missing_or_empty_key_id_is_400_unknown_or_deleted_is_404() {
         "keys.deleteKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
@@ -1194,7 +1173,7 @@ async fn delete_key_missing_or_empty_key_id_is_400_unknown_or_deleted_is_404() {
         "keys.deleteKey",
         json!({"keyId": key_id}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(&s, "keys.deleteKey", &json!({"keyId": "key_123456"})).await;
@@ -1228,7 +1207,7 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
         "keys.rerollKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": 0}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
@@ -1240,13 +1219,7 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
             json!({"keyId": key_id, "expiration": 0}),
         )
         .await;
-    check(
-        "keys.rerollKey",
-        status,
-        &v,
-        404,
-        "unkey/data/key_not_found",
-    );
+    check("keys.rerollKey", status, &v, 404, KEY_NOT_FOUND);
     check_auth_cases(
         &s,
         "keys.rerollKey",
@@ -1343,7 +1316,7 @@ async fn update_credits_unknown_key_is_404() {
         "keys.updateCredits",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "operation": "set", "value": 1}),
         404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(
@@ -1461,7 +1434,7 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
         ] {
             let mut body = list.clone();
             body["keyId"] = json!(id);
-            expect(&s, op, body, 404, "unkey/data/key_not_found").await;
+            expect(&s, op, body, 404, KEY_NOT_FOUND).await;
         }
     }
     // the key is still fine
@@ -1478,11 +1451,12 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     let role_id = s
-        .ok("permissions.createRole", json!({"name": "valid.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .created_id(
+            "permissions.createRole",
+            json!({"name": "valid.role"}),
+            "roleId",
+        )
+        .await;
     // a role of another workspace, by id and by name
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
@@ -1496,11 +1470,12 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
     let their_role = v["data"]["roleId"].as_str().unwrap().to_string();
     // a deleted role
     let gone = s
-        .ok("permissions.createRole", json!({"name": "deleted.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .created_id(
+            "permissions.createRole",
+            json!({"name": "deleted.role"}),
+            "roleId",
+        )
+        .await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["keys.addRoles", "keys.removeRoles", "keys.setRoles"] {
         for roles in [
@@ -1517,7 +1492,7 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
                 op,
                 json!({"keyId": key_id, "roles": roles}),
                 404,
-                "unkey/data/role_not_found",
+                ROLE_NOT_FOUND,
             )
             .await;
             assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");
@@ -1565,7 +1540,7 @@ async fn remove_unknown_permission_is_404_permission_not_found() {
             "keys.removePermissions",
             json!({"keyId": key_id, "permissions": permissions}),
             404,
-            "unkey/data/permission_not_found",
+            PERMISSION_NOT_FOUND,
         )
         .await;
         assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");

@@ -116,7 +116,7 @@ async fn create_permission_duplicate_slug_is_409_permission_already_exists() {
         "permissions.createPermission",
         json!({"name": "dup-2", "slug": "dup.permission"}),
         409,
-        "unkey/data/permission_already_exists",
+        PERMISSION_ALREADY_EXISTS,
     )
     .await;
     assert!(
@@ -173,14 +173,12 @@ async fn get_and_delete_unknown_deleted_or_foreign_permission_is_404() {
     )
     .await;
     let gone = s
-        .ok(
+        .created_id(
             "permissions.createPermission",
             json!({"name": "test.permission.to.delete", "slug": "test-permission-to-delete"}),
+            "permissionId",
         )
-        .await["permissionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     s.ok("permissions.deletePermission", json!({"permission": gone}))
         .await;
     for op in ["permissions.getPermission", "permissions.deletePermission"] {
@@ -192,14 +190,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_permission_is_404() {
             foreign.as_str(),
             "their.permission",
         ] {
-            expect(
-                &s,
-                op,
-                json!({"permission": id}),
-                404,
-                "unkey/data/permission_not_found",
-            )
-            .await;
+            expect(&s, op, json!({"permission": id}), 404, PERMISSION_NOT_FOUND).await;
         }
     }
     s.stop().await;
@@ -276,7 +267,7 @@ async fn create_role_duplicate_name_is_409_role_already_exists() {
         "permissions.createRole",
         json!({"name": "test.duplicate.role"}),
         409,
-        "unkey/data/role_already_exists",
+        ROLE_ALREADY_EXISTS,
     )
     .await;
     assert!(
@@ -339,11 +330,12 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
     )
     .await;
     let gone = s
-        .ok("permissions.createRole", json!({"name": "gone.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .created_id(
+            "permissions.createRole",
+            json!({"name": "gone.role"}),
+            "roleId",
+        )
+        .await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["permissions.getRole", "permissions.deleteRole"] {
         for role in [
@@ -354,14 +346,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
             foreign.as_str(),
             "their.role",
         ] {
-            expect(
-                &s,
-                op,
-                json!({"role": role}),
-                404,
-                "unkey/data/role_not_found",
-            )
-            .await;
+            expect(&s, op, json!({"role": role}), 404, ROLE_NOT_FOUND).await;
         }
     }
     s.stop().await;

@@ -22,15 +22,7 @@ async fn liveness_and_request_ids() {
     assert_eq!(body["data"]["message"], "OK");
 
     // Every request gets its own id.
-    let again: Value = s
-        .client
-        .get(s.url("/v2/liveness"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = common::json_of(s.client.get(s.url("/v2/liveness"))).await;
     assert_ne!(again["meta"]["requestId"], body["meta"]["requestId"]);
     s.stop().await;
 }

@@ -234,14 +234,12 @@ async fn set_role_permissions_replaces_creates_and_clears() {
         .await;
     }
     let role_id = s
-        .ok(
+        .created_id(
             "permissions.createRole",
             json!({"name": "editor", "permissions": ["docs.read", "docs.write"]}),
+            "roleId",
         )
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let api = s.create_api("roles").await;
     let (_, key) = s
         .create_key(json!({"apiId": api, "roles": ["editor"]}))

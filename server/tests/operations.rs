@@ -377,16 +377,13 @@ async fn credits_are_exact_under_concurrent_http_verifiers() {
         tasks.push(tokio::spawn(async move {
             let mut codes = Vec::new();
             for _ in 0..PER_WORKER {
-                let v: Value = client
-                    .post(&url)
-                    .bearer_auth(&root)
-                    .json(&json!({"key": key}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let v: Value = common::json_of(
+                    client
+                        .post(&url)
+                        .bearer_auth(&root)
+                        .json(&json!({"key": key})),
+                )
+                .await;
                 codes.push(v["data"]["code"].as_str().unwrap().to_string());
             }
             codes

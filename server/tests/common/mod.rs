@@ -146,6 +146,15 @@ impl TestServer {
         e
     }
 
+    /// POST and expect 200; returns the string `data[field]` (the id a create answers).
+    pub async fn created_id(&self, op: &str, body: Value, field: &str) -> String {
+        let data = self.ok(op, body).await;
+        data[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{op}: no {field}: {data}"))
+            .to_string()
+    }
+
     pub async fn create_api(&self, name: &str) -> String {
         let data = self.ok("apis.createApi", json!({"name": name})).await;
         data["apiId"].as_str().expect("apiId").to_string()
@@ -262,6 +271,11 @@ pub fn assert_problem(value: &Value, status: u16) {
         "not a wire::ErrorEnvelope: {value}: {:?}",
         parsed.err()
     );
+}
+
+/// Send a request built on [`TestServer::client`] and parse its JSON answer.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Send raw bytes on a fresh connection and read until the server closes it.

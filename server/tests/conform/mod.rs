@@ -14,6 +14,14 @@ pub const MALFORMED: &str = "unkey/authentication/malformed";
 pub const KEY_NOT_FOUND_AUTH: &str = "unkey/authentication/key_not_found";
 pub const PRECONDITION_FAILED: &str = "unkey/application/precondition_failed";
 pub const QUERY_SYNTAX: &str = "user/bad_request/permissions_query_syntax_error";
+pub const API_NOT_FOUND: &str = "unkey/data/api_not_found";
+pub const IDENTITY_ALREADY_EXISTS: &str = "unkey/data/identity_already_exists";
+pub const IDENTITY_NOT_FOUND: &str = "unkey/data/identity_not_found";
+pub const KEY_NOT_FOUND: &str = "unkey/data/key_not_found";
+pub const PERMISSION_ALREADY_EXISTS: &str = "unkey/data/permission_already_exists";
+pub const PERMISSION_NOT_FOUND: &str = "unkey/data/permission_not_found";
+pub const ROLE_ALREADY_EXISTS: &str = "unkey/data/role_already_exists";
+pub const ROLE_NOT_FOUND: &str = "unkey/data/role_not_found";
 
 /// The `title` Unkey's error middleware gives each status.
 pub fn title(status: u16) -> &'static str {
