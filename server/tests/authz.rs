@@ -41,17 +41,9 @@ async fn fresh(s: &TestServer) -> Fx {
     )
     .await;
     let role = unique("role-");
-    let role_id = s
-        .created_id("permissions.createRole", json!({"name": role}), "roleId")
-        .await;
+    let role_id = s.create_role(&role).await;
     let external_id = unique("user-");
-    let identity_id = s
-        .created_id(
-            "identities.createIdentity",
-            json!({"externalId": external_id}),
-            "identityId",
-        )
-        .await;
+    let identity_id = s.create_identity(&external_id).await;
     let (key_id, key) = s
         .create_key(json!({"apiId": api, "permissions": [perm], "roles": [role],
                            "credits": {"remaining": 10}}))
@@ -676,13 +668,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_identities_needs_every_listed_identity() {
     let s = common::start().await;
-    let a = s
-        .created_id(
-            "identities.createIdentity",
-            json!({"externalId": "only-a"}),
-            "identityId",
-        )
-        .await;
+    let a = s.create_identity("only-a").await;
     let only_a = vec![format!("identity.{a}.read_identity")];
     let root = root_with(&s, &only_a).await;
     let (status, body) = s
@@ -737,16 +723,9 @@ async fn checks_keep_unkeys_order_and_answers() {
         .await;
     assert_eq!(status, 200, "{body}");
     // createKey without create_key: the same 404 as for an api that does not exist.
-    let (s1, b1) = s
-        .call_as(&reader, "keys.createKey", json!({"apiId": fx.api}))
-        .await;
-    let (s2, b2) = s
-        .call_as(
-            &reader,
-            "keys.createKey",
-            json!({"apiId": "api_missing0000"}),
-        )
-        .await;
+    let create = |api: &str| s.call_as(&reader, "keys.createKey", json!({ "apiId": api }));
+    let (s1, b1) = create(&fx.api).await;
+    let (s2, b2) = create("api_missing0000").await;
     assert_eq!((s1, s2), (404, 404));
     assert_eq!(b1["error"]["type"], b2["error"]["type"]);
     assert!(!b1.to_string().contains(&fx.api[4..]), "{b1}");

@@ -151,28 +151,14 @@ async fn get_and_delete_identity_missing_or_empty_identity_is_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_and_delete_unknown_odd_foreign_or_deleted_identity_is_404() {
     let s = start().await;
-    let id = s
-        .created_id(
-            "identities.createIdentity",
-            json!({"externalId": "to_delete"}),
-            "identityId",
-        )
-        .await;
+    let id = s.create_identity("to_delete").await;
     s.ok(
         "identities.deleteIdentity",
         json!({"identity": "to_delete"}),
     )
     .await;
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "identities.createIdentity",
-            json!({"externalId": "their_identity"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let foreign = v["data"]["identityId"].as_str().unwrap().to_string();
+    let foreign = s.create_identity_as(&other_root, "their_identity").await;
     let too_long = format!("test_{}", "\u{0}".repeat(1000));
     for op in ["identities.getIdentity", "identities.deleteIdentity"] {
         for identity in [

@@ -1450,32 +1450,12 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
 async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    let role_id = s
-        .created_id(
-            "permissions.createRole",
-            json!({"name": "valid.role"}),
-            "roleId",
-        )
-        .await;
+    let role_id = s.create_role("valid.role").await;
     // a role of another workspace, by id and by name
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "permissions.createRole",
-            json!({"name": "their.role"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let their_role = v["data"]["roleId"].as_str().unwrap().to_string();
+    let their_role = s.create_role_as(&other_root, "their.role").await;
     // a deleted role
-    let gone = s
-        .created_id(
-            "permissions.createRole",
-            json!({"name": "deleted.role"}),
-            "roleId",
-        )
-        .await;
+    let gone = s.create_role("deleted.role").await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["keys.addRoles", "keys.removeRoles", "keys.setRoles"] {
         for roles in [

@@ -329,13 +329,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
         "roleId",
     )
     .await;
-    let gone = s
-        .created_id(
-            "permissions.createRole",
-            json!({"name": "gone.role"}),
-            "roleId",
-        )
-        .await;
+    let gone = s.create_role("gone.role").await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["permissions.getRole", "permissions.deleteRole"] {
         for role in [

@@ -723,12 +723,9 @@ async fn error_bodies_have_the_documented_shape() {
     let api = s.create_api("errors").await;
 
     // 401: unknown root key.
+    let unknown_root = "ks_root_not_a_real_root_key_00000";
     let (status, v) = s
-        .call_as(
-            "ks_root_not_a_real_root_key_00000",
-            "keys.getKey",
-            json!({"keyId": "key_123"}),
-        )
+        .call_as(unknown_root, "keys.getKey", json!({"keyId": "key_123"}))
         .await;
     assert_eq!(status, 401);
     assert_problem(&v, 401);

@@ -116,7 +116,12 @@ impl TestServer {
 
     /// POST and expect 200; returns `data` after checking the success envelope.
     pub async fn ok(&self, op: &str, body: Value) -> Value {
-        let (status, value) = self.call(op, body).await;
+        self.ok_as(&self.root_key.clone(), op, body).await
+    }
+
+    /// [`TestServer::ok`] with another root key (another workspace's, a restricted one).
+    pub async fn ok_as(&self, root_key: &str, op: &str, body: Value) -> Value {
+        let (status, value) = self.call_as(root_key, op, body).await;
         assert_eq!(status, 200, "{op} answered {status}: {value}");
         assert_success_envelope(&value);
         value["data"].clone()
@@ -148,11 +153,42 @@ impl TestServer {
 
     /// POST and expect 200; returns the string `data[field]` (the id a create answers).
     pub async fn created_id(&self, op: &str, body: Value, field: &str) -> String {
-        let data = self.ok(op, body).await;
+        self.created_id_as(&self.root_key.clone(), op, body, field)
+            .await
+    }
+
+    /// [`TestServer::created_id`] with another root key.
+    pub async fn created_id_as(&self, root: &str, op: &str, body: Value, field: &str) -> String {
+        let data = self.ok_as(root, op, body).await;
         data[field]
             .as_str()
             .unwrap_or_else(|| panic!("{op}: no {field}: {data}"))
             .to_string()
+    }
+
+    /// A role with no permissions; returns its id.
+    pub async fn create_role(&self, name: &str) -> String {
+        self.create_role_as(&self.root_key.clone(), name).await
+    }
+
+    /// [`TestServer::create_role`] with another root key.
+    pub async fn create_role_as(&self, root: &str, name: &str) -> String {
+        let body = json!({ "name": name });
+        self.created_id_as(root, "permissions.createRole", body, "roleId")
+            .await
+    }
+
+    /// An identity with `externalId` only; returns its id.
+    pub async fn create_identity(&self, external_id: &str) -> String {
+        self.create_identity_as(&self.root_key.clone(), external_id)
+            .await
+    }
+
+    /// [`TestServer::create_identity`] with another root key.
+    pub async fn create_identity_as(&self, root: &str, external_id: &str) -> String {
+        let body = json!({ "externalId": external_id });
+        self.created_id_as(root, "identities.createIdentity", body, "identityId")
+            .await
     }
 
     pub async fn create_api(&self, name: &str) -> String {
