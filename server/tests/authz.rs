@@ -601,21 +601,13 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         "rbac.*.add_permission_to_role".to_string(),
     ];
     let root = root_with(&s, &with_add).await;
-    let (status, answer) = s
-        .call_as(
-            &root,
-            "permissions.createRole",
-            json!({"name": unique("r-"), "permissions": [fx.perm]}),
-        )
-        .await;
+    let role_with = |perm: String| {
+        let body = json!({"name": unique("r-"), "permissions": [perm]});
+        s.call_as(&root, "permissions.createRole", body)
+    };
+    let (status, answer) = role_with(fx.perm.clone()).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = s
-        .call_as(
-            &root,
-            "permissions.createRole",
-            json!({"name": unique("r-"), "permissions": [format!("{}.x", unique("nope"))]}),
-        )
-        .await;
+    let (status, answer) = role_with(format!("{}.x", unique("nope"))).await;
     assert_denied("createRole", Denied::Forbidden, status, &answer, &with_add);
 
     // permissions.setRolePermissions: creating a missing slug needs create_permission, checked

@@ -1392,19 +1392,10 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
         .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
+    let their_api = s.create_api_as(&other_root, "theirs").await;
+    let (theirs, _) = s
+        .create_key_as(&other_root, json!({"apiId": their_api}))
         .await;
-    assert_eq!(status, 200, "{v}");
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "keys.createKey",
-            json!({"apiId": v["data"]["apiId"]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let theirs = v["data"]["keyId"].as_str().unwrap().to_string();
     let (_, deleted, _) = api_and_key(&s, json!({})).await;
     s.ok("keys.deleteKey", json!({"keyId": deleted})).await;
     for (op, list) in [

@@ -275,11 +275,7 @@ async fn create_role_duplicate_name_is_409_role_already_exists() {
         "{e}"
     );
     // Role names are case-sensitive (Unkey's test accepts either answer).
-    s.ok(
-        "permissions.createRole",
-        json!({"name": "Test.Case.Sensitive.Role"}),
-    )
-    .await;
+    s.create_role("Test.Case.Sensitive.Role").await;
     let (status, v) = s
         .call(
             "permissions.createRole",

@@ -786,11 +786,7 @@ async fn error_bodies_have_the_documented_shape() {
         e["type"].as_str().unwrap().ends_with("_already_exists"),
         "{e}"
     );
-    s.ok(
-        "identities.createIdentity",
-        json!({"externalId": "dup_ext"}),
-    )
-    .await;
+    s.create_identity("dup_ext").await;
     s.fails(
         "identities.createIdentity",
         json!({"externalId": "dup_ext"}),

@@ -196,9 +196,21 @@ impl TestServer {
         data["apiId"].as_str().expect("apiId").to_string()
     }
 
+    /// [`TestServer::create_api`] with another root key.
+    pub async fn create_api_as(&self, root: &str, name: &str) -> String {
+        let body = json!({ "name": name });
+        self.created_id_as(root, "apis.createApi", body, "apiId")
+            .await
+    }
+
     /// Create a key; returns (keyId, key).
     pub async fn create_key(&self, body: Value) -> (String, String) {
-        let data = self.ok("keys.createKey", body).await;
+        self.create_key_as(&self.root_key.clone(), body).await
+    }
+
+    /// [`TestServer::create_key`] with another root key.
+    pub async fn create_key_as(&self, root: &str, body: Value) -> (String, String) {
+        let data = self.ok_as(root, "keys.createKey", body).await;
         (
             data["keyId"].as_str().expect("keyId").to_string(),
             data["key"].as_str().expect("key").to_string(),
@@ -207,6 +219,13 @@ impl TestServer {
 
     pub async fn verify(&self, body: Value) -> Value {
         self.ok("keys.verifyKey", body).await
+    }
+
+    /// Verify and assert the answer's `code`; returns `data`.
+    pub async fn verify_code(&self, body: Value, code: &str) -> Value {
+        let v = self.verify(body).await;
+        assert_eq!(v["code"], code, "{v}");
+        v
     }
 
     /// A second workspace with its own root key: (workspace id, root key).
