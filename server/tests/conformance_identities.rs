@@ -118,10 +118,7 @@ async fn create_identity_twice_is_409_identity_already_exists() {
         IDENTITY_ALREADY_EXISTS,
     )
     .await;
-    assert!(
-        e["detail"].as_str().unwrap().contains("already exists"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "already exists");
     check_auth_cases(
         &s,
         "identities.createIdentity",

@@ -4,15 +4,8 @@
 
 mod common;
 
+use common::names;
 use serde_json::{json, Value};
-
-fn names(list: &Value, field: &str) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v[field].as_str().unwrap().to_string())
-        .collect()
-}
 
 fn limit_of<'a>(identity: &'a Value, name: &str) -> &'a Value {
     identity["ratelimits"]
@@ -173,7 +166,7 @@ async fn update_identity_errors_are_unkeys() {
             400,
         )
         .await;
-    assert!(e["detail"].as_str().unwrap().contains("api_calls"), "{e}");
+    common::assert_detail_has(&e, "api_calls");
     // Nothing was changed by the refused requests.
     let got = s
         .ok("identities.getIdentity", json!({"identity": "someone"}))
@@ -324,13 +317,7 @@ async fn set_role_permissions_errors_are_unkeys() {
                 404,
             )
             .await;
-        assert!(
-            e["type"]
-                .as_str()
-                .unwrap()
-                .ends_with("unkey/data/role_not_found"),
-            "{e}"
-        );
+        common::assert_type_ends(&e, "unkey/data/role_not_found");
     }
     let (_, other_root) = s.second_workspace("other").await;
     let other_role = s

@@ -127,12 +127,7 @@ async fn every_operation_once() {
         "keys.addPermissions",
         json!({"keyId": key_id, "permissions": ["docs.delete"]})
     );
-    let slugs: BTreeSet<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs: BTreeSet<String> = common::names(&perms, "slug").into_iter().collect();
     assert!(
         slugs.contains("docs.delete") && slugs.contains("docs.write"),
         "{perms}"
@@ -146,12 +141,7 @@ async fn every_operation_once() {
         "keys.setPermissions",
         json!({"keyId": key_id, "permissions": ["docs.admin"]})
     );
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = common::names(&perms, "slug");
     assert_eq!(slugs, vec!["docs.admin"]);
 
     s.ok("permissions.createRole", json!({"name": "writer"}))
@@ -463,12 +453,7 @@ async fn soft_and_permanent_delete() {
             json!({"migrationId": "m_del", "apiId": api, "keys": [{"hash": hs}, {"hash": hp}]}),
         )
         .await;
-    let ids: Vec<String> = m["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["keyId"].as_str().unwrap().to_string())
-        .collect();
+    let ids = common::names(&m["migrated"], "keyId");
     assert_eq!(ids.len(), 2, "{m}");
     s.ok("keys.deleteKey", json!({"keyId": ids[0]})).await;
     s.ok(
@@ -491,12 +476,7 @@ async fn soft_and_permanent_delete() {
         )
         .await;
     let failed = again["failed"].to_string();
-    let migrated: Vec<&str> = again["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["hash"].as_str().unwrap())
-        .collect();
+    let migrated = common::names(&again["migrated"], "hash");
     assert!(
         failed.contains(&hs),
         "soft-deleted hash must still be taken: {again}"
@@ -579,11 +559,8 @@ async fn migrate_keys_partial_success_and_variants() {
              "keys": hashes.iter().map(|h| json!({"hash": h})).collect::<Vec<_>>()}),
         )
         .await;
-    let migrated: BTreeSet<&str> = second["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["hash"].as_str().unwrap())
+    let migrated: BTreeSet<String> = common::names(&second["migrated"], "hash")
+        .into_iter()
         .collect();
     let failed: BTreeSet<String> = second["failed"]
         .as_array()
@@ -595,7 +572,7 @@ async fn migrate_keys_partial_success_and_variants() {
                 .unwrap_or_else(|| f["hash"].as_str().unwrap().to_string())
         })
         .collect();
-    assert_eq!(migrated, hashes[2..].iter().map(String::as_str).collect());
+    assert_eq!(migrated, hashes[2..].iter().cloned().collect());
     assert_eq!(failed, hashes[..2].iter().cloned().collect());
 
     // Every migrated key verifies by its plaintext, with its settings.
@@ -736,23 +713,11 @@ async fn error_bodies_have_the_documented_shape() {
         .fails("keys.getKey", json!({"keyId": "key_doesnotexist"}), 404)
         .await;
     assert_eq!(e["title"], "Not Found");
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/key_not_found"),
-        "{e}"
-    );
+    common::assert_type_ends(&e, "/unkey/data/key_not_found");
     let e = s
         .fails("apis.getApi", json!({"apiId": "api_doesnotexist"}), 404)
         .await;
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/api_not_found"),
-        "{e}"
-    );
+    common::assert_type_ends(&e, "/unkey/data/api_not_found");
     let e = s
         .fails(
             "keys.createKey",
@@ -760,13 +725,7 @@ async fn error_bodies_have_the_documented_shape() {
             404,
         )
         .await;
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/role_not_found"),
-        "{e}"
-    );
+    common::assert_type_ends(&e, "/unkey/data/role_not_found");
 
     // 409: duplicates.
     s.ok(
@@ -782,10 +741,7 @@ async fn error_bodies_have_the_documented_shape() {
         )
         .await;
     assert_eq!(e["title"], "Conflicting Resource"); // Unkey's title for 409
-    assert!(
-        e["type"].as_str().unwrap().ends_with("_already_exists"),
-        "{e}"
-    );
+    common::assert_type_ends(&e, "_already_exists");
     s.create_identity("dup_ext").await;
     s.fails(
         "identities.createIdentity",

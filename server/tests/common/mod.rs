@@ -138,12 +138,7 @@ impl TestServer {
     /// `op` with `body` fails with a 400 naming a location that starts with `location`.
     pub async fn fails_at(&self, op: &str, body: Value, location: &str) -> Value {
         let e = self.fails(op, body.clone(), 400).await;
-        let locations: Vec<&str> = e["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["location"].as_str().unwrap())
-            .collect();
+        let locations = names(&e["errors"], "location");
         assert!(
             locations.iter().any(|l| l.starts_with(location)),
             "{body}: {locations:?} {e}"
@@ -267,6 +262,29 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// The string `field` of every item of the array `list` (`slug`s, `hash`es, `location`s).
+pub fn names(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|v| v[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// `error.type` of a problem ends with `suffix` (`/unkey/data/api_not_found`).
+pub fn assert_type_ends(e: &Value, suffix: &str) {
+    let kind = e["type"].as_str().unwrap_or_else(|| panic!("type: {e}"));
+    assert!(kind.ends_with(suffix), "{e}");
+}
+
+/// `error.detail` of a problem contains `text`.
+pub fn assert_detail_has(e: &Value, text: &str) {
+    let detail = e["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("detail: {e}"));
+    assert!(detail.contains(text), "{e}");
 }
 
 pub fn assert_request_id(value: &Value) {
