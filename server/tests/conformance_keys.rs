@@ -1312,38 +1312,36 @@ async fn update_credits_unknown_key_is_404() {
 async fn key_permission_and_role_lists_schema_violations_are_400() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    for (op, field, min_one) in [
-        ("keys.addPermissions", "permissions", true),
-        ("keys.removePermissions", "permissions", true),
-        ("keys.setPermissions", "permissions", false),
-        ("keys.addRoles", "roles", true),
-        ("keys.removeRoles", "roles", true),
-        ("keys.setRoles", "roles", false),
-    ] {
-        let loc = format!("body.{field}");
-        let item = format!("body.{field}[0]");
-        let mut cases: Vec<(Value, &str)> = vec![
-            (json!({field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": "", field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": "ab", field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": null, field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": key_id}), &loc),
-            (json!({"keyId": key_id, field: null}), &loc),
-            (json!({"keyId": key_id, field: "not-an-array"}), &loc),
-            (json!({"keyId": key_id, field: [""]}), &item),
-            (json!({"keyId": key_id, field: [null]}), &item),
-            (json!({"keyId": key_id, field: ["a".repeat(129)]}), &item),
-        ];
-        if min_one {
-            cases.push((json!({"keyId": key_id, field: []}), &loc));
+    // add/remove need one item at least, set may empty the list.
+    for (group, field) in [("Permissions", "permissions"), ("Roles", "roles")] {
+        for (verb, min_one) in [("add", true), ("remove", true), ("set", false)] {
+            let op = format!("keys.{verb}{group}");
+            let op = op.as_str();
+            let loc = format!("body.{field}");
+            let item = format!("body.{field}[0]");
+            let mut cases: Vec<(Value, &str)> = vec![
+                (json!({field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": "", field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": "ab", field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": null, field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": key_id}), &loc),
+                (json!({"keyId": key_id, field: null}), &loc),
+                (json!({"keyId": key_id, field: "not-an-array"}), &loc),
+                (json!({"keyId": key_id, field: [""]}), &item),
+                (json!({"keyId": key_id, field: [null]}), &item),
+                (json!({"keyId": key_id, field: ["a".repeat(129)]}), &item),
+            ];
+            if min_one {
+                cases.push((json!({"keyId": key_id, field: []}), &loc));
+            }
+            if field == "permissions" {
+                cases.push((json!({"keyId": key_id, field: ["has space"]}), &item));
+            }
+            for (body, location) in cases {
+                invalid(&s, op, body, location).await;
+            }
+            check_auth_cases(&s, op, &json!({"keyId": key_id, field: ["a.b"]})).await;
         }
-        if field == "permissions" {
-            cases.push((json!({"keyId": key_id, field: ["has space"]}), &item));
-        }
-        for (body, location) in cases {
-            invalid(&s, op, body, location).await;
-        }
-        check_auth_cases(&s, op, &json!({"keyId": key_id, field: ["a.b"]})).await;
     }
     // Empty lists are fine where they replace everything.
     s.ok(

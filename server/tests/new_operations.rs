@@ -306,8 +306,7 @@ async fn set_role_permissions_replaces_creates_and_clears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_role_permissions_errors_are_unkeys() {
     let s = common::start().await;
-    s.ok("permissions.createRole", json!({"name": "viewer"}))
-        .await;
+    s.create_role("viewer").await;
     // A role is named by its id: a name, an unknown id, another workspace's role are 404.
     for role_id in ["viewer", "role_doesnotexist"] {
         let e = s
@@ -320,17 +319,7 @@ async fn set_role_permissions_errors_are_unkeys() {
         common::assert_type_ends(&e, "unkey/data/role_not_found");
     }
     let (_, other_root) = s.second_workspace("other").await;
-    let other_role = s
-        .call_as(
-            &other_root,
-            "permissions.createRole",
-            json!({"name": "theirs"}),
-        )
-        .await
-        .1["data"]["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other_role = s.create_role_as(&other_root, "theirs").await;
     s.fails(
         "permissions.setRolePermissions",
         json!({"roleId": other_role, "permissions": []}),

@@ -709,23 +709,19 @@ async fn error_bodies_have_the_documented_shape() {
     assert_eq!(v["error"]["title"], "Unauthorized");
 
     // 404: unknown key, api, role.
-    let e = s
-        .fails("keys.getKey", json!({"keyId": "key_doesnotexist"}), 404)
-        .await;
-    assert_eq!(e["title"], "Not Found");
-    common::assert_type_ends(&e, "/unkey/data/key_not_found");
-    let e = s
-        .fails("apis.getApi", json!({"apiId": "api_doesnotexist"}), 404)
-        .await;
-    common::assert_type_ends(&e, "/unkey/data/api_not_found");
-    let e = s
-        .fails(
+    for (op, body, kind) in [
+        ("keys.getKey", json!({"keyId": "key_doesnotexist"}), "key"),
+        ("apis.getApi", json!({"apiId": "api_doesnotexist"}), "api"),
+        (
             "keys.createKey",
             json!({"apiId": api, "roles": ["no_such_role"]}),
-            404,
-        )
-        .await;
-    common::assert_type_ends(&e, "/unkey/data/role_not_found");
+            "role",
+        ),
+    ] {
+        let e = s.fails(op, body, 404).await;
+        assert_eq!(e["title"], "Not Found");
+        common::assert_type_ends(&e, &format!("/unkey/data/{kind}_not_found"));
+    }
 
     // 409: duplicates.
     s.ok(
