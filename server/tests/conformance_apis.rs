@@ -65,8 +65,6 @@ async fn create_api_schema_violations_are_400_naming_body_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_api_invalid_json_is_400_bad_request() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for body in [
         &br#"{"name": "test-api", "invalid json": }"#[..],
         b"{",
@@ -74,7 +72,7 @@ async fn create_api_invalid_json_is_400_bad_request() {
         b"[]",
         b"\"name\"",
     ] {
-        let (got, v) = post_raw(&s, "apis.createApi", &headers, Some(body)).await;
+        let (got, v) = post_as_root(&s, "apis.createApi", Some(body)).await;
         let e = check("apis.createApi", got, &v, 400, INVALID_INPUT);
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
     }
@@ -145,7 +143,7 @@ async fn get_api_unknown_foreign_or_deleted_api_is_404_api_not_found() {
         theirs.as_str(),
         deleted.as_str(),
     ] {
-        expect(&s, "apis.getApi", json!({"apiId": api}), 404, API_NOT_FOUND).await;
+        not_found(&s, "apis.getApi", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     check_auth_cases(&s, "apis.getApi", &json!({"apiId": "api_12345678"})).await;
     s.stop().await;
@@ -199,22 +197,14 @@ async fn list_keys_unknown_or_odd_api_id_is_404_api_not_found() {
         theirs.as_str(),
         deleted.as_str(),
     ] {
-        let e = expect(
-            &s,
-            "apis.listKeys",
-            json!({"apiId": api}),
-            404,
-            API_NOT_FOUND,
-        )
-        .await;
+        let e = not_found(&s, "apis.listKeys", json!({"apiId": api}), API_NOT_FOUND).await;
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
     }
     // a cursor that was never issued, on an unknown api: 404 as well
-    expect(
+    not_found(
         &s,
         "apis.listKeys",
         json!({"apiId": "api_1234567890", "cursor": "not_a_valid_cursor_format_!!!"}),
-        404,
         API_NOT_FOUND,
     )
     .await;
@@ -301,14 +291,7 @@ async fn delete_api_unknown_deleted_or_foreign_api_is_404_and_deleting_twice_is_
         api.as_str(),
         theirs.as_str(),
     ] {
-        expect(
-            &s,
-            "apis.deleteApi",
-            json!({"apiId": id}),
-            404,
-            API_NOT_FOUND,
-        )
-        .await;
+        not_found(&s, "apis.deleteApi", json!({"apiId": id}), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -351,8 +334,6 @@ async fn delete_api_auth_header_missing_malformed_unknown_are_400_400_401() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_operations_without_a_body_are_400() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for op in [
         "apis.listKeys",
         "permissions.listPermissions",
@@ -360,11 +341,11 @@ async fn list_operations_without_a_body_are_400() {
         "identities.listIdentities",
     ] {
         for body in [None, Some(&b""[..])] {
-            let (got, v) = post_raw(&s, op, &headers, body).await;
+            let (got, v) = post_as_root(&s, op, body).await;
             let e = check(op, got, &v, 400, INVALID_INPUT);
             assert_eq!(e["errors"][0]["location"], "body", "{op}: {e}");
         }
-        let (got, v) = post_raw(&s, op, &headers, Some(b"null")).await;
+        let (got, v) = post_as_root(&s, op, Some(b"null")).await;
         check(op, got, &v, 400, INVALID_INPUT);
     }
     // `{}` is the empty request of the three whose fields are all optional

@@ -86,11 +86,10 @@ async fn create_identity_ratelimit_without_auto_apply_is_400() {
     )
     .await;
     // nothing was created by the refused call
-    expect(
+    not_found(
         &s,
         "identities.getIdentity",
         json!({"identity": "user_rl"}),
-        404,
         IDENTITY_NOT_FOUND,
     )
     .await;
@@ -110,11 +109,10 @@ async fn create_identity_twice_is_409_identity_already_exists() {
         json!({"externalId": "test_external_id_1"}),
     )
     .await;
-    let e = expect(
+    let e = conflict(
         &s,
         "identities.createIdentity",
         json!({"externalId": "test_external_id_1"}),
-        409,
         IDENTITY_ALREADY_EXISTS,
     )
     .await;
@@ -167,14 +165,7 @@ async fn get_and_delete_unknown_odd_foreign_or_deleted_identity_is_404() {
             "their_identity",
             foreign.as_str(),
         ] {
-            expect(
-                &s,
-                op,
-                json!({"identity": identity}),
-                404,
-                IDENTITY_NOT_FOUND,
-            )
-            .await;
+            not_found(&s, op, json!({"identity": identity}), IDENTITY_NOT_FOUND).await;
         }
     }
     s.stop().await;
@@ -195,12 +186,9 @@ async fn list_identities_schema_violations_are_400() {
     ] {
         invalid(&s, "identities.listIdentities", body, location).await;
     }
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (got, v) = post_raw(
+    let (got, v) = post_as_root(
         &s,
         "identities.listIdentities",
-        &headers,
         Some(br#"{"limit": 5, "cursor": "missing_quote_here}"#),
     )
     .await;

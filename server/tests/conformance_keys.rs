@@ -109,10 +109,8 @@ async fn verify_missing_or_empty_or_null_key_is_400_naming_body_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_without_a_body_is_400() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for body in [None, Some(&b""[..]), Some(&b"  \n"[..])] {
-        let (got, v) = post_raw(&s, "keys.verifyKey", &headers, body).await;
+        let (got, v) = post_as_root(&s, "keys.verifyKey", body).await;
         let e = check("keys.verifyKey", got, &v, 400, INVALID_INPUT);
         assert_eq!(e["errors"][0]["location"], "body", "{e}");
     }
@@ -613,14 +611,7 @@ async fn create_key_monthly_refill_without_refill_day_is_400() {
 async fn create_key_unknown_api_is_404_api_not_found() {
     let s = start().await;
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
-        expect(
-            &s,
-            "keys.createKey",
-            json!({"apiId": api}),
-            404,
-            API_NOT_FOUND,
-        )
-        .await;
+        not_found(&s, "keys.createKey", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     // another workspace's api, and a deleted api
     let (_, other_root) = s.second_workspace("other").await;
@@ -634,14 +625,7 @@ async fn create_key_unknown_api_is_404_api_not_found() {
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
-        expect(
-            &s,
-            "keys.createKey",
-            json!({"apiId": api}),
-            404,
-            API_NOT_FOUND,
-        )
-        .await;
+        not_found(&s, "keys.createKey", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -668,11 +652,10 @@ async fn create_key_recoverable_is_412_precondition_failed() {
 async fn create_key_unknown_role_is_404_role_not_found() {
     let s = start().await;
     let api = s.create_api("roles").await;
-    let e = expect(
+    let e = not_found(
         &s,
         "keys.createKey",
         json!({"apiId": api, "roles": ["no_such_role"]}),
-        404,
         ROLE_NOT_FOUND,
     )
     .await;
@@ -811,7 +794,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let s = start().await;
     let body = |api: &str| json!({"apiId": api, "migrationId": "unkeyed", "keys": [{"hash": keyshift_core::hashing::sha256_base64("sk_x_0000000000000001")}]});
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
-        expect(&s, "keys.migrateKeys", body(api), 404, API_NOT_FOUND).await;
+        not_found(&s, "keys.migrateKeys", body(api), API_NOT_FOUND).await;
     }
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
@@ -822,7 +805,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
-        expect(&s, "keys.migrateKeys", body(&api), 404, API_NOT_FOUND).await;
+        not_found(&s, "keys.migrateKeys", body(&api), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -909,11 +892,10 @@ async fn get_key_schema_violations_are_400_naming_the_field() {
 async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    expect(
+    not_found(
         &s,
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": false}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -923,14 +905,7 @@ async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
         .await;
     check("keys.getKey", status, &v, 404, KEY_NOT_FOUND);
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
-        &s,
-        "keys.getKey",
-        json!({"keyId": key_id}),
-        404,
-        KEY_NOT_FOUND,
-    )
-    .await;
+    not_found(&s, "keys.getKey", json!({"keyId": key_id}), KEY_NOT_FOUND).await;
     s.stop().await;
 }
 
@@ -948,11 +923,10 @@ async fn get_key_decrypt_is_412_precondition_failed() {
     .await;
     common::assert_detail_has(&e, "does not support key encryption");
     // an unknown key is still a 404 first, as in Unkey
-    expect(
+    not_found(
         &s,
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": true}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -979,11 +953,10 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
     ] {
         invalid(&s, "keys.whoami", body, "body.key").await;
     }
-    expect(
+    not_found(
         &s,
         "keys.whoami",
         json!({"key": "api_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -995,7 +968,7 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
     check("keys.whoami", status, &v, 404, KEY_NOT_FOUND);
     assert!(!v.to_string().contains(&key), "key echoed: {v}");
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(&s, "keys.whoami", json!({"key": key}), 404, KEY_NOT_FOUND).await;
+    not_found(&s, "keys.whoami", json!({"key": key}), KEY_NOT_FOUND).await;
     check_auth_cases(&s, "keys.whoami", &json!({"key": "sk_whoami_0000000001"})).await;
     s.stop().await;
 }
@@ -1075,29 +1048,26 @@ async fn update_key_null_only_where_unkey_allows_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
     let s = start().await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": "nonexistent_key", "enabled": false}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({"name": "test"})).await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": key_id, "roles": ["no_such_role"]}),
-        404,
         ROLE_NOT_FOUND,
     )
     .await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": key_id, "enabled": false}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -1133,22 +1103,20 @@ async fn delete_key_missing_or_empty_key_id_is_400_unknown_or_deleted_is_404() {
         "body.permanent",
     )
     .await;
-    expect(
+    not_found(
         &s,
         "keys.deleteKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
     // a soft-deleted key cannot be deleted again
-    expect(
+    not_found(
         &s,
         "keys.deleteKey",
         json!({"keyId": key_id}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -1178,11 +1146,10 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
     ] {
         invalid(&s, "keys.rerollKey", body, location).await;
     }
-    expect(
+    not_found(
         &s,
         "keys.rerollKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": 0}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -1287,11 +1254,10 @@ async fn update_credits_schema_and_operation_rules_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_credits_unknown_key_is_404() {
     let s = start().await;
-    expect(
+    not_found(
         &s,
         "keys.updateCredits",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "operation": "set", "value": 1}),
-        404,
         KEY_NOT_FOUND,
     )
     .await;
@@ -1399,7 +1365,7 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
         ] {
             let mut body = list.clone();
             body["keyId"] = json!(id);
-            expect(&s, op, body, 404, KEY_NOT_FOUND).await;
+            not_found(&s, op, body, KEY_NOT_FOUND).await;
         }
     }
     // the key is still fine
@@ -1432,11 +1398,10 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
             json!(["valid.role", "nonexistent.role"]),
             json!(["nonexistent.role", role_id]),
         ] {
-            let e = expect(
+            let e = not_found(
                 &s,
                 op,
                 json!({"keyId": key_id, "roles": roles}),
-                404,
                 ROLE_NOT_FOUND,
             )
             .await;
@@ -1480,11 +1445,10 @@ async fn remove_unknown_permission_is_404_permission_not_found() {
         json!([theirs]),
         json!(["documents.read", "nonexistent.permission"]),
     ] {
-        let e = expect(
+        let e = not_found(
             &s,
             "keys.removePermissions",
             json!({"keyId": key_id, "permissions": permissions}),
-            404,
             PERMISSION_NOT_FOUND,
         )
         .await;

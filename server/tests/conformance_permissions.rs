@@ -62,12 +62,9 @@ async fn create_permission_schema_violations_are_400_naming_the_field() {
         let e = invalid(&s, "permissions.createPermission", body, location).await;
         common::assert_detail_has(&e, "validate schema");
     }
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (got, v) = post_raw(
+    let (got, v) = post_as_root(
         &s,
         "permissions.createPermission",
-        &headers,
         Some(br#"{"name": "test.permission", "invalid json": }"#),
     )
     .await;
@@ -108,11 +105,10 @@ async fn create_permission_duplicate_slug_is_409_permission_already_exists() {
         json!({"name": "dup-1", "slug": "dup.permission"}),
     )
     .await;
-    let e = expect(
+    let e = conflict(
         &s,
         "permissions.createPermission",
         json!({"name": "dup-2", "slug": "dup.permission"}),
-        409,
         PERMISSION_ALREADY_EXISTS,
     )
     .await;
@@ -144,9 +140,7 @@ async fn get_and_delete_permission_schema_violations_are_400() {
             let e = invalid(&s, op, body, "body.permission").await;
             common::assert_detail_has(&e, "validate schema");
         }
-        let headers = auth(&s);
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (got, v) = post_raw(&s, op, &headers, Some(br#"{"permission": }"#)).await;
+        let (got, v) = post_as_root(&s, op, Some(br#"{"permission": }"#)).await;
         check(op, got, &v, 400, INVALID_INPUT);
         check_auth_cases(&s, op, &json!({"permission": "perm_test123"})).await;
     }
@@ -181,7 +175,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_permission_is_404() {
             foreign.as_str(),
             "their.permission",
         ] {
-            expect(&s, op, json!({"permission": id}), 404, PERMISSION_NOT_FOUND).await;
+            not_found(&s, op, json!({"permission": id}), PERMISSION_NOT_FOUND).await;
         }
     }
     s.stop().await;
@@ -223,12 +217,9 @@ async fn create_role_schema_violations_are_400_naming_the_field() {
         let e = invalid(&s, "permissions.createRole", body, location).await;
         common::assert_detail_has(&e, "validate schema");
     }
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (got, v) = post_raw(
+    let (got, v) = post_as_root(
         &s,
         "permissions.createRole",
-        &headers,
         Some(br#"{"name": "test.role", "invalid json": }"#),
     )
     .await;
@@ -250,11 +241,10 @@ async fn create_role_duplicate_name_is_409_role_already_exists() {
         json!({"name": "test.duplicate.role"}),
     )
     .await;
-    let e = expect(
+    let e = conflict(
         &s,
         "permissions.createRole",
         json!({"name": "test.duplicate.role"}),
-        409,
         ROLE_ALREADY_EXISTS,
     )
     .await;
@@ -288,9 +278,7 @@ async fn get_and_delete_role_schema_violations_are_400() {
             let e = invalid(&s, op, body, "body.role").await;
             common::assert_detail_has(&e, "validate schema");
         }
-        let headers = auth(&s);
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (got, v) = post_raw(&s, op, &headers, Some(br#"{"role": }"#)).await;
+        let (got, v) = post_as_root(&s, op, Some(br#"{"role": }"#)).await;
         check(op, got, &v, 400, INVALID_INPUT);
         check_auth_cases(&s, op, &json!({"role": "role_test123"})).await;
     }
@@ -318,7 +306,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
             foreign.as_str(),
             "their.role",
         ] {
-            expect(&s, op, json!({"role": role}), 404, ROLE_NOT_FOUND).await;
+            not_found(&s, op, json!({"role": role}), ROLE_NOT_FOUND).await;
         }
     }
     s.stop().await;

@@ -51,6 +51,16 @@ pub async fn expect(s: &TestServer, op: &str, body: Value, status: u16, kind: &s
     check(op, got, &v, status, kind)
 }
 
+/// `op` with `body` is Unkey's 404 of `kind` ([`KEY_NOT_FOUND`], [`API_NOT_FOUND`], …).
+pub async fn not_found(s: &TestServer, op: &str, body: Value, kind: &str) -> Value {
+    expect(s, op, body, 404, kind).await
+}
+
+/// `op` with `body` is Unkey's 409 of `kind` ([`ROLE_ALREADY_EXISTS`], …).
+pub async fn conflict(s: &TestServer, op: &str, body: Value, kind: &str) -> Value {
+    expect(s, op, body, 409, kind).await
+}
+
 /// A request that violates Unkey's request schema: 400 `invalid_input` whose detail says so (as
 /// Unkey's validator words it) and whose `errors[]` names `location` (`body.migrationId`, …).
 pub async fn invalid(s: &TestServer, op: &str, body: Value, location: &str) -> Value {
@@ -97,6 +107,13 @@ pub async fn post_raw(
     let text = resp.text().await.unwrap();
     let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{op}: not JSON ({e}): {text}"));
     (status, v)
+}
+
+/// POST raw bytes (or no body) with the server's root key and JSON content type ([`auth`]).
+pub async fn post_as_root(s: &TestServer, op: &str, body: Option<&[u8]>) -> (u16, Value) {
+    let headers = auth(s);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post_raw(s, op, &headers, body).await
 }
 
 /// `Authorization: Bearer <the server's root key>` and JSON content type.
