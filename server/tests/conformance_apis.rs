@@ -72,8 +72,7 @@ async fn create_api_invalid_json_is_400_bad_request() {
         b"[]",
         b"\"name\"",
     ] {
-        let (got, v) = post_as_root(&s, "apis.createApi", Some(body)).await;
-        let e = check("apis.createApi", got, &v, 400, INVALID_INPUT);
+        let e = bad_body(&s, "apis.createApi", Some(body)).await;
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
     }
     s.stop().await;
@@ -103,31 +102,17 @@ async fn get_api_schema_violations_are_400_naming_body_api_id() {
         invalid(&s, "apis.getApi", body, "body.apiId").await;
     }
     // Unkey's 400 test sends the root key without `Bearer `: the body's 400 comes first …
+    let no_bearer = [
+        ("content-type", "application/json"),
+        ("authorization", s.root_key.as_str()),
+    ];
     let bytes = serde_json::to_vec(&json!({"apiId": ""})).unwrap();
-    let (got, v) = post_raw(
-        &s,
-        "apis.getApi",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", s.root_key.as_str()),
-        ],
-        Some(&bytes),
-    )
-    .await;
+    let (got, v) = post_raw(&s, "apis.getApi", &no_bearer, Some(&bytes)).await;
     let e = check("apis.getApi", got, &v, 400, INVALID_INPUT);
     assert_names("apis.getApi", &e, "body.apiId");
     // … and with a valid body the header is the 400.
     let bytes = serde_json::to_vec(&json!({"apiId": "api_valid_test_id"})).unwrap();
-    let (got, v) = post_raw(
-        &s,
-        "apis.getApi",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", s.root_key.as_str()),
-        ],
-        Some(&bytes),
-    )
-    .await;
+    let (got, v) = post_raw(&s, "apis.getApi", &no_bearer, Some(&bytes)).await;
     check("apis.getApi", got, &v, 400, MALFORMED);
     s.stop().await;
 }
@@ -341,12 +326,10 @@ async fn list_operations_without_a_body_are_400() {
         "identities.listIdentities",
     ] {
         for body in [None, Some(&b""[..])] {
-            let (got, v) = post_as_root(&s, op, body).await;
-            let e = check(op, got, &v, 400, INVALID_INPUT);
+            let e = bad_body(&s, op, body).await;
             assert_eq!(e["errors"][0]["location"], "body", "{op}: {e}");
         }
-        let (got, v) = post_as_root(&s, op, Some(b"null")).await;
-        check(op, got, &v, 400, INVALID_INPUT);
+        bad_body(&s, op, Some(b"null")).await;
     }
     // `{}` is the empty request of the three whose fields are all optional
     for op in [

@@ -186,13 +186,12 @@ async fn list_identities_schema_violations_are_400() {
     ] {
         invalid(&s, "identities.listIdentities", body, location).await;
     }
-    let (got, v) = post_as_root(
+    bad_body(
         &s,
         "identities.listIdentities",
         Some(br#"{"limit": 5, "cursor": "missing_quote_here}"#),
     )
     .await;
-    check("identities.listIdentities", got, &v, 400, INVALID_INPUT);
     // a cursor that was never issued is a page, not an error (Unkey's test allows 200 or 400)
     let (status, v) = s
         .call(

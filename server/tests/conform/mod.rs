@@ -116,6 +116,13 @@ pub async fn post_as_root(s: &TestServer, op: &str, body: Option<&[u8]>) -> (u16
     post_raw(s, op, &headers, body).await
 }
 
+/// A body that is no JSON object (or none at all), sent with the root key: 400 `invalid_input`;
+/// returns `error`.
+pub async fn bad_body(s: &TestServer, op: &str, body: Option<&[u8]>) -> Value {
+    let (got, v) = post_as_root(s, op, body).await;
+    check(op, got, &v, 400, INVALID_INPUT)
+}
+
 /// `Authorization: Bearer <the server's root key>` and JSON content type.
 pub fn auth(s: &TestServer) -> Vec<(&'static str, String)> {
     vec![
