@@ -42,11 +42,7 @@ async fn every_operation_once() {
     let got = op!("permissions.getPermission", json!({"permission": perm_id}));
     assert_eq!(got["slug"], "docs.read");
     let list = op!("permissions.listPermissions", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["slug"] == "docs.read"));
+    assert!(common::has_item(&list, "slug", "docs.read"), "{list}");
 
     let role = op!(
         "permissions.createRole",
@@ -61,11 +57,7 @@ async fn every_operation_once() {
     );
     assert_eq!(perms[0]["slug"], "docs.read");
     let list = op!("permissions.listRoles", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "reader"));
+    assert!(common::has_item(&list, "name", "reader"), "{list}");
 
     let ident = op!(
         "identities.createIdentity",
@@ -80,11 +72,7 @@ async fn every_operation_once() {
     );
     assert_eq!(got["meta"]["plan"], "team");
     let list = op!("identities.listIdentities", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|i| i["externalId"] == "user_1"));
+    assert!(common::has_item(&list, "externalId", "user_1"), "{list}");
 
     let created = op!(
         "keys.createKey",

@@ -273,6 +273,13 @@ pub fn names(list: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether an item of the array `list` has `field` equal to `value`.
+pub fn has_item(list: &Value, field: &str, value: &str) -> bool {
+    let items = list.as_array();
+    let items = items.unwrap_or_else(|| panic!("not an array: {list}"));
+    items.iter().any(|v| v[field] == value)
+}
+
 /// `error.type` of a problem ends with `suffix` (`/unkey/data/api_not_found`).
 pub fn assert_type_ends(e: &Value, suffix: &str) {
     let kind = e["type"].as_str().unwrap_or_else(|| panic!("type: {e}"));
