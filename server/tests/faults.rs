@@ -9,11 +9,7 @@ use common::{assert_problem, raw_http, start, start_with, Options, TestServer};
 use serde_json::{json, Value};
 
 async fn faulty() -> TestServer {
-    start_with(Options {
-        faults: true,
-        ..Default::default()
-    })
-    .await
+    start_with(Options::with_faults()).await
 }
 
 async fn post_with_fault(

@@ -15,13 +15,8 @@ async fn access_logs_carry_the_request_but_no_secret() {
         .create_key(json!({"apiId": api, "meta": {"secretish": "body-marker-123"}}))
         .await;
     let resp = s
-        .client
-        .post(s.url("/v2/keys.verifyKey"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({"key": key}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v2/keys.verifyKey", &json!({"key": key}))
+        .await;
     let rid = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(resp.status(), 200);
     // An error path and an unknown root key too.

@@ -28,6 +28,35 @@ pub struct Options {
     pub seed_root_key: Option<String>,
 }
 
+impl Options {
+    /// The test-only fault switch on (`X-Keyshift-Fault`).
+    pub fn with_faults() -> Options {
+        let faults = true;
+        Options {
+            faults,
+            ..Default::default()
+        }
+    }
+
+    /// A body limit of `limit` bytes.
+    pub fn with_body_limit(limit: usize) -> Options {
+        let body_limit = Some(limit);
+        Options {
+            body_limit,
+            ..Default::default()
+        }
+    }
+
+    /// The root key the server seeds its database with.
+    pub fn with_root_key(key: &str) -> Options {
+        let seed_root_key = Some(key.to_string());
+        Options {
+            seed_root_key,
+            ..Default::default()
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -91,6 +120,16 @@ pub async fn start_on(
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// POST `body` as JSON to `path` with the server's root key; the raw response.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let request = self.client.post(self.url(path)).bearer_auth(&self.root_key);
+        request
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the server")
     }
 
     /// POST /v2/{op} with the server's root key; returns (status, body).
