@@ -41,20 +41,9 @@ async fn fresh(s: &TestServer) -> Fx {
     )
     .await;
     let role = unique("role-");
-    let role_id = s.ok("permissions.createRole", json!({"name": role})).await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let role_id = s.create_role(&role).await;
     let external_id = unique("user-");
-    let identity_id = s
-        .ok(
-            "identities.createIdentity",
-            json!({"externalId": external_id}),
-        )
-        .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let identity_id = s.create_identity(&external_id).await;
     let (key_id, key) = s
         .create_key(json!({"apiId": api, "permissions": [perm], "roles": [role],
                            "credits": {"remaining": 10}}))
@@ -612,21 +601,13 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         "rbac.*.add_permission_to_role".to_string(),
     ];
     let root = root_with(&s, &with_add).await;
-    let (status, answer) = s
-        .call_as(
-            &root,
-            "permissions.createRole",
-            json!({"name": unique("r-"), "permissions": [fx.perm]}),
-        )
-        .await;
+    let role_with = |perm: String| {
+        let body = json!({"name": unique("r-"), "permissions": [perm]});
+        s.call_as(&root, "permissions.createRole", body)
+    };
+    let (status, answer) = role_with(fx.perm.clone()).await;
     assert_eq!(status, 200, "{answer}");
-    let (status, answer) = s
-        .call_as(
-            &root,
-            "permissions.createRole",
-            json!({"name": unique("r-"), "permissions": [format!("{}.x", unique("nope"))]}),
-        )
-        .await;
+    let (status, answer) = role_with(format!("{}.x", unique("nope"))).await;
     assert_denied("createRole", Denied::Forbidden, status, &answer, &with_add);
 
     // permissions.setRolePermissions: creating a missing slug needs create_permission, checked
@@ -679,12 +660,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_identities_needs_every_listed_identity() {
     let s = common::start().await;
-    let a = s
-        .ok("identities.createIdentity", json!({"externalId": "only-a"}))
-        .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a = s.create_identity("only-a").await;
     let only_a = vec![format!("identity.{a}.read_identity")];
     let root = root_with(&s, &only_a).await;
     let (status, body) = s
@@ -739,16 +715,9 @@ async fn checks_keep_unkeys_order_and_answers() {
         .await;
     assert_eq!(status, 200, "{body}");
     // createKey without create_key: the same 404 as for an api that does not exist.
-    let (s1, b1) = s
-        .call_as(&reader, "keys.createKey", json!({"apiId": fx.api}))
-        .await;
-    let (s2, b2) = s
-        .call_as(
-            &reader,
-            "keys.createKey",
-            json!({"apiId": "api_missing0000"}),
-        )
-        .await;
+    let create = |api: &str| s.call_as(&reader, "keys.createKey", json!({ "apiId": api }));
+    let (s1, b1) = create(&fx.api).await;
+    let (s2, b2) = create("api_missing0000").await;
     assert_eq!((s1, s2), (404, 404));
     assert_eq!(b1["error"]["type"], b2["error"]["type"]);
     assert!(!b1.to_string().contains(&fx.api[4..]), "{b1}");

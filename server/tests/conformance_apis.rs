@@ -65,8 +65,6 @@ async fn create_api_schema_violations_are_400_naming_body_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_api_invalid_json_is_400_bad_request() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for body in [
         &br#"{"name": "test-api", "invalid json": }"#[..],
         b"{",
@@ -74,8 +72,7 @@ async fn create_api_invalid_json_is_400_bad_request() {
         b"[]",
         b"\"name\"",
     ] {
-        let (got, v) = post_raw(&s, "apis.createApi", &headers, Some(body)).await;
-        let e = check("apis.createApi", got, &v, 400, INVALID_INPUT);
+        let e = bad_body(&s, "apis.createApi", Some(body)).await;
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
     }
     s.stop().await;
@@ -105,31 +102,17 @@ async fn get_api_schema_violations_are_400_naming_body_api_id() {
         invalid(&s, "apis.getApi", body, "body.apiId").await;
     }
     // Unkey's 400 test sends the root key without `Bearer `: the body's 400 comes first …
+    let no_bearer = [
+        ("content-type", "application/json"),
+        ("authorization", s.root_key.as_str()),
+    ];
     let bytes = serde_json::to_vec(&json!({"apiId": ""})).unwrap();
-    let (got, v) = post_raw(
-        &s,
-        "apis.getApi",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", s.root_key.as_str()),
-        ],
-        Some(&bytes),
-    )
-    .await;
+    let (got, v) = post_raw(&s, "apis.getApi", &no_bearer, Some(&bytes)).await;
     let e = check("apis.getApi", got, &v, 400, INVALID_INPUT);
     assert_names("apis.getApi", &e, "body.apiId");
     // … and with a valid body the header is the 400.
     let bytes = serde_json::to_vec(&json!({"apiId": "api_valid_test_id"})).unwrap();
-    let (got, v) = post_raw(
-        &s,
-        "apis.getApi",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", s.root_key.as_str()),
-        ],
-        Some(&bytes),
-    )
-    .await;
+    let (got, v) = post_raw(&s, "apis.getApi", &no_bearer, Some(&bytes)).await;
     check("apis.getApi", got, &v, 400, MALFORMED);
     s.stop().await;
 }
@@ -145,14 +128,7 @@ async fn get_api_unknown_foreign_or_deleted_api_is_404_api_not_found() {
         theirs.as_str(),
         deleted.as_str(),
     ] {
-        expect(
-            &s,
-            "apis.getApi",
-            json!({"apiId": api}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "apis.getApi", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     check_auth_cases(&s, "apis.getApi", &json!({"apiId": "api_12345678"})).await;
     s.stop().await;
@@ -206,23 +182,15 @@ async fn list_keys_unknown_or_odd_api_id_is_404_api_not_found() {
         theirs.as_str(),
         deleted.as_str(),
     ] {
-        let e = expect(
-            &s,
-            "apis.listKeys",
-            json!({"apiId": api}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        let e = not_found(&s, "apis.listKeys", json!({"apiId": api}), API_NOT_FOUND).await;
         assert!(!e["detail"].as_str().unwrap().is_empty(), "{e}");
     }
     // a cursor that was never issued, on an unknown api: 404 as well
-    expect(
+    not_found(
         &s,
         "apis.listKeys",
         json!({"apiId": "api_1234567890", "cursor": "not_a_valid_cursor_format_!!!"}),
-        404,
-        "unkey/data/api_not_found",
+        API_NOT_FOUND,
     )
     .await;
     s.stop().await;
@@ -308,14 +276,7 @@ async fn delete_api_unknown_deleted_or_foreign_api_is_404_and_deleting_twice_is_
         api.as_str(),
         theirs.as_str(),
     ] {
-        expect(
-            &s,
-            "apis.deleteApi",
-            json!({"apiId": id}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "apis.deleteApi", json!({"apiId": id}), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -358,8 +319,6 @@ async fn delete_api_auth_header_missing_malformed_unknown_are_400_400_401() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_operations_without_a_body_are_400() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for op in [
         "apis.listKeys",
         "permissions.listPermissions",
@@ -367,12 +326,10 @@ async fn list_operations_without_a_body_are_400() {
         "identities.listIdentities",
     ] {
         for body in [None, Some(&b""[..])] {
-            let (got, v) = post_raw(&s, op, &headers, body).await;
-            let e = check(op, got, &v, 400, INVALID_INPUT);
+            let e = bad_body(&s, op, body).await;
             assert_eq!(e["errors"][0]["location"], "body", "{op}: {e}");
         }
-        let (got, v) = post_raw(&s, op, &headers, Some(b"null")).await;
-        check(op, got, &v, 400, INVALID_INPUT);
+        bad_body(&s, op, Some(b"null")).await;
     }
     // `{}` is the empty request of the three whose fields are all optional
     for op in [

@@ -109,11 +109,8 @@ async fn verify_missing_or_empty_or_null_key_is_400_naming_body_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_without_a_body_is_400() {
     let s = start().await;
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
     for body in [None, Some(&b""[..]), Some(&b"  \n"[..])] {
-        let (got, v) = post_raw(&s, "keys.verifyKey", &headers, body).await;
-        let e = check("keys.verifyKey", got, &v, 400, INVALID_INPUT);
+        let e = bad_body(&s, "keys.verifyKey", body).await;
         assert_eq!(e["errors"][0]["location"], "body", "{e}");
     }
     s.stop().await;
@@ -577,10 +574,7 @@ async fn create_key_credits_remaining_null_with_refill_is_400_without_refill_is_
         "body.credits.remaining",
     )
     .await;
-    assert!(
-        e["detail"].as_str().unwrap().contains("credits.remaining"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "credits.remaining");
     let (key_id, _) = s
         .create_key(json!({"apiId": api, "credits": {"remaining": null}}))
         .await;
@@ -603,13 +597,7 @@ async fn create_key_monthly_refill_without_refill_day_is_400() {
         "body.credits.refill.refillDay",
     )
     .await;
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .contains("must be provided when the refill interval is `monthly`"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "must be provided when the refill interval is `monthly`");
     // daily with a refillDay is accepted (the day is meaningless and ignored, as in Unkey)
     s.create_key(json!({"apiId": api, "credits": {"remaining": 10, "refill": {"interval": "daily", "amount": 10, "refillDay": 4}}}))
         .await;
@@ -622,14 +610,7 @@ async fn create_key_monthly_refill_without_refill_day_is_400() {
 async fn create_key_unknown_api_is_404_api_not_found() {
     let s = start().await;
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
-        expect(
-            &s,
-            "keys.createKey",
-            json!({"apiId": api}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "keys.createKey", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     // another workspace's api, and a deleted api
     let (_, other_root) = s.second_workspace("other").await;
@@ -643,14 +624,7 @@ async fn create_key_unknown_api_is_404_api_not_found() {
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
-        expect(
-            &s,
-            "keys.createKey",
-            json!({"apiId": api}),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "keys.createKey", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -677,18 +651,14 @@ async fn create_key_recoverable_is_412_precondition_failed() {
 async fn create_key_unknown_role_is_404_role_not_found() {
     let s = start().await;
     let api = s.create_api("roles").await;
-    let e = expect(
+    let e = not_found(
         &s,
         "keys.createKey",
         json!({"apiId": api, "roles": ["no_such_role"]}),
-        404,
-        "unkey/data/role_not_found",
+        ROLE_NOT_FOUND,
     )
     .await;
-    assert!(
-        e["detail"].as_str().unwrap().contains("no_such_role"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "no_such_role");
     s.stop().await;
 }
 
@@ -823,14 +793,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let s = start().await;
     let body = |api: &str| json!({"apiId": api, "migrationId": "unkeyed", "keys": [{"hash": keyshift_core::hashing::sha256_base64("sk_x_0000000000000001")}]});
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
-        expect(
-            &s,
-            "keys.migrateKeys",
-            body(api),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "keys.migrateKeys", body(api), API_NOT_FOUND).await;
     }
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
@@ -841,14 +804,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
-        expect(
-            &s,
-            "keys.migrateKeys",
-            body(&api),
-            404,
-            "unkey/data/api_not_found",
-        )
-        .await;
+        not_found(&s, "keys.migrateKeys", body(&api), API_NOT_FOUND).await;
     }
     s.stop().await;
 }
@@ -935,28 +891,20 @@ async fn get_key_schema_violations_are_400_naming_the_field() {
 async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    expect(
+    not_found(
         &s,
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": false}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, other_root) = s.second_workspace("other").await;
     let (status, v) = s
         .call_as(&other_root, "keys.getKey", json!({"keyId": key_id}))
         .await;
-    check("keys.getKey", status, &v, 404, "unkey/data/key_not_found");
+    check("keys.getKey", status, &v, 404, KEY_NOT_FOUND);
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
-        &s,
-        "keys.getKey",
-        json!({"keyId": key_id}),
-        404,
-        "unkey/data/key_not_found",
-    )
-    .await;
+    not_found(&s, "keys.getKey", json!({"keyId": key_id}), KEY_NOT_FOUND).await;
     s.stop().await;
 }
 
@@ -972,20 +920,13 @@ async fn get_key_decrypt_is_412_precondition_failed() {
         PRECONDITION_FAILED,
     )
     .await;
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .contains("does not support key encryption"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "does not support key encryption");
     // an unknown key is still a 404 first, as in Unkey
-    expect(
+    not_found(
         &s,
         "keys.getKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "decrypt": true}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     s.ok("keys.getKey", json!({"keyId": key_id, "decrypt": false}))
@@ -1011,12 +952,11 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
     ] {
         invalid(&s, "keys.whoami", body, "body.key").await;
     }
-    expect(
+    not_found(
         &s,
         "keys.whoami",
         json!({"key": "api_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, key) = api_and_key(&s, json!({})).await;
@@ -1024,17 +964,10 @@ async fn whoami_empty_or_null_key_is_400_unknown_key_is_404() {
     let (status, v) = s
         .call_as(&other_root, "keys.whoami", json!({"key": key}))
         .await;
-    check("keys.whoami", status, &v, 404, "unkey/data/key_not_found");
+    check("keys.whoami", status, &v, 404, KEY_NOT_FOUND);
     assert!(!v.to_string().contains(&key), "key echoed: {v}");
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
-        &s,
-        "keys.whoami",
-        json!({"key": key}),
-        404,
-        "unkey/data/key_not_found",
-    )
-    .await;
+    not_found(&s, "keys.whoami", json!({"key": key}), KEY_NOT_FOUND).await;
     check_auth_cases(&s, "keys.whoami", &json!({"key": "sk_whoami_0000000001"})).await;
     s.stop().await;
 }
@@ -1055,13 +988,7 @@ async fn update_key_daily_refill_with_refill_day_is_400() {
         "body.credits.refill.refillDay",
     )
     .await;
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .contains("must not be provided when the refill interval is"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "must not be provided when the refill interval is");
     invalid(
         &s,
         "keys.updateKey",
@@ -1120,30 +1047,27 @@ async fn update_key_null_only_where_unkey_allows_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_key_unknown_or_deleted_key_is_404_unknown_role_is_404() {
     let s = start().await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": "nonexistent_key", "enabled": false}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({"name": "test"})).await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": key_id, "roles": ["no_such_role"]}),
-        404,
-        "unkey/data/role_not_found",
+        ROLE_NOT_FOUND,
     )
     .await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
-    expect(
+    not_found(
         &s,
         "keys.updateKey",
         json!({"keyId": key_id, "enabled": false}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(
@@ -1178,23 +1102,21 @@ async fn delete_key_missing_or_empty_key_id_is_400_unknown_or_deleted_is_404() {
         "body.permanent",
     )
     .await;
-    expect(
+    not_found(
         &s,
         "keys.deleteKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm"}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
     // a soft-deleted key cannot be deleted again
-    expect(
+    not_found(
         &s,
         "keys.deleteKey",
         json!({"keyId": key_id}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(&s, "keys.deleteKey", &json!({"keyId": "key_123456"})).await;
@@ -1223,12 +1145,11 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
     ] {
         invalid(&s, "keys.rerollKey", body, location).await;
     }
-    expect(
+    not_found(
         &s,
         "keys.rerollKey",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "expiration": 0}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
@@ -1240,13 +1161,7 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
             json!({"keyId": key_id, "expiration": 0}),
         )
         .await;
-    check(
-        "keys.rerollKey",
-        status,
-        &v,
-        404,
-        "unkey/data/key_not_found",
-    );
+    check("keys.rerollKey", status, &v, 404, KEY_NOT_FOUND);
     check_auth_cases(
         &s,
         "keys.rerollKey",
@@ -1338,12 +1253,11 @@ async fn update_credits_schema_and_operation_rules_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_credits_unknown_key_is_404() {
     let s = start().await;
-    expect(
+    not_found(
         &s,
         "keys.updateCredits",
         json!({"keyId": "key_2ZpXpBZ6d9uXhVgm5qE9Zm", "operation": "set", "value": 1}),
-        404,
-        "unkey/data/key_not_found",
+        KEY_NOT_FOUND,
     )
     .await;
     check_auth_cases(
@@ -1363,38 +1277,36 @@ async fn update_credits_unknown_key_is_404() {
 async fn key_permission_and_role_lists_schema_violations_are_400() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    for (op, field, min_one) in [
-        ("keys.addPermissions", "permissions", true),
-        ("keys.removePermissions", "permissions", true),
-        ("keys.setPermissions", "permissions", false),
-        ("keys.addRoles", "roles", true),
-        ("keys.removeRoles", "roles", true),
-        ("keys.setRoles", "roles", false),
-    ] {
-        let loc = format!("body.{field}");
-        let item = format!("body.{field}[0]");
-        let mut cases: Vec<(Value, &str)> = vec![
-            (json!({field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": "", field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": "ab", field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": null, field: ["a.b"]}), "body.keyId"),
-            (json!({"keyId": key_id}), &loc),
-            (json!({"keyId": key_id, field: null}), &loc),
-            (json!({"keyId": key_id, field: "not-an-array"}), &loc),
-            (json!({"keyId": key_id, field: [""]}), &item),
-            (json!({"keyId": key_id, field: [null]}), &item),
-            (json!({"keyId": key_id, field: ["a".repeat(129)]}), &item),
-        ];
-        if min_one {
-            cases.push((json!({"keyId": key_id, field: []}), &loc));
+    // add/remove need one item at least, set may empty the list.
+    for (group, field) in [("Permissions", "permissions"), ("Roles", "roles")] {
+        for (verb, min_one) in [("add", true), ("remove", true), ("set", false)] {
+            let op = format!("keys.{verb}{group}");
+            let op = op.as_str();
+            let loc = format!("body.{field}");
+            let item = format!("body.{field}[0]");
+            let mut cases: Vec<(Value, &str)> = vec![
+                (json!({field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": "", field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": "ab", field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": null, field: ["a.b"]}), "body.keyId"),
+                (json!({"keyId": key_id}), &loc),
+                (json!({"keyId": key_id, field: null}), &loc),
+                (json!({"keyId": key_id, field: "not-an-array"}), &loc),
+                (json!({"keyId": key_id, field: [""]}), &item),
+                (json!({"keyId": key_id, field: [null]}), &item),
+                (json!({"keyId": key_id, field: ["a".repeat(129)]}), &item),
+            ];
+            if min_one {
+                cases.push((json!({"keyId": key_id, field: []}), &loc));
+            }
+            if field == "permissions" {
+                cases.push((json!({"keyId": key_id, field: ["has space"]}), &item));
+            }
+            for (body, location) in cases {
+                invalid(&s, op, body, location).await;
+            }
+            check_auth_cases(&s, op, &json!({"keyId": key_id, field: ["a.b"]})).await;
         }
-        if field == "permissions" {
-            cases.push((json!({"keyId": key_id, field: ["has space"]}), &item));
-        }
-        for (body, location) in cases {
-            invalid(&s, op, body, location).await;
-        }
-        check_auth_cases(&s, op, &json!({"keyId": key_id, field: ["a.b"]})).await;
     }
     // Empty lists are fine where they replace everything.
     s.ok(
@@ -1419,19 +1331,10 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
         .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
+    let their_api = s.create_api_as(&other_root, "theirs").await;
+    let (theirs, _) = s
+        .create_key_as(&other_root, json!({"apiId": their_api}))
         .await;
-    assert_eq!(status, 200, "{v}");
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "keys.createKey",
-            json!({"apiId": v["data"]["apiId"]}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let theirs = v["data"]["keyId"].as_str().unwrap().to_string();
     let (_, deleted, _) = api_and_key(&s, json!({})).await;
     s.ok("keys.deleteKey", json!({"keyId": deleted})).await;
     for (op, list) in [
@@ -1461,7 +1364,7 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
         ] {
             let mut body = list.clone();
             body["keyId"] = json!(id);
-            expect(&s, op, body, 404, "unkey/data/key_not_found").await;
+            not_found(&s, op, body, KEY_NOT_FOUND).await;
         }
     }
     // the key is still fine
@@ -1477,30 +1380,12 @@ async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
 async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
-    let role_id = s
-        .ok("permissions.createRole", json!({"name": "valid.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let role_id = s.create_role("valid.role").await;
     // a role of another workspace, by id and by name
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "permissions.createRole",
-            json!({"name": "their.role"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let their_role = v["data"]["roleId"].as_str().unwrap().to_string();
+    let their_role = s.create_role_as(&other_root, "their.role").await;
     // a deleted role
-    let gone = s
-        .ok("permissions.createRole", json!({"name": "deleted.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gone = s.create_role("deleted.role").await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["keys.addRoles", "keys.removeRoles", "keys.setRoles"] {
         for roles in [
@@ -1512,15 +1397,14 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
             json!(["valid.role", "nonexistent.role"]),
             json!(["nonexistent.role", role_id]),
         ] {
-            let e = expect(
+            let e = not_found(
                 &s,
                 op,
                 json!({"keyId": key_id, "roles": roles}),
-                404,
-                "unkey/data/role_not_found",
+                ROLE_NOT_FOUND,
             )
             .await;
-            assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");
+            common::assert_detail_has(&e, "not found");
         }
     }
     // nothing changed on the failed calls
@@ -1560,15 +1444,14 @@ async fn remove_unknown_permission_is_404_permission_not_found() {
         json!([theirs]),
         json!(["documents.read", "nonexistent.permission"]),
     ] {
-        let e = expect(
+        let e = not_found(
             &s,
             "keys.removePermissions",
             json!({"keyId": key_id, "permissions": permissions}),
-            404,
-            "unkey/data/permission_not_found",
+            PERMISSION_NOT_FOUND,
         )
         .await;
-        assert!(e["detail"].as_str().unwrap().contains("not found"), "{e}");
+        common::assert_detail_has(&e, "not found");
     }
     // nothing was removed by the failed calls
     let key = s.ok("keys.getKey", json!({"keyId": key_id})).await;

@@ -60,21 +60,14 @@ async fn create_permission_schema_violations_are_400_naming_the_field() {
         ),
     ] {
         let e = invalid(&s, "permissions.createPermission", body, location).await;
-        assert!(
-            e["detail"].as_str().unwrap().contains("validate schema"),
-            "{e}"
-        );
+        common::assert_detail_has(&e, "validate schema");
     }
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (got, v) = post_raw(
+    bad_body(
         &s,
         "permissions.createPermission",
-        &headers,
         Some(br#"{"name": "test.permission", "invalid json": }"#),
     )
     .await;
-    check("permissions.createPermission", got, &v, 400, INVALID_INPUT);
     s.stop().await;
 }
 
@@ -111,18 +104,14 @@ async fn create_permission_duplicate_slug_is_409_permission_already_exists() {
         json!({"name": "dup-1", "slug": "dup.permission"}),
     )
     .await;
-    let e = expect(
+    let e = conflict(
         &s,
         "permissions.createPermission",
         json!({"name": "dup-2", "slug": "dup.permission"}),
-        409,
-        "unkey/data/permission_already_exists",
+        PERMISSION_ALREADY_EXISTS,
     )
     .await;
-    assert!(
-        e["detail"].as_str().unwrap().contains("already exists"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "already exists");
     check_auth_cases(
         &s,
         "permissions.createPermission",
@@ -148,15 +137,9 @@ async fn get_and_delete_permission_schema_violations_are_400() {
             json!({"permission": "a".repeat(129)}),
         ] {
             let e = invalid(&s, op, body, "body.permission").await;
-            assert!(
-                e["detail"].as_str().unwrap().contains("validate schema"),
-                "{e}"
-            );
+            common::assert_detail_has(&e, "validate schema");
         }
-        let headers = auth(&s);
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (got, v) = post_raw(&s, op, &headers, Some(br#"{"permission": }"#)).await;
-        check(op, got, &v, 400, INVALID_INPUT);
+        bad_body(&s, op, Some(br#"{"permission": }"#)).await;
         check_auth_cases(&s, op, &json!({"permission": "perm_test123"})).await;
     }
     s.stop().await;
@@ -173,14 +156,12 @@ async fn get_and_delete_unknown_deleted_or_foreign_permission_is_404() {
     )
     .await;
     let gone = s
-        .ok(
+        .created_id(
             "permissions.createPermission",
             json!({"name": "test.permission.to.delete", "slug": "test-permission-to-delete"}),
+            "permissionId",
         )
-        .await["permissionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     s.ok("permissions.deletePermission", json!({"permission": gone}))
         .await;
     for op in ["permissions.getPermission", "permissions.deletePermission"] {
@@ -192,14 +173,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_permission_is_404() {
             foreign.as_str(),
             "their.permission",
         ] {
-            expect(
-                &s,
-                op,
-                json!({"permission": id}),
-                404,
-                "unkey/data/permission_not_found",
-            )
-            .await;
+            not_found(&s, op, json!({"permission": id}), PERMISSION_NOT_FOUND).await;
         }
     }
     s.stop().await;
@@ -239,21 +213,14 @@ async fn create_role_schema_violations_are_400_naming_the_field() {
         ),
     ] {
         let e = invalid(&s, "permissions.createRole", body, location).await;
-        assert!(
-            e["detail"].as_str().unwrap().contains("validate schema"),
-            "{e}"
-        );
+        common::assert_detail_has(&e, "validate schema");
     }
-    let headers = auth(&s);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (got, v) = post_raw(
+    bad_body(
         &s,
         "permissions.createRole",
-        &headers,
         Some(br#"{"name": "test.role", "invalid json": }"#),
     )
     .await;
-    check("permissions.createRole", got, &v, 400, INVALID_INPUT);
     check_auth_cases(
         &s,
         "permissions.createRole",
@@ -271,24 +238,16 @@ async fn create_role_duplicate_name_is_409_role_already_exists() {
         json!({"name": "test.duplicate.role"}),
     )
     .await;
-    let e = expect(
+    let e = conflict(
         &s,
         "permissions.createRole",
         json!({"name": "test.duplicate.role"}),
-        409,
-        "unkey/data/role_already_exists",
+        ROLE_ALREADY_EXISTS,
     )
     .await;
-    assert!(
-        e["detail"].as_str().unwrap().contains("already exists"),
-        "{e}"
-    );
+    common::assert_detail_has(&e, "already exists");
     // Role names are case-sensitive (Unkey's test accepts either answer).
-    s.ok(
-        "permissions.createRole",
-        json!({"name": "Test.Case.Sensitive.Role"}),
-    )
-    .await;
+    s.create_role("Test.Case.Sensitive.Role").await;
     let (status, v) = s
         .call(
             "permissions.createRole",
@@ -314,15 +273,9 @@ async fn get_and_delete_role_schema_violations_are_400() {
             json!({"role": "r".repeat(129)}),
         ] {
             let e = invalid(&s, op, body, "body.role").await;
-            assert!(
-                e["detail"].as_str().unwrap().contains("validate schema"),
-                "{e}"
-            );
+            common::assert_detail_has(&e, "validate schema");
         }
-        let headers = auth(&s);
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (got, v) = post_raw(&s, op, &headers, Some(br#"{"role": }"#)).await;
-        check(op, got, &v, 400, INVALID_INPUT);
+        bad_body(&s, op, Some(br#"{"role": }"#)).await;
         check_auth_cases(&s, op, &json!({"role": "role_test123"})).await;
     }
     s.stop().await;
@@ -338,12 +291,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
         "roleId",
     )
     .await;
-    let gone = s
-        .ok("permissions.createRole", json!({"name": "gone.role"}))
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gone = s.create_role("gone.role").await;
     s.ok("permissions.deleteRole", json!({"role": gone})).await;
     for op in ["permissions.getRole", "permissions.deleteRole"] {
         for role in [
@@ -354,14 +302,7 @@ async fn get_and_delete_unknown_deleted_or_foreign_role_is_404() {
             foreign.as_str(),
             "their.role",
         ] {
-            expect(
-                &s,
-                op,
-                json!({"role": role}),
-                404,
-                "unkey/data/role_not_found",
-            )
-            .await;
+            not_found(&s, op, json!({"role": role}), ROLE_NOT_FOUND).await;
         }
     }
     s.stop().await;
@@ -387,10 +328,7 @@ async fn list_permissions_and_roles_schema_violations_are_400() {
             (json!({"search": null}), "body.search"),
         ] {
             let e = invalid(&s, op, body, location).await;
-            assert!(
-                e["detail"].as_str().unwrap().contains("validate schema"),
-                "{e}"
-            );
+            common::assert_detail_has(&e, "validate schema");
         }
         check_auth_cases(&s, op, &json!({})).await;
         let (status, v) = s.call(op, json!({"limit": 100, "search": "x"})).await;

@@ -9,11 +9,7 @@ use common::{assert_problem, raw_http, start, start_with, Options, TestServer};
 use serde_json::{json, Value};
 
 async fn faulty() -> TestServer {
-    start_with(Options {
-        faults: true,
-        ..Default::default()
-    })
-    .await
+    start_with(Options::with_faults()).await
 }
 
 async fn post_with_fault(
@@ -35,6 +31,20 @@ async fn post_with_fault(
     req.send().await
 }
 
+/// `apis.createApi` named `name` under the fault `spec`; an answer must arrive.
+async fn create_api_under(s: &TestServer, name: &str, spec: &str) -> reqwest::Response {
+    let body = json!({ "name": name });
+    let resp = post_with_fault(s, "apis.createApi", body, spec, None).await;
+    resp.expect("an answer arrives")
+}
+
+/// `keys.createKey` on `api` under the fault `spec`; an answer must arrive.
+async fn create_key_under(s: &TestServer, api: &str, spec: &str) -> reqwest::Response {
+    let body = json!({ "apiId": api });
+    let resp = post_with_fault(s, "keys.createKey", body, spec, None).await;
+    resp.expect("an answer arrives")
+}
+
 async fn key_count(s: &TestServer, api_id: &str) -> usize {
     let data = s.ok("apis.listKeys", json!({"apiId": api_id})).await;
     data.as_array().expect("listKeys data is an array").len()
@@ -51,9 +61,7 @@ async fn inert_when_not_enabled() {
         "fail-first=5;status=500",
         "nonsense",
     ] {
-        let resp = post_with_fault(&s, "keys.createKey", json!({"apiId": api}), fault, None)
-            .await
-            .expect("no connection drop");
+        let resp = create_key_under(&s, &api, fault).await;
         assert_eq!(
             resp.status(),
             200,
@@ -69,15 +77,7 @@ async fn status_faults_answer_without_running_the_operation() {
     let s = faulty().await;
     let api = s.create_api("status").await;
     for status in [503u16, 500, 502, 504] {
-        let resp = post_with_fault(
-            &s,
-            "keys.createKey",
-            json!({"apiId": api}),
-            &format!("status={status}"),
-            None,
-        )
-        .await
-        .unwrap();
+        let resp = create_key_under(&s, &api, &format!("status={status}")).await;
         assert_eq!(resp.status().as_u16(), status);
         assert_eq!(resp.headers()["content-type"], "application/json");
         let rid = resp.headers()["x-request-id"].to_str().unwrap().to_string();
@@ -100,28 +100,12 @@ async fn status_faults_answer_without_running_the_operation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_fault_carries_retry_after() {
     let s = faulty().await;
-    let resp = post_with_fault(
-        &s,
-        "apis.createApi",
-        json!({"name": "api-x"}),
-        "status=429;retry-after=1",
-        None,
-    )
-    .await
-    .unwrap();
+    let resp = create_api_under(&s, "api-x", "status=429;retry-after=1").await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
     assert_problem(&resp.json().await.unwrap(), 429);
 
-    let resp = post_with_fault(
-        &s,
-        "apis.createApi",
-        json!({"name": "api-x"}),
-        "status=429;retry-after-ms=250",
-        None,
-    )
-    .await
-    .unwrap();
+    let resp = create_api_under(&s, "api-x", "status=429;retry-after-ms=250").await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after-ms"], "250");
     s.stop().await;
@@ -131,15 +115,7 @@ async fn rate_limit_fault_carries_retry_after() {
 async fn delay_then_handle_normally() {
     let s = faulty().await;
     let started = Instant::now();
-    let resp = post_with_fault(
-        &s,
-        "apis.createApi",
-        json!({"name": "slow"}),
-        "delay-ms=300",
-        None,
-    )
-    .await
-    .unwrap();
+    let resp = create_api_under(&s, "slow", "delay-ms=300").await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
@@ -178,15 +154,7 @@ async fn drop_closes_the_connection_without_a_response() {
 async fn after_dispatch_status_loses_the_answer_but_keeps_the_write() {
     let s = faulty().await;
     let api = s.create_api("lost").await;
-    let resp = post_with_fault(
-        &s,
-        "keys.createKey",
-        json!({"apiId": api}),
-        "after-dispatch-status=503",
-        None,
-    )
-    .await
-    .unwrap();
+    let resp = create_key_under(&s, &api, "after-dispatch-status=503").await;
     assert_eq!(resp.status(), 503);
     let v: Value = resp.json().await.unwrap();
     assert_problem(&v, 503);
@@ -227,37 +195,17 @@ async fn fail_first_without_idempotency_key_counts_per_header_value() {
     let s = faulty().await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let resp = post_with_fault(
-            &s,
-            "apis.createApi",
-            json!({"name": "api-n"}),
-            "fail-first=1;status=500",
-            None,
-        )
-        .await
-        .unwrap();
+        let resp = create_api_under(&s, "api-n", "fail-first=1;status=500").await;
         statuses.push(resp.status().as_u16());
     }
     assert_eq!(statuses, vec![500, 200, 200]);
     // fail-first with drop: first attempt dropped, second answered.
-    let first = post_with_fault(
-        &s,
-        "apis.createApi",
-        json!({"name": "api-d"}),
-        "fail-first=1;drop",
-        None,
-    )
-    .await;
-    assert!(first.is_err());
-    let second = post_with_fault(
-        &s,
-        "apis.createApi",
-        json!({"name": "api-d"}),
-        "fail-first=1;drop",
-        None,
-    )
-    .await;
-    assert_eq!(second.unwrap().status(), 200);
+    let drop_first = || {
+        let body = json!({"name": "api-d"});
+        post_with_fault(&s, "apis.createApi", body, "fail-first=1;drop", None)
+    };
+    assert!(drop_first().await.is_err());
+    assert_eq!(drop_first().await.unwrap().status(), 200);
     s.stop().await;
 }
 
@@ -265,9 +213,7 @@ async fn fail_first_without_idempotency_key_counts_per_header_value() {
 async fn bad_fault_spec_is_a_400_naming_the_header() {
     let s = faulty().await;
     for spec in ["explode", "status=200", "delay-ms=abc", "drop=yes"] {
-        let resp = post_with_fault(&s, "apis.createApi", json!({"name": "api-x"}), spec, None)
-            .await
-            .unwrap();
+        let resp = create_api_under(&s, "api-x", spec).await;
         assert_eq!(resp.status(), 400, "{spec}");
         let v: Value = resp.json().await.unwrap();
         assert_problem(&v, 400);

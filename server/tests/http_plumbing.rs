@@ -22,15 +22,7 @@ async fn liveness_and_request_ids() {
     assert_eq!(body["data"]["message"], "OK");
 
     // Every request gets its own id.
-    let again: Value = s
-        .client
-        .get(s.url("/v2/liveness"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = common::json_of(s.client.get(s.url("/v2/liveness"))).await;
     assert_ne!(again["meta"]["requestId"], body["meta"]["requestId"]);
     s.stop().await;
 }
@@ -39,13 +31,8 @@ async fn liveness_and_request_ids() {
 async fn success_envelope_and_header_id_match() {
     let s = start().await;
     let resp = s
-        .client
-        .post(s.url("/v2/apis.createApi"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({"name": "plumbing"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v2/apis.createApi", &json!({"name": "plumbing"}))
+        .await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]
         .to_str()
@@ -71,13 +58,7 @@ async fn auth_header_missing_malformed_unknown() {
     assert_eq!(resp.headers()["content-type"], "application/json");
     let v: Value = resp.json().await.unwrap();
     assert_problem(&v, 400);
-    assert!(
-        v["error"]["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/application/invalid_input"),
-        "{v}"
-    );
+    common::assert_type_ends(&v["error"], "/application/invalid_input");
     assert_eq!(v["error"]["errors"][0]["location"], "header.Authorization");
 
     // Malformed: wrong scheme, empty token, extra words → 400 authentication/malformed.
@@ -121,14 +102,7 @@ async fn auth_header_missing_malformed_unknown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_and_wrong_methods_are_problems() {
     let s = start().await;
-    let resp = s
-        .client
-        .post(s.url("/v2/keys.nope"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.post_json("/v2/keys.nope", &json!({})).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.headers()["content-type"], "application/json");
     let v: Value = resp.json().await.unwrap();
@@ -159,6 +133,8 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
     assert_problem(&resp.json().await.unwrap(), 405);
     s.stop().await;
 }
+
+const JSON: &str = "application/json";
 
 async fn raw_post(
     s: &common::TestServer,
@@ -197,13 +173,7 @@ async fn malformed_json_is_a_400_naming_the_problem() {
         b"null",
     ];
     for body in cases {
-        let (status, v) = raw_post(
-            &s,
-            "apis.createApi",
-            Some("application/json"),
-            body.to_vec(),
-        )
-        .await;
+        let (status, v) = raw_post(&s, "apis.createApi", Some(JSON), body.to_vec()).await;
         assert_eq!(status, 400, "body {:?}: {v}", String::from_utf8_lossy(body));
         assert_problem(&v, 400);
         assert!(
@@ -213,24 +183,11 @@ async fn malformed_json_is_a_400_naming_the_problem() {
     }
     // Deeply nested JSON must not overflow the stack.
     let deep = "[".repeat(100_000) + &"]".repeat(100_000);
-    let (status, v) = raw_post(
-        &s,
-        "keys.verifyKey",
-        Some("application/json"),
-        deep.into_bytes(),
-    )
-    .await;
+    let (status, v) = raw_post(&s, "keys.verifyKey", Some(JSON), deep.into_bytes()).await;
     assert_eq!(status, 400, "{v}");
     // The server is still up.
-    assert_eq!(
-        s.client
-            .get(s.url("/v2/liveness"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let liveness = s.client.get(s.url("/v2/liveness")).send().await.unwrap();
+    assert_eq!(liveness.status(), 200);
     s.stop().await;
 }
 
@@ -266,20 +223,10 @@ async fn wrong_content_type_is_a_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_413() {
-    let s = start_with(Options {
-        body_limit: Some(64 * 1024),
-        ..Default::default()
-    })
-    .await;
+    let s = start_with(Options::with_body_limit(64 * 1024)).await;
     // Declared by Content-Length.
     let big = format!("{{\"name\":\"{}\"}}", "a".repeat(100 * 1024));
-    let (status, v) = raw_post(
-        &s,
-        "apis.createApi",
-        Some("application/json"),
-        big.into_bytes(),
-    )
-    .await;
+    let (status, v) = raw_post(&s, "apis.createApi", Some(JSON), big.into_bytes()).await;
     assert_eq!(status, 413, "{v}");
     assert_problem(&v, 413);
     assert!(v["error"]["type"]
@@ -306,13 +253,7 @@ async fn oversized_bodies_are_413() {
 
     // Just under the limit is fine.
     let ok = format!("{{\"name\":\"fits\",\"x\":\"{}\"}}", " ".repeat(1000));
-    let (status, _) = raw_post(
-        &s,
-        "apis.createApi",
-        Some("application/json"),
-        ok.into_bytes(),
-    )
-    .await;
+    let (status, _) = raw_post(&s, "apis.createApi", Some(JSON), ok.into_bytes()).await;
     assert_ne!(status, 413);
     s.stop().await;
 }
@@ -385,11 +326,7 @@ async fn openapi_document_lists_exactly_the_served_operations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_root_key_is_used() {
     let seed = "ks_root_seeded_for_tests_0123456789";
-    let s = start_with(Options {
-        seed_root_key: Some(seed.into()),
-        ..Default::default()
-    })
-    .await;
+    let s = start_with(Options::with_root_key(seed)).await;
     assert_eq!(s.root_key, seed);
     let (status, v) = s
         .call_as(seed, "apis.createApi", json!({"name": "seeded"}))
@@ -400,11 +337,7 @@ async fn seeded_root_key_is_used() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let s = start_with(Options {
-        faults: true,
-        ..Default::default()
-    })
-    .await;
+    let s = start_with(Options::with_faults()).await;
     let client = s.client.clone();
     let url = s.url("/v2/liveness");
     // A request that takes 300 ms is in flight when shutdown starts.

@@ -15,34 +15,21 @@ async fn access_logs_carry_the_request_but_no_secret() {
         .create_key(json!({"apiId": api, "meta": {"secretish": "body-marker-123"}}))
         .await;
     let resp = s
-        .client
-        .post(s.url("/v2/keys.verifyKey"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({"key": key}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/v2/keys.verifyKey", &json!({"key": key}))
+        .await;
     let rid = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(resp.status(), 200);
     // An error path and an unknown root key too.
+    let wrong_root = "ks_root_wrong_but_secret_987654321";
     let (status, _) = s
-        .call_as(
-            "ks_root_wrong_but_secret_987654321",
-            "keys.getKey",
-            json!({"keyId": "key_x"}),
-        )
+        .call_as(wrong_root, "keys.getKey", json!({"keyId": "key_x"}))
         .await;
     assert_eq!(status, 401);
     let root = s.root_key.clone();
     s.stop().await;
 
     let text = capture.text();
-    for secret in [
-        root.as_str(),
-        key.as_str(),
-        "ks_root_wrong_but_secret_987654321",
-        "body-marker-123",
-    ] {
+    for secret in [root.as_str(), key.as_str(), wrong_root, "body-marker-123"] {
         assert!(!text.contains(secret), "a secret or body reached the logs");
     }
     assert!(

@@ -4,15 +4,8 @@
 
 mod common;
 
+use common::names;
 use serde_json::{json, Value};
-
-fn names(list: &Value, field: &str) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v[field].as_str().unwrap().to_string())
-        .collect()
-}
 
 fn limit_of<'a>(identity: &'a Value, name: &str) -> &'a Value {
     identity["ratelimits"]
@@ -173,7 +166,7 @@ async fn update_identity_errors_are_unkeys() {
             400,
         )
         .await;
-    assert!(e["detail"].as_str().unwrap().contains("api_calls"), "{e}");
+    common::assert_detail_has(&e, "api_calls");
     // Nothing was changed by the refused requests.
     let got = s
         .ok("identities.getIdentity", json!({"identity": "someone"}))
@@ -234,22 +227,18 @@ async fn set_role_permissions_replaces_creates_and_clears() {
         .await;
     }
     let role_id = s
-        .ok(
+        .created_id(
             "permissions.createRole",
             json!({"name": "editor", "permissions": ["docs.read", "docs.write"]}),
+            "roleId",
         )
-        .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let api = s.create_api("roles").await;
     let (_, key) = s
         .create_key(json!({"apiId": api, "roles": ["editor"]}))
         .await;
-    let v = s
-        .verify(json!({"key": key, "permissions": "docs.write"}))
+    s.verify_code(json!({"key": key, "permissions": "docs.write"}), "VALID")
         .await;
-    assert_eq!(v["code"], "VALID", "{v}");
 
     // Replace: docs.write goes, docs.admin is created, docs.read stays.
     let set = s
@@ -273,14 +262,13 @@ async fn set_role_permissions_replaces_creates_and_clears() {
     )
     .await;
     // The key's verification follows the role at once.
-    let v = s
-        .verify(json!({"key": key, "permissions": "docs.write"}))
+    s.verify_code(
+        json!({"key": key, "permissions": "docs.write"}),
+        "INSUFFICIENT_PERMISSIONS",
+    )
+    .await;
+    s.verify_code(json!({"key": key, "permissions": "docs.admin"}), "VALID")
         .await;
-    assert_eq!(v["code"], "INSUFFICIENT_PERMISSIONS", "{v}");
-    let v = s
-        .verify(json!({"key": key, "permissions": "docs.admin"}))
-        .await;
-    assert_eq!(v["code"], "VALID", "{v}");
 
     // Case-insensitive, deduplicated, sorted (Unkey's own example), and a repeat is a no-op.
     let body = json!({"roleId": role_id,
@@ -318,8 +306,7 @@ async fn set_role_permissions_replaces_creates_and_clears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_role_permissions_errors_are_unkeys() {
     let s = common::start().await;
-    s.ok("permissions.createRole", json!({"name": "viewer"}))
-        .await;
+    s.create_role("viewer").await;
     // A role is named by its id: a name, an unknown id, another workspace's role are 404.
     for role_id in ["viewer", "role_doesnotexist"] {
         let e = s
@@ -329,26 +316,10 @@ async fn set_role_permissions_errors_are_unkeys() {
                 404,
             )
             .await;
-        assert!(
-            e["type"]
-                .as_str()
-                .unwrap()
-                .ends_with("unkey/data/role_not_found"),
-            "{e}"
-        );
+        common::assert_type_ends(&e, "unkey/data/role_not_found");
     }
     let (_, other_root) = s.second_workspace("other").await;
-    let other_role = s
-        .call_as(
-            &other_root,
-            "permissions.createRole",
-            json!({"name": "theirs"}),
-        )
-        .await
-        .1["data"]["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other_role = s.create_role_as(&other_root, "theirs").await;
     s.fails(
         "permissions.setRolePermissions",
         json!({"roleId": other_role, "permissions": []}),

@@ -42,11 +42,7 @@ async fn every_operation_once() {
     let got = op!("permissions.getPermission", json!({"permission": perm_id}));
     assert_eq!(got["slug"], "docs.read");
     let list = op!("permissions.listPermissions", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|p| p["slug"] == "docs.read"));
+    assert!(common::has_item(&list, "slug", "docs.read"), "{list}");
 
     let role = op!(
         "permissions.createRole",
@@ -61,11 +57,7 @@ async fn every_operation_once() {
     );
     assert_eq!(perms[0]["slug"], "docs.read");
     let list = op!("permissions.listRoles", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["name"] == "reader"));
+    assert!(common::has_item(&list, "name", "reader"), "{list}");
 
     let ident = op!(
         "identities.createIdentity",
@@ -80,11 +72,7 @@ async fn every_operation_once() {
     );
     assert_eq!(got["meta"]["plan"], "team");
     let list = op!("identities.listIdentities", json!({}));
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|i| i["externalId"] == "user_1"));
+    assert!(common::has_item(&list, "externalId", "user_1"), "{list}");
 
     let created = op!(
         "keys.createKey",
@@ -127,12 +115,7 @@ async fn every_operation_once() {
         "keys.addPermissions",
         json!({"keyId": key_id, "permissions": ["docs.delete"]})
     );
-    let slugs: BTreeSet<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs: BTreeSet<String> = common::names(&perms, "slug").into_iter().collect();
     assert!(
         slugs.contains("docs.delete") && slugs.contains("docs.write"),
         "{perms}"
@@ -146,12 +129,7 @@ async fn every_operation_once() {
         "keys.setPermissions",
         json!({"keyId": key_id, "permissions": ["docs.admin"]})
     );
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = common::names(&perms, "slug");
     assert_eq!(slugs, vec!["docs.admin"]);
 
     s.ok("permissions.createRole", json!({"name": "writer"}))
@@ -377,16 +355,13 @@ async fn credits_are_exact_under_concurrent_http_verifiers() {
         tasks.push(tokio::spawn(async move {
             let mut codes = Vec::new();
             for _ in 0..PER_WORKER {
-                let v: Value = client
-                    .post(&url)
-                    .bearer_auth(&root)
-                    .json(&json!({"key": key}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let v: Value = common::json_of(
+                    client
+                        .post(&url)
+                        .bearer_auth(&root)
+                        .json(&json!({"key": key})),
+                )
+                .await;
                 codes.push(v["data"]["code"].as_str().unwrap().to_string());
             }
             codes
@@ -466,12 +441,7 @@ async fn soft_and_permanent_delete() {
             json!({"migrationId": "m_del", "apiId": api, "keys": [{"hash": hs}, {"hash": hp}]}),
         )
         .await;
-    let ids: Vec<String> = m["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["keyId"].as_str().unwrap().to_string())
-        .collect();
+    let ids = common::names(&m["migrated"], "keyId");
     assert_eq!(ids.len(), 2, "{m}");
     s.ok("keys.deleteKey", json!({"keyId": ids[0]})).await;
     s.ok(
@@ -494,12 +464,7 @@ async fn soft_and_permanent_delete() {
         )
         .await;
     let failed = again["failed"].to_string();
-    let migrated: Vec<&str> = again["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["hash"].as_str().unwrap())
-        .collect();
+    let migrated = common::names(&again["migrated"], "hash");
     assert!(
         failed.contains(&hs),
         "soft-deleted hash must still be taken: {again}"
@@ -582,11 +547,8 @@ async fn migrate_keys_partial_success_and_variants() {
              "keys": hashes.iter().map(|h| json!({"hash": h})).collect::<Vec<_>>()}),
         )
         .await;
-    let migrated: BTreeSet<&str> = second["migrated"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["hash"].as_str().unwrap())
+    let migrated: BTreeSet<String> = common::names(&second["migrated"], "hash")
+        .into_iter()
         .collect();
     let failed: BTreeSet<String> = second["failed"]
         .as_array()
@@ -598,7 +560,7 @@ async fn migrate_keys_partial_success_and_variants() {
                 .unwrap_or_else(|| f["hash"].as_str().unwrap().to_string())
         })
         .collect();
-    assert_eq!(migrated, hashes[2..].iter().map(String::as_str).collect());
+    assert_eq!(migrated, hashes[2..].iter().cloned().collect());
     assert_eq!(failed, hashes[..2].iter().cloned().collect());
 
     // Every migrated key verifies by its plaintext, with its settings.
@@ -726,53 +688,28 @@ async fn error_bodies_have_the_documented_shape() {
     let api = s.create_api("errors").await;
 
     // 401: unknown root key.
+    let unknown_root = "ks_root_not_a_real_root_key_00000";
     let (status, v) = s
-        .call_as(
-            "ks_root_not_a_real_root_key_00000",
-            "keys.getKey",
-            json!({"keyId": "key_123"}),
-        )
+        .call_as(unknown_root, "keys.getKey", json!({"keyId": "key_123"}))
         .await;
     assert_eq!(status, 401);
     assert_problem(&v, 401);
     assert_eq!(v["error"]["title"], "Unauthorized");
 
     // 404: unknown key, api, role.
-    let e = s
-        .fails("keys.getKey", json!({"keyId": "key_doesnotexist"}), 404)
-        .await;
-    assert_eq!(e["title"], "Not Found");
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/key_not_found"),
-        "{e}"
-    );
-    let e = s
-        .fails("apis.getApi", json!({"apiId": "api_doesnotexist"}), 404)
-        .await;
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/api_not_found"),
-        "{e}"
-    );
-    let e = s
-        .fails(
+    for (op, body, kind) in [
+        ("keys.getKey", json!({"keyId": "key_doesnotexist"}), "key"),
+        ("apis.getApi", json!({"apiId": "api_doesnotexist"}), "api"),
+        (
             "keys.createKey",
             json!({"apiId": api, "roles": ["no_such_role"]}),
-            404,
-        )
-        .await;
-    assert!(
-        e["type"]
-            .as_str()
-            .unwrap()
-            .ends_with("/unkey/data/role_not_found"),
-        "{e}"
-    );
+            "role",
+        ),
+    ] {
+        let e = s.fails(op, body, 404).await;
+        assert_eq!(e["title"], "Not Found");
+        common::assert_type_ends(&e, &format!("/unkey/data/{kind}_not_found"));
+    }
 
     // 409: duplicates.
     s.ok(
@@ -788,15 +725,8 @@ async fn error_bodies_have_the_documented_shape() {
         )
         .await;
     assert_eq!(e["title"], "Conflicting Resource"); // Unkey's title for 409
-    assert!(
-        e["type"].as_str().unwrap().ends_with("_already_exists"),
-        "{e}"
-    );
-    s.ok(
-        "identities.createIdentity",
-        json!({"externalId": "dup_ext"}),
-    )
-    .await;
+    common::assert_type_ends(&e, "_already_exists");
+    s.create_identity("dup_ext").await;
     s.fails(
         "identities.createIdentity",
         json!({"externalId": "dup_ext"}),

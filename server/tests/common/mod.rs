@@ -28,6 +28,35 @@ pub struct Options {
     pub seed_root_key: Option<String>,
 }
 
+impl Options {
+    /// The test-only fault switch on (`X-Keyshift-Fault`).
+    pub fn with_faults() -> Options {
+        let faults = true;
+        Options {
+            faults,
+            ..Default::default()
+        }
+    }
+
+    /// A body limit of `limit` bytes.
+    pub fn with_body_limit(limit: usize) -> Options {
+        let body_limit = Some(limit);
+        Options {
+            body_limit,
+            ..Default::default()
+        }
+    }
+
+    /// The root key the server seeds its database with.
+    pub fn with_root_key(key: &str) -> Options {
+        let seed_root_key = Some(key.to_string());
+        Options {
+            seed_root_key,
+            ..Default::default()
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -93,6 +122,16 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// POST `body` as JSON to `path` with the server's root key; the raw response.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        let request = self.client.post(self.url(path)).bearer_auth(&self.root_key);
+        request
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the server")
+    }
+
     /// POST /v2/{op} with the server's root key; returns (status, body).
     pub async fn call(&self, op: &str, body: Value) -> (u16, Value) {
         self.call_as(&self.root_key.clone(), op, body).await
@@ -116,7 +155,12 @@ impl TestServer {
 
     /// POST and expect 200; returns `data` after checking the success envelope.
     pub async fn ok(&self, op: &str, body: Value) -> Value {
-        let (status, value) = self.call(op, body).await;
+        self.ok_as(&self.root_key.clone(), op, body).await
+    }
+
+    /// [`TestServer::ok`] with another root key (another workspace's, a restricted one).
+    pub async fn ok_as(&self, root_key: &str, op: &str, body: Value) -> Value {
+        let (status, value) = self.call_as(root_key, op, body).await;
         assert_eq!(status, 200, "{op} answered {status}: {value}");
         assert_success_envelope(&value);
         value["data"].clone()
@@ -133,12 +177,7 @@ impl TestServer {
     /// `op` with `body` fails with a 400 naming a location that starts with `location`.
     pub async fn fails_at(&self, op: &str, body: Value, location: &str) -> Value {
         let e = self.fails(op, body.clone(), 400).await;
-        let locations: Vec<&str> = e["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x["location"].as_str().unwrap())
-            .collect();
+        let locations = names(&e["errors"], "location");
         assert!(
             locations.iter().any(|l| l.starts_with(location)),
             "{body}: {locations:?} {e}"
@@ -146,14 +185,66 @@ impl TestServer {
         e
     }
 
+    /// POST and expect 200; returns the string `data[field]` (the id a create answers).
+    pub async fn created_id(&self, op: &str, body: Value, field: &str) -> String {
+        self.created_id_as(&self.root_key.clone(), op, body, field)
+            .await
+    }
+
+    /// [`TestServer::created_id`] with another root key.
+    pub async fn created_id_as(&self, root: &str, op: &str, body: Value, field: &str) -> String {
+        let data = self.ok_as(root, op, body).await;
+        data[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{op}: no {field}: {data}"))
+            .to_string()
+    }
+
+    /// A role with no permissions; returns its id.
+    pub async fn create_role(&self, name: &str) -> String {
+        self.create_role_as(&self.root_key.clone(), name).await
+    }
+
+    /// [`TestServer::create_role`] with another root key.
+    pub async fn create_role_as(&self, root: &str, name: &str) -> String {
+        let body = json!({ "name": name });
+        self.created_id_as(root, "permissions.createRole", body, "roleId")
+            .await
+    }
+
+    /// An identity with `externalId` only; returns its id.
+    pub async fn create_identity(&self, external_id: &str) -> String {
+        self.create_identity_as(&self.root_key.clone(), external_id)
+            .await
+    }
+
+    /// [`TestServer::create_identity`] with another root key.
+    pub async fn create_identity_as(&self, root: &str, external_id: &str) -> String {
+        let body = json!({ "externalId": external_id });
+        self.created_id_as(root, "identities.createIdentity", body, "identityId")
+            .await
+    }
+
     pub async fn create_api(&self, name: &str) -> String {
         let data = self.ok("apis.createApi", json!({"name": name})).await;
         data["apiId"].as_str().expect("apiId").to_string()
     }
 
+    /// [`TestServer::create_api`] with another root key.
+    pub async fn create_api_as(&self, root: &str, name: &str) -> String {
+        let body = json!({ "name": name });
+        self.created_id_as(root, "apis.createApi", body, "apiId")
+            .await
+    }
+
     /// Create a key; returns (keyId, key).
     pub async fn create_key(&self, body: Value) -> (String, String) {
-        let data = self.ok("keys.createKey", body).await;
+        self.create_key_as(&self.root_key.clone(), body).await
+    }
+
+    /// [`TestServer::create_key`] with another root key.
+    pub async fn create_key_as(&self, root: &str, body: Value) -> (String, String) {
+        let data = self.ok_as(root, "keys.createKey", body).await;
         (
             data["keyId"].as_str().expect("keyId").to_string(),
             data["key"].as_str().expect("key").to_string(),
@@ -162,6 +253,13 @@ impl TestServer {
 
     pub async fn verify(&self, body: Value) -> Value {
         self.ok("keys.verifyKey", body).await
+    }
+
+    /// Verify and assert the answer's `code`; returns `data`.
+    pub async fn verify_code(&self, body: Value, code: &str) -> Value {
+        let v = self.verify(body).await;
+        assert_eq!(v["code"], code, "{v}");
+        v
     }
 
     /// A second workspace with its own root key: (workspace id, root key).
@@ -203,6 +301,36 @@ impl Drop for TestServer {
             let _ = tx.send(());
         }
     }
+}
+
+/// The string `field` of every item of the array `list` (`slug`s, `hash`es, `location`s).
+pub fn names(list: &Value, field: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|v| v[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Whether an item of the array `list` has `field` equal to `value`.
+pub fn has_item(list: &Value, field: &str, value: &str) -> bool {
+    let items = list.as_array();
+    let items = items.unwrap_or_else(|| panic!("not an array: {list}"));
+    items.iter().any(|v| v[field] == value)
+}
+
+/// `error.type` of a problem ends with `suffix` (`/unkey/data/api_not_found`).
+pub fn assert_type_ends(e: &Value, suffix: &str) {
+    let kind = e["type"].as_str().unwrap_or_else(|| panic!("type: {e}"));
+    assert!(kind.ends_with(suffix), "{e}");
+}
+
+/// `error.detail` of a problem contains `text`.
+pub fn assert_detail_has(e: &Value, text: &str) {
+    let detail = e["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("detail: {e}"));
+    assert!(detail.contains(text), "{e}");
 }
 
 pub fn assert_request_id(value: &Value) {
@@ -262,6 +390,11 @@ pub fn assert_problem(value: &Value, status: u16) {
         "not a wire::ErrorEnvelope: {value}: {:?}",
         parsed.err()
     );
+}
+
+/// Send a request built on [`TestServer::client`] and parse its JSON answer.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// Send raw bytes on a fresh connection and read until the server closes it.

@@ -14,6 +14,14 @@ pub const MALFORMED: &str = "unkey/authentication/malformed";
 pub const KEY_NOT_FOUND_AUTH: &str = "unkey/authentication/key_not_found";
 pub const PRECONDITION_FAILED: &str = "unkey/application/precondition_failed";
 pub const QUERY_SYNTAX: &str = "user/bad_request/permissions_query_syntax_error";
+pub const API_NOT_FOUND: &str = "unkey/data/api_not_found";
+pub const IDENTITY_ALREADY_EXISTS: &str = "unkey/data/identity_already_exists";
+pub const IDENTITY_NOT_FOUND: &str = "unkey/data/identity_not_found";
+pub const KEY_NOT_FOUND: &str = "unkey/data/key_not_found";
+pub const PERMISSION_ALREADY_EXISTS: &str = "unkey/data/permission_already_exists";
+pub const PERMISSION_NOT_FOUND: &str = "unkey/data/permission_not_found";
+pub const ROLE_ALREADY_EXISTS: &str = "unkey/data/role_already_exists";
+pub const ROLE_NOT_FOUND: &str = "unkey/data/role_not_found";
 
 /// The `title` Unkey's error middleware gives each status.
 pub fn title(status: u16) -> &'static str {
@@ -41,6 +49,16 @@ pub fn check(op: &str, got: u16, v: &Value, status: u16, kind: &str) -> Value {
 pub async fn expect(s: &TestServer, op: &str, body: Value, status: u16, kind: &str) -> Value {
     let (got, v) = s.call(op, body).await;
     check(op, got, &v, status, kind)
+}
+
+/// `op` with `body` is Unkey's 404 of `kind` ([`KEY_NOT_FOUND`], [`API_NOT_FOUND`], …).
+pub async fn not_found(s: &TestServer, op: &str, body: Value, kind: &str) -> Value {
+    expect(s, op, body, 404, kind).await
+}
+
+/// `op` with `body` is Unkey's 409 of `kind` ([`ROLE_ALREADY_EXISTS`], …).
+pub async fn conflict(s: &TestServer, op: &str, body: Value, kind: &str) -> Value {
+    expect(s, op, body, 409, kind).await
 }
 
 /// A request that violates Unkey's request schema: 400 `invalid_input` whose detail says so (as
@@ -89,6 +107,20 @@ pub async fn post_raw(
     let text = resp.text().await.unwrap();
     let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{op}: not JSON ({e}): {text}"));
     (status, v)
+}
+
+/// POST raw bytes (or no body) with the server's root key and JSON content type ([`auth`]).
+pub async fn post_as_root(s: &TestServer, op: &str, body: Option<&[u8]>) -> (u16, Value) {
+    let headers = auth(s);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    post_raw(s, op, &headers, body).await
+}
+
+/// A body that is no JSON object (or none at all), sent with the root key: 400 `invalid_input`;
+/// returns `error`.
+pub async fn bad_body(s: &TestServer, op: &str, body: Option<&[u8]>) -> Value {
+    let (got, v) = post_as_root(s, op, body).await;
+    check(op, got, &v, 400, INVALID_INPUT)
 }
 
 /// `Authorization: Bearer <the server's root key>` and JSON content type.
