@@ -143,6 +143,18 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(()); // lenient: the body must still be JSON
     };
+    if headers
+        .get_all(header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.Content-Type",
+            "the request carries several Content-Type headers; send one: application/json",
+        ));
+    }
     let ok = value
         .to_str()
         .ok()

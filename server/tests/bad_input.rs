@@ -44,6 +44,8 @@ struct Case {
     status: u16,
     /// The `errors[].location` the answer must name (exactly).
     location: Option<String>,
+    /// The answer is our problem JSON (false: HTTP framing refused by hyper, an empty 4xx).
+    problem: bool,
 }
 
 fn case(name: &str, op: &'static str, body: impl Into<Vec<u8>>, status: u16, loc: &str) -> Case {
@@ -58,6 +60,43 @@ fn case(name: &str, op: &'static str, body: impl Into<Vec<u8>>, status: u16, loc
         },
         status,
         location: (!loc.is_empty()).then(|| loc.to_string()),
+        problem: true,
+    }
+}
+
+/// A raw HTTP/1.1 request to `op` with the root key, JSON content type, `extra` header lines
+/// (each ending in CRLF) and `body` as is.
+fn raw_case(
+    name: &str,
+    s: &TestServer,
+    op: &'static str,
+    extra: &str,
+    body: &[u8],
+    status: u16,
+    loc: &str,
+) -> Case {
+    let mut req = format!(
+        "POST /v2/{op} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nConnection: close\r\n{extra}\r\n",
+        s.root_key
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    Case {
+        name: name.to_string(),
+        op,
+        send: Send::Raw(req),
+        status,
+        location: (!loc.is_empty()).then(|| loc.to_string()),
+        problem: true,
+    }
+}
+
+/// `c` is refused by hyper's HTTP framing: an empty 4xx, not our problem JSON.
+fn framing(c: Case) -> Case {
+    Case {
+        problem: false,
+        ..c
     }
 }
 
@@ -266,7 +305,7 @@ fn check(c: &Case, status: u16, bytes: &[u8]) -> Result<(), String> {
     if status != c.status || !(400..500).contains(&status) {
         return Err(format!("answered {status}, expected {}: {text}", c.status));
     }
-    if matches!(&c.send, Send::Http { method, .. } if method == Method::HEAD) {
+    if !c.problem || matches!(&c.send, Send::Http { method, .. } if method == Method::HEAD) {
         return Ok(()); // no body
     }
     let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e}): {text}"))?;
@@ -326,6 +365,7 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
             )),
             status: 413,
             location: None,
+            problem: true,
         },
         Case {
             name: "migrateKeys > 10 MiB chunked, no Content-Length".into(),
@@ -343,6 +383,7 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
             )),
             status: 413,
             location: None,
+            problem: true,
         },
         Case {
             name: "verifyKey whitespace past 10 MiB chunked".into(),
@@ -358,6 +399,7 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
             )),
             status: 413,
             location: None,
+            problem: true,
         },
         // --- deep nesting (10,000 levels)
         case(
@@ -936,6 +978,95 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
         None,
     ));
 
+    // --- HTTP framing: lying, repeated or broken lengths, odd methods and headers
+    let good = json!({"key": key}).to_string();
+    let sized = |n: usize| format!("Content-Length: {n}\r\n");
+    cases.extend([
+        framing(raw_case(
+            "Content-Length past u64",
+            &s,
+            "keys.verifyKey",
+            "Content-Length: 99999999999999999999999\r\n",
+            good.as_bytes(),
+            400,
+            "",
+        )),
+        framing(raw_case(
+            "two different Content-Length",
+            &s,
+            "keys.verifyKey",
+            &format!("{}Content-Length: 3\r\n", sized(good.len())),
+            good.as_bytes(),
+            400,
+            "",
+        )),
+        raw_case(
+            "Content-Length 11 MiB, 2 bytes sent",
+            &s,
+            "keys.createKey",
+            &sized(11 * MIB),
+            b"{}",
+            413,
+            "",
+        ),
+        raw_case(
+            "bad chunk size",
+            &s,
+            "keys.verifyKey",
+            "Transfer-Encoding: chunked\r\n",
+            b"zz\r\n{}\r\n0\r\n\r\n",
+            400,
+            "body",
+        ),
+        framing(raw_case(
+            "NUL in a header value",
+            &s,
+            "keys.verifyKey",
+            &format!("X-A: a\0b\r\n{}", sized(good.len())),
+            good.as_bytes(),
+            400,
+            "",
+        )),
+        raw_case(
+            "two Content-Type headers",
+            &s,
+            "keys.createKey",
+            &format!(
+                "Content-Type: text/plain\r\n{}",
+                sized(good_create.to_string().len())
+            ),
+            good_create.to_string().as_bytes(),
+            400,
+            "header.Content-Type",
+        ),
+        raw_case(
+            "two Authorization headers (raw)",
+            &s,
+            "keys.createKey",
+            &format!(
+                "Authorization: Bearer {}\r\n{}",
+                s.root_key,
+                sized(good_create.to_string().len())
+            ),
+            good_create.to_string().as_bytes(),
+            400,
+            "header.Authorization",
+        ),
+    ]);
+    let mut connect = raw_case(
+        "CONNECT keys.verifyKey",
+        &s,
+        "keys.verifyKey",
+        &sized(0),
+        b"",
+        405,
+        "",
+    );
+    if let Send::Raw(req) = &mut connect.send {
+        req.splice(0..4, b"CONNECT".iter().copied());
+    }
+    cases.push(connect);
+
     let mut failures = Vec::new();
     for c in &cases {
         let (status, bytes) = tokio::time::timeout(DEADLINE, send(&s, &client, c))
@@ -1049,5 +1180,36 @@ async fn migrate_batch_with_one_bad_record_is_all_or_per_hash() {
         let code = s.verify(json!({"key": k})).await["code"].clone();
         assert_eq!(code, if i == 2 { "NOT_FOUND" } else { "VALID" }, "key {i}");
     }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_authorization_over_http2_is_refused() {
+    let s = start().await;
+    let api = s.create_api("h2-dup-auth").await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(DEADLINE)
+        .build()
+        .unwrap();
+    for second in [
+        format!("Bearer {}", s.root_key),
+        "Bearer sk_other_0123456789".into(),
+    ] {
+        let resp = h2
+            .post(s.url("/v2/keys.createKey"))
+            .bearer_auth(&s.root_key)
+            .header("authorization", second)
+            .json(&json!({"apiId": api}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.status(), 400);
+        let v: Value = resp.json().await.unwrap();
+        assert_problem(&v, 400);
+        assert_eq!(v["error"]["errors"][0]["location"], "header.Authorization");
+    }
+    assert_eq!(key_count(&s, &api).await, 0);
     s.stop().await;
 }
