@@ -232,7 +232,11 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
             } else {
                 format!("body.{path}")
             };
-            if let Some(rest) = message.strip_prefix("missing field `") {
+            // A missing or repeated field is named by the message, not by the path.
+            if let Some(rest) = message
+                .strip_prefix("missing field `")
+                .or_else(|| message.strip_prefix("duplicate field `"))
+            {
                 if let Some(name) = rest.split('`').next() {
                     location = format!("{location}.{name}");
                 }

@@ -51,6 +51,21 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
              'Bearer ROOT_KEY': the header is malformed or its token is empty.",
         )
     };
+    // Two Authorization headers are ambiguous (a proxy may have checked the other one): never
+    // pick one, refuse the request.
+    if headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Problem::bad_request(
+            "unkey/authentication/malformed",
+            "header.Authorization",
+            "You must provide exactly one Authorization header in the format 'Bearer ROOT_KEY': \
+             the request carries several.",
+        ));
+    }
     // As Unkey's parser: `Bearer ` exactly (case-sensitive), then the trimmed token. A token
     // that is no root key (e.g. one with a space inside) is simply unknown: 401.
     let value = value.to_str().map_err(|_| malformed())?;
@@ -128,6 +143,18 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(()); // lenient: the body must still be JSON
     };
+    if headers
+        .get_all(header::CONTENT_TYPE)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Problem::bad_request(
+            "unkey/application/invalid_input",
+            "header.Content-Type",
+            "the request carries several Content-Type headers; send one: application/json",
+        ));
+    }
     let ok = value
         .to_str()
         .ok()
