@@ -593,3 +593,86 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
     }
     drop(server);
 }
+
+// ----- stored idempotent answers outlive the kill -------------------------------------------
+
+/// The exactly-once path of a request whose answer the crash swallowed: the client sends it
+/// again with the same `Idempotency-Key` after the restart, and gets the first answer back
+/// (same key ids, same plaintext), never a second key nor a "hash exists" failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotent_answers_stored_before_the_kill_replay_after_restart() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let mut server = Guard(Some(start(&db)));
+    let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
+    let first = client(server.0.as_ref().unwrap(), &root_key);
+    let api_id = first.create_api("crash-replay").await.unwrap().api_id;
+
+    let keys: Vec<String> = (0..20)
+        .map(|i| {
+            migrate::sample::sample_record(i, false).unwrap()["key"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let request: MigrateKeysRequest = serde_json::from_value(json!({
+        "migrationId": "crash-replay",
+        "apiId": api_id,
+        "keys": keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| json!({"hash": hashing::sha256_base64(k), "name": format!("m{i}")}))
+            .collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let batch_key = "crash-replay-batch-0";
+    let migrated = first.migrate_keys_batch(&request, batch_key).await.unwrap();
+    assert_eq!((migrated.migrated.len(), migrated.failed.len()), (20, 0));
+    let create = CreateKey {
+        name: Some("replayed".into()),
+        permissions: vec!["crash.replay".into()],
+        ..CreateKey::new(&api_id)
+    };
+    let create_call = keyshift_core::CallOptions::default().with_idempotency_key("crash-create-0");
+    let created = first
+        .create_api_key_with(&create, &create_call)
+        .await
+        .unwrap();
+
+    kill9(server.pid());
+    reap_killed(server.take());
+    let server = Guard(Some(start(&db)));
+    let second = client(server.0.as_ref().unwrap(), &root_key);
+
+    let again = second
+        .migrate_keys_batch(&request, batch_key)
+        .await
+        .unwrap();
+    assert_eq!(again, migrated, "the batch's first answer is replayed");
+    let recreated = second
+        .create_api_key_with(&create, &create_call)
+        .await
+        .unwrap();
+    assert_eq!(recreated.key_id, created.key_id);
+    assert_eq!(recreated.key.expose(), created.key.expose());
+    assert_eq!(all_keys(&second, &api_id).await.len(), 21, "no second key");
+    let v = second
+        .verify(
+            created.key.expose(),
+            &VerifyOptions::permissions("crash.replay"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v.code, VerifyCode::Valid);
+    let v = second
+        .verify(&keys[7], &VerifyOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(v.code, VerifyCode::Valid);
+    let hash7 = hashing::sha256_base64(&keys[7]);
+    let id7 = migrated.migrated.iter().find(|m| m.hash == hash7).unwrap();
+    assert_eq!(v.key_id.as_deref(), Some(id7.key_id.as_str()));
+    drop(server);
+}
