@@ -44,12 +44,7 @@ fn create_stores_only_the_hash_and_get_describes_the_key() {
     assert!(d.get("plaintext").is_none());
     // permissions were created on the fly
     let perms = env.call("permissions.listPermissions", json!({}));
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = slugs(&perms);
     assert!(slugs.contains(&"x.read") && slugs.contains(&"x.write"));
     // whoami from the plaintext
     let w = env.call("keys.whoami", json!({"key": key}));
@@ -752,12 +747,7 @@ fn migrate_large_batch_resolves_each_name_once_and_keeps_every_rule() {
         assert_eq!(d["identity"]["externalId"], format!("cust_{}", i % 3));
     }
     let perms = env.call("permissions.listPermissions", json!({}));
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = slugs(&perms);
     assert_eq!(slugs.len(), 6, "{slugs:?}"); // r, shared, p0..p3 — each created once
     let idents = env.call("identities.listIdentities", json!({}));
     assert_eq!(idents.as_array().unwrap().len(), 3);
@@ -828,4 +818,14 @@ fn migrate_idempotent_replay_and_conflict() {
         )
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
+}
+
+/// The `slug` of every permission in a `permissions.listPermissions` answer.
+fn slugs(perms: &Value) -> Vec<&str> {
+    perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect()
 }
