@@ -1,7 +1,7 @@
 //! Harness for end-to-end tests: a real `keyshift` server on a free loopback port with a
 //! temporary SQLite file, and clients for it over HTTP and in-process.
 
-use keyshift_core::{Client, ClientBuilder, RetryPolicy, SecretKey};
+use keyshift_core::{Client, ClientBuilder, CreateKey, CreatedKey, RetryPolicy, SecretKey};
 use tokio::sync::oneshot;
 
 /// A running server; stops when dropped.
@@ -90,6 +90,13 @@ impl TestServer {
         self.client_builder().build().expect("client builds")
     }
 
+    /// A client for this server and a new api named `name` created with it.
+    pub async fn client_with_api(&self, name: &str) -> (Client, String) {
+        let client = self.client();
+        let api_id = client.create_api(name).await.expect("api created").api_id;
+        (client, api_id)
+    }
+
     /// Stops the server and waits until it has closed.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -122,4 +129,24 @@ pub fn local_client() -> LocalClient {
         client: keyshift_engine::local_client(&path.to_string_lossy()).expect("engine opens"),
         _dir: dir,
     }
+}
+
+/// A new key with default options in `api_id`.
+pub async fn new_key(client: &Client, api_id: &str) -> CreatedKey {
+    client
+        .create_api_key(&CreateKey::new(api_id))
+        .await
+        .expect("key created")
+}
+
+/// A JSON object literal as the `meta` map the wire types take.
+pub fn meta(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().expect("a JSON object").clone()
+}
+
+/// A new temp directory and the path of a file named `name` in it.
+pub fn temp_file(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    (dir, file)
 }

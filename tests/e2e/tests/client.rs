@@ -8,7 +8,7 @@ use keyshift_core::{
     Backfill, CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope,
     SecretKey, VerificationSource, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::{local_client, TestServer};
+use keyshift_e2e::{local_client, meta, new_key, TestServer};
 
 /// The code of a verification that must not fail.
 async fn verify_code(client: &Client, key: &str, options: &VerifyOptions) -> VerifyCode {
@@ -83,12 +83,7 @@ async fn create_and_verify(client: Client) {
     options.prefix = Some("sk_live".into());
     options.byte_length = Some(24);
     options.external_id = Some("customer_42".into());
-    options.meta = Some(
-        serde_json::json!({"plan": "pro"})
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    options.meta = Some(meta(serde_json::json!({"plan": "pro"})));
     options.scopes = vec![Scope::new("profile").with_read().with_update()];
     options.permissions = vec!["billing.read".into()];
     options.credits = Some(2);
@@ -177,10 +172,7 @@ both_backends!(create_verify_scopes_credits, create_and_verify);
 
 async fn update_delete_reroll(client: Client) {
     let api_id = new_api(&client).await;
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let created = new_key(&client, &api_id).await;
 
     client
         .update_key(&UpdateKeyRequest {
@@ -318,10 +310,7 @@ async fn permissions_and_roles(client: Client) {
         "role permissions created on the fly"
     );
 
-    let key = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let key = new_key(&client, &api_id).await;
     let needs_write = VerifyOptions::permissions("documents.write");
     assert_eq!(
         verify_code(&client, key.key.expose(), &needs_write).await,
@@ -398,12 +387,7 @@ async fn identities(client: Client) {
     let created = client
         .create_identity(&wire::CreateIdentityRequest {
             external_id: "user_7".into(),
-            meta: Some(
-                serde_json::json!({"tier": "gold"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            meta: Some(meta(serde_json::json!({"tier": "gold"}))),
             ratelimits: None,
         })
         .await
@@ -611,12 +595,8 @@ async fn honours_retry_after_on_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_retry_only_when_safe() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("drop-api").await.unwrap().api_id;
-    let created = admin
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let (admin, api_id) = server.client_with_api("drop-api").await;
+    let created = new_key(&admin, &api_id).await;
 
     // A read survives one dropped connection.
     let client = faulty(&server, "fail-first=1;drop");
@@ -678,15 +658,11 @@ async fn slow_responses_hit_the_timeout_and_the_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retried_create_mints_exactly_one_key() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("idem-api").await.unwrap().api_id;
+    let (admin, api_id) = server.client_with_api("idem-api").await;
     // The first attempt creates the key and then loses the answer; the retry carries the same
     // Idempotency-Key and gets the first answer replayed.
     let client = faulty(&server, "fail-first=1;after-dispatch-status=503");
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let created = new_key(&client, &api_id).await;
     let keys = admin.keys_pager(&api_id).collect_all().await.unwrap();
     assert_eq!(keys.len(), 1, "exactly one key: {keys:?}");
     assert_eq!(keys[0].key_id, created.key_id);
@@ -703,10 +679,7 @@ async fn plaintext_never_in_debug_or_errors() {
     let server = TestServer::start().await;
     let client = server.client();
     let api_id = new_api(&client).await;
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let created = new_key(&client, &api_id).await;
     let plaintext = created.key.expose().to_string();
     let secret_part = plaintext.rsplit('_').next().unwrap().to_string();
     let verification = client

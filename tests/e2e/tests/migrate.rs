@@ -16,7 +16,7 @@ use keyshift_core::migrate::{
     self, checkpoint, HashVariant, MigrateOptions, MigrationRecord, MigrationSource, Progress,
 };
 use keyshift_core::{hash_bcrypt, Client, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::TestServer;
+use keyshift_e2e::{temp_file, TestServer};
 use serde_json::{json, Value};
 
 fn scale() -> u64 {
@@ -112,10 +112,8 @@ fn read_jsonl(path: &Path) -> Vec<Value> {
 async fn large_export_migrates_and_every_key_verifies_with_its_permissions() {
     let n = scale();
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("migrated").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("migrated").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, n, true);
     let report_path = dir.path().join("report.jsonl");
     let calls = Arc::new(AtomicU64::new(0));
@@ -327,10 +325,8 @@ fn migrate_child_process() {
 async fn killed_with_sigkill_and_resumed_ends_with_every_key_exactly_once() {
     let n = scale();
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("killed").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("killed").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, n, false);
     let ckpt = dir.path().join("ckpt");
     let mut rng = Rng::new();
@@ -440,8 +436,7 @@ async fn killed_with_sigkill_and_resumed_ends_with_every_key_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hex_and_bcrypt_hashes_migrate_and_verify() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("legacy-hashes").await.unwrap().api_id;
+    let (client, api_id) = server.client_with_api("legacy-hashes").await;
     let dir = tempfile::tempdir().unwrap();
 
     // sha256_hex via the file default, bcrypt via each record's `variant`, in one CSV file.
@@ -533,10 +528,8 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("present").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("present").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, 150, false);
     let wire_keys: Vec<_> = records
         .iter()
@@ -635,10 +628,8 @@ async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("refused").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("refused").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, 700, true);
     let ckpt = dir.path().join("ckpt");
     let options = || {
@@ -683,10 +674,8 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_records_split_batches_under_the_body_limit() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("big-meta").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("big.jsonl");
+    let (client, api_id) = server.client_with_api("big-meta").await;
+    let (_dir, file) = temp_file("big.jsonl");
     let blob = "x".repeat(50_000);
     let mut text = String::new();
     for i in 0..300 {

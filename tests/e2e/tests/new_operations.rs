@@ -4,18 +4,13 @@
 
 use keyshift_core::wire::{self, RatelimitRequest, UpdateIdentityRequest};
 use keyshift_core::{Client, ErrorCode, VerifyCode, VerifyOptions};
-use keyshift_e2e::{local_client, TestServer};
+use keyshift_e2e::{local_client, meta, TestServer};
 
 async fn update_identity_and_set_role_permissions(client: Client) {
     let created = client
         .create_identity(&wire::CreateIdentityRequest {
             external_id: "cust_42".into(),
-            meta: Some(
-                serde_json::json!({"plan": "free"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            meta: Some(meta(serde_json::json!({"plan": "free"}))),
             ratelimits: None,
         })
         .await
@@ -24,12 +19,7 @@ async fn update_identity_and_set_role_permissions(client: Client) {
     let updated = client
         .update_identity(&UpdateIdentityRequest {
             identity: "cust_42".into(),
-            meta: Some(
-                serde_json::json!({"plan": "pro"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            meta: Some(meta(serde_json::json!({"plan": "pro"}))),
             ratelimits: Some(vec![RatelimitRequest {
                 name: "requests".into(),
                 limit: 10,

@@ -11,8 +11,8 @@
 use std::time::{Duration, Instant};
 
 use keyshift_core::wire::CreateIdentityRequest;
-use keyshift_core::{Client, CreateKey, ErrorCode, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::TestServer;
+use keyshift_core::{Client, ErrorCode, RetryPolicy, VerifyCode, VerifyOptions};
+use keyshift_e2e::{new_key, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn faulty(server: &TestServer, spec: &str) -> Client {
@@ -106,12 +106,8 @@ async fn a_create_answered_502_after_it_took_effect_exists_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_and_reads_are_retried_after_502_504_500_and_lost_connections() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("verify-retry").await.unwrap().api_id;
-    let created = admin
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let (admin, api_id) = server.client_with_api("verify-retry").await;
+    let created = new_key(&admin, &api_id).await;
     for spec in [
         "fail-first=1;status=502",
         "fail-first=2;status=504",

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use keyshift_core::migrate::{self, MigrateOptions};
 use keyshift_core::{Client, CreateKey, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::TestServer;
+use keyshift_e2e::{temp_file, TestServer};
 use serde_json::Value;
 
 fn write_sample(path: &Path, n: u64) -> Vec<Value> {
@@ -63,8 +63,7 @@ fn report_rows(path: &Path) -> (HashMap<u64, Value>, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_idempotency_switch_ignores_the_header() {
     let server = TestServer::start_unkey_like().await;
-    let client = server.client();
-    let api_id = client.create_api("no-idem").await.unwrap().api_id;
+    let (client, api_id) = server.client_with_api("no-idem").await;
     let call = keyshift_core::CallOptions::default().with_idempotency_key("idem_same");
     let a = client
         .create_api_key_with(&CreateKey::new(&api_id), &call)
@@ -84,10 +83,8 @@ async fn no_idempotency_switch_ignores_the_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_null_is_nothing_failed_and_no_batch_is_sent_twice() {
     let server = TestServer::start_unkey_like().await;
-    let admin = server.client();
-    let api_id = admin.create_api("failed-null").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("failed-null").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, 1000);
     let report_path = dir.path().join("report.jsonl");
     let client = unkey_like_client(&server, "failed-null");
@@ -186,10 +183,8 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
 async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     let n = 900u64;
     let server = TestServer::start_unkey_like().await;
-    let admin = server.client();
-    let api_id = admin.create_api("resume-unkey-like").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("resume-unkey-like").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, n);
     let report_path = dir.path().join("report.jsonl");
     let options = || {
