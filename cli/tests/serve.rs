@@ -47,9 +47,10 @@ fn http(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-/// A POST with a root key and a JSON body.
-fn post(base_url: &str, path: &str, root_key: &str, body: &str) -> (u16, Value) {
-    http(base_url, "POST", path, Some(root_key), Some(body))
+/// A POST of operation `op` (`/v2/{op}`) with a root key and a JSON body.
+fn post(served: &Served, op: &str, root_key: &str, body: &str) -> (u16, Value) {
+    let path = format!("/v2/{op}");
+    http(&served.base_url, "POST", &path, Some(root_key), Some(body))
 }
 
 /// Runs the binary with `args` and returns its output, asserting a zero exit.
@@ -101,12 +102,7 @@ fn serve_json_liveness_and_clean_sigterm() {
     let (status, v) = http(&served.base_url, "GET", "/v2/liveness", None, None);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["message"], "OK");
-    let (status, v) = post(
-        &served.base_url,
-        "/v2/apis.createApi",
-        &root,
-        r#"{"name":"from-cli"}"#,
-    );
+    let (status, v) = post(&served, "apis.createApi", &root, r#"{"name":"from-cli"}"#);
     assert_eq!(status, 200, "{v}");
     let api_id = v["data"]["apiId"].as_str().unwrap().to_string();
 
@@ -117,8 +113,8 @@ fn serve_json_liveness_and_clean_sigterm() {
     let served = spawn_serve(db, &[], &[]);
     assert_eq!(served.root_key, None);
     let (status, v) = post(
-        &served.base_url,
-        "/v2/apis.getApi",
+        &served,
+        "apis.getApi",
         &root,
         &format!(r#"{{"apiId":"{api_id}"}}"#),
     );
@@ -132,12 +128,7 @@ fn serve_seeds_root_key_from_env_and_memory_db() {
     let seed = "ks_root_seed_from_env_0123456789abcdef";
     let served = spawn_serve(":memory:", &[("KEYSHIFT_ROOT_KEY", seed)], &[]);
     assert_eq!(served.root_key, None, "a seeded key is not printed");
-    let (status, v) = post(
-        &served.base_url,
-        "/v2/apis.createApi",
-        seed,
-        r#"{"name":"seeded"}"#,
-    );
+    let (status, v) = post(&served, "apis.createApi", seed, r#"{"name":"seeded"}"#);
     assert_eq!(status, 200, "{v}");
     assert!(sigterm_and_wait(served).success());
 }
@@ -170,12 +161,7 @@ fn admin_creates_workspaces_and_root_keys() {
     // First start creates the default workspace.
     let served = spawn_serve(db, &[], &[]);
     let root_a = served.root_key.clone().unwrap();
-    let (_, v) = post(
-        &served.base_url,
-        "/v2/apis.createApi",
-        &root_a,
-        r#"{"name":"in-a"}"#,
-    );
+    let (_, v) = post(&served, "apis.createApi", &root_a, r#"{"name":"in-a"}"#);
     let api_a = v["data"]["apiId"].as_str().unwrap().to_string();
 
     // While it runs, add workspace B and a root key for it.
@@ -196,16 +182,11 @@ fn admin_creates_workspaces_and_root_keys() {
     assert!(!root_b.is_empty() && !root_b.contains(' '));
 
     // B works against the running server and cannot see A's api.
-    let (status, v) = post(
-        &served.base_url,
-        "/v2/apis.createApi",
-        &root_b,
-        r#"{"name":"in-b"}"#,
-    );
+    let (status, v) = post(&served, "apis.createApi", &root_b, r#"{"name":"in-b"}"#);
     assert_eq!(status, 200, "{v}");
     let (status, v) = post(
-        &served.base_url,
-        "/v2/apis.getApi",
+        &served,
+        "apis.getApi",
         &root_b,
         &format!(r#"{{"apiId":"{api_a}"}}"#),
     );
