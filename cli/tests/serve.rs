@@ -10,7 +10,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{spawn_serve, Served, BIN};
+use common::{spawn_serve, temp_db, Served, BIN};
 
 /// Minimal HTTP/1.1 client (Connection: close) so the test needs no async runtime.
 fn http(
@@ -84,9 +84,8 @@ fn sigterm_and_wait(mut served: Served) -> std::process::ExitStatus {
 
 #[test]
 fn serve_json_liveness_and_clean_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cli.db");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("cli.db");
+    let db = db.as_str();
     let served = spawn_serve(db, &[], &[]);
     assert!(
         served.base_url.starts_with("http://127.0.0.1:"),
@@ -155,9 +154,8 @@ fn faults_are_off_unless_enabled() {
 
 #[test]
 fn admin_creates_workspaces_and_root_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("admin.db");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("admin.db");
+    let db = db.as_str();
     // First start creates the default workspace.
     let served = spawn_serve(db, &[], &[]);
     let root_a = served.root_key.clone().unwrap();
