@@ -394,7 +394,7 @@ pub(crate) fn create_identity(
         },
     )?;
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, None, Some(&id), rls)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Identity(&id), rls)?;
     }
     Ok(CreateIdentityResponseData { identity_id: id })
 }
@@ -459,9 +459,12 @@ pub(crate) fn update_identity(
                     )
                     .db()?;
                 }
-                None => {
-                    insert_ratelimits(conn, ws, None, Some(&identity.id), std::slice::from_ref(rl))?
-                }
+                None => insert_ratelimits(
+                    conn,
+                    ws,
+                    RatelimitOwner::Identity(&identity.id),
+                    std::slice::from_ref(rl),
+                )?,
             }
         }
     }

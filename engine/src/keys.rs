@@ -80,7 +80,7 @@ pub(crate) fn insert_key_row(
     ])
     .db()?;
     // A new key has no ratelimits to replace.
-    insert_ratelimits(conn, k.ws, Some(id), None, k.ratelimits)?;
+    insert_ratelimits(conn, k.ws, RatelimitOwner::Key(id), k.ratelimits)?;
     link::<PermissionLinks>(conn, id, k.permission_ids)?;
     link::<RoleLinks>(conn, id, k.role_ids)?;
     Ok(())
@@ -210,7 +210,7 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         }
     }
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, Some(id), None, rls)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Key(id), rls)?;
     }
     if let Some(roles) = &req.roles {
         let role_ids = resolve_roles(conn, ws, roles)?;
@@ -302,7 +302,7 @@ pub(crate) fn reroll_key(
         })
         .collect();
     if !limits.is_empty() {
-        replace_ratelimits(conn, ws, Some(&new_id), None, &limits)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Key(&new_id), &limits)?;
     }
     let old_expires = now.saturating_add(req.expiration);
     let old_expires = match old.expires {
