@@ -90,6 +90,24 @@ impl TestServer {
         self.client_builder().build().expect("client builds")
     }
 
+    /// [`TestServer::client_builder`] with the fault spec `spec` (`X-Keyshift-Fault`) on every
+    /// request.
+    pub fn faulty_builder(&self, spec: &str) -> ClientBuilder {
+        self.client_builder().header("X-Keyshift-Fault", spec)
+    }
+
+    /// A client whose every request carries the fault spec `spec`.
+    pub fn faulty(&self, spec: &str) -> Client {
+        self.faulty_builder(spec).build().expect("client builds")
+    }
+
+    /// [`TestServer::client_with_api`] plus one new key in that api.
+    pub async fn client_with_key(&self, name: &str) -> (Client, String, CreatedKey) {
+        let (client, api_id) = self.client_with_api(name).await;
+        let created = new_key(&client, &api_id).await;
+        (client, api_id, created)
+    }
+
     /// A client for this server and a new api named `name` created with it.
     pub async fn client_with_api(&self, name: &str) -> (Client, String) {
         let client = self.client();
@@ -149,4 +167,36 @@ pub fn temp_file(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join(name);
     (dir, file)
+}
+
+/// How many keys `api_id` lists, and how many distinct key ids among them.
+pub async fn count_keys(client: &Client, api_id: &str) -> (usize, usize) {
+    let keys = client
+        .keys_pager(api_id)
+        .collect_all()
+        .await
+        .expect("keys listed");
+    let ids: std::collections::HashSet<&str> = keys.iter().map(|k| k.key_id.as_str()).collect();
+    (keys.len(), ids.len())
+}
+
+/// Every line of a JSON-lines file (a migration report), parsed.
+pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("file readable");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The code `client` gets verifying `key` with `options`.
+pub async fn verify_code(
+    client: &Client,
+    key: &str,
+    options: &keyshift_core::VerifyOptions,
+) -> keyshift_core::VerifyCode {
+    client
+        .verify(key, options)
+        .await
+        .expect("verify answers")
+        .code
 }

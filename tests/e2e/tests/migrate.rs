@@ -16,7 +16,7 @@ use keyshift_core::migrate::{
     self, checkpoint, HashVariant, MigrateOptions, MigrationRecord, MigrationSource, Progress,
 };
 use keyshift_core::{hash_bcrypt, Client, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::{temp_file, TestServer};
+use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
 use serde_json::{json, Value};
 
 fn scale() -> u64 {
@@ -79,12 +79,6 @@ fn expected_permissions(record: &Value) -> Vec<String> {
     p
 }
 
-async fn count_keys(client: &Client, api_id: &str) -> (usize, usize) {
-    let keys = client.keys_pager(api_id).collect_all().await.unwrap();
-    let ids: HashSet<String> = keys.iter().map(|k| k.key_id.clone()).collect();
-    (keys.len(), ids.len())
-}
-
 /// Verifies `sample` random records: VALID, with the record's permissions and owner.
 async fn verify_sample(client: &Client, records: &[Value], sample: usize, rng: &mut Rng) {
     for _ in 0..sample.min(records.len()) {
@@ -98,14 +92,6 @@ async fn verify_sample(client: &Client, records: &[Value], sample: usize, rng: &
         let owner = r.get("externalId").or_else(|| r.get("customerId"));
         assert_eq!(v.external_id.as_deref(), owner.and_then(Value::as_str));
     }
-}
-
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -248,8 +234,7 @@ async fn faults_end_with_every_key_present_exactly_once() {
         let file = dir.path().join(format!("keys-{i}.jsonl"));
         let records = write_sample(&file, n, i % 2 == 0);
         let client = server
-            .client_builder()
-            .header("X-Keyshift-Fault", *spec)
+            .faulty_builder(*spec)
             .retry(
                 RetryPolicy::default()
                     .with_base_delay(Duration::from_millis(20))
@@ -514,14 +499,15 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
         .await
         .unwrap();
     assert_eq!(report.migrated, 50);
-    let v = client
-        .verify(
+    assert_eq!(
+        verify_code(
+            &client,
             "it_key_007_abcdef",
             &VerifyOptions::permissions("files.read"),
         )
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid);
+        .await,
+        VerifyCode::Valid
+    );
     server.stop().await;
 }
 
@@ -638,13 +624,7 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
             .report(dir.path().join("report.jsonl"))
             .resume(true)
     };
-    let faulty = |spec: &str| {
-        server
-            .client_builder()
-            .header("X-Keyshift-Fault", spec)
-            .build()
-            .unwrap()
-    };
+    let faulty = |spec: &str| server.faulty(spec);
 
     // Every request refused with a 400: each key reported failed, no batch finished.
     let report = faulty("status=400")
