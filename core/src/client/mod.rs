@@ -82,6 +82,20 @@ macro_rules! key_list_calls {
     };
 }
 
+/// Calls that send the caller's request as it is, once it passes its checks:
+/// `name(Request) -> Answer = Op;`.
+macro_rules! checked_calls {
+    ($($(#[$doc:meta])* $name:ident($request:ident) -> $answer:ty = $op:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name(&self, request: &wire::$request) -> Result<$answer> {
+                check(request)?;
+                self.send(Op::$op, request).await
+            }
+        )*
+    };
+}
+
 impl Client {
     pub fn with_backend(backend: Arc<dyn Backend>) -> Client {
         Client { backend }
@@ -153,10 +167,27 @@ impl Client {
         self.send(Op::CreateApi, &request).await
     }
 
+    // ----- get and delete by one id or name -----------------------------------------------
+
     one_field_calls! {
         get_api(api_id) -> wire::GetApiResponseData = GetApi via GetApiRequest;
 
         delete_api(api_id) = DeleteApi via DeleteApiRequest;
+
+        /// By id or slug.
+        get_permission(permission) -> wire::Permission = GetPermission via GetPermissionRequest;
+
+        delete_permission(permission) = DeletePermission via DeletePermissionRequest;
+
+        /// By id or name.
+        get_role(role) -> wire::Role = GetRole via GetRoleRequest;
+
+        delete_role(role) = DeleteRole via DeleteRoleRequest;
+
+        /// By id or external id.
+        get_identity(identity) -> wire::Identity = GetIdentity via GetIdentityRequest;
+
+        delete_identity(identity) = DeleteIdentity via DeleteIdentityRequest;
     }
 
     /// One page of an api's keys.
@@ -327,13 +358,6 @@ impl Client {
         self.send(Op::CreatePermission, &request).await
     }
 
-    one_field_calls! {
-        /// By id or slug.
-        get_permission(permission) -> wire::Permission = GetPermission via GetPermissionRequest;
-
-        delete_permission(permission) = DeletePermission via DeletePermissionRequest;
-    }
-
     /// Every permission of the workspace (all pages).
     pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
         self.list_all(Op::ListPermissions).await
@@ -352,13 +376,6 @@ impl Client {
         };
         check(&request)?;
         self.send(Op::CreateRole, &request).await
-    }
-
-    one_field_calls! {
-        /// By id or name.
-        get_role(role) -> wire::Role = GetRole via GetRoleRequest;
-
-        delete_role(role) = DeleteRole via DeleteRoleRequest;
     }
 
     /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
@@ -383,33 +400,15 @@ impl Client {
 
     // ----- identities --------------------------------------------------------------------
 
-    pub async fn create_identity(
-        &self,
-        request: &wire::CreateIdentityRequest,
-    ) -> Result<wire::CreateIdentityResponseData> {
-        check(request)?;
-        self.send(Op::CreateIdentity, request).await
-    }
-
-    one_field_calls! {
-        /// By id or external id.
-        get_identity(identity) -> wire::Identity = GetIdentity via GetIdentityRequest;
-
-        delete_identity(identity) = DeleteIdentity via DeleteIdentityRequest;
+    checked_calls! {
+        create_identity(CreateIdentityRequest) -> wire::CreateIdentityResponseData = CreateIdentity;
+        /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
+        /// (an empty map or list clears them); answers the identity afterwards.
+        update_identity(UpdateIdentityRequest) -> wire::Identity = UpdateIdentity;
     }
 
     pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
         self.list_all(Op::ListIdentities).await
-    }
-
-    /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
-    /// (an empty map or list clears them); answers the identity afterwards.
-    pub async fn update_identity(
-        &self,
-        request: &wire::UpdateIdentityRequest,
-    ) -> Result<wire::Identity> {
-        check(request)?;
-        self.send(Op::UpdateIdentity, request).await
     }
 }
 
