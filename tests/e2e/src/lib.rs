@@ -200,3 +200,19 @@ pub async fn verify_code(
         .expect("verify answers")
         .code
 }
+
+/// A new identity `external_id` with `meta` (a JSON object).
+pub async fn new_identity(
+    client: &Client,
+    external_id: &str,
+    meta_object: serde_json::Value,
+) -> keyshift_core::wire::CreateIdentityResponseData {
+    client
+        .create_identity(&keyshift_core::wire::CreateIdentityRequest {
+            external_id: external_id.into(),
+            meta: Some(meta(meta_object)),
+            ratelimits: None,
+        })
+        .await
+        .expect("identity created")
+}

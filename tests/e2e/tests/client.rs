@@ -8,7 +8,7 @@ use keyshift_core::{
     Backfill, CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope,
     SecretKey, VerificationSource, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::{local_client, meta, new_key, verify_code, TestServer};
+use keyshift_e2e::{local_client, meta, new_identity, new_key, verify_code, TestServer};
 
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
@@ -380,14 +380,7 @@ async fn permissions_and_roles(client: Client) {
 both_backends!(permissions_roles, permissions_and_roles);
 
 async fn identities(client: Client) {
-    let created = client
-        .create_identity(&wire::CreateIdentityRequest {
-            external_id: "user_7".into(),
-            meta: Some(meta(serde_json::json!({"tier": "gold"}))),
-            ratelimits: None,
-        })
-        .await
-        .unwrap();
+    let created = new_identity(&client, "user_7", serde_json::json!({"tier": "gold"})).await;
     let fetched = client.get_identity("user_7").await.unwrap();
     assert_eq!(fetched.id, created.identity_id);
     assert_eq!(fetched.meta.unwrap()["tier"], "gold");

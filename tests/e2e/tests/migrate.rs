@@ -234,7 +234,7 @@ async fn faults_end_with_every_key_present_exactly_once() {
         let file = dir.path().join(format!("keys-{i}.jsonl"));
         let records = write_sample(&file, n, i % 2 == 0);
         let client = server
-            .faulty_builder(*spec)
+            .faulty_builder(spec)
             .retry(
                 RetryPolicy::default()
                     .with_base_delay(Duration::from_millis(20))
@@ -624,10 +624,10 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
             .report(dir.path().join("report.jsonl"))
             .resume(true)
     };
-    let faulty = |spec: &str| server.faulty(spec);
 
     // Every request refused with a 400: each key reported failed, no batch finished.
-    let report = faulty("status=400")
+    let report = server
+        .faulty("status=400")
         .migrate_keys(file.clone(), options(), None)
         .await
         .unwrap();
@@ -637,7 +637,8 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     assert!(entries.iter().all(|e| e.state == checkpoint::State::Sent));
 
     // A 401 stops the run with the error (nothing else could succeed).
-    let err = faulty("status=401")
+    let err = server
+        .faulty("status=401")
         .migrate_keys(file.clone(), options(), None)
         .await
         .unwrap_err();

@@ -4,17 +4,10 @@
 
 use keyshift_core::wire::{self, RatelimitRequest, UpdateIdentityRequest};
 use keyshift_core::{Client, ErrorCode, VerifyCode, VerifyOptions};
-use keyshift_e2e::{local_client, meta, verify_code, TestServer};
+use keyshift_e2e::{local_client, meta, new_identity, verify_code, TestServer};
 
 async fn update_identity_and_set_role_permissions(client: Client) {
-    let created = client
-        .create_identity(&wire::CreateIdentityRequest {
-            external_id: "cust_42".into(),
-            meta: Some(meta(serde_json::json!({"plan": "free"}))),
-            ratelimits: None,
-        })
-        .await
-        .unwrap();
+    let created = new_identity(&client, "cust_42", serde_json::json!({"plan": "free"})).await;
 
     let updated = client
         .update_identity(&UpdateIdentityRequest {
