@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keyshift, Server};
+use common::{keyshift, temp_db, Server};
 
 #[test]
 fn create_verify_get_reroll_delete_over_http() {
@@ -211,9 +211,8 @@ fn permissions_and_roles_over_http() {
 
 #[test]
 fn local_engine_without_a_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("local.db");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("local.db");
+    let db = db.as_str();
     let api = keyshift(&["apis", "create", "local-api", "--local", db], "", &[]);
     assert_eq!(api.code, 0, "{}", api.stderr);
     let api_id = api.stdout.trim();

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{dry_run, keyshift, local_api, migrate_local, verify_local, Server, BIN};
+use common::{dry_run, keyshift, local_api, migrate_local, temp_db, verify_local, Server, BIN};
 use serde_json::Value;
 
 fn read_keys(path: &std::path::Path) -> Vec<Value> {
@@ -234,9 +234,8 @@ fn killed_with_sigkill_then_resume_migrates_every_key_once() {
 
 #[test]
 fn migrate_into_a_local_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("local.db");
-    let db = db.to_str().unwrap();
+    let (dir, db) = temp_db("local.db");
+    let db = db.as_str();
     let api_id = local_api(db, "local");
     let file = dir.path().join("legacy.csv");
     std::fs::write(

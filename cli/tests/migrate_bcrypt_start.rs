@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{dry_run, local_api, migrate_local, verify_local};
+use common::{dry_run, local_api, migrate_local, temp_db, verify_local};
 use keyshift_core::hash_bcrypt;
 use serde_json::json;
 
@@ -44,9 +44,8 @@ fn dry_run_names_bcrypt_records_without_start() {
 
 #[test]
 fn migrated_bcrypt_keys_with_start_verify_locally() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("local.db");
-    let db = db.to_str().unwrap();
+    let (dir, db) = temp_db("local.db");
+    let db = db.as_str();
     let api_id = local_api(db, "legacy");
     let keys: Vec<String> = (0..40)
         .map(|i| format!("sk_live_{i:04}_legacy_bcrypt_key"))

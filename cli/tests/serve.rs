@@ -10,7 +10,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{spawn_serve, Served, BIN};
+use common::{spawn_serve, temp_db, Served, BIN};
 
 /// Minimal HTTP/1.1 client (Connection: close) so the test needs no async runtime.
 fn http(
@@ -47,6 +47,23 @@ fn http(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// A POST of operation `op` (`/v2/{op}`) with a root key and a JSON body.
+fn post(served: &Served, op: &str, root_key: &str, body: &str) -> (u16, Value) {
+    let path = format!("/v2/{op}");
+    http(&served.base_url, "POST", &path, Some(root_key), Some(body))
+}
+
+/// Runs the binary with `args` and returns its output, asserting a zero exit.
+fn run_ok(args: &[&str]) -> std::process::Output {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn sigterm_and_wait(mut served: Served) -> std::process::ExitStatus {
     let pid = served.child.id() as libc::pid_t;
     // SAFETY: plain kill(2) on our own child's pid.
@@ -67,9 +84,8 @@ fn sigterm_and_wait(mut served: Served) -> std::process::ExitStatus {
 
 #[test]
 fn serve_json_liveness_and_clean_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("cli.db");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("cli.db");
+    let db = db.as_str();
     let served = spawn_serve(db, &[], &[]);
     assert!(
         served.base_url.starts_with("http://127.0.0.1:"),
@@ -85,13 +101,7 @@ fn serve_json_liveness_and_clean_sigterm() {
     let (status, v) = http(&served.base_url, "GET", "/v2/liveness", None, None);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["message"], "OK");
-    let (status, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.createApi",
-        Some(&root),
-        Some(r#"{"name":"from-cli"}"#),
-    );
+    let (status, v) = post(&served, "apis.createApi", &root, r#"{"name":"from-cli"}"#);
     assert_eq!(status, 200, "{v}");
     let api_id = v["data"]["apiId"].as_str().unwrap().to_string();
 
@@ -101,12 +111,11 @@ fn serve_json_liveness_and_clean_sigterm() {
     // Second start on the same file: no new root key, the data is there.
     let served = spawn_serve(db, &[], &[]);
     assert_eq!(served.root_key, None);
-    let (status, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.getApi",
-        Some(&root),
-        Some(&format!(r#"{{"apiId":"{api_id}"}}"#)),
+    let (status, v) = post(
+        &served,
+        "apis.getApi",
+        &root,
+        &format!(r#"{{"apiId":"{api_id}"}}"#),
     );
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["name"], "from-cli");
@@ -118,13 +127,7 @@ fn serve_seeds_root_key_from_env_and_memory_db() {
     let seed = "ks_root_seed_from_env_0123456789abcdef";
     let served = spawn_serve(":memory:", &[("KEYSHIFT_ROOT_KEY", seed)], &[]);
     assert_eq!(served.root_key, None, "a seeded key is not printed");
-    let (status, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.createApi",
-        Some(seed),
-        Some(r#"{"name":"seeded"}"#),
-    );
+    let (status, v) = post(&served, "apis.createApi", seed, r#"{"name":"seeded"}"#);
     assert_eq!(status, 200, "{v}");
     assert!(sigterm_and_wait(served).success());
 }
@@ -151,69 +154,39 @@ fn faults_are_off_unless_enabled() {
 
 #[test]
 fn admin_creates_workspaces_and_root_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("admin.db");
-    let db = db.to_str().unwrap();
+    let (_dir, db) = temp_db("admin.db");
+    let db = db.as_str();
     // First start creates the default workspace.
     let served = spawn_serve(db, &[], &[]);
     let root_a = served.root_key.clone().unwrap();
-    let (_, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.createApi",
-        Some(&root_a),
-        Some(r#"{"name":"in-a"}"#),
-    );
+    let (_, v) = post(&served, "apis.createApi", &root_a, r#"{"name":"in-a"}"#);
     let api_a = v["data"]["apiId"].as_str().unwrap().to_string();
 
     // While it runs, add workspace B and a root key for it.
-    let out = Command::new(BIN)
-        .args(["admin", "create-workspace", "team-b", "--db", db, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["admin", "create-workspace", "team-b", "--db", db, "--json"]);
     let ws: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ws_id = ws["workspaceId"].as_str().unwrap().to_string();
-    let out = Command::new(BIN)
-        .args([
-            "admin",
-            "create-root-key",
-            "--workspace",
-            &ws_id,
-            "--db",
-            db,
-            "--permission",
-            "*",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&[
+        "admin",
+        "create-root-key",
+        "--workspace",
+        &ws_id,
+        "--db",
+        db,
+        "--permission",
+        "*",
+    ]);
     let root_b = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(!root_b.is_empty() && !root_b.contains(' '));
 
     // B works against the running server and cannot see A's api.
-    let (status, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.createApi",
-        Some(&root_b),
-        Some(r#"{"name":"in-b"}"#),
-    );
+    let (status, v) = post(&served, "apis.createApi", &root_b, r#"{"name":"in-b"}"#);
     assert_eq!(status, 200, "{v}");
-    let (status, v) = http(
-        &served.base_url,
-        "POST",
-        "/v2/apis.getApi",
-        Some(&root_b),
-        Some(&format!(r#"{{"apiId":"{api_a}"}}"#)),
+    let (status, v) = post(
+        &served,
+        "apis.getApi",
+        &root_b,
+        &format!(r#"{{"apiId":"{api_a}"}}"#),
     );
     assert_eq!(status, 404, "{v}");
 

@@ -216,6 +216,15 @@ fn key_rows(report: &Path) -> HashMap<u64, Value> {
     rows
 }
 
+/// [`migrate_keys_with`] against `fake`, without a progress callback.
+async fn run(
+    fake: Arc<Fake>,
+    file: impl Into<migrate::MigrationSource>,
+    options: MigrateOptions,
+) -> Result<migrate::MigrationReport> {
+    migrate_keys_with(fake, file, options, None).await
+}
+
 fn options(dir: &Path, name: &str, batch: usize) -> MigrateOptions {
     MigrateOptions::new("api_test", name)
         .batch_size(batch)
@@ -333,11 +342,10 @@ async fn an_absurd_retry_after_does_not_hang_a_batch() {
     let policy = RetryPolicy::default().with_max_attempts(1);
     let report = tokio::time::timeout(
         Duration::from_secs(5),
-        migrate_keys_with(
+        run(
             fake.clone(),
             file,
             options(dir.path(), "absurd", 10).retry(policy),
-            None,
         ),
     )
     .await
@@ -447,11 +455,10 @@ async fn resumed_report_lists_each_key_exactly_once() {
             Act::Answer
         }
     });
-    let report = migrate_keys_with(
+    let report = run(
         fake.clone(),
         file.clone(),
         options(dir.path(), "exactly-once", 100),
-        None,
     )
     .await
     .unwrap();
@@ -465,11 +472,10 @@ async fn resumed_report_lists_each_key_exactly_once() {
     // Run 2 (resume) against the same service, which ignores Idempotency-Key.
     let fixed = Fake::new(100, |_, _| Act::Answer);
     *fixed.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
-    let report = migrate_keys_with(
+    let report = run(
         fixed.clone(),
         file.clone(),
         options(dir.path(), "exactly-once", 100).resume(true),
-        None,
     )
     .await
     .unwrap();
@@ -509,11 +515,10 @@ async fn an_early_error_still_records_batches_in_flight() {
         },
     );
     Arc::get_mut(&mut fake).unwrap().delay = Duration::from_millis(100);
-    let err = migrate_keys_with(
+    let err = run(
         fake.clone(),
         file.clone(),
         options(dir.path(), "early", 100),
-        None,
     )
     .await
     .unwrap_err();
@@ -542,14 +547,9 @@ async fn an_early_error_still_records_batches_in_flight() {
     );
     // And the resume finishes batch 0 (sent once already: already present is fine).
     let fixed = Fake::new(100, |_, _| Act::Answer);
-    let report = migrate_keys_with(
-        fixed,
-        file,
-        options(dir.path(), "early", 100).resume(true),
-        None,
-    )
-    .await
-    .unwrap();
+    let report = run(fixed, file, options(dir.path(), "early", 100).resume(true))
+        .await
+        .unwrap();
     assert_eq!((report.skipped_resumed, report.migrated), (300, 100));
     assert_eq!(key_rows(&dir.path().join("report.jsonl")).len(), 400);
 }

@@ -10,28 +10,18 @@ use std::time::{Duration, Instant};
 
 use keyshift_core::hashing;
 use keyshift_core::migrate::sample::sample_record;
-use keyshift_engine::Engine;
 use serde_json::{json, Value};
 
+mod common;
+
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
-    let batch: u64 = std::env::args()
-        .nth(2)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100);
+    let n: u64 = common::arg(1, 200_000);
+    let batch: u64 = common::arg(2, 100);
     let dir = tempfile::tempdir().expect("temp dir");
     let path = std::env::var_os("MIGRATE_LOOP_DB")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| dir.path().join("migrate.db"));
-    let engine = Engine::open(path.to_str().expect("utf-8 path")).expect("open");
-    let root = engine
-        .ensure_bootstrap(None)
-        .expect("bootstrap")
-        .expect("root key");
-    let ctx = engine.authenticate(root.expose()).expect("auth");
+    let (engine, _root, ctx) = common::bootstrapped(&path);
     let api = engine
         .dispatch(
             &ctx,

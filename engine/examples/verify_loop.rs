@@ -7,22 +7,15 @@
 use std::time::Instant;
 
 use keyshift_core::SecretKey;
-use keyshift_engine::{Engine, Progress};
+use keyshift_engine::Progress;
 use serde_json::json;
 
+mod common;
+
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let n: usize = common::arg(1, 200_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("loop.db");
-    let engine = Engine::open(path.to_str().expect("utf-8 path")).expect("open");
-    let root = engine
-        .ensure_bootstrap(None)
-        .expect("bootstrap")
-        .expect("root key");
-    let ctx = engine.authenticate(root.expose()).expect("auth");
+    let (engine, root, ctx) = common::bootstrapped(&dir.path().join("loop.db"));
     let call = |op: &str, body: serde_json::Value| {
         engine
             .dispatch(&ctx, op, body.to_string().as_bytes(), None)

@@ -239,24 +239,34 @@ fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Perm
     })
 }
 
+/// Runs an INSERT; a unique violation is a conflict with the message `conflict` gives.
+fn insert_unique(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    conflict: impl FnOnce() -> String,
+) -> Result<()> {
+    match conn.execute(sql, params) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(Error::conflict(conflict())),
+        Err(e) => Err(crate::util::db_error(e)),
+    }
+}
+
 pub(crate) fn create_permission(
     conn: &Connection,
     ws: &str,
     req: &CreatePermissionRequest,
 ) -> Result<CreatePermissionResponseData> {
     let id = new_id("perm")?;
-    match conn.execute(
+    insert_unique(
+        conn,
         "INSERT INTO permissions (id, workspace_id, name, slug, description, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![id, ws, req.name, req.slug, req.description, now_ms()],
-    ) {
-        Ok(_) => Ok(CreatePermissionResponseData { permission_id: id }),
-        Err(e) if is_unique_violation(&e) => Err(Error::conflict(format!(
-            "a permission with slug `{}` already exists",
-            req.slug
-        ))),
-        Err(e) => Err(crate::util::db_error(e)),
-    }
+        || format!("a permission with slug `{}` already exists", req.slug),
+    )?;
+    Ok(CreatePermissionResponseData { permission_id: id })
 }
 
 pub(crate) fn list_permissions(
@@ -299,20 +309,13 @@ pub(crate) fn create_role(
     req: &CreateRoleRequest,
 ) -> Result<CreateRoleResponseData> {
     let id = new_id("role")?;
-    match conn.execute(
+    insert_unique(
+        conn,
         "INSERT INTO roles (id, workspace_id, name, description, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, ws, req.name, req.description, now_ms()],
-    ) {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict(format!(
-                "a role named `{}` already exists",
-                req.name
-            )))
-        }
-        Err(e) => return Err(crate::util::db_error(e)),
-    }
+        || format!("a role named `{}` already exists", req.name),
+    )?;
     let perm_ids = ensure_permissions(conn, ws, req.permissions.as_deref().unwrap_or_default())?;
     for pid in perm_ids {
         conn.execute(
@@ -372,7 +375,8 @@ pub(crate) fn create_identity(
     req: &CreateIdentityRequest,
 ) -> Result<CreateIdentityResponseData> {
     let id = new_id("id")?;
-    match conn.execute(
+    insert_unique(
+        conn,
         "INSERT INTO identities (id, workspace_id, external_id, meta, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -382,18 +386,15 @@ pub(crate) fn create_identity(
             meta_text(req.meta.as_ref()),
             now_ms()
         ],
-    ) {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e) => {
-            return Err(Error::conflict(format!(
+        || {
+            format!(
                 "an identity with externalId `{}` already exists",
                 req.external_id
-            )))
-        }
-        Err(e) => return Err(crate::util::db_error(e)),
-    }
+            )
+        },
+    )?;
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, None, Some(&id), rls)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Identity(&id), rls)?;
     }
     Ok(CreateIdentityResponseData { identity_id: id })
 }
@@ -458,9 +459,12 @@ pub(crate) fn update_identity(
                     )
                     .db()?;
                 }
-                None => {
-                    insert_ratelimits(conn, ws, None, Some(&identity.id), std::slice::from_ref(rl))?
-                }
+                None => insert_ratelimits(
+                    conn,
+                    ws,
+                    RatelimitOwner::Identity(&identity.id),
+                    std::slice::from_ref(rl),
+                )?,
             }
         }
     }

@@ -72,6 +72,23 @@ impl<T: Serialize> IntoReply for admin::Page<T> {
 /// (inside the caller's transaction). `None` only checks the body. `keys.verifyKey` and
 /// `keys.whoami` run outside the writer ([`Engine::dispatch`]); here they are only checked.
 fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<Reply>> {
+    // A change to a key's permissions or roles: `link_op!(Request, Table.field, Change)`.
+    macro_rules! link_op {
+        ($request:ty, $table:ident.$field:ident, $change:ident) => {
+            one(body, on, |c, ws, r: &$request| {
+                links::change::<$table>(c, ws, &r.key_id, &r.$field, Change::$change)
+            })
+        };
+    }
+    // A get or delete of a named thing by the request's one field:
+    // `named_op!(Request, get::<Item>(field))`.
+    macro_rules! named_op {
+        ($request:ty, $action:ident::<$item:ty>($field:ident)) => {
+            one(body, on, |c, ws, r: &$request| {
+                admin::$action::<$item>(c, ws, &r.$field)
+            })
+        };
+    }
     use wire::*;
     /// One request type and its handler.
     fn one<T, R>(
@@ -103,51 +120,33 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
         Op::DeleteKey => one(body, on, keys::delete_key),
         Op::RerollKey => one(body, on, keys::reroll_key),
         Op::MigrateKeys => one(body, on, crate::migrate::migrate_keys),
-        Op::AddPermissions => one(body, on, |c, ws, r: &AddPermissionsRequest| {
-            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Add)
-        }),
-        Op::RemovePermissions => one(body, on, |c, ws, r: &RemovePermissionsRequest| {
-            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Remove)
-        }),
-        Op::SetPermissions => one(body, on, |c, ws, r: &SetPermissionsRequest| {
-            links::change::<PermissionLinks>(c, ws, &r.key_id, &r.permissions, Change::Set)
-        }),
-        Op::AddRoles => one(body, on, |c, ws, r: &AddRolesRequest| {
-            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Add)
-        }),
-        Op::RemoveRoles => one(body, on, |c, ws, r: &RemoveRolesRequest| {
-            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Remove)
-        }),
-        Op::SetRoles => one(body, on, |c, ws, r: &SetRolesRequest| {
-            links::change::<RoleLinks>(c, ws, &r.key_id, &r.roles, Change::Set)
-        }),
+        Op::AddPermissions => link_op!(AddPermissionsRequest, PermissionLinks.permissions, Add),
+        Op::RemovePermissions => link_op!(
+            RemovePermissionsRequest,
+            PermissionLinks.permissions,
+            Remove
+        ),
+        Op::SetPermissions => link_op!(SetPermissionsRequest, PermissionLinks.permissions, Set),
+        Op::AddRoles => link_op!(AddRolesRequest, RoleLinks.roles, Add),
+        Op::RemoveRoles => link_op!(RemoveRolesRequest, RoleLinks.roles, Remove),
+        Op::SetRoles => link_op!(SetRolesRequest, RoleLinks.roles, Set),
         Op::UpdateCredits => one(body, on, crate::credits::update_credits),
         Op::Whoami => checked::<WhoamiRequest>(body),
         Op::CreatePermission => one(body, on, admin::create_permission),
-        Op::GetPermission => one(body, on, |c, ws, r: &GetPermissionRequest| {
-            admin::get::<Permission>(c, ws, &r.permission)
-        }),
+        Op::GetPermission => named_op!(GetPermissionRequest, get::<Permission>(permission)),
         Op::ListPermissions => one(body, on, admin::list_permissions),
-        Op::DeletePermission => one(body, on, |c, ws, r: &DeletePermissionRequest| {
-            admin::delete::<Permission>(c, ws, &r.permission)
-        }),
+        Op::DeletePermission => {
+            named_op!(DeletePermissionRequest, delete::<Permission>(permission))
+        }
         Op::CreateRole => one(body, on, admin::create_role),
-        Op::GetRole => one(body, on, |c, ws, r: &GetRoleRequest| {
-            admin::get::<Role>(c, ws, &r.role)
-        }),
+        Op::GetRole => named_op!(GetRoleRequest, get::<Role>(role)),
         Op::ListRoles => one(body, on, admin::list_roles),
-        Op::DeleteRole => one(body, on, |c, ws, r: &DeleteRoleRequest| {
-            admin::delete::<Role>(c, ws, &r.role)
-        }),
+        Op::DeleteRole => named_op!(DeleteRoleRequest, delete::<Role>(role)),
         Op::SetRolePermissions => one(body, on, admin::set_role_permissions),
         Op::CreateIdentity => one(body, on, admin::create_identity),
-        Op::GetIdentity => one(body, on, |c, ws, r: &GetIdentityRequest| {
-            admin::get::<Identity>(c, ws, &r.identity)
-        }),
+        Op::GetIdentity => named_op!(GetIdentityRequest, get::<Identity>(identity)),
         Op::ListIdentities => one(body, on, admin::list_identities),
-        Op::DeleteIdentity => one(body, on, |c, ws, r: &DeleteIdentityRequest| {
-            admin::delete::<Identity>(c, ws, &r.identity)
-        }),
+        Op::DeleteIdentity => named_op!(DeleteIdentityRequest, delete::<Identity>(identity)),
         Op::UpdateIdentity => one(body, on, admin::update_identity),
         // An operation without an arm here is unknown to this engine.
         other => Err(Error::not_found(format!(

@@ -80,7 +80,7 @@ pub(crate) fn insert_key_row(
     ])
     .db()?;
     // A new key has no ratelimits to replace.
-    insert_ratelimits(conn, k.ws, Some(id), None, k.ratelimits)?;
+    insert_ratelimits(conn, k.ws, RatelimitOwner::Key(id), k.ratelimits)?;
     link::<PermissionLinks>(conn, id, k.permission_ids)?;
     link::<RoleLinks>(conn, id, k.role_ids)?;
     Ok(())
@@ -141,45 +141,43 @@ pub(crate) fn get_key(conn: &Connection, ws: &str, req: &GetKeyRequest) -> Resul
     key_response(conn, &key)
 }
 
+/// `UPDATE keys SET {column} = value WHERE id = key_id`; `column` is one of ours, never input.
+fn set_column(
+    conn: &Connection,
+    key_id: &str,
+    column: &'static str,
+    value: impl rusqlite::ToSql,
+) -> Result<()> {
+    conn.execute(
+        &format!("UPDATE keys SET {column} = ?1 WHERE id = ?2"),
+        params![value, key_id],
+    )
+    .db()?;
+    Ok(())
+}
+
 pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) -> Result<EmptyData> {
     let key = live_key(conn, ws, &req.key_id)?;
     let id = key.id.as_str();
     let now = now_ms();
     if let Some(name) = req.name.as_option() {
-        conn.execute("UPDATE keys SET name = ?1 WHERE id = ?2", params![name, id])
-            .db()?;
+        set_column(conn, id, "name", name)?;
     }
     if let Some(external_id) = req.external_id.as_option() {
         let identity_id = match external_id {
             Some(e) => Some(ensure_identity(conn, ws, e)?),
             None => None,
         };
-        conn.execute(
-            "UPDATE keys SET identity_id = ?1 WHERE id = ?2",
-            params![identity_id, id],
-        )
-        .db()?;
+        set_column(conn, id, "identity_id", identity_id)?;
     }
     if let Some(meta) = req.meta.as_option() {
-        conn.execute(
-            "UPDATE keys SET meta = ?1 WHERE id = ?2",
-            params![meta_text(meta), id],
-        )
-        .db()?;
+        set_column(conn, id, "meta", meta_text(meta))?;
     }
     if let Some(expires) = req.expires.as_option() {
-        conn.execute(
-            "UPDATE keys SET expires = ?1 WHERE id = ?2",
-            params![expires, id],
-        )
-        .db()?;
+        set_column(conn, id, "expires", expires)?;
     }
     if let Some(enabled) = req.enabled {
-        conn.execute(
-            "UPDATE keys SET enabled = ?1 WHERE id = ?2",
-            params![enabled, id],
-        )
-        .db()?;
+        set_column(conn, id, "enabled", enabled)?;
     }
     match &req.credits {
         Patch::Leave => {}
@@ -193,11 +191,7 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         }
         Patch::Set(credits) => {
             if let Some(remaining) = credits.remaining.as_option() {
-                conn.execute(
-                    "UPDATE keys SET remaining = ?1 WHERE id = ?2",
-                    params![remaining, id],
-                )
-                .db()?;
+                set_column(conn, id, "remaining", remaining)?;
             }
             if let Some(refill) = credits.refill.as_option() {
                 conn.execute(
@@ -216,7 +210,7 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         }
     }
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, Some(id), None, rls)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Key(id), rls)?;
     }
     if let Some(roles) = &req.roles {
         let role_ids = resolve_roles(conn, ws, roles)?;
@@ -230,11 +224,7 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
             .db()?;
         link::<PermissionLinks>(conn, id, &ids)?;
     }
-    conn.execute(
-        "UPDATE keys SET updated_at = ?1 WHERE id = ?2",
-        params![now, id],
-    )
-    .db()?;
+    set_column(conn, id, "updated_at", now)?;
     Ok(EmptyData {})
 }
 
@@ -312,7 +302,7 @@ pub(crate) fn reroll_key(
         })
         .collect();
     if !limits.is_empty() {
-        replace_ratelimits(conn, ws, Some(&new_id), None, &limits)?;
+        replace_ratelimits(conn, ws, RatelimitOwner::Key(&new_id), &limits)?;
     }
     let old_expires = now.saturating_add(req.expiration);
     let old_expires = match old.expires {

@@ -84,21 +84,28 @@ struct Resolved {
     identities: HashMap<String, String>,
 }
 
+/// The id of `name` from `cache`, or resolved by `resolve` (given just `name`) and cached.
+fn cached(
+    cache: &mut HashMap<String, String>,
+    name: &String,
+    resolve: impl FnOnce(&[String]) -> Result<Vec<String>>,
+) -> Result<String> {
+    if let Some(id) = cache.get(name) {
+        return Ok(id.clone());
+    }
+    let id = resolve(std::slice::from_ref(name))?
+        .pop()
+        .unwrap_or_default();
+    cache.insert(name.clone(), id.clone());
+    Ok(id)
+}
+
 impl Resolved {
     /// Like [`resolve_roles`]: ids in order, without repeats; 404 naming the first unknown role.
     fn roles(&mut self, conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
         let mut ids: Vec<String> = Vec::with_capacity(names.len());
         for name in names {
-            let id = match self.roles.get(name) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = resolve_roles(conn, ws, std::slice::from_ref(name))?
-                        .pop()
-                        .unwrap_or_default();
-                    self.roles.insert(name.clone(), id.clone());
-                    id
-                }
-            };
+            let id = cached(&mut self.roles, name, |one| resolve_roles(conn, ws, one))?;
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -119,16 +126,9 @@ impl Resolved {
             if !seen.insert(slug.as_str()) {
                 continue;
             }
-            let id = match self.permissions.get(slug) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = ensure_permissions(conn, ws, std::slice::from_ref(slug))?
-                        .pop()
-                        .unwrap_or_default();
-                    self.permissions.insert(slug.clone(), id.clone());
-                    id
-                }
-            };
+            let id = cached(&mut self.permissions, slug, |one| {
+                ensure_permissions(conn, ws, one)
+            })?;
             ids.push(id);
         }
         Ok(ids)

@@ -193,12 +193,21 @@ pub(crate) fn find_id(
     name: &str,
     not_found: impl FnOnce() -> Error,
 ) -> Result<String> {
+    existing_id(conn, sql, ws, name)?.ok_or_else(not_found)
+}
+
+/// The id `sql` (`?1` the workspace, `?2` the name) finds, if any.
+pub(crate) fn existing_id(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    name: &str,
+) -> Result<Option<String>> {
     conn.prepare_cached(sql)
         .db()?
         .query_row(params![ws, name], |r| r.get(0))
         .optional()
-        .db()?
-        .ok_or_else(not_found)
+        .db()
 }
 
 pub(crate) fn role_row(r: &Row) -> rusqlite::Result<Role> {
@@ -362,12 +371,12 @@ pub(crate) fn ensure_permissions(
         if !seen.insert(slug.as_str()) {
             continue;
         }
-        let existing: Option<String> = conn
-            .prepare_cached("SELECT id FROM permissions WHERE workspace_id = ?1 AND slug = ?2")
-            .db()?
-            .query_row(params![ws, slug], |r| r.get(0))
-            .optional()
-            .db()?;
+        let existing = existing_id(
+            conn,
+            "SELECT id FROM permissions WHERE workspace_id = ?1 AND slug = ?2",
+            ws,
+            slug,
+        )?;
         let id = match existing {
             Some(id) => id,
             None => {
@@ -409,12 +418,12 @@ pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Re
 
 /// The id of the identity with `external_id`, created if missing.
 pub(crate) fn ensure_identity(conn: &Connection, ws: &str, external_id: &str) -> Result<String> {
-    let existing: Option<String> = conn
-        .prepare_cached("SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2")
-        .db()?
-        .query_row(params![ws, external_id], |r| r.get(0))
-        .optional()
-        .db()?;
+    let existing = existing_id(
+        conn,
+        "SELECT id FROM identities WHERE workspace_id = ?1 AND external_id = ?2",
+        ws,
+        external_id,
+    )?;
     if let Some(id) = existing {
         return Ok(id);
     }
@@ -429,32 +438,48 @@ pub(crate) fn ensure_identity(conn: &Connection, ws: &str, external_id: &str) ->
     Ok(id)
 }
 
-/// Replaces the ratelimits of a key (`owner_key`) or identity (`owner_identity`). A name given
-/// twice keeps its last definition.
+/// Who ratelimits belong to: a key or an identity (by id).
+#[derive(Clone, Copy)]
+pub(crate) enum RatelimitOwner<'a> {
+    Key(&'a str),
+    Identity(&'a str),
+}
+
+impl<'a> RatelimitOwner<'a> {
+    /// The `key_id` and `identity_id` columns of the owner's rows.
+    fn columns(self) -> (Option<&'a str>, Option<&'a str>) {
+        match self {
+            RatelimitOwner::Key(id) => (Some(id), None),
+            RatelimitOwner::Identity(id) => (None, Some(id)),
+        }
+    }
+}
+
+/// Replaces the ratelimits of `owner`. A name given twice keeps its last definition.
 pub(crate) fn replace_ratelimits(
     conn: &Connection,
     ws: &str,
-    owner_key: Option<&str>,
-    owner_identity: Option<&str>,
+    owner: RatelimitOwner,
     limits: &[RatelimitRequest],
 ) -> Result<()> {
+    let (owner_key, owner_identity) = owner.columns();
     conn.execute(
         "DELETE FROM ratelimits WHERE (key_id = ?1 AND ?1 IS NOT NULL) \
          OR (identity_id = ?2 AND ?2 IS NOT NULL)",
         params![owner_key, owner_identity],
     )
     .db()?;
-    insert_ratelimits(conn, ws, owner_key, owner_identity, limits)
+    insert_ratelimits(conn, ws, owner, limits)
 }
 
 /// Adds `limits` to an owner that has none (see [`replace_ratelimits`]).
 pub(crate) fn insert_ratelimits(
     conn: &Connection,
     ws: &str,
-    owner_key: Option<&str>,
-    owner_identity: Option<&str>,
+    owner: RatelimitOwner,
     limits: &[RatelimitRequest],
 ) -> Result<()> {
+    let (owner_key, owner_identity) = owner.columns();
     let mut seen = HashSet::new();
     for rl in limits.iter().rev() {
         if !seen.insert(rl.name.as_str()) {

@@ -36,25 +36,18 @@ fn a_key_changed_between_read_and_spend_is_not_charged() {
     assert_eq!(v["valid"], false);
     assert_eq!(env.key_column(&id, "remaining").as_deref(), Some("5"));
 
-    // Disabled in between: DISABLED, not charged.
-    let (id, key) = mk();
-    between_read_and_write(
-        &env,
-        "keys.updateKey",
-        json!({"keyId": id, "enabled": false}),
-    );
-    assert_eq!(env.code(&key, json!({})), "DISABLED");
-    assert_eq!(env.key_column(&id, "remaining").as_deref(), Some("5"));
-
-    // Expired in between: EXPIRED, not charged.
-    let (id, key) = mk();
-    between_read_and_write(
-        &env,
-        "keys.updateKey",
-        json!({"keyId": id, "expires": now_ms() - 1}),
-    );
-    assert_eq!(env.code(&key, json!({})), "EXPIRED");
-    assert_eq!(env.key_column(&id, "remaining").as_deref(), Some("5"));
+    // Disabled or expired in between: DISABLED / EXPIRED, not charged.
+    for (patch, code) in [
+        (json!({"enabled": false}), "DISABLED"),
+        (json!({"expires": now_ms() - 1}), "EXPIRED"),
+    ] {
+        let (id, key) = mk();
+        let mut body = patch;
+        body["keyId"] = json!(id);
+        between_read_and_write(&env, "keys.updateKey", body);
+        assert_eq!(env.code(&key, json!({})), code);
+        assert_eq!(env.key_column(&id, "remaining").as_deref(), Some("5"));
+    }
 
     // Credits taken in between: the spend sees the current balance.
     let (id, key) = mk();

@@ -44,12 +44,7 @@ fn create_stores_only_the_hash_and_get_describes_the_key() {
     assert!(d.get("plaintext").is_none());
     // permissions were created on the fly
     let perms = env.call("permissions.listPermissions", json!({}));
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = slugs(&perms);
     assert!(slugs.contains(&"x.read") && slugs.contains(&"x.write"));
     // whoami from the plaintext
     let w = env.call("keys.whoami", json!({"key": key}));
@@ -91,15 +86,12 @@ fn update_key_patches_and_clears() {
     assert!(d.get("credits").is_none());
     assert_eq!(d["permissions"], json!(["p1"]));
     assert!(d["updatedAt"].as_i64().is_some());
-    assert_eq!(env.code(&key, json!({"permissions": "p1"})), "VALID");
+    assert_eq!(env.code_for(&key, "p1"), "VALID");
     env.call(
         "keys.setPermissions",
         json!({"keyId": id, "permissions": []}),
     );
-    assert_eq!(
-        env.code(&key, json!({"permissions": "p1"})),
-        "INSUFFICIENT_PERMISSIONS"
-    );
+    assert_eq!(env.code_for(&key, "p1"), "INSUFFICIENT_PERMISSIONS");
 }
 
 #[test]
@@ -109,11 +101,11 @@ fn soft_and_permanent_delete() {
     env.call("keys.deleteKey", json!({"keyId": id}));
     assert_eq!(env.code(&key, json!({})), "NOT_FOUND");
     assert_eq!(
-        env.err("keys.getKey", json!({"keyId": id})).code,
+        env.err_code("keys.getKey", json!({"keyId": id})),
         ErrorCode::NotFound
     );
     assert_eq!(
-        env.err("keys.deleteKey", json!({"keyId": id})).code,
+        env.err_code("keys.deleteKey", json!({"keyId": id})),
         ErrorCode::NotFound
     );
     // the soft-deleted row is still there, so its hash cannot be migrated in again
@@ -583,11 +575,10 @@ fn permissions_roles_identities_apis() {
     let pid = p["permissionId"].as_str().unwrap();
     assert!(pid.starts_with("perm_"));
     assert_eq!(
-        env.err(
+        env.err_code(
             "permissions.createPermission",
             json!({"name": "Read", "slug": "docs.read"})
-        )
-        .code,
+        ),
         ErrorCode::Conflict
     );
     let g = env.call(
@@ -605,8 +596,7 @@ fn permissions_roles_identities_apis() {
     let rid = r["roleId"].as_str().unwrap();
     assert!(rid.starts_with("role_"));
     assert_eq!(
-        env.err("permissions.createRole", json!({"name": "reader"}))
-            .code,
+        env.err_code("permissions.createRole", json!({"name": "reader"})),
         ErrorCode::Conflict
     );
     let role = env.call("permissions.getRole", json!({"role": "reader"}));
@@ -619,19 +609,15 @@ fn permissions_roles_identities_apis() {
 
     // key role links follow role deletion
     let (kid, key) = env.create_key(json!({"roles": ["reader"]}));
-    assert_eq!(env.code(&key, json!({"permissions": "docs.list"})), "VALID");
+    assert_eq!(env.code_for(&key, "docs.list"), "VALID");
     let roles = env.call("keys.setRoles", json!({"keyId": kid, "roles": []}));
     assert_eq!(roles, json!([]));
     let roles = env.call("keys.addRoles", json!({"keyId": kid, "roles": [rid]}));
     assert_eq!(roles[0]["name"], "reader");
     env.call("permissions.deleteRole", json!({"role": rid}));
+    assert_eq!(env.code_for(&key, "docs.list"), "INSUFFICIENT_PERMISSIONS");
     assert_eq!(
-        env.code(&key, json!({"permissions": "docs.list"})),
-        "INSUFFICIENT_PERMISSIONS"
-    );
-    assert_eq!(
-        env.err("permissions.getRole", json!({"role": "reader"}))
-            .code,
+        env.err_code("permissions.getRole", json!({"role": "reader"})),
         ErrorCode::NotFound
     );
     let added = env.call(
@@ -648,10 +634,7 @@ fn permissions_roles_identities_apis() {
         "permissions.deletePermission",
         json!({"permission": "docs.read"}),
     );
-    assert_eq!(
-        env.code(&key, json!({"permissions": "docs.read"})),
-        "INSUFFICIENT_PERMISSIONS"
-    );
+    assert_eq!(env.code_for(&key, "docs.read"), "INSUFFICIENT_PERMISSIONS");
 
     // identities
     let i = env.call(
@@ -660,8 +643,7 @@ fn permissions_roles_identities_apis() {
     );
     let iid = i["identityId"].as_str().unwrap();
     assert_eq!(
-        env.err("identities.createIdentity", json!({"externalId": "org_1"}))
-            .code,
+        env.err_code("identities.createIdentity", json!({"externalId": "org_1"})),
         ErrorCode::Conflict
     );
     let g = env.call("identities.getIdentity", json!({"identity": "org_1"}));
@@ -683,7 +665,7 @@ fn permissions_roles_identities_apis() {
     assert_eq!(a["name"], "payments");
     env.call("apis.deleteApi", json!({"apiId": env.api_id}));
     assert_eq!(
-        env.err("apis.getApi", json!({"apiId": env.api_id})).code,
+        env.err_code("apis.getApi", json!({"apiId": env.api_id})),
         ErrorCode::NotFound
     );
     assert_eq!(env.code(&key2, json!({})), "NOT_FOUND");
@@ -752,12 +734,7 @@ fn migrate_large_batch_resolves_each_name_once_and_keeps_every_rule() {
         assert_eq!(d["identity"]["externalId"], format!("cust_{}", i % 3));
     }
     let perms = env.call("permissions.listPermissions", json!({}));
-    let slugs: Vec<&str> = perms
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["slug"].as_str().unwrap())
-        .collect();
+    let slugs = slugs(&perms);
     assert_eq!(slugs.len(), 6, "{slugs:?}"); // r, shared, p0..p3 — each created once
     let idents = env.call("identities.listIdentities", json!({}));
     assert_eq!(idents.as_array().unwrap().len(), 3);
@@ -828,4 +805,14 @@ fn migrate_idempotent_replay_and_conflict() {
         )
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Conflict);
+}
+
+/// The `slug` of every permission in a `permissions.listPermissions` answer.
+fn slugs(perms: &Value) -> Vec<&str> {
+    perms
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect()
 }

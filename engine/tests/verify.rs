@@ -190,10 +190,7 @@ fn permission_queries_over_direct_and_role_permissions() {
         "keys.removeRoles",
         json!({"keyId": d["keyId"], "roles": ["editor"]}),
     );
-    assert_eq!(
-        env.code(&key, json!({"permissions": "docs.write"})),
-        "INSUFFICIENT_PERMISSIONS"
-    );
+    assert_eq!(env.code_for(&key, "docs.write"), "INSUFFICIENT_PERMISSIONS");
 }
 
 #[test]

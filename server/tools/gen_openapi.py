@@ -100,6 +100,18 @@ key_fields = {
 }
 
 
+def key_links(summary, field, schema, item):
+    """keys.add/remove/set of permissions or roles: `{keyId, <field>}` in, the key's items out."""
+    return (summary, obj({"keyId": ID, field: schema}, ["keyId", field]), A(R(item)), False,
+            [403, 404])
+
+
+def list_op(summary, item):
+    """A paged list of the workspace's items, searchable."""
+    return (summary, obj({"cursor": CURSOR, "limit": LIST_LIMIT, "search": S(maxLength=256)}),
+            A(R(item)), True, [403])
+
+
 def nullable(s):
     s = dict(s)
     if "type" in s:
@@ -182,24 +194,15 @@ ops = {
                                                               ["hash"])]},
                                           description="Hashes that were not migrated (e.g. already present).")},
                              ["migrated", "failed"]), False, [403, 404]),
-    "keys.addPermissions": ("Add permissions to a key (missing ones are created)",
-                            obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
-                            A(R("Permission")), False, [403, 404]),
-    "keys.removePermissions": ("Remove permissions from a key",
-                               obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
-                               A(R("Permission")), False, [403, 404]),
-    "keys.setPermissions": ("Replace the permissions of a key",
-                            obj({"keyId": ID, "permissions": SLUGS}, ["keyId", "permissions"]),
-                            A(R("Permission")), False, [403, 404]),
-    "keys.addRoles": ("Add roles to a key (roles must exist)",
-                      obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
-                      A(R("Role")), False, [403, 404]),
-    "keys.removeRoles": ("Remove roles from a key",
-                         obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
-                         A(R("Role")), False, [403, 404]),
-    "keys.setRoles": ("Replace the roles of a key",
-                      obj({"keyId": ID, "roles": ROLES}, ["keyId", "roles"]),
-                      A(R("Role")), False, [403, 404]),
+    "keys.addPermissions": key_links("Add permissions to a key (missing ones are created)",
+                                     "permissions", SLUGS, "Permission"),
+    "keys.removePermissions": key_links("Remove permissions from a key",
+                                        "permissions", SLUGS, "Permission"),
+    "keys.setPermissions": key_links("Replace the permissions of a key",
+                                     "permissions", SLUGS, "Permission"),
+    "keys.addRoles": key_links("Add roles to a key (roles must exist)", "roles", ROLES, "Role"),
+    "keys.removeRoles": key_links("Remove roles from a key", "roles", ROLES, "Role"),
+    "keys.setRoles": key_links("Replace the roles of a key", "roles", ROLES, "Role"),
     "keys.updateCredits": ("Set, increment or decrement the credits of a key",
                            obj({"keyId": S(minLength=3),
                                 "operation": S(enum=["set", "increment", "decrement"]),
@@ -221,10 +224,7 @@ ops = {
                                   obj({"permission": S(minLength=1, maxLength=128,
                                                      pattern="^[a-zA-Z0-9_:\\-.*]+$")}, ["permission"]),
                                   R("Permission"), False, [403, 404]),
-    "permissions.listPermissions": ("List permissions",
-                                    obj({"cursor": CURSOR, "limit": LIST_LIMIT,
-                                         "search": S(maxLength=256)}),
-                                    A(R("Permission")), True, [403]),
+    "permissions.listPermissions": list_op("List permissions", "Permission"),
     "permissions.deletePermission": ("Delete a permission by id or slug",
                                      obj({"permission": S(minLength=1, maxLength=128,
                                                      pattern="^[a-zA-Z0-9_:\\-.*]+$")},
@@ -237,10 +237,7 @@ ops = {
     "permissions.getRole": ("Get a role by id or name",
                             obj({"role": S(minLength=1, maxLength=128)}, ["role"]),
                             R("Role"), False, [403, 404]),
-    "permissions.listRoles": ("List roles",
-                              obj({"cursor": CURSOR, "limit": LIST_LIMIT,
-                                   "search": S(maxLength=256)}),
-                              A(R("Role")), True, [403]),
+    "permissions.listRoles": list_op("List roles", "Role"),
     "permissions.deleteRole": ("Delete a role by id or name",
                                obj({"role": S(minLength=1, maxLength=128)}, ["role"]),
                                R("EmptyData"), False, [403, 404]),
@@ -261,10 +258,7 @@ ops = {
     "identities.getIdentity": ("Get an identity by id or external id",
                                obj({"identity": S(minLength=1)}, ["identity"]),
                                R("Identity"), False, [403, 404]),
-    "identities.listIdentities": ("List identities",
-                                  obj({"cursor": CURSOR, "limit": LIST_LIMIT,
-                                       "search": S(maxLength=256)}),
-                                  A(R("Identity")), True, [403]),
+    "identities.listIdentities": list_op("List identities", "Identity"),
     "identities.deleteIdentity": ("Delete an identity by id or external id",
                                   obj({"identity": S(minLength=1)}, ["identity"]),
                                   R("EmptyData"), False, [403, 404]),

@@ -9,24 +9,14 @@ line with hashlib. Newlines are excluded: stdin mode reads one key per `\\n`-ter
 import base64
 import hashlib
 import json
-import os
 import random
 import subprocess
-from pathlib import Path
 
 import pytest
+from keyshift_testbin import keyshift_bin
 
-REPO = Path(__file__).resolve().parents[2]
 SEED = 20261129
 COUNT = 3000
-
-
-def keyshift_bin() -> str:
-    path = os.environ.get("KEYSHIFT_BIN") or str(REPO / "target" / "debug" / "keyshift")
-    if not Path(path).is_file():
-        pytest.fail(f"keyshift binary not found at {path}: run `cargo build -p keyshift-cli` "
-                    "or set KEYSHIFT_BIN")
-    return path
 
 
 def run(args, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -581,21 +581,20 @@ def evaluate(q, granted):
     def peek():
         return toks[pos[0]] if pos[0] < len(toks) else ("END", len(q))
 
-    def expr(depth):
-        v = term(depth)
-        while peek()[0] == "OR":
+    def chain(op, operand, depth):
+        """operand (op operand)*, left to right; every operand is parsed (no short cut)."""
+        v = operand(depth)
+        while peek()[0] == op:
             pos[0] += 1
-            w = term(depth)
-            v = v or w
+            w = operand(depth)
+            v = (v or w) if op == "OR" else (v and w)
         return v
 
+    def expr(depth):
+        return chain("OR", term, depth)
+
     def term(depth):
-        v = primary(depth)
-        while peek()[0] == "AND":
-            pos[0] += 1
-            w = primary(depth)
-            v = v and w
-        return v
+        return chain("AND", primary, depth)
 
     def primary(depth):
         t = peek()

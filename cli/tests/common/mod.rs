@@ -197,3 +197,10 @@ pub fn dry_run(file: &std::path::Path, needles: &[&str]) -> Output {
     }
     out
 }
+
+/// A new temp directory and the path (as a string) of a database file named `name` in it.
+pub fn temp_db(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join(name).to_str().unwrap().to_string();
+    (dir, db)
+}

@@ -54,32 +54,29 @@ impl Default for ClientBuilder {
     }
 }
 
+/// Builder setters that store their (converted) argument in a field:
+/// `name(arg: Type) => field = value;`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.$field = $value;
+                self
+            }
+        )*
+    };
+}
+
 impl ClientBuilder {
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    pub fn root_key(mut self, key: impl Into<SecretKey>) -> Self {
-        self.root_key = Some(key.into());
-        self
-    }
-
-    /// Per-attempt timeout (default 5 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Total time for a call's attempts and waits (default 15 s).
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
+    setters! {
+        base_url(url: impl Into<String>) => base_url = url.into();
+        root_key(key: impl Into<SecretKey>) => root_key = Some(key.into());
+        /// Per-attempt timeout (default 5 s).
+        timeout(timeout: Duration) => timeout = timeout;
+        /// Total time for a call's attempts and waits (default 15 s).
+        deadline(deadline: Duration) => deadline = deadline;
+        retry(retry: RetryPolicy) => retry = retry;
     }
 
     /// `User-Agent: keyshift-<language>/<version>`; bindings name their language here.

@@ -43,6 +43,59 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Calls whose request is one string field named like the argument:
+/// `name(field) -> Answer = Op via Request;`, or without `-> Answer` for a call that answers
+/// nothing.
+macro_rules! one_field_calls {
+    ($($(#[$doc:meta])* $name:ident($field:ident) $(-> $answer:ty)? = $op:ident via $request:ident;)*) => {
+        $(one_field_calls!(@one $(#[$doc])* $name($field) $(-> $answer)? = $op via $request);)*
+    };
+    (@one $(#[$doc:meta])* $name:ident($field:ident) -> $answer:ty = $op:ident via $request:ident) => {
+        $(#[$doc])*
+        pub async fn $name(&self, $field: &str) -> Result<$answer> {
+            let request = wire::$request {
+                $field: $field.to_string(),
+            };
+            self.send(Op::$op, &request).await
+        }
+    };
+    (@one $(#[$doc:meta])* $name:ident($field:ident) = $op:ident via $request:ident) => {
+        $(#[$doc])*
+        pub async fn $name(&self, $field: &str) -> Result<()> {
+            let request = wire::$request {
+                $field: $field.to_string(),
+            };
+            self.send_unit(Op::$op, &request).await
+        }
+    };
+}
+
+/// Calls that change a key's permissions or roles: `name(list) -> Item = Op;` sends the key id
+/// and the list under the field `list`, and answers the key's items afterwards.
+macro_rules! key_list_calls {
+    ($($name:ident($list:ident) -> $item:ty = $op:ident;)*) => {
+        $(
+            pub async fn $name(&self, key_id: &str, $list: &[String]) -> Result<Vec<$item>> {
+                self.key_list(Op::$op, stringify!($list), key_id, $list).await
+            }
+        )*
+    };
+}
+
+/// Calls that send the caller's request as it is, once it passes its checks:
+/// `name(Request) -> Answer = Op;`.
+macro_rules! checked_calls {
+    ($($(#[$doc:meta])* $name:ident($request:ident) -> $answer:ty = $op:ident;)*) => {
+        $(
+            $(#[$doc])*
+            pub async fn $name(&self, request: &wire::$request) -> Result<$answer> {
+                check(request)?;
+                self.send(Op::$op, request).await
+            }
+        )*
+    };
+}
+
 impl Client {
     pub fn with_backend(backend: Arc<dyn Backend>) -> Client {
         Client { backend }
@@ -114,18 +167,27 @@ impl Client {
         self.send(Op::CreateApi, &request).await
     }
 
-    pub async fn get_api(&self, api_id: &str) -> Result<wire::GetApiResponseData> {
-        let request = wire::GetApiRequest {
-            api_id: api_id.to_string(),
-        };
-        self.send(Op::GetApi, &request).await
-    }
+    // ----- get and delete by one id or name -----------------------------------------------
 
-    pub async fn delete_api(&self, api_id: &str) -> Result<()> {
-        let request = wire::DeleteApiRequest {
-            api_id: api_id.to_string(),
-        };
-        self.send_unit(Op::DeleteApi, &request).await
+    one_field_calls! {
+        get_api(api_id) -> wire::GetApiResponseData = GetApi via GetApiRequest;
+
+        delete_api(api_id) = DeleteApi via DeleteApiRequest;
+
+        /// By id or slug.
+        get_permission(permission) -> wire::Permission = GetPermission via GetPermissionRequest;
+
+        delete_permission(permission) = DeletePermission via DeletePermissionRequest;
+
+        /// By id or name.
+        get_role(role) -> wire::Role = GetRole via GetRoleRequest;
+
+        delete_role(role) = DeleteRole via DeleteRoleRequest;
+
+        /// By id or external id.
+        get_identity(identity) -> wire::Identity = GetIdentity via GetIdentityRequest;
+
+        delete_identity(identity) = DeleteIdentity via DeleteIdentityRequest;
     }
 
     /// One page of an api's keys.
@@ -237,43 +299,13 @@ impl Client {
         self.send(Op::UpdateCredits, &request).await
     }
 
-    pub async fn add_permissions(
-        &self,
-        key_id: &str,
-        permissions: &[String],
-    ) -> Result<Vec<wire::Permission>> {
-        self.key_list(Op::AddPermissions, "permissions", key_id, permissions)
-            .await
-    }
-
-    pub async fn remove_permissions(
-        &self,
-        key_id: &str,
-        permissions: &[String],
-    ) -> Result<Vec<wire::Permission>> {
-        self.key_list(Op::RemovePermissions, "permissions", key_id, permissions)
-            .await
-    }
-
-    pub async fn set_permissions(
-        &self,
-        key_id: &str,
-        permissions: &[String],
-    ) -> Result<Vec<wire::Permission>> {
-        self.key_list(Op::SetPermissions, "permissions", key_id, permissions)
-            .await
-    }
-
-    pub async fn add_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list(Op::AddRoles, "roles", key_id, roles).await
-    }
-
-    pub async fn remove_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list(Op::RemoveRoles, "roles", key_id, roles).await
-    }
-
-    pub async fn set_roles(&self, key_id: &str, roles: &[String]) -> Result<Vec<wire::Role>> {
-        self.key_list(Op::SetRoles, "roles", key_id, roles).await
+    key_list_calls! {
+        add_permissions(permissions) -> wire::Permission = AddPermissions;
+        remove_permissions(permissions) -> wire::Permission = RemovePermissions;
+        set_permissions(permissions) -> wire::Permission = SetPermissions;
+        add_roles(roles) -> wire::Role = AddRoles;
+        remove_roles(roles) -> wire::Role = RemoveRoles;
+        set_roles(roles) -> wire::Role = SetRoles;
     }
 
     async fn key_list<T: DeserializeOwned>(
@@ -326,21 +358,6 @@ impl Client {
         self.send(Op::CreatePermission, &request).await
     }
 
-    /// By id or slug.
-    pub async fn get_permission(&self, permission: &str) -> Result<wire::Permission> {
-        let request = wire::GetPermissionRequest {
-            permission: permission.to_string(),
-        };
-        self.send(Op::GetPermission, &request).await
-    }
-
-    pub async fn delete_permission(&self, permission: &str) -> Result<()> {
-        let request = wire::DeletePermissionRequest {
-            permission: permission.to_string(),
-        };
-        self.send_unit(Op::DeletePermission, &request).await
-    }
-
     /// Every permission of the workspace (all pages).
     pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
         self.list_all(Op::ListPermissions).await
@@ -359,21 +376,6 @@ impl Client {
         };
         check(&request)?;
         self.send(Op::CreateRole, &request).await
-    }
-
-    /// By id or name.
-    pub async fn get_role(&self, role: &str) -> Result<wire::Role> {
-        let request = wire::GetRoleRequest {
-            role: role.to_string(),
-        };
-        self.send(Op::GetRole, &request).await
-    }
-
-    pub async fn delete_role(&self, role: &str) -> Result<()> {
-        let request = wire::DeleteRoleRequest {
-            role: role.to_string(),
-        };
-        self.send_unit(Op::DeleteRole, &request).await
     }
 
     /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
@@ -398,41 +400,15 @@ impl Client {
 
     // ----- identities --------------------------------------------------------------------
 
-    pub async fn create_identity(
-        &self,
-        request: &wire::CreateIdentityRequest,
-    ) -> Result<wire::CreateIdentityResponseData> {
-        check(request)?;
-        self.send(Op::CreateIdentity, request).await
-    }
-
-    /// By id or external id.
-    pub async fn get_identity(&self, identity: &str) -> Result<wire::Identity> {
-        let request = wire::GetIdentityRequest {
-            identity: identity.to_string(),
-        };
-        self.send(Op::GetIdentity, &request).await
-    }
-
-    pub async fn delete_identity(&self, identity: &str) -> Result<()> {
-        let request = wire::DeleteIdentityRequest {
-            identity: identity.to_string(),
-        };
-        self.send_unit(Op::DeleteIdentity, &request).await
+    checked_calls! {
+        create_identity(CreateIdentityRequest) -> wire::CreateIdentityResponseData = CreateIdentity;
+        /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
+        /// (an empty map or list clears them); answers the identity afterwards.
+        update_identity(UpdateIdentityRequest) -> wire::Identity = UpdateIdentity;
     }
 
     pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
         self.list_all(Op::ListIdentities).await
-    }
-
-    /// `identities.updateIdentity`: `meta` / `ratelimits`, when given, replace the identity's
-    /// (an empty map or list clears them); answers the identity afterwards.
-    pub async fn update_identity(
-        &self,
-        request: &wire::UpdateIdentityRequest,
-    ) -> Result<wire::Identity> {
-        check(request)?;
-        self.send(Op::UpdateIdentity, request).await
     }
 }
 

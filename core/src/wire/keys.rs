@@ -308,11 +308,18 @@ impl Validate for CreateKeyRequest {
     }
 }
 
-impl Validate for GetKeyRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.id("keyId", &self.key_id))
-    }
+/// Requests whose only checked field is `keyId`.
+macro_rules! validate_key_id {
+    ($($request:ty),*) => {
+        $(impl Validate for $request {
+            fn validate(&self) -> Vec<FieldError> {
+                check(|c| c.id("keyId", &self.key_id))
+            }
+        })*
+    };
 }
+
+validate_key_id!(GetKeyRequest, DeleteKeyRequest);
 
 impl Validate for UpdateKeyRequest {
     fn validate(&self) -> Vec<FieldError> {
@@ -359,12 +366,6 @@ impl Checker {
                 );
             }
         }
-    }
-}
-
-impl Validate for DeleteKeyRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.id("keyId", &self.key_id))
     }
 }
 
@@ -604,22 +605,21 @@ mod tests {
 
     #[test]
     fn refill_rules_of_unkeys_handlers() {
-        let monthly_without_day: CreateKeyRequest = serde_json::from_value(json!({
-            "apiId": "api_123",
-            "credits": {"remaining": 1, "refill": {"interval": "monthly", "amount": 1}}
-        }))
-        .unwrap();
+        let create_with = |credits: serde_json::Value| {
+            let req: CreateKeyRequest =
+                serde_json::from_value(json!({"apiId": "api_123", "credits": credits})).unwrap();
+            locations(&req.validate())
+        };
+        let monthly_without_day =
+            json!({"remaining": 1, "refill": {"interval": "monthly", "amount": 1}});
         assert_eq!(
-            locations(&monthly_without_day.validate()),
+            create_with(monthly_without_day),
             vec!["body.credits.refill.refillDay"]
         );
-        let refill_without_remaining: CreateKeyRequest = serde_json::from_value(json!({
-            "apiId": "api_123",
-            "credits": {"remaining": null, "refill": {"interval": "daily", "amount": 1}}
-        }))
-        .unwrap();
+        let refill_without_remaining =
+            json!({"remaining": null, "refill": {"interval": "daily", "amount": 1}});
         assert_eq!(
-            locations(&refill_without_remaining.validate()),
+            create_with(refill_without_remaining),
             vec!["body.credits.remaining"]
         );
         let daily_with_day: UpdateKeyRequest = serde_json::from_value(json!({

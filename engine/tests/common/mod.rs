@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use keyshift_core::{Error, Result};
+use keyshift_core::{Error, ErrorCode, Result};
 use keyshift_engine::{Engine, Reply, WorkspaceCtx};
 use serde_json::{json, Value};
 
@@ -77,6 +77,11 @@ impl Env {
         call_err(&self.engine, &self.ctx, op, body)
     }
 
+    /// The code of the error `op` must fail with.
+    pub fn err_code(&self, op: &str, body: Value) -> ErrorCode {
+        self.err(op, body).code
+    }
+
     /// Creates a key with `extra` fields merged into `{apiId}`; returns (keyId, key).
     pub fn create_key(&self, extra: Value) -> (String, String) {
         let mut body = json!({"apiId": self.api_id});
@@ -103,6 +108,11 @@ impl Env {
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// The verification code of `key` asked for the permission query `query`.
+    pub fn code_for(&self, key: &str, query: &str) -> String {
+        self.code(key, json!({ "permissions": query }))
     }
 
     /// Reads one column of a key row straight from the database file.

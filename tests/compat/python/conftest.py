@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,14 +13,8 @@ import pytest
 from unkey.py import Unkey
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def keyshift_bin() -> str:
-    path = os.environ.get("KEYSHIFT_BIN") or str(REPO / "target" / "debug" / "keyshift")
-    if not Path(path).is_file():
-        pytest.fail(f"keyshift binary not found at {path}: run `cargo build -p keyshift-cli` "
-                    "or set KEYSHIFT_BIN")
-    return path
+sys.path.insert(0, str(REPO / "tests" / "python"))
+from keyshift_testbin import keyshift_bin  # noqa: E402  (shared with tests/python)
 
 
 class Server:

@@ -1,7 +1,7 @@
 //! Harness for end-to-end tests: a real `keyshift` server on a free loopback port with a
 //! temporary SQLite file, and clients for it over HTTP and in-process.
 
-use keyshift_core::{Client, ClientBuilder, RetryPolicy, SecretKey};
+use keyshift_core::{Client, ClientBuilder, CreateKey, CreatedKey, RetryPolicy, SecretKey};
 use tokio::sync::oneshot;
 
 /// A running server; stops when dropped.
@@ -90,6 +90,31 @@ impl TestServer {
         self.client_builder().build().expect("client builds")
     }
 
+    /// [`TestServer::client_builder`] with the fault spec `spec` (`X-Keyshift-Fault`) on every
+    /// request.
+    pub fn faulty_builder(&self, spec: &str) -> ClientBuilder {
+        self.client_builder().header("X-Keyshift-Fault", spec)
+    }
+
+    /// A client whose every request carries the fault spec `spec`.
+    pub fn faulty(&self, spec: &str) -> Client {
+        self.faulty_builder(spec).build().expect("client builds")
+    }
+
+    /// [`TestServer::client_with_api`] plus one new key in that api.
+    pub async fn client_with_key(&self, name: &str) -> (Client, String, CreatedKey) {
+        let (client, api_id) = self.client_with_api(name).await;
+        let created = new_key(&client, &api_id).await;
+        (client, api_id, created)
+    }
+
+    /// A client for this server and a new api named `name` created with it.
+    pub async fn client_with_api(&self, name: &str) -> (Client, String) {
+        let client = self.client();
+        let api_id = client.create_api(name).await.expect("api created").api_id;
+        (client, api_id)
+    }
+
     /// Stops the server and waits until it has closed.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -122,4 +147,72 @@ pub fn local_client() -> LocalClient {
         client: keyshift_engine::local_client(&path.to_string_lossy()).expect("engine opens"),
         _dir: dir,
     }
+}
+
+/// A new key with default options in `api_id`.
+pub async fn new_key(client: &Client, api_id: &str) -> CreatedKey {
+    client
+        .create_api_key(&CreateKey::new(api_id))
+        .await
+        .expect("key created")
+}
+
+/// A JSON object literal as the `meta` map the wire types take.
+pub fn meta(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    value.as_object().expect("a JSON object").clone()
+}
+
+/// A new temp directory and the path of a file named `name` in it.
+pub fn temp_file(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    (dir, file)
+}
+
+/// How many keys `api_id` lists, and how many distinct key ids among them.
+pub async fn count_keys(client: &Client, api_id: &str) -> (usize, usize) {
+    let keys = client
+        .keys_pager(api_id)
+        .collect_all()
+        .await
+        .expect("keys listed");
+    let ids: std::collections::HashSet<&str> = keys.iter().map(|k| k.key_id.as_str()).collect();
+    (keys.len(), ids.len())
+}
+
+/// Every line of a JSON-lines file (a migration report), parsed.
+pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("file readable");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// The code `client` gets verifying `key` with `options`.
+pub async fn verify_code(
+    client: &Client,
+    key: &str,
+    options: &keyshift_core::VerifyOptions,
+) -> keyshift_core::VerifyCode {
+    client
+        .verify(key, options)
+        .await
+        .expect("verify answers")
+        .code
+}
+
+/// A new identity `external_id` with `meta` (a JSON object).
+pub async fn new_identity(
+    client: &Client,
+    external_id: &str,
+    meta_object: serde_json::Value,
+) -> keyshift_core::wire::CreateIdentityResponseData {
+    client
+        .create_identity(&keyshift_core::wire::CreateIdentityRequest {
+            external_id: external_id.into(),
+            meta: Some(meta(meta_object)),
+            ratelimits: None,
+        })
+        .await
+        .expect("identity created")
 }

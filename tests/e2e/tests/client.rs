@@ -8,12 +8,7 @@ use keyshift_core::{
     Backfill, CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope,
     SecretKey, VerificationSource, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::{local_client, TestServer};
-
-/// The code of a verification that must not fail.
-async fn verify_code(client: &Client, key: &str, options: &VerifyOptions) -> VerifyCode {
-    client.verify(key, options).await.unwrap().code
-}
+use keyshift_e2e::{local_client, meta, new_identity, new_key, verify_code, TestServer};
 
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
@@ -83,12 +78,7 @@ async fn create_and_verify(client: Client) {
     options.prefix = Some("sk_live".into());
     options.byte_length = Some(24);
     options.external_id = Some("customer_42".into());
-    options.meta = Some(
-        serde_json::json!({"plan": "pro"})
-            .as_object()
-            .unwrap()
-            .clone(),
-    );
+    options.meta = Some(meta(serde_json::json!({"plan": "pro"})));
     options.scopes = vec![Scope::new("profile").with_read().with_update()];
     options.permissions = vec!["billing.read".into()];
     options.credits = Some(2);
@@ -177,10 +167,7 @@ both_backends!(create_verify_scopes_credits, create_and_verify);
 
 async fn update_delete_reroll(client: Client) {
     let api_id = new_api(&client).await;
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let created = new_key(&client, &api_id).await;
 
     client
         .update_key(&UpdateKeyRequest {
@@ -191,11 +178,10 @@ async fn update_delete_reroll(client: Client) {
         })
         .await
         .unwrap();
-    let v = client
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Disabled);
+    assert_eq!(
+        verify_code(&client, created.key.expose(), &VerifyOptions::default()).await,
+        VerifyCode::Disabled
+    );
     assert_eq!(
         client
             .get_key(&created.key_id)
@@ -318,10 +304,7 @@ async fn permissions_and_roles(client: Client) {
         "role permissions created on the fly"
     );
 
-    let key = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let key = new_key(&client, &api_id).await;
     let needs_write = VerifyOptions::permissions("documents.write");
     assert_eq!(
         verify_code(&client, key.key.expose(), &needs_write).await,
@@ -368,14 +351,16 @@ async fn permissions_and_roles(client: Client) {
         .await
         .unwrap();
     assert_eq!(perms.len(), 1);
-    let v = client
-        .verify(
+    assert_eq!(
+        verify_code(
+            &client,
             key.key.expose(),
             &VerifyOptions::permissions("reports.read AND NOT_A_PERM OR reports.read"),
         )
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid, "AND binds tighter than OR");
+        .await,
+        VerifyCode::Valid,
+        "AND binds tighter than OR"
+    );
 
     client.delete_role("editor").await.unwrap();
     assert_eq!(
@@ -395,19 +380,7 @@ async fn permissions_and_roles(client: Client) {
 both_backends!(permissions_roles, permissions_and_roles);
 
 async fn identities(client: Client) {
-    let created = client
-        .create_identity(&wire::CreateIdentityRequest {
-            external_id: "user_7".into(),
-            meta: Some(
-                serde_json::json!({"tier": "gold"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-            ratelimits: None,
-        })
-        .await
-        .unwrap();
+    let created = new_identity(&client, "user_7", serde_json::json!({"tier": "gold"})).await;
     let fetched = client.get_identity("user_7").await.unwrap();
     assert_eq!(fetched.id, created.identity_id);
     assert_eq!(fetched.meta.unwrap()["tier"], "gold");
@@ -546,14 +519,6 @@ async fn bad_request_from_server_names_the_field() {
     server.stop().await;
 }
 
-fn faulty(server: &TestServer, spec: &str) -> Client {
-    server
-        .client_builder()
-        .header("X-Keyshift-Fault", spec)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_503_then_succeeds() {
     let server = TestServer::start_with_faults().await;
@@ -563,7 +528,7 @@ async fn retries_503_then_succeeds() {
         .await
         .unwrap()
         .api_id;
-    let client = faulty(&server, "fail-first=2;status=503");
+    let client = server.faulty("fail-first=2;status=503");
     let api = client.get_api(&api_id).await.unwrap();
     assert_eq!(api.id, api_id);
     server.stop().await;
@@ -572,7 +537,7 @@ async fn retries_503_then_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gives_up_after_max_attempts_with_the_last_error() {
     let server = TestServer::start_with_faults().await;
-    let client = faulty(&server, "fail-first=3;status=503");
+    let client = server.faulty("fail-first=3;status=503");
     let err = client.get_api("api_whatever").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::ServerError);
     assert_eq!(err.status, Some(503));
@@ -587,7 +552,7 @@ async fn gives_up_after_max_attempts_with_the_last_error() {
 async fn honours_retry_after_on_429() {
     let server = TestServer::start_with_faults().await;
     let api_id = server.client().create_api("rl-api").await.unwrap().api_id;
-    let client = faulty(&server, "fail-first=1;status=429;retry-after=1");
+    let client = server.faulty("fail-first=1;status=429;retry-after=1");
     let started = Instant::now();
     client.get_api(&api_id).await.unwrap();
     assert!(
@@ -597,8 +562,7 @@ async fn honours_retry_after_on_429() {
     );
 
     let no_retry = server
-        .client_builder()
-        .header("X-Keyshift-Fault", "status=429;retry-after-ms=1500")
+        .faulty_builder("status=429;retry-after-ms=1500")
         .retry(RetryPolicy::never())
         .build()
         .unwrap();
@@ -611,28 +575,22 @@ async fn honours_retry_after_on_429() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_retry_only_when_safe() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("drop-api").await.unwrap().api_id;
-    let created = admin
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let (_, api_id, created) = server.client_with_key("drop-api").await;
 
     // A read survives one dropped connection.
-    let client = faulty(&server, "fail-first=1;drop");
+    let client = server.faulty("fail-first=1;drop");
     assert_eq!(client.get_api(&api_id).await.unwrap().id, api_id);
 
     // DESIGN.md §4: verifyKey is retried after a lost connection too. (Fault counters are
     // keyed by the header value, hence a spec spelled differently.)
-    let client = faulty(&server, "drop;fail-first=1");
-    let v = client
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid);
+    let client = server.faulty("drop;fail-first=1");
+    assert_eq!(
+        verify_code(&client, created.key.expose(), &VerifyOptions::default()).await,
+        VerifyCode::Valid
+    );
 
     // A create without an Idempotency-Key may have taken effect: not repeated.
-    let client = faulty(&server, "fail-first=1;drop;delay-ms=1");
+    let client = server.faulty("fail-first=1;drop;delay-ms=1");
     let err = client.create_api("dropped-create").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Network, "{err:?}");
     assert!(!err.to_string().contains(created.key.expose()));
@@ -643,8 +601,7 @@ async fn dropped_connections_retry_only_when_safe() {
 async fn slow_responses_hit_the_timeout_and_the_deadline() {
     let server = TestServer::start_with_faults().await;
     let client = server
-        .client_builder()
-        .header("X-Keyshift-Fault", "delay-ms=2000")
+        .faulty_builder("delay-ms=2000")
         .timeout(Duration::from_millis(200))
         .deadline(Duration::from_millis(700))
         .build()
@@ -659,7 +616,7 @@ async fn slow_responses_hit_the_timeout_and_the_deadline() {
     );
 
     // Per-call options override the client's.
-    let patient = faulty(&server, "delay-ms=300");
+    let patient = server.faulty("delay-ms=300");
     let call = CallOptions::default()
         .with_timeout(Duration::from_millis(100))
         .with_retry(RetryPolicy::never());
@@ -678,23 +635,18 @@ async fn slow_responses_hit_the_timeout_and_the_deadline() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retried_create_mints_exactly_one_key() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("idem-api").await.unwrap().api_id;
+    let (admin, api_id) = server.client_with_api("idem-api").await;
     // The first attempt creates the key and then loses the answer; the retry carries the same
     // Idempotency-Key and gets the first answer replayed.
-    let client = faulty(&server, "fail-first=1;after-dispatch-status=503");
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let client = server.faulty("fail-first=1;after-dispatch-status=503");
+    let created = new_key(&client, &api_id).await;
     let keys = admin.keys_pager(&api_id).collect_all().await.unwrap();
     assert_eq!(keys.len(), 1, "exactly one key: {keys:?}");
     assert_eq!(keys[0].key_id, created.key_id);
-    let v = admin
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid);
+    assert_eq!(
+        verify_code(&admin, created.key.expose(), &VerifyOptions::default()).await,
+        VerifyCode::Valid
+    );
     server.stop().await;
 }
 
@@ -703,10 +655,7 @@ async fn plaintext_never_in_debug_or_errors() {
     let server = TestServer::start().await;
     let client = server.client();
     let api_id = new_api(&client).await;
-    let created = client
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let created = new_key(&client, &api_id).await;
     let plaintext = created.key.expose().to_string();
     let secret_part = plaintext.rsplit('_').next().unwrap().to_string();
     let verification = client

@@ -16,7 +16,7 @@ use keyshift_core::migrate::{
     self, checkpoint, HashVariant, MigrateOptions, MigrationRecord, MigrationSource, Progress,
 };
 use keyshift_core::{hash_bcrypt, Client, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::TestServer;
+use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
 use serde_json::{json, Value};
 
 fn scale() -> u64 {
@@ -79,12 +79,6 @@ fn expected_permissions(record: &Value) -> Vec<String> {
     p
 }
 
-async fn count_keys(client: &Client, api_id: &str) -> (usize, usize) {
-    let keys = client.keys_pager(api_id).collect_all().await.unwrap();
-    let ids: HashSet<String> = keys.iter().map(|k| k.key_id.clone()).collect();
-    (keys.len(), ids.len())
-}
-
 /// Verifies `sample` random records: VALID, with the record's permissions and owner.
 async fn verify_sample(client: &Client, records: &[Value], sample: usize, rng: &mut Rng) {
     for _ in 0..sample.min(records.len()) {
@@ -100,22 +94,12 @@ async fn verify_sample(client: &Client, records: &[Value], sample: usize, rng: &
     }
 }
 
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_export_migrates_and_every_key_verifies_with_its_permissions() {
     let n = scale();
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("migrated").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("migrated").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, n, true);
     let report_path = dir.path().join("report.jsonl");
     let calls = Arc::new(AtomicU64::new(0));
@@ -250,8 +234,7 @@ async fn faults_end_with_every_key_present_exactly_once() {
         let file = dir.path().join(format!("keys-{i}.jsonl"));
         let records = write_sample(&file, n, i % 2 == 0);
         let client = server
-            .client_builder()
-            .header("X-Keyshift-Fault", *spec)
+            .faulty_builder(spec)
             .retry(
                 RetryPolicy::default()
                     .with_base_delay(Duration::from_millis(20))
@@ -327,10 +310,8 @@ fn migrate_child_process() {
 async fn killed_with_sigkill_and_resumed_ends_with_every_key_exactly_once() {
     let n = scale();
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("killed").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("killed").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, n, false);
     let ckpt = dir.path().join("ckpt");
     let mut rng = Rng::new();
@@ -440,8 +421,7 @@ async fn killed_with_sigkill_and_resumed_ends_with_every_key_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hex_and_bcrypt_hashes_migrate_and_verify() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("legacy-hashes").await.unwrap().api_id;
+    let (client, api_id) = server.client_with_api("legacy-hashes").await;
     let dir = tempfile::tempdir().unwrap();
 
     // sha256_hex via the file default, bcrypt via each record's `variant`, in one CSV file.
@@ -519,24 +499,23 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
         .await
         .unwrap();
     assert_eq!(report.migrated, 50);
-    let v = client
-        .verify(
+    assert_eq!(
+        verify_code(
+            &client,
             "it_key_007_abcdef",
             &VerifyOptions::permissions("files.read"),
         )
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid);
+        .await,
+        VerifyCode::Valid
+    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("present").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (client, api_id) = server.client_with_api("present").await;
+    let (dir, file) = temp_file("keys.jsonl");
     let records = write_sample(&file, 150, false);
     let wire_keys: Vec<_> = records
         .iter()
@@ -635,10 +614,8 @@ async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("refused").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("refused").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, 700, true);
     let ckpt = dir.path().join("ckpt");
     let options = || {
@@ -647,16 +624,10 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
             .report(dir.path().join("report.jsonl"))
             .resume(true)
     };
-    let faulty = |spec: &str| {
-        server
-            .client_builder()
-            .header("X-Keyshift-Fault", spec)
-            .build()
-            .unwrap()
-    };
 
     // Every request refused with a 400: each key reported failed, no batch finished.
-    let report = faulty("status=400")
+    let report = server
+        .faulty("status=400")
         .migrate_keys(file.clone(), options(), None)
         .await
         .unwrap();
@@ -666,7 +637,8 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     assert!(entries.iter().all(|e| e.state == checkpoint::State::Sent));
 
     // A 401 stops the run with the error (nothing else could succeed).
-    let err = faulty("status=401")
+    let err = server
+        .faulty("status=401")
         .migrate_keys(file.clone(), options(), None)
         .await
         .unwrap_err();
@@ -683,10 +655,8 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_records_split_batches_under_the_body_limit() {
     let server = TestServer::start().await;
-    let client = server.client();
-    let api_id = client.create_api("big-meta").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("big.jsonl");
+    let (client, api_id) = server.client_with_api("big-meta").await;
+    let (_dir, file) = temp_file("big.jsonl");
     let blob = "x".repeat(50_000);
     let mut text = String::new();
     for i in 0..300 {

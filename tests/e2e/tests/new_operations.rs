@@ -4,32 +4,15 @@
 
 use keyshift_core::wire::{self, RatelimitRequest, UpdateIdentityRequest};
 use keyshift_core::{Client, ErrorCode, VerifyCode, VerifyOptions};
-use keyshift_e2e::{local_client, TestServer};
+use keyshift_e2e::{local_client, meta, new_identity, verify_code, TestServer};
 
 async fn update_identity_and_set_role_permissions(client: Client) {
-    let created = client
-        .create_identity(&wire::CreateIdentityRequest {
-            external_id: "cust_42".into(),
-            meta: Some(
-                serde_json::json!({"plan": "free"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-            ratelimits: None,
-        })
-        .await
-        .unwrap();
+    let created = new_identity(&client, "cust_42", serde_json::json!({"plan": "free"})).await;
 
     let updated = client
         .update_identity(&UpdateIdentityRequest {
             identity: "cust_42".into(),
-            meta: Some(
-                serde_json::json!({"plan": "pro"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            meta: Some(meta(serde_json::json!({"plan": "pro"}))),
             ratelimits: Some(vec![RatelimitRequest {
                 name: "requests".into(),
                 limit: 10,
@@ -84,22 +67,30 @@ async fn update_identity_and_set_role_permissions(client: Client) {
         .unwrap();
     let slugs: Vec<&str> = set.iter().map(|p| p.slug.as_str()).collect();
     assert_eq!(slugs, vec!["reports.read", "reports.write"]);
-    let v = client
-        .verify(key.expose(), &VerifyOptions::permissions("reports.write"))
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::Valid);
+    assert_eq!(
+        verify_code(
+            &client,
+            key.expose(),
+            &VerifyOptions::permissions("reports.write")
+        )
+        .await,
+        VerifyCode::Valid
+    );
 
     let cleared = client
         .set_role_permissions(&role.role_id, &[])
         .await
         .unwrap();
     assert!(cleared.is_empty());
-    let v = client
-        .verify(key.expose(), &VerifyOptions::permissions("reports.read"))
-        .await
-        .unwrap();
-    assert_eq!(v.code, VerifyCode::InsufficientPermissions);
+    assert_eq!(
+        verify_code(
+            &client,
+            key.expose(),
+            &VerifyOptions::permissions("reports.read")
+        )
+        .await,
+        VerifyCode::InsufficientPermissions
+    );
 
     let err = client
         .set_role_permissions("analyst", &[])

@@ -11,17 +11,9 @@
 use std::time::{Duration, Instant};
 
 use keyshift_core::wire::CreateIdentityRequest;
-use keyshift_core::{Client, CreateKey, ErrorCode, RetryPolicy, VerifyCode, VerifyOptions};
+use keyshift_core::{Client, ErrorCode, RetryPolicy, VerifyCode, VerifyOptions};
 use keyshift_e2e::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn faulty(server: &TestServer, spec: &str) -> Client {
-    server
-        .client_builder()
-        .header("X-Keyshift-Fault", spec)
-        .build()
-        .unwrap()
-}
 
 /// One create of kind `op` (none carries an Idempotency-Key) through `client`.
 async fn create_one(client: &Client, op: &str, tag: &str) -> keyshift_core::Result<()> {
@@ -62,7 +54,7 @@ async fn creates_without_idempotency_key_are_not_retried_after_502_504_500() {
         {
             // A distinct (harmless) delay makes each spec text, hence its counter, unique.
             let spec = format!("fail-first=1;status={status};delay-ms={}", i * 10 + n);
-            let client = faulty(&server, &spec);
+            let client = server.faulty(&spec);
             let tag = format!("{status}-{n}");
             let err = create_one(&client, op, &tag).await.expect_err(op);
             assert_eq!(err.status, Some(status), "{op}: {err:?}");
@@ -81,7 +73,7 @@ async fn a_create_answered_502_after_it_took_effect_exists_exactly_once() {
     let server = TestServer::start_with_faults().await;
     let admin = server.client();
     // The role is created, then its answer is replaced by a 502 (a proxy losing it).
-    let client = faulty(&server, "fail-first=1;after-dispatch-status=502");
+    let client = server.faulty("fail-first=1;after-dispatch-status=502");
     let err = client
         .create_role("lost-answer", &[], None)
         .await
@@ -96,7 +88,7 @@ async fn a_create_answered_502_after_it_took_effect_exists_exactly_once() {
         .collect();
     assert_eq!(roles.len(), 1, "created once, not retried: {roles:?}");
     // A connection dropped after the request was sent: not retried either.
-    let client = faulty(&server, "fail-first=1;drop");
+    let client = server.faulty("fail-first=1;drop");
     let err = client.create_api("dropped").await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Network, "{err:?}");
     assert!(!err.not_sent, "the request may have reached the server");
@@ -106,12 +98,7 @@ async fn a_create_answered_502_after_it_took_effect_exists_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_and_reads_are_retried_after_502_504_500_and_lost_connections() {
     let server = TestServer::start_with_faults().await;
-    let admin = server.client();
-    let api_id = admin.create_api("verify-retry").await.unwrap().api_id;
-    let created = admin
-        .create_api_key(&CreateKey::new(&api_id))
-        .await
-        .unwrap();
+    let (_, api_id, created) = server.client_with_key("verify-retry").await;
     for spec in [
         "fail-first=1;status=502",
         "fail-first=2;status=504",
@@ -119,14 +106,14 @@ async fn verify_and_reads_are_retried_after_502_504_500_and_lost_connections() {
         "fail-first=1;drop",
         "fail-first=1;after-dispatch-status=502",
     ] {
-        let client = faulty(&server, spec);
+        let client = server.faulty(spec);
         let v = client
             .verify(created.key.expose(), &VerifyOptions::default())
             .await
             .unwrap_or_else(|e| panic!("{spec}: {e}"));
         assert_eq!(v.code, VerifyCode::Valid, "{spec}");
         let read_spec = format!("{spec};delay-ms=1");
-        let api = faulty(&server, &read_spec).get_api(&api_id).await;
+        let api = server.faulty(&read_spec).get_api(&api_id).await;
         assert_eq!(api.unwrap().id, api_id, "{spec}");
     }
     server.stop().await;
@@ -135,9 +122,9 @@ async fn verify_and_reads_are_retried_after_502_504_500_and_lost_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_are_retried_after_503_429_and_refused_connections() {
     let server = TestServer::start_with_faults().await;
-    let client = faulty(&server, "fail-first=2;status=503");
+    let client = server.faulty("fail-first=2;status=503");
     client.create_api("after-503").await.unwrap();
-    let client = faulty(&server, "fail-first=1;status=429;retry-after-ms=20");
+    let client = server.faulty("fail-first=1;status=429;retry-after-ms=20");
     client.create_role("after-429", &[], None).await.unwrap();
 
     // Nothing listens: the connection fails before anything is sent, so any call may retry;

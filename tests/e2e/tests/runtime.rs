@@ -4,17 +4,14 @@
 
 use std::time::Duration;
 
-use keyshift_core::{runtime, Client, CreateKey, VerifyCode, VerifyOptions};
+use keyshift_core::{runtime, Client, VerifyCode, VerifyOptions};
 use keyshift_e2e::{local_client, TestServer};
 
 /// A fresh api and key on `client`; returns the key's plaintext.
 fn new_key(client: &Client) -> String {
     runtime::block_on(async {
         let api_id = client.create_api("runtime").await.unwrap().api_id;
-        let key = client
-            .create_api_key(&CreateKey::new(&api_id))
-            .await
-            .unwrap();
+        let key = keyshift_e2e::new_key(client, &api_id).await;
         key.key.expose().to_string()
     })
 }

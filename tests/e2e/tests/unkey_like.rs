@@ -4,13 +4,13 @@
 //! lost answers end with every key present exactly once, a report listing each key exactly
 //! once (with its keyId, or as already present), and success.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use keyshift_core::migrate::{self, MigrateOptions};
 use keyshift_core::{Client, CreateKey, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::TestServer;
+use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
 use serde_json::Value;
 
 fn write_sample(path: &Path, n: u64) -> Vec<Value> {
@@ -24,8 +24,7 @@ fn write_sample(path: &Path, n: u64) -> Vec<Value> {
 
 fn unkey_like_client(server: &TestServer, spec: &str) -> Client {
     server
-        .client_builder()
-        .header("X-Keyshift-Fault", spec)
+        .faulty_builder(spec)
         .retry(
             RetryPolicy::default()
                 .with_base_delay(Duration::from_millis(10))
@@ -35,18 +34,11 @@ fn unkey_like_client(server: &TestServer, spec: &str) -> Client {
         .unwrap()
 }
 
-async fn count_keys(client: &Client, api_id: &str) -> (usize, usize) {
-    let keys = client.keys_pager(api_id).collect_all().await.unwrap();
-    let ids: HashSet<String> = keys.iter().map(|k| k.key_id.clone()).collect();
-    (keys.len(), ids.len())
-}
-
 /// Each key row of the report by line (panics on a line reported twice), and the summary.
 fn report_rows(path: &Path) -> (HashMap<u64, Value>, Value) {
     let mut rows = HashMap::new();
     let mut summary = Value::Null;
-    for l in std::fs::read_to_string(path).unwrap().lines() {
-        let row: Value = serde_json::from_str(l).unwrap();
+    for row in read_jsonl(path) {
         if let Some(line) = row.get("line").and_then(Value::as_u64) {
             if let Some(old) = rows.insert(line, row.clone()) {
                 panic!("line {line} reported twice: {old} / {row}");
@@ -63,8 +55,7 @@ fn report_rows(path: &Path) -> (HashMap<u64, Value>, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_idempotency_switch_ignores_the_header() {
     let server = TestServer::start_unkey_like().await;
-    let client = server.client();
-    let api_id = client.create_api("no-idem").await.unwrap().api_id;
+    let (client, api_id) = server.client_with_api("no-idem").await;
     let call = keyshift_core::CallOptions::default().with_idempotency_key("idem_same");
     let a = client
         .create_api_key_with(&CreateKey::new(&api_id), &call)
@@ -84,10 +75,8 @@ async fn no_idempotency_switch_ignores_the_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_null_is_nothing_failed_and_no_batch_is_sent_twice() {
     let server = TestServer::start_unkey_like().await;
-    let admin = server.client();
-    let api_id = admin.create_api("failed-null").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("failed-null").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, 1000);
     let report_path = dir.path().join("report.jsonl");
     let client = unkey_like_client(&server, "failed-null");
@@ -168,11 +157,16 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
             assert_eq!(summary["summary"]["failed"], Value::from(0));
             // The keys work.
             for r in records.iter().step_by(97) {
-                let v = admin
-                    .verify(r["key"].as_str().unwrap(), &VerifyOptions::default())
-                    .await
-                    .unwrap();
-                assert_eq!(v.code, VerifyCode::Valid, "{spec}");
+                assert_eq!(
+                    verify_code(
+                        &admin,
+                        r["key"].as_str().unwrap(),
+                        &VerifyOptions::default()
+                    )
+                    .await,
+                    VerifyCode::Valid,
+                    "{spec}"
+                );
             }
         }
     }
@@ -186,10 +180,8 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
 async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     let n = 900u64;
     let server = TestServer::start_unkey_like().await;
-    let admin = server.client();
-    let api_id = admin.create_api("resume-unkey-like").await.unwrap().api_id;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("keys.jsonl");
+    let (admin, api_id) = server.client_with_api("resume-unkey-like").await;
+    let (dir, file) = temp_file("keys.jsonl");
     write_sample(&file, n);
     let report_path = dir.path().join("report.jsonl");
     let options = || {
