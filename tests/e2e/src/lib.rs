@@ -11,7 +11,8 @@ pub struct TestServer {
     pub db_path: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    /// The temporary directory holding the database, when the harness made it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -43,7 +44,17 @@ impl TestServer {
         configure: impl FnOnce(&mut keyshift_server::ServerConfig),
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("keyshift.db");
+        let mut server = TestServer::start_at(&dir.path().join("keyshift.db"), configure).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// On the database `db_path`, which the caller owns: it stays after the server stops (so
+    /// its files can be read then).
+    pub async fn start_at(
+        db_path: &std::path::Path,
+        configure: impl FnOnce(&mut keyshift_server::ServerConfig),
+    ) -> TestServer {
         let mut config = keyshift_server::ServerConfig::new(
             db_path.to_string_lossy().to_string(),
             "127.0.0.1:0".parse().unwrap(),
@@ -67,10 +78,10 @@ impl TestServer {
         TestServer {
             base_url,
             root_key,
-            db_path,
+            db_path: db_path.to_path_buf(),
             shutdown: Some(tx),
             task: Some(task),
-            _dir: dir,
+            _dir: None,
         }
     }
 

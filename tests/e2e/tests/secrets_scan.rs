@@ -14,16 +14,14 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use keyshift_core::migrate::{self, MigrateOptions};
 use keyshift_core::wire::{self, Op, UpdateKeyRequest};
 use keyshift_core::{
-    Backfill, CallOptions, Client, CreateKey, FallbackOptions, RetryPolicy, SecretKey, VerifyCode,
-    VerifyOptions,
+    Backfill, CallOptions, Client, CreateKey, FallbackOptions, SecretKey, VerifyCode, VerifyOptions,
 };
+use keyshift_e2e::TestServer;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 /// The length of the pieces of a secret searched for.
 const PIECE: usize = 12;
@@ -141,78 +139,6 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-// ----- the server ----------------------------------------------------------------------------
-
-/// A `keyshift serve` in this process with the fault switch on, on a database in `dir` that
-/// stays after the server stops (so its files can be read then).
-struct Server {
-    base_url: String,
-    root_key: SecretKey,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-async fn start(db: &Path) -> Server {
-    let mut config = keyshift_server::ServerConfig::new(
-        db.to_string_lossy().to_string(),
-        "127.0.0.1:0".parse().unwrap(),
-    );
-    config.faults = true;
-    let bound = keyshift_server::bind(config).await.expect("server binds");
-    let base_url = bound.base_url();
-    let root_key = bound
-        .root_key()
-        .cloned()
-        .expect("first start has a root key");
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        bound
-            .run(async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
-    });
-    Server {
-        base_url,
-        root_key,
-        stop,
-        task,
-    }
-}
-
-impl Server {
-    fn builder(&self) -> keyshift_core::ClientBuilder {
-        Client::builder()
-            .base_url(&self.base_url)
-            .root_key(self.root_key.clone())
-            .retry(
-                RetryPolicy::default()
-                    .with_base_delay(Duration::from_millis(10))
-                    .with_max_delay(Duration::from_millis(50)),
-            )
-    }
-
-    fn client(&self) -> Client {
-        self.builder().build().unwrap()
-    }
-
-    fn faulty(&self, spec: &str) -> Client {
-        self.builder()
-            .header("X-Keyshift-Fault", spec)
-            .build()
-            .unwrap()
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(15), self.task)
-            .await
-            .expect("server stops")
-            .expect("server task");
-    }
-}
-
 fn file_bytes(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }
@@ -239,7 +165,7 @@ impl Outcome {
     }
 }
 
-async fn workload(server: &Server, dir: &Path) -> Outcome {
+async fn workload(server: &TestServer, dir: &Path) -> Outcome {
     let mut out = Outcome::default();
     out.secrets.push(server.root_key.expose().to_string());
     let client = server.client();
@@ -561,7 +487,7 @@ async fn no_secret_reaches_logs_errors_files_or_the_database() {
     let capture = Capture::install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyshift.db");
-    let server = start(&db).await;
+    let server = TestServer::start_at(&db, |c| c.faults = true).await;
     let outcome = workload(&server, dir.path()).await;
 
     let mut scanner = Scanner::new();
