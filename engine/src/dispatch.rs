@@ -3,7 +3,6 @@
 //! table of handlers. Adding an operation is one arm of [`keyshift_core::wire::Op`] plus one arm
 //! of [`route`] naming its request type and handler.
 
-use keyshift_core::keyformat;
 use keyshift_core::wire::{self, Op};
 use keyshift_core::{Error, Result, SecretKey};
 use rusqlite::Connection;
@@ -17,17 +16,12 @@ use crate::{
     WorkspaceCtx,
 };
 
-/// The operation named `name`, or the engine's 404 for an unknown one.
+/// The operation named `name`, or the engine's 404 for an unknown one (`Op`'s `FromStr`).
 pub(crate) fn op_named(name: &str) -> Result<Op> {
-    Op::from_name(name).ok_or_else(|| {
-        Error::not_found(format!(
-            "unknown operation `{}`",
-            keyformat::shown_value(name)
-        ))
-    })
+    name.parse()
 }
 
-pub(crate) fn check_body_size(body: &[u8]) -> Result<()> {
+fn check_body_size(body: &[u8]) -> Result<()> {
     if body.len() > wire::limits::BODY_MAX_BYTES {
         return Err(Error::bad_request(format!(
             "request body exceeds {} bytes",
@@ -214,6 +208,25 @@ impl Engine {
             }
         };
         self.start_verify(&ctx, body.as_ref())
+    }
+
+    /// `keys.verifyKey` in `ctx` as far as it goes without waiting (see [`Engine::start`], whose
+    /// tail this is): an idle reader answers on the calling thread; the rest comes back as
+    /// [`Step::Blocking`] before anything was written.
+    pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Step {
+        if let Err(e) = check_body_size(body) {
+            return Step::Done(Err(e));
+        }
+        let req: wire::VerifyKeyRequest = match parse_body(body) {
+            Ok(req) => req,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
+            verify::VerifyStep::Done(r) => Step::Done(r.and_then(reply)),
+            verify::VerifyStep::Blocking(rest) => {
+                Step::Blocking(Blocking(Box::new(move || reply(rest()?))))
+            }
+        }
     }
 
     /// Runs operation `op` (`"keys.createKey"`, …; see [`wire::Op`]) with the JSON

@@ -4,14 +4,12 @@
 
 use async_trait::async_trait;
 use keyshift_core::backend::{Backend, CallOptions, Reply};
-use keyshift_core::wire::{Op, VerifyKeyRequest};
+use keyshift_core::wire::Op;
 use keyshift_core::{Client, Error, Result};
 use std::sync::Arc;
 
-use crate::dispatch::check_body_size;
-use crate::util::parse_body;
 use crate::WorkspaceCtx;
-use crate::{reply, verify, Blocking, Engine, Step};
+use crate::{Engine, Step};
 
 /// The engine as a client backend, confined to the database's first workspace.
 pub struct LocalBackend {
@@ -73,27 +71,6 @@ impl Engine {
             root_key_id: "local".to_string(),
             grants: Arc::new(crate::Grants::all()),
         })
-    }
-}
-
-impl Engine {
-    /// `keys.verifyKey` in `ctx` as far as it goes without waiting (see [`Engine::start`], whose
-    /// tail this is): an idle reader answers on the calling thread; the rest comes back as
-    /// [`Step::Blocking`] before anything was written.
-    pub fn start_verify(&self, ctx: &WorkspaceCtx, body: &[u8]) -> Step {
-        if let Err(e) = check_body_size(body) {
-            return Step::Done(Err(e));
-        }
-        let req: VerifyKeyRequest = match parse_body(body) {
-            Ok(req) => req,
-            Err(e) => return Step::Done(Err(e)),
-        };
-        match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
-            verify::VerifyStep::Done(r) => Step::Done(r.and_then(reply)),
-            verify::VerifyStep::Blocking(rest) => {
-                Step::Blocking(Blocking(Box::new(move || reply(rest()?))))
-            }
-        }
     }
 }
 
