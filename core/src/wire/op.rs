@@ -292,16 +292,40 @@ mod tests {
                 op.sends_idempotency_key(),
                 IDEMPOTENT_OPERATIONS.contains(name)
             );
-            assert_eq!(
-                op.retry_safe_after_send(false),
-                crate::backend::repeatable(name, false),
-                "{name}"
-            );
         }
         assert!(Op::from_name("keys.nope").is_none());
         assert_eq!(
             "keys.nope".parse::<Op>().unwrap_err().code,
             crate::ErrorCode::NotFound
         );
+    }
+
+    #[test]
+    fn operations_are_classified_for_retries() {
+        let op = |name: &str| Op::from_name(name).unwrap();
+        assert_eq!(op("keys.createKey").kind(), OpKind::Mint);
+        assert_eq!(op("keys.migrateKeys").kind(), OpKind::Mint);
+        assert_eq!(op("keys.verifyKey").kind(), OpKind::Verify);
+        assert_eq!(op("keys.updateCredits").kind(), OpKind::Write);
+        for name in [
+            "apis.createApi",
+            "permissions.createRole",
+            "permissions.createPermission",
+            "identities.createIdentity",
+        ] {
+            assert_eq!(op(name).kind(), OpKind::Write, "{name}");
+            assert!(!op(name).retry_safe_after_send(false), "{name}");
+            assert!(op(name).retry_safe_after_send(true), "{name}");
+        }
+        assert_eq!(op("keys.getKey").kind(), OpKind::Read);
+        assert_eq!(op("apis.listKeys").kind(), OpKind::List);
+        assert_eq!(op("keys.setRoles").kind(), OpKind::Write);
+        assert_eq!(op("keys.whoami").kind(), OpKind::Read);
+        assert!(op("keys.verifyKey").retry_safe_after_send(false));
+        assert!(op("keys.getKey").retry_safe_after_send(false));
+        assert!(op("apis.listKeys").retry_safe_after_send(false));
+        assert!(!op("keys.setRoles").retry_safe_after_send(false));
+        assert!(!op("keys.createKey").retry_safe_after_send(false));
+        assert!(op("keys.createKey").retry_safe_after_send(true));
     }
 }
