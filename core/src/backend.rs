@@ -31,24 +31,11 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
-    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    pub fn with_deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = Some(retry);
-        self
+    crate::setters::setters! {
+        with_idempotency_key(key: impl Into<String>) => idempotency_key = Some(key.into());
+        with_timeout(timeout: Duration) => timeout = Some(timeout);
+        with_deadline(deadline: Duration) => deadline = Some(deadline);
+        with_retry(retry: RetryPolicy) => retry = Some(retry);
     }
 }
 

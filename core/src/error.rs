@@ -208,34 +208,13 @@ impl Error {
         Error::new(ErrorCode::InvalidInput, message).with_field(field)
     }
 
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
-    }
-
-    pub fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
-        self
-    }
-
-    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
-        self.request_id = Some(request_id.into());
-        self
-    }
-
-    pub fn with_record(mut self, record: u64) -> Self {
-        self.record = Some(u32::try_from(record).unwrap_or(u32::MAX));
-        self
-    }
-
-    pub fn with_retry_after(mut self, seconds: f64) -> Self {
-        self.retry_after = Some(seconds as f32);
-        self
-    }
-
-    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
-        self.errors = errors;
-        self
+    crate::setters::setters! {
+        with_field(field: impl Into<String>) => field = Some(field.into());
+        with_status(status: u16) => status = Some(status);
+        with_request_id(request_id: impl Into<String>) => request_id = Some(request_id.into());
+        with_record(record: u64) => record = Some(u32::try_from(record).unwrap_or(u32::MAX));
+        with_retry_after(seconds: f64) => retry_after = Some(seconds as f32);
+        with_errors(errors: Vec<FieldError>) => errors = errors;
     }
 
     pub fn code(&self) -> &'static str {
@@ -356,15 +335,12 @@ mod tests {
         for status in [200, 201, 204, 501, 505, 507] {
             assert_eq!(class(ErrorCode::ServerError, Some(status), true), Never);
         }
-        for code in [
-            ErrorCode::InvalidInput,
-            ErrorCode::BadRequest,
-            ErrorCode::Unauthorized,
-            ErrorCode::Forbidden,
-            ErrorCode::NotFound,
-            ErrorCode::Conflict,
-            ErrorCode::Io,
-        ] {
+        // Every 4xx but 429, and local I/O failures.
+        let never = ErrorCode::ALL.into_iter().filter(|c| {
+            let status = c.status();
+            *c == ErrorCode::Io || (400..500).contains(&status) && status != 429
+        });
+        for code in never {
             assert_eq!(class(code, Some(code.status()), true), Never, "{code}");
         }
         let e = Error::new(ErrorCode::ServerError, "x").with_status(502);

@@ -44,7 +44,7 @@ impl std::fmt::Debug for HttpConfig {
 }
 
 /// Extra headers shown as `name: ***` (their values may be credentials).
-pub(crate) struct MaskedHeaders<'a>(pub(crate) &'a [(String, String)]);
+struct MaskedHeaders<'a>(&'a [(String, String)]);
 
 impl std::fmt::Debug for MaskedHeaders<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

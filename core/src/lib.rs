@@ -3,6 +3,8 @@
 //! Local functions (no network): [`hashing`], [`keyformat`], [`scope`], [`query`].
 //! The wire contract shared by server and client: [`wire`].
 
+mod setters;
+
 pub mod backend;
 pub mod client;
 pub mod error;

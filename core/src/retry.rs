@@ -36,19 +36,10 @@ impl RetryPolicy {
         }
     }
 
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.max_attempts = attempts.max(1);
-        self
-    }
-
-    pub fn with_base_delay(mut self, delay: Duration) -> Self {
-        self.base_delay = delay;
-        self
-    }
-
-    pub fn with_max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
-        self
+    crate::setters::setters! {
+        with_max_attempts(attempts: u32) => max_attempts = attempts.max(1);
+        with_base_delay(delay: Duration) => base_delay = delay;
+        with_max_delay(delay: Duration) => max_delay = delay;
     }
 
     /// Full-jitter backoff before attempt `attempt + 1` (`attempt` counts from 1): a uniform

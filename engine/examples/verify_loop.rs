@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use keyshift_core::SecretKey;
-use keyshift_engine::Progress;
+use keyshift_engine::Step;
 use serde_json::json;
 
 mod common;
@@ -49,8 +49,8 @@ fn main() {
         body.clone(),
         None,
     ) {
-        Progress::Done(r) => assert_eq!(r.expect("verify").data["valid"], true),
-        Progress::Blocking(_) => panic!("expected an inline verification"),
+        Step::Done(r) => assert_eq!(r.expect("verify").data["valid"], true),
+        Step::Blocking(_) => panic!("expected an inline verification"),
     });
     run("authenticate + dispatch", &|| {
         let ctx = engine.authenticate(root.expose()).expect("auth");

@@ -394,7 +394,7 @@ pub(crate) fn create_identity(
         },
     )?;
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, RatelimitOwner::Identity(&id), rls)?;
+        insert_ratelimits(conn, ws, RatelimitOwner::Identity(&id), rls)?;
     }
     Ok(CreateIdentityResponseData { identity_id: id })
 }

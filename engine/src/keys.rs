@@ -210,7 +210,8 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
         }
     }
     if let Some(rls) = &req.ratelimits {
-        replace_ratelimits(conn, ws, RatelimitOwner::Key(id), rls)?;
+        clear_ratelimits(conn, RatelimitOwner::Key(id))?;
+        insert_ratelimits(conn, ws, RatelimitOwner::Key(id), rls)?;
     }
     if let Some(roles) = &req.roles {
         let role_ids = resolve_roles(conn, ws, roles)?;
@@ -302,7 +303,7 @@ pub(crate) fn reroll_key(
         })
         .collect();
     if !limits.is_empty() {
-        replace_ratelimits(conn, ws, RatelimitOwner::Key(&new_id), &limits)?;
+        insert_ratelimits(conn, ws, RatelimitOwner::Key(&new_id), &limits)?;
     }
     let old_expires = now.saturating_add(req.expiration);
     let old_expires = match old.expires {

@@ -129,10 +129,6 @@ pub enum Step {
     Blocking(Blocking),
 }
 
-/// The old name of [`Step`], kept so existing paths resolve.
-#[doc(hidden)]
-pub use Step as Progress;
-
 /// The rest of an operation, see [`Step::Blocking`].
 pub struct Blocking(Box<dyn FnOnce() -> Result<Reply> + Send + 'static>);
 

@@ -455,13 +455,8 @@ impl<'a> RatelimitOwner<'a> {
     }
 }
 
-/// Replaces the ratelimits of `owner`. A name given twice keeps its last definition.
-pub(crate) fn replace_ratelimits(
-    conn: &Connection,
-    ws: &str,
-    owner: RatelimitOwner,
-    limits: &[RatelimitRequest],
-) -> Result<()> {
+/// Removes every ratelimit of `owner` (before [`insert_ratelimits`] replaces them).
+pub(crate) fn clear_ratelimits(conn: &Connection, owner: RatelimitOwner) -> Result<()> {
     let (owner_key, owner_identity) = owner.columns();
     conn.execute(
         "DELETE FROM ratelimits WHERE (key_id = ?1 AND ?1 IS NOT NULL) \
@@ -469,10 +464,11 @@ pub(crate) fn replace_ratelimits(
         params![owner_key, owner_identity],
     )
     .db()?;
-    insert_ratelimits(conn, ws, owner, limits)
+    Ok(())
 }
 
-/// Adds `limits` to an owner that has none (see [`replace_ratelimits`]).
+/// Adds `limits` to an owner that has none (see [`clear_ratelimits`]). A name given twice
+/// keeps its last definition.
 pub(crate) fn insert_ratelimits(
     conn: &Connection,
     ws: &str,

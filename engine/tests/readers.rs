@@ -155,8 +155,8 @@ fn start(
         body.to_string().into_bytes(),
         None,
     ) {
-        keyshift_engine::Progress::Done(r) => (true, r.map(|r| r.data)),
-        keyshift_engine::Progress::Blocking(rest) => (false, rest.run().map(|r| r.data)),
+        keyshift_engine::Step::Done(r) => (true, r.map(|r| r.data)),
+        keyshift_engine::Step::Blocking(rest) => (false, rest.run().map(|r| r.data)),
     }
 }
 

@@ -53,12 +53,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Result<SecretKey, Problem> {
     };
     // Two Authorization headers are ambiguous (a proxy may have checked the other one): never
     // pick one, refuse the request.
-    if headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
+    if repeated(headers, header::AUTHORIZATION) {
         return Err(Problem::bad_request(
             "unkey/authentication/malformed",
             "header.Authorization",
@@ -139,16 +134,16 @@ pub(crate) fn shown_path(path: &str) -> String {
         .join("/")
 }
 
+/// Whether `name` occurs more than once: ambiguous, so the request is refused.
+fn repeated(headers: &HeaderMap, name: header::HeaderName) -> bool {
+    headers.get_all(name).iter().nth(1).is_some()
+}
+
 pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), Problem> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(()); // lenient: the body must still be JSON
     };
-    if headers
-        .get_all(header::CONTENT_TYPE)
-        .iter()
-        .nth(1)
-        .is_some()
-    {
+    if repeated(headers, header::CONTENT_TYPE) {
         return Err(Problem::bad_request(
             "unkey/application/invalid_input",
             "header.Content-Type",

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use keyshift_core::wire::Op;
 use keyshift_core::Error;
-use keyshift_engine::Progress;
+use keyshift_engine::Step;
 
 use crate::headers::{
     bearer, check_content_type, content_length, idempotency_key, missing_authorization, shown_path,
@@ -139,8 +139,8 @@ async fn run_op(st: &AppState, op: Op, req: Request) -> Result<Answer, Problem> 
                              // Verifications that only read finish right here; everything that may block (writes,
                              // bcrypt, a root key not seen yet) runs on the blocking pool.
     let result = match st.engine.start_op(root_key, op, body, idem) {
-        Progress::Done(result) => result,
-        Progress::Blocking(rest) => tokio::task::spawn_blocking(move || rest.run())
+        Step::Done(result) => result,
+        Step::Blocking(rest) => tokio::task::spawn_blocking(move || rest.run())
             .await
             .map_err(|e| {
                 Problem::new(

@@ -164,10 +164,8 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
         .build()
         .unwrap();
     rt.block_on(async {
-        let server = BenchServer::start(
-            &dir.join(format!("{mode}-{}.db", std::process::id() ^ rand_suffix())),
-        )
-        .await;
+        let db = dir.join(format!("{mode}-{}.db", std::process::id() ^ rand_suffix()));
+        let server = BenchServer::start_at(&db, |_| {}).await;
         let (base_url, root_key) = (server.base_url.clone(), server.root_key.clone());
         let client = server.client();
         let api_id = client.create_api(mode).await.unwrap().api_id;

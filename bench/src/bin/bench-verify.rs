@@ -14,7 +14,7 @@ use keyshift_bench::{num, BenchServer};
 async fn main() {
     let calls = num("--calls", 20_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = BenchServer::start(&dir.path().join("bench.db")).await;
+    let server = BenchServer::start_at(&dir.path().join("bench.db"), |_| {}).await;
     let (base_url, root_key) = (server.base_url.clone(), server.root_key.clone());
     let client = server.client();
     let api_id = client.create_api("bench-api").await.unwrap().api_id;

@@ -17,20 +17,31 @@ pub struct Served {
     pub root_key: Option<String>,
 }
 
+/// The built binary with the caller's KEYSHIFT_*/UNKEY_* settings removed, then `env` set; stdout
+/// piped.
+fn command<'a>(
+    env: impl Iterator<Item = (&'a str, &'a str)>,
+    stdin: Stdio,
+    stderr: Stdio,
+) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("KEYSHIFT_BASE_URL")
+        .env_remove("KEYSHIFT_ROOT_KEY")
+        .env_remove("UNKEY_ROOT_KEY")
+        .envs(env)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    cmd
+}
+
 /// Starts `keyshift serve --db DB --listen 127.0.0.1:0 --json` (with `KEYSHIFT_ROOT_KEY`
 /// removed unless `extra_env` sets it) and reads its JSON line; it must come up within 3 s.
 pub fn spawn_serve(db: &str, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Served {
     let started = Instant::now();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = command(extra_env.iter().copied(), Stdio::null(), Stdio::null());
     cmd.args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--json"])
-        .args(extra_args)
-        .env_remove("KEYSHIFT_ROOT_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in extra_env {
-        cmd.env(k, v);
-    }
+        .args(extra_args);
     let mut child = cmd.spawn().expect("keyshift binary starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -112,18 +123,11 @@ impl Output {
 
 /// Runs `keyshift ARGS` with `stdin` and `env` (KEYSHIFT_* from the caller's environment removed).
 pub fn keyshift(args: &[&str], stdin: &str, env: &[(&'static str, String)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .env_remove("KEYSHIFT_BASE_URL")
-        .env_remove("KEYSHIFT_ROOT_KEY")
-        .env_remove("UNKEY_ROOT_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("keyshift runs");
+    let env = env.iter().map(|(k, v)| (*k, v.as_str()));
+    let mut child = command(env, Stdio::piped(), Stdio::piped())
+        .args(args)
+        .spawn()
+        .expect("keyshift runs");
     child
         .stdin
         .take()

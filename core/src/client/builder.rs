@@ -9,101 +9,63 @@ use crate::retry::RetryPolicy;
 use crate::{Result, SecretKey};
 
 use super::Client;
+use crate::setters::setters;
 
 /// Hosted Unkey, the default when only a root key is given.
 pub const DEFAULT_BASE_URL: &str = "https://api.unkey.com";
 
-/// Builds a [`Client`] that talks HTTP to a key service. Its `Debug` masks the root key and
-/// the values of extra headers.
-#[derive(Clone)]
+/// Builds a [`Client`] that talks HTTP to a key service: the [`HttpConfig`] being assembled,
+/// whose `Debug` masks the root key and the values of extra headers.
+#[derive(Clone, Debug)]
 pub struct ClientBuilder {
-    base_url: String,
-    root_key: Option<SecretKey>,
-    timeout: Duration,
-    deadline: Duration,
-    retry: RetryPolicy,
-    user_agent: String,
-    headers: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("root_key", &self.root_key)
-            .field("timeout", &self.timeout)
-            .field("deadline", &self.deadline)
-            .field("retry", &self.retry)
-            .field("user_agent", &self.user_agent)
-            .field("headers", &crate::http::MaskedHeaders(&self.headers))
-            .finish()
-    }
+    config: HttpConfig,
 }
 
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
-            base_url: DEFAULT_BASE_URL.to_string(),
-            root_key: None,
-            timeout: DEFAULT_TIMEOUT,
-            deadline: DEFAULT_DEADLINE,
-            retry: RetryPolicy::default(),
-            user_agent: format!("keyshift-rust/{}", env!("CARGO_PKG_VERSION")),
-            headers: Vec::new(),
+            config: HttpConfig {
+                base_url: DEFAULT_BASE_URL.to_string(),
+                // Empty until set: `build` refuses an empty root key.
+                root_key: SecretKey::new(""),
+                timeout: DEFAULT_TIMEOUT,
+                deadline: DEFAULT_DEADLINE,
+                retry: RetryPolicy::default(),
+                user_agent: format!("keyshift-rust/{}", env!("CARGO_PKG_VERSION")),
+                headers: Vec::new(),
+            },
         }
     }
 }
 
-/// Builder setters that store their (converted) argument in a field:
-/// `name(arg: Type) => field = value;`.
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $field:ident = $value:expr;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, $arg: $ty) -> Self {
-                self.$field = $value;
-                self
-            }
-        )*
-    };
-}
-
 impl ClientBuilder {
     setters! {
-        base_url(url: impl Into<String>) => base_url = url.into();
-        root_key(key: impl Into<SecretKey>) => root_key = Some(key.into());
+        base_url(url: impl Into<String>) => config.base_url = url.into();
+        root_key(key: impl Into<SecretKey>) => config.root_key = key.into();
         /// Per-attempt timeout (default 5 s).
-        timeout(timeout: Duration) => timeout = timeout;
+        timeout(timeout: Duration) => config.timeout = timeout;
         /// Total time for a call's attempts and waits (default 15 s).
-        deadline(deadline: Duration) => deadline = deadline;
-        retry(retry: RetryPolicy) => retry = retry;
+        deadline(deadline: Duration) => config.deadline = deadline;
+        retry(retry: RetryPolicy) => config.retry = retry;
     }
 
     /// `User-Agent: keyshift-<language>/<version>`; bindings name their language here.
     pub fn user_agent(mut self, language: &str, version: &str) -> Self {
-        self.user_agent = format!("keyshift-{language}/{version}");
+        self.config.user_agent = format!("keyshift-{language}/{version}");
         self
     }
 
     /// An extra header on every request (e.g. a proxy's auth or a tracing id).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
+        self.config.headers.push((name.into(), value.into()));
         self
     }
 
     pub fn build(self) -> Result<Client> {
-        let root_key = self
-            .root_key
-            .ok_or_else(|| Error::invalid_input("root_key", "a root key is required"))?;
-        let backend = HttpBackend::new(HttpConfig {
-            base_url: self.base_url,
-            root_key,
-            timeout: self.timeout,
-            deadline: self.deadline,
-            retry: self.retry,
-            user_agent: self.user_agent,
-            headers: self.headers,
-        })?;
+        if self.config.root_key.is_empty() {
+            return Err(Error::invalid_input("root_key", "a root key is required"));
+        }
+        let backend = HttpBackend::new(self.config)?;
         Ok(Client::with_backend(Arc::new(backend)))
     }
 }

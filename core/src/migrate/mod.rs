@@ -145,45 +145,17 @@ impl MigrateOptions {
             ..Default::default()
         }
     }
-    pub fn variant(mut self, v: HashVariant) -> Self {
-        self.variant = v;
-        self
-    }
-    pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
-        self
-    }
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
-        self
-    }
-    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
-        self.checkpoint = Some(path.into());
-        self
-    }
-    pub fn report(mut self, path: impl Into<PathBuf>) -> Self {
-        self.report = Some(path.into());
-        self
-    }
-    pub fn dry_run(mut self, yes: bool) -> Self {
-        self.dry_run = yes;
-        self
-    }
-    pub fn resume(mut self, yes: bool) -> Self {
-        self.resume = yes;
-        self
-    }
-    pub fn max_errors(mut self, n: usize) -> Self {
-        self.max_errors = n;
-        self
-    }
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = Some(policy);
-        self
-    }
-    pub fn cancel(mut self, token: CancelToken) -> Self {
-        self.cancel = Some(token);
-        self
+    crate::setters::setters! {
+        variant(v: HashVariant) => variant = v;
+        batch_size(n: usize) => batch_size = n;
+        concurrency(n: usize) => concurrency = n;
+        checkpoint(path: impl Into<PathBuf>) => checkpoint = Some(path.into());
+        report(path: impl Into<PathBuf>) => report = Some(path.into());
+        dry_run(yes: bool) => dry_run = yes;
+        resume(yes: bool) => resume = yes;
+        max_errors(n: usize) => max_errors = n;
+        retry(policy: RetryPolicy) => retry = Some(policy);
+        cancel(token: CancelToken) => cancel = Some(token);
     }
 
     /// Whether the run was asked to stop.

@@ -67,30 +67,26 @@ async fn update_identity_and_set_role_permissions(client: Client) {
         .unwrap();
     let slugs: Vec<&str> = set.iter().map(|p| p.slug.as_str()).collect();
     assert_eq!(slugs, vec!["reports.read", "reports.write"]);
-    assert_eq!(
-        verify_code(
-            &client,
-            key.expose(),
-            &VerifyOptions::permissions("reports.write")
-        )
-        .await,
-        VerifyCode::Valid
-    );
+    let code = verify_code(
+        &client,
+        key.expose(),
+        &VerifyOptions::permissions("reports.write"),
+    )
+    .await;
+    assert_eq!(code, VerifyCode::Valid);
 
     let cleared = client
         .set_role_permissions(&role.role_id, &[])
         .await
         .unwrap();
     assert!(cleared.is_empty());
-    assert_eq!(
-        verify_code(
-            &client,
-            key.expose(),
-            &VerifyOptions::permissions("reports.read")
-        )
-        .await,
-        VerifyCode::InsufficientPermissions
-    );
+    let code = verify_code(
+        &client,
+        key.expose(),
+        &VerifyOptions::permissions("reports.read"),
+    )
+    .await;
+    assert_eq!(code, VerifyCode::InsufficientPermissions);
 
     let err = client
         .set_role_permissions("analyst", &[])
