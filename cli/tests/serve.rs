@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 mod common;
 
@@ -48,6 +48,16 @@ fn http(
 }
 
 /// A POST of operation `op` (`/v2/{op}`) with a root key and a JSON body.
+/// `apis.getApi` of `api_id`.
+fn get_api(served: &Served, root_key: &str, api_id: &str) -> (u16, Value) {
+    post(
+        served,
+        "apis.getApi",
+        root_key,
+        &json!({ "apiId": api_id }).to_string(),
+    )
+}
+
 fn post(served: &Served, op: &str, root_key: &str, body: &str) -> (u16, Value) {
     let path = format!("/v2/{op}");
     http(&served.base_url, "POST", &path, Some(root_key), Some(body))
@@ -111,12 +121,7 @@ fn serve_json_liveness_and_clean_sigterm() {
     // Second start on the same file: no new root key, the data is there.
     let served = spawn_serve(db, &[], &[]);
     assert_eq!(served.root_key, None);
-    let (status, v) = post(
-        &served,
-        "apis.getApi",
-        &root,
-        &format!(r#"{{"apiId":"{api_id}"}}"#),
-    );
+    let (status, v) = get_api(&served, &root, &api_id);
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"]["name"], "from-cli");
     assert!(sigterm_and_wait(served).success());
@@ -182,12 +187,7 @@ fn admin_creates_workspaces_and_root_keys() {
     // B works against the running server and cannot see A's api.
     let (status, v) = post(&served, "apis.createApi", &root_b, r#"{"name":"in-b"}"#);
     assert_eq!(status, 200, "{v}");
-    let (status, v) = post(
-        &served,
-        "apis.getApi",
-        &root_b,
-        &format!(r#"{{"apiId":"{api_a}"}}"#),
-    );
+    let (status, v) = get_api(&served, &root_b, &api_a);
     assert_eq!(status, 404, "{v}");
 
     // An unknown workspace is an error with a non-zero exit.

@@ -67,26 +67,22 @@ async fn update_identity_and_set_role_permissions(client: Client) {
         .unwrap();
     let slugs: Vec<&str> = set.iter().map(|p| p.slug.as_str()).collect();
     assert_eq!(slugs, vec!["reports.read", "reports.write"]);
-    let code = verify_code(
-        &client,
-        key.expose(),
-        &VerifyOptions::permissions("reports.write"),
-    )
-    .await;
-    assert_eq!(code, VerifyCode::Valid);
+    let may_write = VerifyOptions::permissions("reports.write");
+    assert_eq!(
+        verify_code(&client, key.expose(), &may_write).await,
+        VerifyCode::Valid
+    );
 
     let cleared = client
         .set_role_permissions(&role.role_id, &[])
         .await
         .unwrap();
     assert!(cleared.is_empty());
-    let code = verify_code(
-        &client,
-        key.expose(),
-        &VerifyOptions::permissions("reports.read"),
-    )
-    .await;
-    assert_eq!(code, VerifyCode::InsufficientPermissions);
+    let may_read = VerifyOptions::permissions("reports.read");
+    assert_eq!(
+        verify_code(&client, key.expose(), &may_read).await,
+        VerifyCode::InsufficientPermissions
+    );
 
     let err = client
         .set_role_permissions("analyst", &[])
