@@ -21,6 +21,18 @@ pub(crate) fn too_large(limit: usize) -> Problem {
     )
 }
 
+/// The 408 for a body that did not arrive in time (the client stalled after its headers).
+pub(crate) fn body_timed_out(limit: std::time::Duration) -> Problem {
+    Problem::keyshift(
+        408,
+        "request_timeout",
+        format!(
+            "the request body did not arrive within {} s",
+            limit.as_secs_f32()
+        ),
+    )
+}
+
 /// The 400 for a request without `Authorization`, as Unkey's request validator answers it
 /// (`invalid_input`, before anything else is looked at).
 pub(crate) fn missing_authorization() -> Problem {

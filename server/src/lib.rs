@@ -55,6 +55,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client may take to send a request's body once its headers are in (408 after).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How to start a server.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -66,6 +69,9 @@ pub struct ServerConfig {
     pub seed_root_key: Option<SecretKey>,
     /// Largest request body accepted, in bytes (413 above it).
     pub body_limit: usize,
+    /// Longest wait for a request's body (408 after; a stalled upload cannot hold a
+    /// connection forever).
+    pub body_timeout: Duration,
     /// Test-only: honour the `X-Keyshift-Fault` header (see [`faults`]). Off by default.
     pub faults: bool,
     /// Replay the first answer for a repeated `Idempotency-Key` (DESIGN.md §4). On by
@@ -81,6 +87,7 @@ impl ServerConfig {
             listen,
             seed_root_key: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: BODY_READ_TIMEOUT,
             faults: false,
             idempotency: true,
         }
@@ -96,6 +103,7 @@ impl Default for ServerConfig {
 struct AppState {
     engine: Engine,
     body_limit: usize,
+    body_timeout: Duration,
     faults: bool,
     fault_counters: faults::FaultCounters,
     idempotency: bool,
@@ -105,6 +113,8 @@ struct AppState {
 #[derive(Clone, Debug)]
 pub struct RouterOptions {
     pub body_limit: usize,
+    /// See [`ServerConfig::body_timeout`].
+    pub body_timeout: Duration,
     pub faults: bool,
     /// See [`ServerConfig::idempotency`].
     pub idempotency: bool,
@@ -114,6 +124,7 @@ impl Default for RouterOptions {
     fn default() -> Self {
         RouterOptions {
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: BODY_READ_TIMEOUT,
             faults: false,
             idempotency: true,
         }
@@ -127,6 +138,7 @@ pub fn router(engine: Engine, options: RouterOptions) -> Router {
     let state = Arc::new(AppState {
         engine,
         body_limit: options.body_limit,
+        body_timeout: options.body_timeout,
         faults: options.faults,
         fault_counters: faults::FaultCounters::default(),
         idempotency: options.idempotency,

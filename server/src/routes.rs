@@ -11,8 +11,8 @@ use keyshift_core::Error;
 use keyshift_engine::Step;
 
 use crate::headers::{
-    bearer, check_content_type, content_length, idempotency_key, missing_authorization, shown_path,
-    too_large,
+    bearer, body_timed_out, check_content_type, content_length, idempotency_key,
+    missing_authorization, shown_path, too_large,
 };
 use crate::request_id::request_id;
 use crate::{problem, AppState, Problem, OPENAPI_JSON, UNKEY_ERRORS};
@@ -108,8 +108,9 @@ async fn run_op(st: &AppState, op: Op, req: Request) -> Result<Answer, Problem> 
     }
     check_content_type(&parts.headers)?;
     let idem = idempotency_key(&parts.headers)?.filter(|_| st.idempotency);
-    let body = axum::body::to_bytes(body, st.body_limit)
+    let body = tokio::time::timeout(st.body_timeout, axum::body::to_bytes(body, st.body_limit))
         .await
+        .map_err(|_| body_timed_out(st.body_timeout))?
         .map_err(|e| {
             let inner = e.into_inner();
             if inner

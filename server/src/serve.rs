@@ -132,6 +132,7 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         listen,
         seed_root_key,
         body_limit,
+        body_timeout,
         faults,
         idempotency,
     } = config;
@@ -150,6 +151,7 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         engine.clone(),
         RouterOptions {
             body_limit,
+            body_timeout,
             faults,
             idempotency,
         },

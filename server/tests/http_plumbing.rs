@@ -258,6 +258,48 @@ async fn oversized_bodies_are_413() {
     s.stop().await;
 }
 
+/// Issue 14: a client that sends its headers and part of the body, then stalls with the
+/// connection open, gets a 408 after `body_timeout` instead of holding the connection forever;
+/// the server answers the next request, and nothing was created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_is_cut_off_with_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start_with(Options {
+        body_timeout: Some(std::time::Duration::from_millis(300)),
+        ..Default::default()
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v2/apis.createApi HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        s.root_key
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // The write side stays open: only the server's timeout can end this read.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server closes a stalled request")
+    .unwrap();
+    let waited = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "{waited:?}"
+    );
+    let (status, v) = s.call("apis.listKeys", json!({"apiId": "api_none"})).await;
+    assert_eq!(status, 404, "the server still answers: {v}");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_key_header_is_validated() {
     let s = start().await;

@@ -25,6 +25,7 @@ pub struct TestServer {
 pub struct Options {
     pub faults: bool,
     pub body_limit: Option<usize>,
+    pub body_timeout: Option<std::time::Duration>,
     pub seed_root_key: Option<String>,
 }
 
@@ -87,6 +88,9 @@ pub async fn start_on(
     config.faults = options.faults;
     if let Some(limit) = options.body_limit {
         config.body_limit = limit;
+    }
+    if let Some(timeout) = options.body_timeout {
+        config.body_timeout = timeout;
     }
     config.seed_root_key = options
         .seed_root_key
