@@ -135,9 +135,11 @@ pub fn looks_like_key(key: &str) -> bool {
 /// Splits a key into the shown prefix (through the last `_`, may be empty) and the secret part.
 /// A part before the last `_` that is not a valid prefix (for instance a migrated key with
 /// underscores inside its secret) is treated as secret: the whole key is then the secret part.
+/// With nothing after the last `_` there is no secret part to hide behind the prefix: the whole
+/// key counts as secret (fuzzing found `sk_lLo7hQ_live_` shown whole; a legacy key may end in `_`).
 fn split_shown(key: &str) -> (&str, &str) {
     match key.rfind('_') {
-        Some(i) if validate_prefix(&key[..i]).is_ok() => key.split_at(i + 1),
+        Some(i) if i + 1 < key.len() && validate_prefix(&key[..i]).is_ok() => key.split_at(i + 1),
         _ => ("", key),
     }
 }
@@ -319,7 +321,9 @@ mod tests {
             ("abcdefghijk", "…"),
             ("", "…"),
             ("_", "…"),
-            ("sk_", "sk_…"),
+            // Nothing after the last '_': all of it is secret (found by fuzzing).
+            ("sk_", "…"),
+            ("Zx81kq2PLm4nB7Rt_", "…7Rt_"),
             ("sk_日本語のキー日本語のキー🔑", "sk_…のキー🔑"),
             // Not a valid prefix before the last '_': nothing of it is shown.
             ("legacy-secret_part_abcdefgh1234", "…1234"),

@@ -103,7 +103,9 @@ def looks_like_key(key: str) -> bool:
 def split_shown(key: str):
     if "_" in key:
         prefix, secret = key.rsplit("_", 1)
-        if is_valid_prefix(prefix):
+        # Nothing after the last "_": no secret part to hide behind the prefix, so the whole
+        # text counts as secret (a legacy key may end in "_").
+        if secret and is_valid_prefix(prefix):
             return prefix + "_", secret
     return "", key
 
@@ -407,6 +409,8 @@ def keyformat_cases():
         ("empty", ""),
         ("underscore_only", "_"),
         ("trailing_underscore", "sk_"),
+        ("legacy_trailing_underscore", "Zx81kq2PLm4nB7Rt_"),
+        ("fuzz_nested_prefix_no_secret", "sk_lLo7hQ_live_"),
         ("unicode_secret", "sk_日本語のキー日本語のキー🔑"),
         ("emoji_secret_short", "sk_🔑🔑🔑🔑"),
         ("multi_underscore_prefix", "sk_test_live_ABCDEFGHJKLMNPQRST"),
