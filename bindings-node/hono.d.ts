@@ -10,8 +10,11 @@ export interface GuardOptions {
   header?: string
 }
 
+/** The env to type an app with: `new Hono<KeyshiftEnv>()` makes `c.get('keyshift')` typed. */
+export type KeyshiftEnv = { Variables: { keyshift: Verification } }
+
 /** Hono middleware: 401/403/429 JSON unless the request's key verifies; sets `keyshift`. */
 export declare function requireKey(
   client: Client,
   options?: GuardOptions,
-): MiddlewareHandler<{ Variables: { keyshift: Verification } }>
+): MiddlewareHandler<KeyshiftEnv>
