@@ -332,6 +332,8 @@ export type MigrationSource = string | Iterable<MigrationRecord> | AsyncIterable
 /** A key service client. Every call returns a Promise and runs off the event loop. */
 export declare class Client {
   constructor(options?: ClientOptions)
+  /** `KEYSHIFT_BASE_URL` and `KEYSHIFT_ROOT_KEY` (or `UNKEY_ROOT_KEY`). */
+  static fromEnv(): Client
   /** The embedded engine on the SQLite database at `path`: no server, no root key. */
   static local(path: string): Client
   toString(): string

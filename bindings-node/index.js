@@ -77,6 +77,11 @@ class Client {
     this.#native = _native ?? new native.NativeClient(json(options))
   }
 
+  /** `KEYSHIFT_BASE_URL` and `KEYSHIFT_ROOT_KEY` (or `UNKEY_ROOT_KEY`): `new Client()`. */
+  static fromEnv() {
+    return new Client()
+  }
+
   /** The embedded engine on the SQLite file `path`: no server, no root key. */
   static local(path) {
     return new Client(undefined, native.NativeClient.local(path))

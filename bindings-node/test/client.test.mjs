@@ -232,7 +232,7 @@ test('constructor falls back to KEYSHIFT_BASE_URL and KEYSHIFT_ROOT_KEY', async 
   process.env.KEYSHIFT_BASE_URL = server.baseUrl
   process.env.KEYSHIFT_ROOT_KEY = server.rootKey
   try {
-    const fromEnv = new Client()
+    const fromEnv = Client.fromEnv()
     assert.match(String(fromEnv), new RegExp(server.baseUrl.replace(/[.]/g, '\\.')))
     assert.match((await fromEnv.createApi('from-env')).apiId, /^api_/)
   } finally {

@@ -201,3 +201,10 @@ test('Client.local runs the engine in-process with the same methods', async () =
   const again = ks.Client.local(join(dir, 'local.db'))
   assert.equal((await again.verify(created.key)).valid, true)
 })
+
+test('the public type declarations use no `any`', () => {
+  for (const file of ['index.d.ts', 'express.d.ts', 'hono.d.ts']) {
+    const text = readFileSync(join(REPO, 'bindings-node', file), 'utf8').replace(/\/\/.*$|\/\*[\s\S]*?\*\//gm, '')
+    assert.doesNotMatch(text, /\bany\b/, file)
+  }
+})
