@@ -106,10 +106,13 @@ export declare function generateKey(prefix?: string | undefined | null, byteLeng
 export declare function hashKey(key: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): KeyHash
 
 /** Hashes on the calling thread (parallel inside core for large batches). */
-export declare function hashKeys(keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): Array<string>
+export declare function hashKeysJson(keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): string
 
-/** `hashKeys` off the event loop (libuv thread pool), for large batches. */
-export declare function hashKeysAsync(keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): Promise<unknown>
+/**
+ * `hashKeysJson` off the event loop (libuv thread pool): parsing, hashing and writing the
+ * answer all happen there.
+ */
+export declare function hashKeysJsonAsync(keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): Promise<string>
 
 /** A key's hash: `value` in the form `variant` names. */
 export interface KeyHash {

@@ -34,6 +34,12 @@ CreatedKey.prototype.toJSON = function () {
   return { keyId: this.keyId, masked: this.masked }
 }
 
+/** The keys of hashKeys as JSON text: one string crosses N-API instead of one per key. */
+function keysJson(keys) {
+  if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
+  return JSON.stringify(keys)
+}
+
 /** Wraps any callback so that it answers a Promise (a sync throw becomes a rejection). */
 const promising = (fn) => (arg) => {
   try {
@@ -187,8 +193,8 @@ module.exports = {
   CreatedKey,
   PermissionQuery: native.PermissionQuery,
   hashKey: native.hashKey,
-  hashKeys: native.hashKeys,
-  hashKeysAsync: native.hashKeysAsync,
+  hashKeys: (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), keyOnly(variant))),
+  hashKeysAsync: async (keys, variant) => JSON.parse(await native.hashKeysJsonAsync(keysJson(keys), keyOnly(variant))),
   verifyBcrypt: native.verifyBcrypt,
   parseKeyHash: native.parseKeyHash,
   generateKey: (options = {}) => native.generateKey(keyOnly(options.prefix), keyOnly(options.byteLength)),

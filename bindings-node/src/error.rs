@@ -108,12 +108,3 @@ pub fn from_json<T: serde::de::DeserializeOwned + Default>(
             .map_err(|e| Error::invalid_input(field, format!("{field}: {e}"))),
     }
 }
-
-/// A core result to the JS thread: value through `convert`, error through [`js_error`].
-pub fn settle<T, V>(
-    env: &Env,
-    out: keyshift_core::Result<T>,
-    convert: impl FnOnce(T) -> V,
-) -> napi::Result<V> {
-    out.map(convert).map_err(|e| js_error(env, &e))
-}

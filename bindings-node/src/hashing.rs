@@ -42,35 +42,43 @@ pub fn hash_key(env: Env, key: String, variant: Option<String>) -> napi::Result<
         .map_err(|e| js_error(&env, &e))
 }
 
+/// `hashKeys` over JSON text: `keys` is a JSON array of strings, the answer the JSON array
+/// of their hash values. index.js sends batches this way because one string crosses N-API far
+/// faster than a million small ones (each element of a JS array costs several N-API calls).
+fn hash_json(keys: &str, variant: Option<String>) -> keyshift_core::Result<String> {
+    let keys: Vec<String> = serde_json::from_str(keys)
+        .map_err(|e| keyshift_core::Error::invalid_input("keys", format!("keys: {e}")))?;
+    let hashes = keyshift_core::hash_keys(&keys, self::variant(variant)?)?;
+    let values: Vec<&str> = hashes.iter().map(|h| h.value.as_str()).collect();
+    serde_json::to_string(&values).map_err(|e| keyshift_core::Error::io(e.to_string()))
+}
+
 /// Hashes on the calling thread (parallel inside core for large batches).
 #[napi(
-    ts_args_type = "keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null"
+    ts_args_type = "keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null"
 )]
-pub fn hash_keys(
+pub fn hash_keys_json(
     env: Env,
-    keys: Vec<String>,
+    keys_json: String,
     variant: Option<String>,
-) -> napi::Result<Vec<String>> {
-    self::variant(variant)
-        .and_then(|v| keyshift_core::hash_keys(&keys, v))
-        .map(|hashes| hashes.into_iter().map(|h| h.value).collect())
-        .map_err(|e| js_error(&env, &e))
+) -> napi::Result<String> {
+    hash_json(&keys_json, variant).map_err(|e| js_error(&env, &e))
 }
 
 pub struct HashKeysTask {
-    keys: Vec<String>,
+    keys_json: String,
     variant: Option<String>,
 }
 
 impl Task for HashKeysTask {
-    type Output = keyshift_core::Result<Vec<String>>;
-    type JsValue = Vec<String>;
+    type Output = keyshift_core::Result<String>;
+    type JsValue = String;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        let keys = std::mem::take(&mut self.keys);
-        Ok(variant(self.variant.take())
-            .and_then(|v| keyshift_core::hash_keys(&keys, v))
-            .map(|hashes| hashes.into_iter().map(|h| h.value).collect()))
+        Ok(hash_json(
+            &std::mem::take(&mut self.keys_json),
+            self.variant.take(),
+        ))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -78,12 +86,14 @@ impl Task for HashKeysTask {
     }
 }
 
-/// `hashKeys` off the event loop (libuv thread pool), for large batches.
+/// `hashKeysJson` off the event loop (libuv thread pool): parsing, hashing and writing the
+/// answer all happen there.
 #[napi(
-    ts_args_type = "keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null"
+    ts_args_type = "keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null",
+    ts_return_type = "Promise<string>"
 )]
-pub fn hash_keys_async(keys: Vec<String>, variant: Option<String>) -> AsyncTask<HashKeysTask> {
-    AsyncTask::new(HashKeysTask { keys, variant })
+pub fn hash_keys_json_async(keys_json: String, variant: Option<String>) -> AsyncTask<HashKeysTask> {
+    AsyncTask::new(HashKeysTask { keys_json, variant })
 }
 
 #[napi]
