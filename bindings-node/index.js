@@ -76,11 +76,14 @@ function cancelToken(signal) {
   return token
 }
 
+/** Carries an already built native client into the constructor (Client.local). */
+const NATIVE = Symbol('keyshift.native')
+
 /** A key service client: HTTP (`new Client({...})`) or in-process (`Client.local(path)`). */
 class Client {
   #native
-  constructor(options = {}, _native) {
-    this.#native = _native ?? new native.NativeClient(json(options))
+  constructor(options = {}) {
+    this.#native = options?.[NATIVE] ?? new native.NativeClient(json(options))
   }
 
   /** `KEYSHIFT_BASE_URL` and `KEYSHIFT_ROOT_KEY` (or `UNKEY_ROOT_KEY`): `new Client()`. */
@@ -90,7 +93,7 @@ class Client {
 
   /** The embedded engine on the SQLite file `path`: no server, no root key. */
   static local(path) {
-    return new Client(undefined, native.NativeClient.local(path))
+    return new Client({ [NATIVE]: native.NativeClient.local(path) })
   }
 
   toString() {
