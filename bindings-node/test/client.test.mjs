@@ -5,8 +5,10 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { inspect } from 'node:util'
 import { createServer } from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
 import { Client, KeyshiftError, CreatedKey, looksLikeKey, maskKey } from '../index.mjs'
-import { startServer, rejection } from './helpers.mjs'
+import { startServer, rejection, keyshiftBin } from './helpers.mjs'
 
 let server
 let client
@@ -192,7 +194,7 @@ test('identities: create, get, update, list, delete', async () => {
   assert.equal((await rejection(() => client.getIdentity('customer_7'))).code, 'not_found')
 })
 
-test('errors: unauthorized, forbidden-free 401 fields, invalid_input before the network, network', async () => {
+test('errors: unauthorized (status, requestId), invalid_input before the network, network, timeout', async () => {
   const wrong = new Client({ baseUrl: server.baseUrl, rootKey: 'unkey_notarealrootkey0000000' })
   const e401 = await rejection(() => wrong.createApi('nope-api'))
   assert.ok(e401 instanceof KeyshiftError)
@@ -223,8 +225,40 @@ test('errors: unauthorized, forbidden-free 401 fields, invalid_input before the 
   const net = await rejection(() => offline.verify('sk_live_whatever_key_123'))
   assert.equal(net.code, 'network')
 
+  // A loopback server that accepts and never answers: the per-attempt timeout.
+  const silent = createServer((socket) => socket.on('data', () => {}))
+  await new Promise((res) => silent.listen(0, '127.0.0.1', res))
+  try {
+    const stuck = new Client({ baseUrl: `http://127.0.0.1:${silent.address().port}`, rootKey: 'unkey_x', maxAttempts: 1, timeoutMs: 300 })
+    const started = Date.now()
+    const slow = await rejection(() => stuck.getApi('api_whatever'))
+    assert.ok(slow instanceof KeyshiftError)
+    assert.equal(slow.code, 'timeout')
+    assert.ok(Date.now() - started < 5000)
+  } finally {
+    silent.close()
+    silent.unref()
+  }
+
   assert.throws(() => new Client({ baseUrl: 'localhost:1', rootKey: 'unkey_x' }), (err) => err instanceof KeyshiftError && err.field === 'base_url')
   assert.throws(() => new Client({ baseUrl: server.baseUrl, rootKey: 'unkey_x', bogus: 1 }), (err) => err instanceof KeyshiftError && err.code === 'invalid_input')
+})
+
+test('errors: a root key lacking the permission gets forbidden (403)', async () => {
+  const db = join(server.dir, 'k.db')
+  const admin = (...args) => execFileSync(keyshiftBin(), ['admin', ...args, '--db', db, '--json']).toString().trim().split('\n').map((l) => JSON.parse(l))
+  const [{ workspaceId }] = admin('list-root-keys')
+  const made = admin('create-root-key', '--workspace', workspaceId, '--permission', 'api.*.verify_key')[0]
+  const rootKey = Object.values(made).find((v) => typeof v === 'string' && v.startsWith('ks_root_') && v.length > 20)
+  assert.ok(rootKey, `no root key in ${Object.keys(made)}`)
+  const verifier = new Client({ baseUrl: server.baseUrl, rootKey })
+  const e = await rejection(() => verifier.createApi('not-allowed'))
+  assert.ok(e instanceof KeyshiftError)
+  assert.equal(e.code, 'forbidden')
+  assert.equal(e.status, 403)
+  assert.ok(!e.message.includes(rootKey))
+  // What it may do still works, and an outcome stays an outcome.
+  assert.equal((await verifier.verify('sk_live_nope_nope_nope_nope')).code, 'NOT_FOUND')
 })
 
 test('constructor falls back to KEYSHIFT_BASE_URL and KEYSHIFT_ROOT_KEY', async () => {
