@@ -33,3 +33,8 @@ python3 -m pytest -q tests/python tests/compat/python
 
 step "Node: official @unkey/api SDK against keyshift serve (npm ci, node --test)"
 (cd tests/compat/node && npm ci --no-audit --no-fund && node --test --test-reporter=tap)
+
+# ---- Node / TypeScript binding (bindings-node/): addon build, generated-file check, tsc, node --test
+step "Node binding: napi build, tsc --strict, node --test against keyshift serve"
+./scripts/test-node.sh
+# ---- end Node / TypeScript binding
