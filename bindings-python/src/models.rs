@@ -93,7 +93,7 @@ record! {
 
 impl From<wire::KeyCreditsRefill> for Refill {
     fn from(r: wire::KeyCreditsRefill) -> Self {
-        let interval = serde_json::to_value(&r.interval)
+        let interval = serde_json::to_value(r.interval)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
