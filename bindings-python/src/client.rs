@@ -310,8 +310,9 @@ impl Client {
         slf
     }
 
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+    #[pyo3(signature = (*args))]
+    fn __exit__(&self, args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        let _ = args;
         self.inner.close();
         false
     }
@@ -398,12 +399,13 @@ impl AsyncClient {
         future_into_py(slf.py(), async move { Ok(me) })
     }
 
-    #[pyo3(signature = (*_args))]
+    #[pyo3(signature = (*args))]
     fn __aexit__<'py>(
         &self,
         py: Python<'py>,
-        _args: &Bound<'py, pyo3::types::PyTuple>,
+        args: &Bound<'py, pyo3::types::PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = args;
         self.inner.close();
         future_into_py(py, async move { Ok(false) })
     }
