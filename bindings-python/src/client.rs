@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use crate::runtime::{into_future as future_into_py, ready};
 use keyshift_core::wire::{self, Patch};
 use keyshift_core::{runtime, CreateKey, Error, Pager, RetryPolicy, VerifyOptions};
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
-use pyo3_async_runtimes::tokio::future_into_py;
 use serde::Deserialize;
 
 use crate::convert::{FromDict, Meta, UnixMs};
@@ -395,8 +395,7 @@ impl Client {
 #[pymethods]
 impl AsyncClient {
     fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let me = slf.clone().unbind();
-        future_into_py(slf.py(), async move { Ok(me) })
+        ready(slf.py(), slf.clone().into_any())
     }
 
     #[pyo3(signature = (*args))]
@@ -407,7 +406,10 @@ impl AsyncClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let _ = args;
         self.inner.close();
-        future_into_py(py, async move { Ok(false) })
+        ready(
+            py,
+            pyo3::types::PyBool::new(py, false).to_owned().into_any(),
+        )
     }
 
     /// Every key of an api, page by page, as an async iterator of `Key`.

@@ -8,6 +8,7 @@ mod hashing;
 mod keyformat;
 mod migrate;
 mod models;
+mod runtime;
 mod scope;
 
 use pyo3::prelude::*;
@@ -36,6 +37,8 @@ mod _native {
         Refill, Role, Verification,
     };
     #[pymodule_export]
+    use crate::runtime::_drain;
+    #[pymodule_export]
     use crate::scope::{
         parse_permission_query, permissions_to_scopes, scopes_to_permissions, PermissionQuery,
         Scope,
@@ -45,8 +48,9 @@ mod _native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        // Async calls run on core's one runtime (a reqwest pool belongs to its runtime).
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(keyshift_core::runtime::get());
+        // Every call, blocking or async, runs on core's one runtime (a reqwest pool belongs to
+        // the runtime that opened its connections); start it with the module.
+        keyshift_core::runtime::get();
         m.add("CLEAR", crate::client::Clear)?;
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         Ok(())

@@ -6,6 +6,8 @@ optional FastAPI guard lives in `keyshift.fastapi` (`pip install keyshift[fastap
 
 from __future__ import annotations
 
+import atexit
+
 from keyshift._codes import VerifyCode
 from keyshift._native import (
     CLEAR,
@@ -46,6 +48,7 @@ from keyshift._native import (
     UnauthorizedError,
     Verification,
     __version__,
+    _drain,
     checksum,
     generate_key,
     hash_key,
@@ -59,6 +62,9 @@ from keyshift._native import (
     scopes_to_permissions,
     verify_bcrypt,
 )
+
+# Let AsyncClient results still being handed to asyncio land before the interpreter finalizes.
+atexit.register(_drain)
 
 __all__ = [
     "CLEAR",

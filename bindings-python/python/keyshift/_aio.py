@@ -1,0 +1,15 @@
+"""Completes the asyncio futures of `keyshift.AsyncClient` calls (called on the loop's thread)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+def complete(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.cancelled():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
