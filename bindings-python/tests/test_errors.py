@@ -8,12 +8,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-from conftest import Server
 
 import keyshift
+
+from conftest import Server
 
 CLASSES = {
     "invalid_input": keyshift.InvalidInputError, "bad_request": keyshift.BadRequestError,
@@ -74,10 +75,10 @@ def test_network_and_io(tmp_path: Any) -> None:
 
 class Fake(BaseHTTPRequestHandler):
     status = 500
-    headers_out: dict[str, str] = {}
+    headers_out: ClassVar[dict[str, str]] = {}
     delay = 0.0
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         if Fake.delay:
             threading.Event().wait(Fake.delay)

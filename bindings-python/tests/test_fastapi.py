@@ -18,9 +18,10 @@ from keyshift.fastapi import require_key  # noqa: E402
 def make_app(client: Union[keyshift.Client, keyshift.AsyncClient]) -> TestClient:
     app = FastAPI()
 
+    guard = Depends(require_key(client, permissions="orders.read"))
+
     @app.get("/orders")
-    async def orders(v: keyshift.Verification = Depends(  # noqa: B008
-            require_key(client, permissions="orders.read"))) -> dict[str, Any]:
+    async def orders(v: keyshift.Verification = guard) -> dict[str, Any]:
         return {"key_id": v.key_id, "code": v.code}
 
     return TestClient(app)

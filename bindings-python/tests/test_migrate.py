@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Server
 
 import keyshift
 from keyshift import VerifyCode
+
+from conftest import Server
 
 
 def keys(n: int, tag: str) -> list[str]:

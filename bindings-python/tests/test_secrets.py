@@ -21,7 +21,7 @@ def test_created_key_shows_only_the_mask(client: keyshift.Client, api_id: str) -
 
 def test_root_key_and_keys_never_in_errors(server: object, client: keyshift.Client) -> None:
     root = "unkey_SECRETrootSECRETroot"
-    c = keyshift.Client(getattr(server, "base_url"), root)
+    c = keyshift.Client(server.base_url, root)
     assert "SECRETroot" not in repr(c)
     with pytest.raises(keyshift.UnauthorizedError) as info:
         c.verify("sk_live_SECRETkeySECRETkey")

@@ -6,9 +6,10 @@ import re
 from typing import Any, Callable
 
 import pytest
-from conftest import VECTORS, load_vectors
 
 import keyshift
+
+from conftest import VECTORS, load_vectors
 
 
 def expect(case: dict[str, Any], call: Callable[[], Any], field: str = "field") -> Any:

@@ -36,15 +36,14 @@ from keyshift._native import (
     Permission,
     PermissionQuery,
     Progress,
-    RateLimitedError,
     Ratelimit,
+    RateLimitedError,
     RatelimitResult,
     RecordError,
     Refill,
     Role,
     Scope,
     ServerError,
-    TimeoutError,  # noqa: A004  (keyshift.TimeoutError, a KeyshiftError; builtins' stays builtin)
     UnauthorizedError,
     Verification,
     __version__,
@@ -61,6 +60,9 @@ from keyshift._native import (
     permissions_to_scopes,
     scopes_to_permissions,
     verify_bcrypt,
+)
+from keyshift._native import (
+    TimeoutError as TimeoutError,  # keyshift.TimeoutError; left out of __all__ (builtin name)
 )
 
 # Let AsyncClient results still being handed to asyncio land before the interpreter finalizes.

@@ -19,7 +19,6 @@ any) and hands the handler the `Verification`. Otherwise it answers with a JSON 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable
 from typing import Callable, Optional, Union
 
