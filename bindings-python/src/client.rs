@@ -66,14 +66,15 @@ fn build(
         })
     };
     // Core's environment fallbacks: KEYSHIFT_BASE_URL, KEYSHIFT_ROOT_KEY / UNKEY_ROOT_KEY.
+    // (from_env_builder requires the root key in the environment: a given one replaces it.)
     let mut builder = match keyshift_core::client::root_key_or_env(root_key) {
-        Some(key) => {
-            let builder = keyshift_core::Client::from_env_builder().unwrap_or_default();
-            builder.root_key(key)
-        }
+        Some(key) => keyshift_core::Client::builder().root_key(key),
         None => keyshift_core::Client::from_env_builder().map_err(to_py)?,
     };
-    if let Some(url) = base_url {
+    let env_url = std::env::var("KEYSHIFT_BASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    if let Some(url) = base_url.or(env_url) {
         builder = builder.base_url(url);
     }
     builder = builder

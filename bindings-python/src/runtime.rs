@@ -38,7 +38,7 @@ where
     keyshift_core::runtime::spawn(async move {
         let out = fut.await;
         // Taking the GIL may wait: never on a runtime worker.
-        let _ = tokio::task::spawn_blocking(move || {
+        drop(tokio::task::spawn_blocking(move || {
             Python::attach(|py| {
                 let (ok, value) = match out.and_then(|v| v.into_py_any(py)) {
                     Ok(v) => (true, v),
@@ -52,7 +52,7 @@ where
                 );
             });
             IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        });
+        }));
     });
     Ok(py_future)
 }

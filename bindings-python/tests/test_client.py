@@ -237,3 +237,20 @@ async def test_async_every_method(aclient: keyshift.AsyncClient) -> None:
     with pytest.raises(keyshift.NotFoundError) as info:
         await aclient.get_api(api.api_id)
     assert info.value.code == "not_found"
+
+
+def test_environment_fallbacks(server: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, root_key = getattr(server, "base_url"), getattr(server, "root_key")
+    monkeypatch.delenv("KEYSHIFT_ROOT_KEY", raising=False)
+    monkeypatch.delenv("KEYSHIFT_BASE_URL", raising=False)
+    monkeypatch.delenv("UNKEY_ROOT_KEY", raising=False)
+    with pytest.raises(keyshift.InvalidInputError) as info:
+        keyshift.Client()
+    assert info.value.field == "root_key"
+    monkeypatch.setenv("KEYSHIFT_BASE_URL", base_url)
+    monkeypatch.setenv("UNKEY_ROOT_KEY", root_key)
+    with keyshift.Client() as c:
+        assert repr(c) == f'Client("{base_url}")' and c.create_api(uniq("env")).api_id
+    monkeypatch.delenv("UNKEY_ROOT_KEY")
+    with keyshift.Client(root_key=root_key) as c:
+        assert c.create_api(uniq("env2")).api_id
