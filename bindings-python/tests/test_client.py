@@ -12,6 +12,8 @@ import pytest
 import keyshift
 from keyshift import VerifyCode
 
+from conftest import Server
+
 
 def uniq(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -239,8 +241,8 @@ async def test_async_every_method(aclient: keyshift.AsyncClient) -> None:
     assert info.value.code == "not_found"
 
 
-def test_environment_fallbacks(server: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    base_url, root_key = getattr(server, "base_url"), getattr(server, "root_key")
+def test_environment_fallbacks(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    base_url, root_key = server.base_url, server.root_key
     monkeypatch.delenv("KEYSHIFT_ROOT_KEY", raising=False)
     monkeypatch.delenv("KEYSHIFT_BASE_URL", raising=False)
     monkeypatch.delenv("UNKEY_ROOT_KEY", raising=False)
