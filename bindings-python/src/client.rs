@@ -358,6 +358,7 @@ impl Client {
             dry_run,
             resume,
             on_progress,
+            None,
         )?;
         let raised = run.raised.clone();
         let out = py.detach(move || runtime::block_on(run.start(client)));
@@ -452,6 +453,7 @@ impl AsyncClient {
             dry_run,
             resume,
             on_progress,
+            Some(crate::runtime::running_loop(py)?),
         )?;
         let raised = run.raised.clone();
         future_into_py(py, async move {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use keyshift_core::migrate::{self as core_migrate, CancelToken, MigrateOptions, MigrationSource};
 use keyshift_core::{Error, SecretKey};
-use pyo3::exceptions::PyStopIteration;
+use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 
 use crate::convert::record;
@@ -119,6 +120,8 @@ impl From<&core_migrate::Progress> for Progress {
 /// A raised exception is kept and ends the source with an error (never a silent end of input).
 struct PyRecords {
     it: Py<PyAny>,
+    /// For an async iterable (`AsyncClient`): the loop that runs its `__anext__`.
+    event_loop: Option<Py<PyAny>>,
     buf: VecDeque<CoreResult<serde_json::Value>>,
     done: bool,
     raised: Raised,
@@ -132,9 +135,25 @@ impl Iterator for PyRecords {
             Python::attach(|py| {
                 let it = self.it.bind(py);
                 for _ in 0..256 {
-                    let item = match it.call_method0("__next__") {
+                    let next = match &self.event_loop {
+                        None => it.call_method0("__next__"),
+                        // This reader thread waits (GIL released) while the loop runs __anext__.
+                        Some(event_loop) => ANEXT
+                            .import(py, "keyshift._aio", "anext")
+                            .and_then(|anext| anext.call1((it,)))
+                            .and_then(|coro| {
+                                RUN_THREADSAFE
+                                    .import(py, "asyncio", "run_coroutine_threadsafe")?
+                                    .call1((coro, event_loop.bind(py)))
+                            })
+                            .and_then(|future| future.call_method0("result")),
+                    };
+                    let item = match next {
                         Ok(o) => o,
-                        Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
+                        Err(e)
+                            if e.is_instance_of::<PyStopIteration>(py)
+                                || e.is_instance_of::<PyStopAsyncIteration>(py) =>
+                        {
                             self.done = true;
                             break;
                         }
@@ -161,6 +180,9 @@ impl Iterator for PyRecords {
     }
 }
 
+static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static RUN_THREADSAFE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// One prepared `migrate_keys` call.
 pub struct Run {
     source: MigrationSource,
@@ -183,9 +205,10 @@ impl Run {
         dry_run: bool,
         resume: bool,
         on_progress: Option<Py<PyAny>>,
+        event_loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Run> {
         let raised = Raised::default();
-        let source = source_of(source, &raised)?;
+        let source = source_of(source, &raised, event_loop)?;
         let cancel = CancelToken::new();
         let mut options = MigrateOptions::new(api_id, migration_id)
             .variant(variant.parse().map_err(to_py)?)
@@ -215,15 +238,26 @@ impl Run {
     }
 }
 
-/// A path (`str` / `os.PathLike`) is a JSONL or CSV file; anything else is iterated.
-fn source_of(source: &Bound<'_, PyAny>, raised: &Raised) -> PyResult<MigrationSource> {
+/// A path (`str` / `os.PathLike`) is a JSONL or CSV file; anything else is iterated (with an
+/// event loop, async iterables too).
+fn source_of(
+    source: &Bound<'_, PyAny>,
+    raised: &Raised,
+    event_loop: Option<Bound<'_, PyAny>>,
+) -> PyResult<MigrationSource> {
     if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
         let path: PathBuf = source.extract()?;
         return Ok(MigrationSource::file(path));
     }
-    let it = source.try_iter()?.unbind().into_any();
+    let (it, event_loop) = match event_loop {
+        Some(l) if source.hasattr("__aiter__")? => {
+            (source.call_method0("__aiter__")?.unbind(), Some(l.unbind()))
+        }
+        _ => (source.try_iter()?.unbind().into_any(), None),
+    };
     Ok(MigrationSource::try_json(PyRecords {
         it,
+        event_loop,
         buf: VecDeque::new(),
         done: false,
         raised: raised.clone(),

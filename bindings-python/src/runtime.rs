@@ -82,3 +82,10 @@ pub fn _drain(py: Python<'_>, timeout: f64) -> bool {
         true
     })
 }
+
+/// The running asyncio loop (raises outside one).
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}

@@ -3,9 +3,10 @@ raised by the generator or the callback propagating unchanged, verify_with_fallb
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,30 @@ async def test_async_migration_from_generator(aclient: keyshift.AsyncClient, api
 
     with pytest.raises(KeyError) as info:
         await aclient.migrate_keys(bad(), api_id=api_id, migration_id="py-async-bad")
+    assert info.value is boom
+
+
+async def test_async_iterable_is_pulled_on_the_loop(aclient: keyshift.AsyncClient, api_id: str,
+                                                    kind: str) -> None:
+    plain = keys(300, "ai" + kind[0])
+
+    async def agen() -> AsyncIterator[dict[str, Any]]:
+        for k in plain:
+            await asyncio.sleep(0)
+            yield {"key": k}
+
+    report = await aclient.migrate_keys(agen(), api_id=api_id, migration_id="py-agen-" + kind,
+                                        batch_size=50)
+    assert report.migrated == 300 and report.total == 300
+    assert (await aclient.verify(plain[150])).valid
+    boom = LookupError("async source failed")
+
+    async def bad() -> AsyncIterator[dict[str, Any]]:
+        yield {"key": "mg_agen_bad_0000_abcdefgh"}
+        raise boom
+
+    with pytest.raises(LookupError) as info:
+        await aclient.migrate_keys(bad(), api_id=api_id, migration_id="py-agen-bad")
     assert info.value is boom
 
 

@@ -13,3 +13,8 @@ def complete(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
+
+
+async def anext(iterator: Any) -> Any:
+    """`iterator.__anext__()` as a coroutine (for `asyncio.run_coroutine_threadsafe`)."""
+    return await iterator.__anext__()

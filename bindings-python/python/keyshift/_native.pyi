@@ -1,6 +1,6 @@
 # Type stubs of the native module keyshift._native (bindings-python/src). Kept in sync by
 # tests/test_stubs.py, which fails on any name, method or attribute missing on either side.
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Iterable, Iterator, Mapping
 from datetime import datetime
 from os import PathLike
 from typing import Any, Callable, Final, Optional, Sequence, Union, final
@@ -407,6 +407,7 @@ class Backfill:
     def migration_id(self) -> str: ...
 
 _Source = Union[_Path, Iterable[Mapping[str, Any]]]
+_AsyncSource = Union[_Path, Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]]
 _OnProgress = Callable[[Progress], Optional[bool]]
 _Legacy = Callable[[str], bool]
 
@@ -683,7 +684,7 @@ class AsyncClient:
     def list_identities(self) -> Awaitable[list[Identity]]: ...
     def migrate_keys(
         self,
-        source: _Source,
+        source: _AsyncSource,
         *,
         api_id: str,
         migration_id: str,
