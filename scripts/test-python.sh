@@ -29,7 +29,7 @@ MATURIN_PEP517_ARGS="--profile dev" "$PY" -m pip install -q --disable-pip-versio
 
 cd bindings-python
 step "ruff (lint) and mypy --strict (typed tour of the whole API, the package and its stubs)"
-"$VENV/bin/ruff" check python tests examples ../bench/python_verify.py
+"$VENV/bin/ruff" check --no-cache python tests examples ../bench/python_verify.py
 "$VENV/bin/mypy" --strict examples/tour.py python/keyshift
 
 step "pytest: sync + async clients over HTTP and Client.local, vectors, stubs, FastAPI, README example"
