@@ -96,8 +96,22 @@ fn block<T: Send>(
     py: Python<'_>,
     fut: impl std::future::Future<Output = CoreResult<T>> + Send,
 ) -> PyResult<T> {
-    py.detach(|| runtime::block_on(fut)).map_err(to_py)
+    // Wait in slices without the GIL, checking for signals between them, so Ctrl-C interrupts
+    // a blocking call (KeyboardInterrupt); dropping the future cancels the request.
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let slice = py.detach(|| {
+            runtime::block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut fut).await.ok() })
+        });
+        if let Some(out) = slice {
+            return out.map_err(to_py);
+        }
+        py.check_signals()?;
+    }
 }
+
+/// How often a blocking call looks for signals (Ctrl-C).
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
 /// A rate limit given to `create_api_key` / identities: `{"name", "limit", "duration", "auto_apply"}`.
 #[derive(Deserialize)]

@@ -4,8 +4,11 @@ service answers the statuses the real server cannot be made to send on demand.""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -129,3 +132,14 @@ async def test_timeout_async(fake: str) -> None:
     with pytest.raises(keyshift.TimeoutError) as info:
         await c.get_api("api_123456")
     assert info.value.code == "timeout"
+
+
+def test_ctrl_c_interrupts_a_blocking_call(fake: str) -> None:
+    Fake.status, Fake.delay = 200, 3.0
+    c = keyshift.Client(fake, "unkey_fake", timeout=10.0, max_attempts=1)
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        c.get_api("api_123456")
+    assert time.monotonic() - start < 2.0
