@@ -397,6 +397,7 @@ impl Client {
             legacy,
             backfill.as_deref(),
             verify_options(permissions, scopes, None, None, None),
+            None,
         );
         let raised = check.raised.clone();
         let out = py.detach(move || {
@@ -496,6 +497,7 @@ impl AsyncClient {
             legacy,
             backfill.as_deref(),
             verify_options(permissions, scopes, None, None, None),
+            Some(crate::runtime::running_loop(py)?),
         );
         future_into_py(py, async move {
             let raised = check.raised.clone();

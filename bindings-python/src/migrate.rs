@@ -182,6 +182,7 @@ impl Iterator for PyRecords {
 
 static ANEXT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RUN_THREADSAFE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static WAIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// One prepared `migrate_keys` call.
 pub struct Run {
@@ -338,6 +339,8 @@ impl Backfill {
 /// runtime worker).
 pub struct PyLegacy {
     f: Arc<Py<PyAny>>,
+    /// `AsyncClient`: the loop on which an `async def` legacy check is awaited.
+    event_loop: Option<Arc<Py<PyAny>>>,
     pub raised: Raised,
 }
 
@@ -345,8 +348,28 @@ pub struct PyLegacy {
 impl keyshift_core::LegacyCheck for PyLegacy {
     async fn check(&self, key: &SecretKey) -> CoreResult<bool> {
         let (f, key) = (self.f.clone(), key.expose().to_owned());
+        let event_loop = self.event_loop.clone();
         let r = tokio::task::spawn_blocking(move || {
-            Python::attach(|py| f.call1(py, (key,))?.bind(py).is_truthy())
+            Python::attach(|py| {
+                let mut answer = f.call1(py, (key,))?.into_bound(py);
+                if answer.hasattr("__await__")? {
+                    // An `async def` check: awaited on the caller's loop while this blocking
+                    // thread waits (GIL released).
+                    let Some(event_loop) = &event_loop else {
+                        let _ = answer.call_method0("close"); // never awaited: no warning
+                        return Err(pyo3::exceptions::PyTypeError::new_err(
+                            "the legacy check returned an awaitable: use keyshift.AsyncClient \
+                             for an async check",
+                        ));
+                    };
+                    let coro = WAIT.import(py, "keyshift._aio", "wait")?.call1((answer,))?;
+                    answer = RUN_THREADSAFE
+                        .import(py, "asyncio", "run_coroutine_threadsafe")?
+                        .call1((coro, event_loop.bind(py)))?
+                        .call_method0("result")?;
+                }
+                answer.is_truthy()
+            })
         })
         .await
         .map_err(|e| Error::io(e.to_string()))?;
@@ -361,9 +384,11 @@ pub fn fallback(
     legacy: Py<PyAny>,
     backfill: Option<&Backfill>,
     verify: keyshift_core::VerifyOptions,
+    event_loop: Option<Bound<'_, PyAny>>,
 ) -> (PyLegacy, keyshift_core::FallbackOptions) {
     let check = PyLegacy {
         f: Arc::new(legacy),
+        event_loop: event_loop.map(|l| Arc::new(l.unbind())),
         raised: Raised::default(),
     };
     let options = keyshift_core::FallbackOptions {

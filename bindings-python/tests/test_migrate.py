@@ -196,3 +196,28 @@ async def test_verify_with_fallback_async(aclient: keyshift.AsyncClient) -> None
     with pytest.raises(OSError) as info:
         await aclient.verify_with_fallback("legacy_async_0000000002", legacy=raising)
     assert info.value is boom
+
+
+async def test_async_legacy_check_is_awaited_on_the_loop(aclient: keyshift.AsyncClient,
+                                                         client: keyshift.Client) -> None:
+    seen: list[str] = []
+
+    async def legacy(key: str) -> bool:
+        await asyncio.sleep(0.01)
+        seen.append(key)
+        return key.endswith("good")
+
+    ok = await aclient.verify_with_fallback("legacy_async_check_good", legacy=legacy)
+    bad = await aclient.verify_with_fallback("legacy_async_check_bad0", legacy=legacy)
+    assert ok.valid and ok.source == "legacy" and not bad.valid
+    assert seen == ["legacy_async_check_good", "legacy_async_check_bad0"]
+    boom = ValueError("async legacy failed")
+
+    async def raising(key: str) -> bool:
+        raise boom
+
+    with pytest.raises(ValueError) as info:
+        await aclient.verify_with_fallback("legacy_async_check_err0", legacy=raising)
+    assert info.value is boom
+    with pytest.raises(TypeError):
+        client.verify_with_fallback("legacy_async_check_sync", legacy=legacy)  # type: ignore[arg-type]

@@ -18,3 +18,8 @@ def complete(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 async def anext(iterator: Any) -> Any:
     """`iterator.__anext__()` as a coroutine (for `asyncio.run_coroutine_threadsafe`)."""
     return await iterator.__anext__()
+
+
+async def wait(awaitable: Any) -> Any:
+    """Awaits any awaitable (for `asyncio.run_coroutine_threadsafe`)."""
+    return await awaitable

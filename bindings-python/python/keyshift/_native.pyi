@@ -410,6 +410,7 @@ _Source = Union[_Path, Iterable[Mapping[str, Any]]]
 _AsyncSource = Union[_Path, Iterable[Mapping[str, Any]], AsyncIterable[Mapping[str, Any]]]
 _OnProgress = Callable[[Progress], Optional[bool]]
 _Legacy = Callable[[str], bool]
+_AsyncLegacy = Callable[[str], Union[bool, Awaitable[bool]]]
 
 @final
 class KeyIterator(Iterator[Key]):
@@ -701,7 +702,7 @@ class AsyncClient:
         self,
         key: str,
         *,
-        legacy: _Legacy,
+        legacy: _AsyncLegacy,
         backfill: Optional[Backfill] = None,
         permissions: Optional[str] = None,
         scopes: Optional[Sequence[Scope]] = None,
