@@ -31,6 +31,11 @@ export KEYSHIFT_BIN="${KEYSHIFT_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/debug/keys
 step "Python: keyshift hash vs hashlib; official unkey.py SDK against keyshift serve"
 python3 -m pytest -q tests/python tests/compat/python
 
+# --- Python binding (bindings-python; issue 11) -------------------------------------------------
+step "Python binding: pip install ./bindings-python, ruff, mypy --strict, pytest (scripts/test-python.sh)"
+./scripts/test-python.sh
+# --- end Python binding ---------------------------------------------------------------------------
+
 step "Node: official @unkey/api SDK against keyshift serve (npm ci, node --test)"
 (cd tests/compat/node && npm ci --no-audit --no-fund && node --test --test-reporter=tap)
 
