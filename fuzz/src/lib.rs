@@ -15,8 +15,11 @@ use keyshift_core::{keyformat, parse_permission_query, retry};
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// A fuzz target: any input bytes.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as the corpus directories are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("server_request", server_request),
     ("permission_query", permission_query),
     ("migration_jsonl", migration_jsonl),
