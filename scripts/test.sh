@@ -33,3 +33,8 @@ python3 -m pytest -q tests/python tests/compat/python
 
 step "Node: official @unkey/api SDK against keyshift serve (npm ci, node --test)"
 (cd tests/compat/node && npm ci --no-audit --no-fund && node --test --test-reporter=tap)
+
+# --- Kotlin / Swift (uniffi) -------------------------------------------------------------
+step "Kotlin/Swift (uniffi): cdylib, bindings (Swift staleness), JUnit against keyshift serve"
+./scripts/test-kotlin.sh
+# --- end Kotlin / Swift ------------------------------------------------------------------
