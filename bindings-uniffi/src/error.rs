@@ -21,7 +21,9 @@ pub struct ErrorDetail {
 }
 
 /// Every keyshift error. Non-flat, so status, request id and field survive the crossing.
+/// `toString()` is core's rendering (`not_found: … [request req_…]`).
 #[derive(Debug, Clone, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum KeyshiftError {
     #[error("{}", render(detail))]
     InvalidInput { detail: ErrorDetail },

@@ -4860,6 +4860,7 @@ public func FfiConverterTypeIntPatch_lower(_ value: IntPatch) -> RustBuffer {
 
 /**
  * Every keyshift error. Non-flat, so status, request id and field survive the crossing.
+ * `toString()` is core's rendering (`not_found: … [request req_…]`).
  */
 public 
 enum KeyshiftError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -4922,6 +4923,17 @@ public func detail() -> ErrorDetail  {
     
 
     
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keyshift_uniffi_fn_method_keyshifterror_uniffi_trait_display(
+            FfiConverterTypeKeyshiftError_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
 
     
     public var errorDescription: String? {
