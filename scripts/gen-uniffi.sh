@@ -3,12 +3,16 @@
 # workspace's pinned uniffi-bindgen (DESIGN §10).
 #   Kotlin -> bindings-uniffi/kotlin/target/generated-sources/uniffi  (build output, not committed)
 #   Swift  -> bindings-uniffi/swift/Sources/{Keyshift,KeyshiftFFI}   (committed)
-# Usage: scripts/gen-uniffi.sh [--check]   (--check: fail if the committed Swift sources are stale)
+# Usage: scripts/gen-uniffi.sh [--check|--kotlin]
+#   --check   also fail if the committed Swift sources are stale (CI)
+#   --kotlin  Kotlin only (what the Maven build runs in generate-sources)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 check=false
+kotlin_only=false
 [ "${1:-}" = "--check" ] && check=true
+[ "${1:-}" = "--kotlin" ] && kotlin_only=true
 
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build -q -p keyshift-uniffi
@@ -19,6 +23,7 @@ bindgen="$target/debug/uniffi-bindgen"
 kt_out=bindings-uniffi/kotlin/target/generated-sources/uniffi
 rm -rf "$kt_out"
 "$bindgen" generate --no-format --language kotlin --out-dir "$kt_out" "$lib" >/dev/null
+$kotlin_only && exit 0
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -20,7 +20,8 @@ else
 fi
 cargo build -q -p keyshift-cli
 
-mvn_args=(-B -q -Dstyle.color=never -f bindings-uniffi/kotlin/pom.xml -Dkeyshift.libdir="$target/debug"
+mvn_args=(-B -q -Dstyle.color=never -f bindings-uniffi/kotlin/pom.xml -Dkeyshift.skipGen=true
+  -Dkeyshift.libdir="$target/debug"
   -Dkeyshift.bin="${KEYSHIFT_BIN:-$target/debug/keyshift}")
 if [ "${1:-}" = "bench" ]; then
   mvn "${mvn_args[@]}" test -Dgroups=bench -DexcludedGroups= -Dsurefire.failIfNoSpecifiedTests=false
