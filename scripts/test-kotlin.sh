@@ -20,15 +20,18 @@ else
 fi
 cargo build -q -p keyshift-cli
 
-mvn_args=(-B -q -Dstyle.color=never -f bindings-uniffi/kotlin/pom.xml -Dkeyshift.skipGen=true
-  -Dkeyshift.libdir="$target/debug"
-  -Dkeyshift.bin="${KEYSHIFT_BIN:-$target/debug/keyshift}")
+mvn_args=(-B -q -Dstyle.color=never -f bindings-uniffi/kotlin/pom.xml -Dkeyshift.skipGen=true)
 if [ "${1:-}" = "bench" ]; then
-  mvn "${mvn_args[@]}" test -Dgroups=bench -DexcludedGroups= -Dsurefire.failIfNoSpecifiedTests=false
+  # Release builds of the library and the server; the generated Kotlin is the same.
+  cargo build -q --release -p keyshift-uniffi -p keyshift-cli
+  mvn "${mvn_args[@]}" test -Dgroups=bench -DexcludedGroups= \
+    -Dkeyshift.libdir="$target/release" -Dkeyshift.bin="$target/release/keyshift"
   cat bindings-uniffi/kotlin/target/bench-verify.txt
   exit 0
 fi
-mvn "${mvn_args[@]}" test
+rm -rf bindings-uniffi/kotlin/target/surefire-reports
+mvn "${mvn_args[@]}" test -Dkeyshift.libdir="$target/debug" \
+  -Dkeyshift.bin="${KEYSHIFT_BIN:-$target/debug/keyshift}"
 # Surefire is quiet with -q: print its per-class summaries and the totals.
 python3 - bindings-uniffi/kotlin/target/surefire-reports <<'PY'
 import glob, sys, xml.etree.ElementTree as ET

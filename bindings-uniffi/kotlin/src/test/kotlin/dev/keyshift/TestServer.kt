@@ -29,7 +29,7 @@ class TestServer private constructor(
         val repo: File = File(System.getProperty("keyshift.repo") ?: "../..").canonicalFile
 
         fun keyshiftBin(): String {
-            val path = System.getenv("KEYSHIFT_BIN") ?: System.getProperty("keyshift.bin")
+            val path = System.getProperty("keyshift.bin") ?: System.getenv("KEYSHIFT_BIN")
                 ?: File(repo, "target/debug/keyshift").path
             check(File(path).canExecute()) {
                 "keyshift binary not found at $path: run `cargo build -p keyshift-cli` or set KEYSHIFT_BIN"
