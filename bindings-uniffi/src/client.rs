@@ -675,7 +675,7 @@ pub struct Backfill {
 
 /// The caller's own key check for `verifyWithFallback` (Kotlin `suspend fun`, Swift `async`).
 /// It is asked only about keys the key service does not know.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 #[async_trait::async_trait]
 pub trait LegacyCheck: Send + Sync {
     async fn check(&self, key: String) -> Result<bool, KeyshiftError>;

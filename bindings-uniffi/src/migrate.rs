@@ -188,7 +188,7 @@ impl From<&core::Progress> for MigrationProgress {
 /// Told how a migration advances (at most ~10 times a second, and once at the end). Called on
 /// one of keyshift's threads: keep it quick. Throwing stops the run; the exception comes back
 /// out of the migrate call.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait ProgressListener: Send + Sync {
     fn on_progress(&self, progress: MigrationProgress) -> Result<(), KeyshiftError>;
 }
@@ -196,7 +196,7 @@ pub trait ProgressListener: Send + Sync {
 /// Records to migrate, pulled a batch at a time on a background thread: each item is one JSON
 /// object (`{"key": …}` or `{"hash": …}` plus the optional fields of a migrated key); an empty
 /// list ends the input. Throwing stops the run (nothing after is sent) and comes back out.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait RecordSource: Send + Sync {
     fn next_batch(&self, max: u32) -> Result<Vec<String>, KeyshiftError>;
 }

@@ -6781,10 +6781,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keyshift_uniffi_checksum_method_client_list_roles() != 52106) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keyshift_uniffi_checksum_method_client_migrate_keys() != 6238) {
+    if (uniffi_keyshift_uniffi_checksum_method_client_migrate_keys() != 62949) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keyshift_uniffi_checksum_method_client_migrate_keys_file() != 53906) {
+    if (uniffi_keyshift_uniffi_checksum_method_client_migrate_keys_file() != 9247) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keyshift_uniffi_checksum_method_client_remove_permissions() != 29826) {
@@ -6817,7 +6817,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keyshift_uniffi_checksum_method_client_verify() != 14131) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keyshift_uniffi_checksum_method_client_verify_with_fallback() != 50034) {
+    if (uniffi_keyshift_uniffi_checksum_method_client_verify_with_fallback() != 38465) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keyshift_uniffi_checksum_method_client_whoami() != 21954) {
