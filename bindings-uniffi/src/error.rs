@@ -145,12 +145,12 @@ impl Raised {
         keyshift_core::Error::io(format!("the {what} callback failed")).with_field("callback")
     }
 
-    /// The call's outcome: the kept callback error wins over the core error it caused.
+    /// The call's outcome: a kept callback error wins over the core error it caused, and over
+    /// success too (a progress listener throwing on the final snapshot still fails the call).
     pub(crate) fn settle<T>(&self, result: keyshift_core::Result<T>) -> Result<T, KeyshiftError> {
-        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match (result, kept) {
-            (Err(_), Some(original)) => Err(original),
-            (result, _) => result.map_err(KeyshiftError::from),
+        match self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(original) => Err(original),
+            None => result.map_err(KeyshiftError::from),
         }
     }
 }

@@ -108,6 +108,17 @@ class MigrationTest {
         }
         assertSame(boom, thrown)
 
+        // Thrown on the final snapshot, after every batch went through: still comes back out.
+        val late = IllegalStateException("thrown on the last snapshot")
+        val thrownLate = assertThrows<IllegalStateException> {
+            runBlocking {
+                client.migrateKeys(keys.take(50).asSequence(), MigrateOptions(apiId = apiId, migrationId = "kt-late")) { p ->
+                    if (p.finished) throw late
+                }
+            }
+        }
+        assertSame(late, thrownLate)
+
         val cancel = CancelToken()
         val cancelled = assertThrows<KeyshiftException.Io> {
             runBlocking {
