@@ -9,7 +9,9 @@ use keyshift_core::{runtime, Client, CreateKey, VerifyOptions};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (base_url, root_key) = (args[1].clone(), args[2].clone());
-    let calls: usize = args.get(3).map_or(8000, |n| n.parse().expect("CALLS is a number"));
+    let calls: usize = args
+        .get(3)
+        .map_or(8000, |n| n.parse().expect("CALLS is a number"));
     runtime::block_on(async move {
         let client = Client::builder()
             .base_url(base_url)
@@ -26,7 +28,13 @@ fn main() {
         }
         let started = Instant::now();
         for _ in 0..calls {
-            assert!(client.verify(key.expose(), &verify).await.expect("verify").valid);
+            assert!(
+                client
+                    .verify(key.expose(), &verify)
+                    .await
+                    .expect("verify")
+                    .valid
+            );
         }
         let elapsed = started.elapsed();
         println!(
