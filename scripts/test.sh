@@ -43,3 +43,8 @@ step "Node: official @unkey/api SDK against keyshift serve (npm ci, node --test)
 step "Node binding: napi build, tsc --strict, node --test against keyshift serve"
 ./scripts/test-node.sh
 # ---- end Node / TypeScript binding
+
+# --- Kotlin / Swift (uniffi) -------------------------------------------------------------
+step "Kotlin/Swift (uniffi): cdylib, bindings (Swift staleness), JUnit against keyshift serve"
+./scripts/test-kotlin.sh
+# --- end Kotlin / Swift ------------------------------------------------------------------
