@@ -3,6 +3,7 @@
 # CI), then compiles the Kotlin library and runs its JUnit suite against a real `keyshift serve`.
 # Usage: scripts/test-kotlin.sh          the suite (what CI runs)
 #        scripts/test-kotlin.sh bench    only the verify benchmark (tests tagged "bench")
+#        scripts/test-kotlin.sh unkeyref the smoke against KEYSHIFT_BASE_URL (by hand, not CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -27,6 +28,13 @@ if [ "${1:-}" = "bench" ]; then
   mvn "${mvn_args[@]}" test -Dgroups=bench -DexcludedGroups= \
     -Dkeyshift.libdir="$target/release" -Dkeyshift.bin="$target/release/keyshift"
   cat bindings-uniffi/kotlin/target/bench-verify.txt
+  exit 0
+fi
+if [ "${1:-}" = "unkeyref" ]; then
+  # By hand: the smoke against KEYSHIFT_BASE_URL / KEYSHIFT_ROOT_KEY (tests/unkey-ref/README.md).
+  mvn "${mvn_args[@]}" test -Dgroups=unkeyref -DexcludedGroups=bench \
+    -Dkeyshift.libdir="$target/debug" -Dkeyshift.bin="${KEYSHIFT_BIN:-$target/debug/keyshift}"
+  cat bindings-uniffi/kotlin/target/surefire-reports/*UnkeyRefSmokeTest-output.txt 2>/dev/null || true
   exit 0
 fi
 rm -rf bindings-uniffi/kotlin/target/surefire-reports
