@@ -2,7 +2,8 @@
 # Fuzzes every target of fuzz/ with cargo-fuzz (libFuzzer) for SECONDS each (default 20), then
 # replays nothing else: crashes land in fuzz/libfuzzer/artifacts/<target>/ and fail the run.
 # Stable Rust: cargo-fuzz's nightly flags are allowed with RUSTC_BOOTSTRAP=1.
-# Usage: ./scripts/fuzz.sh [SECONDS] [TARGET...]
+# Usage: ./scripts/fuzz.sh [SECONDS] [TARGET...]   (FUZZ_SEED=N: libFuzzer's -seed, so a short
+# run walks the same inputs each time; CI sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
@@ -29,7 +30,7 @@ for target in "${targets[@]}"; do
   status=0
   cargo fuzz run --fuzz-dir "$dir" --sanitizer none --debug-assertions "$target" \
     "$work" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
     -print_final_stats=1 >"$log" 2>&1 || status=$?
   grep -E "^#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb" "$log" || true
   if [ "$status" != 0 ]; then

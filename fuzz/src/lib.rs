@@ -162,6 +162,12 @@ pub fn permission_query(data: &[u8]) {
         return;
     };
     let printed = query.to_string();
+    // The printed form spaces its operators, so a query near the 1000-character input limit
+    // can print longer than the limit (found by fuzzing in CI): the limit is on input, not
+    // grammar, so such a print is not re-parsed.
+    if printed.chars().count() > 1000 {
+        return;
+    }
     let again = parse_permission_query(&printed)
         .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which does not parse: {e}"));
     assert_eq!(query, again, "{text:?} printed as {printed:?}");
