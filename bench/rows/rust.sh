@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Rows measured in Rust (bench/src/bin/bench-rows.rs): verify client overhead, server verify vs
+# a fixed-body floor, Client.local verify latency, migration keys/s (loopback and 20 ms per
+# request) and migration peak RSS. Built by bench/run.sh.
+set -euo pipefail
+exec "${KEYSHIFT_ROOT:-.}/target/release/bench-rows" "$@"

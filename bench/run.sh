@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Issue 15: every benchmark ratio in one table. Builds what it needs in release mode, runs every
+# row producer under bench/rows/ in name order, prints one markdown table and writes it to
+# bench/results.json (commit, date, quick, machine, rows) so runs can be compared across
+# commits. Usage: bench/run.sh [--quick]
+#
+# Row producers (the contract): an executable under bench/rows/ run with cwd = repo root and
+# env KEYSHIFT_BENCH_QUICK=1 (quick mode only), KEYSHIFT_BIN (release keyshift binary),
+# KEYSHIFT_ROOT (repo root). It prints progress on stderr and one line per row on stdout:
+#   ROW {"row", "variant", "ours", "baseline", "baseline_label", "unit", "better",
+#        "ratio" (bigger = better for us, or as ratio_note says), "target", "met", "ratio_note"?}
+# and exits 0 even when a target is missed (non-zero: it could not measure; run.sh then
+# shows the producer as failed and goes on).
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+QUICK=0
+for a in "$@"; do
+  case "$a" in
+    --quick) QUICK=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $a (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
+  esac
+done
+export CARGO_INCREMENTAL=0
+started=$(date +%s)
+echo "== building (release): keyshift, bench-rows" >&2
+cargo build --release --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows >&2 || {
+  echo "release build failed" >&2; exit 1; }
+echo "== built in $(( $(date +%s) - started ))s" >&2
+export KEYSHIFT_BIN="$ROOT/target/release/keyshift" KEYSHIFT_ROOT="$ROOT"
+if [ "$QUICK" = 1 ]; then export KEYSHIFT_BENCH_QUICK=1; else unset KEYSHIFT_BENCH_QUICK; fi
+
+rows_file="$(mktemp)"
+trap 'rm -f "$rows_file"' EXIT
+for producer in bench/rows/*; do
+  [ -f "$producer" ] && [ -x "$producer" ] || continue
+  name="$(basename "$producer")"
+  echo "== $name" >&2
+  t0=$(date +%s)
+  out="$("$producer")"
+  rc=$?
+  printf '%s\n' "$out" | grep '^ROW ' | sed 's/^ROW //' >>"$rows_file"
+  if [ "$rc" != 0 ]; then
+    printf '{"row": "%s", "failed": true, "exit": %s}\n' "$name" "$rc" >>"$rows_file"
+  fi
+  echo "== $name: exit $rc, $(( $(date +%s) - t0 ))s" >&2
+done
+
+python3 - "$rows_file" "$QUICK" "$(( $(date +%s) - started ))" <<'PY'
+import json, os, subprocess, sys, datetime
+rows_file, quick, secs = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
+rows = [json.loads(l) for l in open(rows_file) if l.strip()]
+def git(*a):
+    try:
+        return subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+model = ""
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+def fmt(x):
+    if x is None: return "—"
+    if isinstance(x, (int, float)):
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+    return str(x)
+print(f"\nkeyshift benchmarks ({'quick' if quick else 'full'} run, {secs}s, {os.cpu_count()} cpus, {model})\n")
+print("| row | ours | baseline | ratio | target | met |")
+print("|---|---|---|---|---|---|")
+for r in rows:
+    if r.get("failed"):
+        print(f"| {r['row']} | failed (exit {r['exit']}) | | | | |"); continue
+    unit = r.get("unit", "")
+    met = {True: "yes", False: "**no**", None: "—"}[r.get("met")]
+    ratio = "—" if r.get("ratio") is None else f"{r['ratio']:.2f}x"
+    print(f"| {r['row']} | {r['variant']}: {fmt(r['ours'])} {unit} | {r.get('baseline_label','')}: {fmt(r.get('baseline'))} | {ratio} | {r.get('target') or '—'} | {met} |")
+notes = [r for r in rows if r.get("ratio_note")]
+if notes:
+    print()
+    for r in notes:
+        print(f"- {r['row']}: {r['ratio_note']}")
+out = {
+    "commit": git("rev-parse", "HEAD"),
+    "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "quick": quick, "seconds": secs,
+    "machine": {"cpus": os.cpu_count(), "model": model},
+    "rows": rows,
+}
+with open("bench/results.json", "w") as f:
+    json.dump(out, f, indent=1, ensure_ascii=False); f.write("\n")
+print("\nwritten to bench/results.json")
+PY
