@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+pub mod analytics;
 mod authz;
 mod credits;
 mod dispatch;
@@ -47,6 +48,7 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+pub use analytics::{AnalyticsConfig, VerificationBucket};
 pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
 pub use dispatch::{validate_op, validate_request};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
@@ -86,6 +88,16 @@ pub(crate) struct Inner {
     /// database. Anything that ever removes or moves a root key, or changes its permissions,
     /// must clear this cache.
     root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
+    /// The verification log (see [`analytics`]).
+    pub(crate) analytics: Arc<analytics::VerificationLog>,
+}
+
+impl Drop for Inner {
+    /// Writes what the verification log still buffers.
+    fn drop(&mut self) {
+        let _ = self.analytics.flush(self, false);
+        self.analytics.close();
+    }
 }
 
 impl Inner {
@@ -228,7 +240,10 @@ impl Engine {
         let idempotency = idempotency::Idempotency::open(path, shareable_path(path))?;
         let readers =
             shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
-        Ok(Engine {
+        let analytics = Arc::new(analytics::VerificationLog::open(
+            shareable_path(path).then_some(path),
+        )?);
+        let engine = Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
@@ -238,8 +253,14 @@ impl Engine {
                 verify_write_hook: Mutex::new(None),
                 idempotency,
                 root_keys: RwLock::new(HashMap::new()),
+                analytics,
             }),
-        })
+        };
+        analytics::spawn_writer(
+            engine.inner.analytics.clone(),
+            Arc::downgrade(&engine.inner),
+        );
+        Ok(engine)
     }
 
     /// Runs `f` in an IMMEDIATE transaction, committed only if `f` succeeds.

@@ -39,6 +39,7 @@ pub enum Op {
     ListIdentities,
     DeleteIdentity,
     UpdateIdentity,
+    GetVerifications,
 }
 
 /// What an operation does, for the retry rules and the server.
@@ -94,6 +95,7 @@ impl Op {
         Op::ListIdentities,
         Op::DeleteIdentity,
         Op::UpdateIdentity,
+        Op::GetVerifications,
     ];
 
     /// The wire name, `group.op`.
@@ -132,6 +134,7 @@ impl Op {
             Op::ListIdentities => "identities.listIdentities",
             Op::DeleteIdentity => "identities.deleteIdentity",
             Op::UpdateIdentity => "identities.updateIdentity",
+            Op::GetVerifications => "analytics.getVerifications",
         }
     }
 
@@ -175,6 +178,7 @@ impl Op {
             Op::ListIdentities => OpKind::List,
             Op::DeleteIdentity => OpKind::Write,
             Op::UpdateIdentity => OpKind::Write,
+            Op::GetVerifications => OpKind::Read,
         }
     }
 
@@ -274,7 +278,7 @@ mod tests {
         ops.sort();
         ops.dedup();
         assert_eq!(ops.len(), OPERATIONS.len());
-        assert_eq!(OPERATIONS.len(), 33);
+        assert_eq!(OPERATIONS.len(), 34);
         for op in LIST_OPERATIONS.iter().chain(IDEMPOTENT_OPERATIONS) {
             assert!(OPERATIONS.contains(op));
         }
