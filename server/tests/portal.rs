@@ -344,6 +344,67 @@ async fn an_end_user_never_sees_or_touches_another_identitys_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_are_the_end_users_own() {
+    let s = start().await;
+    let api = s.create_api("charts").await;
+    let (a_key, a_plain) = s
+        .create_key(json!({"apiId": api, "externalId": "user_a"}))
+        .await;
+    let (b_key, b_plain) = s
+        .create_key(json!({"apiId": api, "externalId": "user_b"}))
+        .await;
+    let start_ms = common::now_ms() - 60_000;
+    for _ in 0..3 {
+        assert_eq!(s.verify(json!({"key": a_plain})).await["valid"], true);
+    }
+    let v = s
+        .verify(json!({"key": a_plain, "permissions": "missing.perm"}))
+        .await;
+    assert_eq!(v["code"], "INSUFFICIENT_PERMISSIONS", "{v}");
+    for _ in 0..5 {
+        s.verify(json!({"key": b_plain})).await;
+    }
+    let end_ms = common::now_ms() + 60_000;
+    let a = open(
+        &s,
+        &session_url(&s, &api, "user_a", &["analytics:read"]).await,
+    )
+    .await;
+    let window = json!({"startTime": start_ms, "endTime": end_ms});
+    let buckets = a.ok(&s, "portal.getVerifications", window.clone()).await;
+    let sum = |field: &str| -> u64 {
+        buckets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[field].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("total"), 4, "{buckets}");
+    assert_eq!(sum("valid"), 3, "{buckets}");
+    assert_eq!(sum("insufficientPermissions"), 1, "{buckets}");
+    // Minute buckets for a two-minute window.
+    let times: Vec<i64> = buckets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["time"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 60_000), "{times:?}");
+
+    let mut one = window.clone();
+    one["keyId"] = json!(a_key);
+    let only = a.ok(&s, "portal.getVerifications", one).await;
+    assert_eq!(only, buckets);
+    // Another end user's key is not found.
+    let mut other = window.clone();
+    other["keyId"] = json!(b_key);
+    let (status, v) = a.call(&s, "portal.getVerifications", other).await;
+    assert_eq!(status, 404, "{v}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchange_codes_are_single_use_and_expire() {
     let s = start().await;
     let api = s.create_api("codes").await;
