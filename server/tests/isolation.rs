@@ -288,6 +288,10 @@ fn probes(op: Op, b: &B) -> Vec<(Value, Expect)> {
             json!({"identity": b.identity_id, "meta": {"hijacked": true}}),
             NotFound,
         )],
+        Op::GetVerifications => vec![(
+            json!({"query": "SELECT * FROM key_verifications_v1"}),
+            InAOnly,
+        )],
         Op::CreatePortalSession => vec![(
             json!({"portal": b.api, "externalId": "b_private_user", "scopes": ["keys:read"]}),
             NotFound,

@@ -163,6 +163,12 @@ async fn every_operation_once() {
     let list = op!("apis.listKeys", json!({"apiId": api_id}));
     assert_eq!(list.as_array().unwrap().len(), 1);
 
+    let rows = op!(
+        "analytics.getVerifications",
+        json!({"query": "SELECT count(*) AS n FROM key_verifications_v1"})
+    );
+    assert!(rows[0]["n"].as_i64().unwrap() >= 1, "{rows}");
+
     // The self-service key portal's root-key operations (the end-user side: tests/portal.rs).
     let portal = op!("portal.getPortal", json!({"portal": api_id}));
     assert_eq!(portal["apiId"], api_id.as_str());
