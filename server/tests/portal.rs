@@ -714,12 +714,20 @@ async fn creating_a_session_needs_the_matching_root_key_permissions() {
         400,
     )
     .await;
-    s.fails(
-        "portal.createSession",
-        json!({"portal": "api_doesNotExist", "externalId": "u", "scopes": ["keys:read"]}),
-        404,
-    )
-    .await;
+    let e = s
+        .fails(
+            "portal.createSession",
+            json!({"portal": "api_doesNotExist", "externalId": "u", "scopes": ["keys:read"]}),
+            404,
+        )
+        .await;
+    assert!(
+        e["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("unkey/data/portal_not_found"),
+        "{e}"
+    );
     // No root key at all.
     let (status, _) = answer(
         s.client
