@@ -1021,3 +1021,80 @@ async fn a_public_url_is_the_base_of_session_urls_and_makes_the_cookie_secure() 
     assert!(line.contains("; Secure"), "{line}");
     let _ = stop.send(());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_client_creates_configures_and_revokes_sessions() {
+    use keyshift_core::wire::{CreatePortalSessionRequest, UpdatePortalRequest};
+    let s = start().await;
+    let client = keyshift_core::Client::builder()
+        .base_url(&s.base)
+        .root_key(s.root_key.as_str())
+        .build()
+        .unwrap();
+    let api = client.create_api("client-portal").await.unwrap().api_id;
+
+    let portal = client.get_portal(&api).await.unwrap();
+    assert_eq!(portal.api_id, api);
+    assert_eq!(portal.name, "client-portal");
+    let updated = client
+        .update_portal(&UpdatePortalRequest {
+            portal: portal.portal_id.clone(),
+            name: Some("Client keys".into()),
+            grantable_scopes: Some(vec!["profile.read".into()]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "Client keys");
+    assert_eq!(updated.grantable_scopes, vec!["profile.read".to_string()]);
+
+    let request = CreatePortalSessionRequest {
+        portal: api.clone(),
+        external_id: "user_a".into(),
+        scopes: vec!["keys:read".into(), "keys:create".into()],
+        return_url: Some("https://app.example.com/settings".into()),
+        preview: None,
+    };
+    let session = client.create_portal_session(&request).await.unwrap();
+    assert!(session.id.starts_with("ps_"));
+    assert!(
+        session
+            .url
+            .starts_with(&format!("{}/portal?code=pst_", s.base)),
+        "{}",
+        session.url
+    );
+    let code = code_of(&session.url);
+    assert!(!format!("{session:?}").contains(&code));
+    let a = open(&s, &session.url).await;
+    assert_eq!(a.data["returnUrl"], "https://app.example.com/settings");
+    assert_eq!(a.data["portal"]["name"], "Client keys");
+
+    // Checked before the network: an unknown scope.
+    let mut bad = request.clone();
+    bad.scopes = vec!["keys:admin".into()];
+    let err = client.create_portal_session(&bad).await.unwrap_err();
+    assert_eq!(err.code, keyshift_core::ErrorCode::InvalidInput, "{err}");
+
+    client.revoke_portal_session(&session.id).await.unwrap();
+    let (status, _) = bearer(&s, &a.token, "portal.getSession", json!({})).await;
+    assert_eq!(status, 401);
+    let err = client
+        .revoke_portal_session("ps_unknown")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, keyshift_core::ErrorCode::NotFound, "{err}");
+
+    // In process (no server): the URL is the path, to be put on the server's public base.
+    let dir = tempfile::tempdir().unwrap();
+    let local = keyshift_engine::local_client(dir.path().join("l.db").to_str().unwrap()).unwrap();
+    let api = local.create_api("local").await.unwrap().api_id;
+    let mut here = request.clone();
+    here.portal = api;
+    let session = local.create_portal_session(&here).await.unwrap();
+    assert!(
+        session.url.starts_with("/portal?code=pst_"),
+        "{}",
+        session.url
+    );
+    s.stop().await;
+}
