@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+pub mod analytics;
 mod authz;
 mod credits;
 mod dispatch;
@@ -29,6 +30,7 @@ mod links;
 mod local;
 mod migrate;
 mod pool;
+mod portal;
 mod ratelimit;
 mod rows;
 mod schema;
@@ -47,10 +49,15 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+pub use analytics::{AnalyticsConfig, VerificationBucket};
 pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
 pub use dispatch::{validate_op, validate_request};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
+pub use portal::{
+    PortalExchange, PortalRoute, PortalSessionCtx, ACCESS_TOKEN_PREFIX, CODE_PREFIX,
+    DEFAULT_CODE_TTL, DEFAULT_SESSION_TTL, PORTAL_PATH,
+};
 pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
@@ -86,6 +93,18 @@ pub(crate) struct Inner {
     /// database. Anything that ever removes or moves a root key, or changes its permissions,
     /// must clear this cache.
     root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
+    /// How long portal exchange codes and sessions live ([`Engine::set_portal_lifetimes`]).
+    portal_lifetimes: portal::Lifetimes,
+    /// The verification log (see [`analytics`]).
+    pub(crate) analytics: Arc<analytics::VerificationLog>,
+}
+
+impl Drop for Inner {
+    /// Writes what the verification log still buffers.
+    fn drop(&mut self) {
+        let _ = self.analytics.flush(self, false);
+        self.analytics.close();
+    }
 }
 
 impl Inner {
@@ -228,7 +247,10 @@ impl Engine {
         let idempotency = idempotency::Idempotency::open(path, shareable_path(path))?;
         let readers =
             shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
-        Ok(Engine {
+        let analytics = Arc::new(analytics::VerificationLog::open(
+            shareable_path(path).then_some(path),
+        )?);
+        let engine = Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
@@ -238,8 +260,15 @@ impl Engine {
                 verify_write_hook: Mutex::new(None),
                 idempotency,
                 root_keys: RwLock::new(HashMap::new()),
+                portal_lifetimes: portal::Lifetimes::default(),
+                analytics,
             }),
-        })
+        };
+        analytics::spawn_writer(
+            engine.inner.analytics.clone(),
+            Arc::downgrade(&engine.inner),
+        );
+        Ok(engine)
     }
 
     /// Runs `f` in an IMMEDIATE transaction, committed only if `f` succeeds.

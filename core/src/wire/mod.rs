@@ -14,7 +14,7 @@
 //!
 //! Layout: [`Op`] (`op`), the envelopes (`envelope`), [`limits`], validation and serde helpers
 //! (`validate`), then one file per operation group: `apis`, `keys` (with `verify` and
-//! `migrate`), `permissions`, `identities`. Everything is re-exported here: `wire::X` is the path.
+//! `migrate`), `permissions`, `identities`, `portal`. Everything is re-exported here: `wire::X` is the path.
 
 /// Declares a wire struct. Its fields are written
 /// - `pub name: T` — as written;
@@ -101,6 +101,7 @@ macro_rules! ref_request {
     };
 }
 
+mod analytics;
 mod apis;
 mod envelope;
 mod identities;
@@ -109,12 +110,14 @@ pub mod limits;
 mod migrate;
 mod op;
 mod permissions;
+mod portal;
 mod validate;
 mod verify;
 
 #[cfg(test)]
 mod testing;
 
+pub use analytics::*;
 pub use apis::*;
 pub use envelope::*;
 pub use identities::*;
@@ -122,6 +125,7 @@ pub use keys::*;
 pub use migrate::*;
 pub use op::*;
 pub use permissions::*;
+pub use portal::*;
 pub use validate::{
     is_id_char, is_permission_query_char, is_permission_slug_char, Patch, Validate,
     PERMISSION_SLUG_CHARS,
