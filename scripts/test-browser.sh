@@ -22,7 +22,7 @@ if [ ! -x "$CHROMIUM" ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 fi
 "$CHROMIUM" --version 2>/dev/null || true
 
