@@ -29,6 +29,7 @@ mod links;
 mod local;
 mod migrate;
 mod pool;
+mod portal;
 mod ratelimit;
 mod rows;
 mod schema;

@@ -410,6 +410,26 @@ impl Client {
     pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
         self.list_all(Op::ListIdentities).await
     }
+
+    // ----- portal --------------------------------------------------------------------------
+
+    checked_calls! {
+        /// `portal.createSession`: a portal session for the end user `request.external_id` on
+        /// `request.portal` (a portal id or an api id), with `request.scopes` (see
+        /// [`wire::PORTAL_SCOPES`]). Answers `{id, url}`; send the end user to `url` (it carries
+        /// a single-use exchange code valid 15 minutes, so treat it as a secret).
+        create_portal_session(CreatePortalSessionRequest) -> wire::CreatePortalSessionResponseData = CreatePortalSession;
+        /// `portal.updatePortal`: the portal's branding name and grantable permission slugs.
+        update_portal(UpdatePortalRequest) -> wire::Portal = UpdatePortal;
+    }
+
+    one_field_calls! {
+        /// `portal.getPortal`: by portal id or api id (created with defaults on first use).
+        get_portal(portal) -> wire::Portal = GetPortal via GetPortalRequest;
+
+        /// `portal.revokeSession`: the session and its access token stop working at once.
+        revoke_portal_session(session_id) = RevokePortalSession via RevokePortalSessionRequest;
+    }
 }
 
 /// Decodes a successful answer. A backend returns a [`Reply`] only for a 2xx answer, so a

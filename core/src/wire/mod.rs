@@ -14,7 +14,7 @@
 //!
 //! Layout: [`Op`] (`op`), the envelopes (`envelope`), [`limits`], validation and serde helpers
 //! (`validate`), then one file per operation group: `apis`, `keys` (with `verify` and
-//! `migrate`), `permissions`, `identities`. Everything is re-exported here: `wire::X` is the path.
+//! `migrate`), `permissions`, `identities`, `portal`. Everything is re-exported here: `wire::X` is the path.
 
 /// Declares a wire struct. Its fields are written
 /// - `pub name: T` — as written;
@@ -109,6 +109,7 @@ pub mod limits;
 mod migrate;
 mod op;
 mod permissions;
+mod portal;
 mod validate;
 mod verify;
 
@@ -122,6 +123,7 @@ pub use keys::*;
 pub use migrate::*;
 pub use op::*;
 pub use permissions::*;
+pub use portal::*;
 pub use validate::{
     is_id_char, is_permission_query_char, is_permission_slug_char, Patch, Validate,
     PERMISSION_SLUG_CHARS,

@@ -39,6 +39,10 @@ pub enum Op {
     ListIdentities,
     DeleteIdentity,
     UpdateIdentity,
+    CreatePortalSession,
+    GetPortal,
+    UpdatePortal,
+    RevokePortalSession,
 }
 
 /// What an operation does, for the retry rules and the server.
@@ -94,6 +98,10 @@ impl Op {
         Op::ListIdentities,
         Op::DeleteIdentity,
         Op::UpdateIdentity,
+        Op::CreatePortalSession,
+        Op::GetPortal,
+        Op::UpdatePortal,
+        Op::RevokePortalSession,
     ];
 
     /// The wire name, `group.op`.
@@ -132,6 +140,10 @@ impl Op {
             Op::ListIdentities => "identities.listIdentities",
             Op::DeleteIdentity => "identities.deleteIdentity",
             Op::UpdateIdentity => "identities.updateIdentity",
+            Op::CreatePortalSession => "portal.createSession",
+            Op::GetPortal => "portal.getPortal",
+            Op::UpdatePortal => "portal.updatePortal",
+            Op::RevokePortalSession => "portal.revokeSession",
         }
     }
 
@@ -175,6 +187,11 @@ impl Op {
             Op::ListIdentities => OpKind::List,
             Op::DeleteIdentity => OpKind::Write,
             Op::UpdateIdentity => OpKind::Write,
+            // A session is a new credential each time: never repeated without a key.
+            Op::CreatePortalSession => OpKind::Write,
+            Op::GetPortal => OpKind::Read,
+            Op::UpdatePortal => OpKind::Write,
+            Op::RevokePortalSession => OpKind::Write,
         }
     }
 
@@ -274,7 +291,7 @@ mod tests {
         ops.sort();
         ops.dedup();
         assert_eq!(ops.len(), OPERATIONS.len());
-        assert_eq!(OPERATIONS.len(), 33);
+        assert_eq!(OPERATIONS.len(), 37);
         for op in LIST_OPERATIONS.iter().chain(IDEMPOTENT_OPERATIONS) {
             assert!(OPERATIONS.contains(op));
         }
