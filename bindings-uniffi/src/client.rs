@@ -275,7 +275,10 @@ impl std::fmt::Display for PortalSession {
 
 impl From<wire::CreatePortalSessionResponseData> for PortalSession {
     fn from(d: wire::CreatePortalSessionResponseData) -> Self {
-        PortalSession { id: d.id, url: d.url }
+        PortalSession {
+            id: d.id,
+            url: d.url,
+        }
     }
 }
 
