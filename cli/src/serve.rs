@@ -37,6 +37,14 @@ pub struct ServeArgs {
     /// Unkey's server does, to test clients against that behaviour.
     #[arg(long)]
     pub no_idempotency: bool,
+    /// Public base URL of this server (`https://keys.example.com`), used for portal session
+    /// URLs and as the portal's own origin; default: the scheme and Host of each request.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// An origin (`https://app.example.com`) allowed to embed the self-service key portal and
+    /// call its routes with the session cookie (CORS); repeat for more.
+    #[arg(long = "portal-origin", value_name = "ORIGIN")]
+    pub portal_origins: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +111,16 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
     config.body_limit = args.body_limit;
     config.faults = args.enable_faults;
     config.idempotency = !args.no_idempotency;
+    config.public_url = args
+        .public_url
+        .as_deref()
+        .map(|u| validated_origin("--public-url", u, true))
+        .transpose()?;
+    config.portal_origins = args
+        .portal_origins
+        .iter()
+        .map(|o| validated_origin("--portal-origin", o, false))
+        .collect::<Result<_>>()?;
     // The main thread, outside any runtime: the future need not be `Send`.
     keyshift_core::runtime::get().block_on(async move {
         let server = keyshift_server::bind(config).await?;
@@ -217,4 +235,24 @@ pub fn admin(command: AdminCommand, json: bool) -> Result<()> {
         }
     };
     written.map_err(|e| Error::io(format!("cannot write to stdout: {e}")))
+}
+
+/// Checks an `http(s)://host[:port]` given on the command line (`--public-url` may carry a
+/// path prefix); answers it without a trailing `/`.
+fn validated_origin(flag: &str, value: &str, path_ok: bool) -> Result<String> {
+    let value = value.trim().trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    let ok = rest.is_some_and(|rest| {
+        let host = rest.split('/').next().unwrap_or("");
+        !host.is_empty() && (path_ok || !rest.contains('/')) && !rest.contains(['?', '#', ' '])
+    });
+    if !ok {
+        return Err(Error::invalid_input(
+            flag.trim_start_matches('-'),
+            format!("{flag} must be an http(s) origin such as https://keys.example.com"),
+        ));
+    }
+    Ok(value.to_string())
 }

@@ -368,6 +368,22 @@ fn key_update_rule(op: Op) -> Option<(&'static [&'static str], bool)> {
     })
 }
 
+/// What a root key needs on api `api` to grant portal scope `scope` (Unkey's
+/// `v2_portal_create_session` `ScopeQueries`, plus our `keys:update` and `keys:delete`). An
+/// unknown scope needs what no key has but `*` (the body's validation refuses it first).
+fn portal_scope_need(api: &str, scope: &str) -> Need {
+    let action = match scope {
+        "keys:read" => "read_key",
+        // Rerolling is a create, as in Unkey.
+        "keys:create" | "keys:reroll" => "create_key",
+        "keys:update" => "update_key",
+        "keys:delete" => "delete_key",
+        "analytics:read" => "read_analytics",
+        _ => return Need::perm(ALL),
+    };
+    Need::on("api", api, action, false)
+}
+
 /// The 403 of an operation without a rule here (fail closed).
 fn no_rule(op_name: &str) -> Error {
     Error::new(
@@ -549,6 +565,44 @@ pub(crate) fn authorize(
                 return Ok(());
             }
             Need::perm("rbac.*.create_permission")
+        }
+        Op::CreatePortalSession => {
+            // After the portal's lookup (an unknown portal is the operation's 404): every
+            // scope needs the root key's own permission on the portal's api (Unkey's
+            // portalrbac ceiling: a session never carries a power its maker lacks).
+            let r: CreatePortalSessionRequest = parse_body(body)?;
+            let Some(api) = crate::portal::api_of(conn, ws, &r.portal)? else {
+                return Ok(());
+            };
+            Need::All(
+                r.scopes
+                    .iter()
+                    .map(|scope| portal_scope_need(&api, scope))
+                    .collect(),
+            )
+        }
+        Op::GetPortal | Op::UpdatePortal => {
+            let portal = if op == Op::GetPortal {
+                parse_body::<GetPortalRequest>(body)?.portal
+            } else {
+                parse_body::<UpdatePortalRequest>(body)?.portal
+            };
+            let Some(api) = crate::portal::api_of(conn, ws, &portal)? else {
+                return Ok(());
+            };
+            let action = if op == Op::GetPortal {
+                "read_api"
+            } else {
+                "update_api"
+            };
+            Need::on("api", &api, action, false)
+        }
+        Op::RevokePortalSession => {
+            let r: RevokePortalSessionRequest = parse_body(body)?;
+            match crate::portal::api_of_session(conn, ws, &r.session_id)? {
+                Some(api) => Need::on("api", &api, "update_api", false),
+                None => return Ok(()),
+            }
         }
         other => return Err(no_rule(other.name())),
     };

@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::links::{self, Change, PermissionLinks, RoleLinks};
 use crate::util::parse_body;
 use crate::{
-    admin, authz, idempotency, keys, page_reply, reply, verify, Blocking, Engine, Reply, Step,
-    WorkspaceCtx,
+    admin, authz, idempotency, keys, page_reply, portal, reply, verify, Blocking, Engine, Reply,
+    Step, WorkspaceCtx,
 };
 
 /// The operation named `name`, or the engine's 404 for an unknown one (`Op`'s `FromStr`).
@@ -142,6 +142,10 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
         Op::ListIdentities => one(body, on, admin::list_identities),
         Op::DeleteIdentity => named_op!(DeleteIdentityRequest, delete::<Identity>(identity)),
         Op::UpdateIdentity => one(body, on, admin::update_identity),
+        Op::CreatePortalSession => one(body, on, portal::create_session),
+        Op::GetPortal => one(body, on, portal::get_portal),
+        Op::UpdatePortal => one(body, on, portal::update_portal),
+        Op::RevokePortalSession => one(body, on, portal::revoke_session),
         // An operation without an arm here is unknown to this engine.
         other => Err(Error::not_found(format!(
             "unknown operation `{}`",

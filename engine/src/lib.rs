@@ -52,6 +52,10 @@ pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
 pub use dispatch::{validate_op, validate_request};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
 pub use local::{local_client, LocalBackend};
+pub use portal::{
+    PortalExchange, PortalRoute, PortalSessionCtx, ACCESS_TOKEN_PREFIX, CODE_PREFIX,
+    DEFAULT_CODE_TTL, DEFAULT_SESSION_TTL, PORTAL_PATH,
+};
 pub use ratelimit::DEFAULT_WINDOW_CAPACITY;
 pub use schema::SCHEMA_VERSION;
 pub use verify::BCRYPT_MAX_CANDIDATES;
@@ -87,6 +91,8 @@ pub(crate) struct Inner {
     /// database. Anything that ever removes or moves a root key, or changes its permissions,
     /// must clear this cache.
     root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
+    /// How long portal exchange codes and sessions live ([`Engine::set_portal_lifetimes`]).
+    portal_lifetimes: portal::Lifetimes,
 }
 
 impl Inner {
@@ -239,6 +245,7 @@ impl Engine {
                 verify_write_hook: Mutex::new(None),
                 idempotency,
                 root_keys: RwLock::new(HashMap::new()),
+                portal_lifetimes: portal::Lifetimes::default(),
             }),
         })
     }

@@ -135,6 +135,35 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO root_key_permissions (root_key_id, permission) SELECT id, '*' FROM root_keys;
     "#,
+    // the self-service key portal (issue 16): one portal per api, and its sessions (only hashes
+    // of the exchange code and of the access token are stored)
+    r#"
+    CREATE TABLE portals (
+        id                TEXT PRIMARY KEY,
+        workspace_id      TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        api_id            TEXT NOT NULL UNIQUE REFERENCES apis(id) ON DELETE CASCADE,
+        name              TEXT,
+        grantable_scopes  TEXT NOT NULL DEFAULT '[]',
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER
+    );
+    CREATE TABLE portal_sessions (
+        id            TEXT PRIMARY KEY,
+        workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        portal_id     TEXT NOT NULL REFERENCES portals(id) ON DELETE CASCADE,
+        external_id   TEXT NOT NULL,
+        scopes        TEXT NOT NULL,
+        return_url    TEXT,
+        preview       INTEGER NOT NULL DEFAULT 0,
+        code_hash     TEXT NOT NULL UNIQUE,
+        exchanged_at  INTEGER,
+        token_hash    TEXT UNIQUE,
+        expires_at    INTEGER,
+        revoked_at    INTEGER,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX portal_sessions_portal ON portal_sessions(portal_id);
+    "#,
 ];
 
 /// How long a connection waits for another one's lock.

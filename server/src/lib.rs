@@ -11,7 +11,9 @@
 //! ```
 //!
 //! Routes: `POST /v2/{op}` for every [`keyshift_core::wire::Op`],
-//! `GET /v2/liveness`, `GET /openapi.json`. Every answer carries `X-Request-Id` (also
+//! `GET /v2/liveness`, `GET /openapi.json`, and the self-service key portal (`portal`): `GET
+//! /portal`, `GET /portal/assets/{file}`, `POST /v2/portal.exchangeCode` and `POST
+//! /v2/portal.<route>` for every [`keyshift_engine::PortalRoute`] (session auth, not root keys). Every answer carries `X-Request-Id` (also
 //! `X-Unkey-Request-Id`), the same id as `meta.requestId` in the body. The test-only fault switch
 //! is described in [`faults`].
 //!
@@ -22,6 +24,7 @@
 
 pub mod faults;
 mod headers;
+mod portal;
 mod problem;
 mod request_id;
 mod routes;
@@ -37,9 +40,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use keyshift_core::wire::Op;
 use keyshift_core::SecretKey;
-use keyshift_engine::Engine;
+use keyshift_engine::{Engine, PortalRoute};
 
 pub use faults::{FaultSpec, FAULT_HEADER};
+pub use portal::{CSRF_HEADER, PORTAL_COOKIE};
 pub use problem::{Problem, RequestId, ERROR_CONTENT_TYPE, KEYSHIFT_ERRORS, UNKEY_ERRORS};
 pub use serve::{bind, serve, shutdown_signal, BoundServer, DropConnection};
 
@@ -78,6 +82,16 @@ pub struct ServerConfig {
     /// default; off (`keyshift serve --no-idempotency`) the header is ignored, as Unkey's
     /// server does, for testing clients against that behaviour.
     pub idempotency: bool,
+    /// The public base URL of the server (`https://keys.example.com`): the base of portal
+    /// session URLs and the portal's own origin. `None`: the scheme and `Host` of each request.
+    pub public_url: Option<String>,
+    /// Other origins (`https://app.example.com`) that may embed the portal: answered CORS with
+    /// credentials and allowed as `Origin` of mutating portal calls and in `frame-ancestors`.
+    pub portal_origins: Vec<String>,
+    /// How long a portal exchange code stays valid (15 minutes).
+    pub portal_code_ttl: Duration,
+    /// How long a portal session lasts after its code is exchanged (24 hours).
+    pub portal_session_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -90,6 +104,10 @@ impl ServerConfig {
             body_timeout: BODY_READ_TIMEOUT,
             faults: false,
             idempotency: true,
+            public_url: None,
+            portal_origins: Vec::new(),
+            portal_code_ttl: keyshift_engine::DEFAULT_CODE_TTL,
+            portal_session_ttl: keyshift_engine::DEFAULT_SESSION_TTL,
         }
     }
 }
@@ -107,6 +125,7 @@ struct AppState {
     faults: bool,
     fault_counters: faults::FaultCounters,
     idempotency: bool,
+    portal: portal::PortalSettings,
 }
 
 /// Options of [`router`].
@@ -118,6 +137,10 @@ pub struct RouterOptions {
     pub faults: bool,
     /// See [`ServerConfig::idempotency`].
     pub idempotency: bool,
+    /// See [`ServerConfig::public_url`].
+    pub public_url: Option<String>,
+    /// See [`ServerConfig::portal_origins`].
+    pub portal_origins: Vec<String>,
 }
 
 impl Default for RouterOptions {
@@ -127,6 +150,8 @@ impl Default for RouterOptions {
             body_timeout: BODY_READ_TIMEOUT,
             faults: false,
             idempotency: true,
+            public_url: None,
+            portal_origins: Vec::new(),
         }
     }
 }
@@ -142,10 +167,29 @@ pub fn router(engine: Engine, options: RouterOptions) -> Router {
         faults: options.faults,
         fault_counters: faults::FaultCounters::default(),
         idempotency: options.idempotency,
+        portal: portal::PortalSettings {
+            public_url: options.public_url,
+            origins: options.portal_origins,
+        },
     });
     let mut app: Router<Arc<AppState>> = Router::new()
         .route("/v2/liveness", get(routes::liveness))
-        .route("/openapi.json", get(routes::openapi));
+        .route("/openapi.json", get(routes::openapi))
+        .route("/portal", get(portal::page))
+        .route("/portal/assets/{file}", get(portal::asset))
+        .route(
+            "/v2/portal.exchangeCode",
+            post(portal::exchange).options(portal::preflight),
+        );
+    for &route in PortalRoute::ALL {
+        app = app.route(
+            &format!("/v2/{}", route.name()),
+            post(move |State(st): State<Arc<AppState>>, req: Request| {
+                portal::handle(st, route, req)
+            })
+            .options(portal::preflight),
+        );
+    }
     // The operation name is parsed once, here: each route knows its `Op`.
     for &op in Op::ALL {
         app = app.route(

@@ -136,6 +136,7 @@ async fn run_op(st: &AppState, op: Op, req: Request) -> Result<Answer, Problem> 
         Ok(k) => k,
         Err(p) => return Err(body_first(p, &body)),
     };
+    let portal_base = (op == Op::CreatePortalSession).then(|| parts.headers.clone());
     let kept = body.clone(); // a reference count, not a copy
                              // Verifications that only read finish right here; everything that may block (writes,
                              // bcrypt, a root key not seen yet) runs on the blocking pool.
@@ -152,9 +153,15 @@ async fn run_op(st: &AppState, op: Op, req: Request) -> Result<Answer, Problem> 
             })?,
     };
     match result {
-        Ok(reply) => Ok(Box::new(move |rid: &str| {
-            problem::success(rid, &reply.data, reply.pagination.as_ref())
-        })),
+        Ok(mut reply) => {
+            if let Some(headers) = &portal_base {
+                // The engine answers the session URL as a path; the public base goes first.
+                crate::portal::absolute_session_url(&st.portal, headers, &mut reply.data);
+            }
+            Ok(Box::new(move |rid: &str| {
+                problem::success(rid, &reply.data, reply.pagination.as_ref())
+            }))
+        }
         Err(e) if e.code == keyshift_core::ErrorCode::Unauthorized => {
             Err(body_first(Problem::from_error(&e, op.name()), &kept))
         }

@@ -135,10 +135,15 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         body_timeout,
         faults,
         idempotency,
+        public_url,
+        portal_origins,
+        portal_code_ttl,
+        portal_session_ttl,
     } = config;
     let (engine, root_key) = tokio::task::spawn_blocking(move || {
         let engine = Engine::open(&db)?;
         let root_key = engine.ensure_bootstrap(seed_root_key.as_ref().map(|k| k.expose()))?;
+        engine.set_portal_lifetimes(portal_code_ttl, portal_session_ttl);
         Ok::<_, Error>((engine, root_key))
     })
     .await
@@ -154,6 +159,8 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
             body_timeout,
             faults,
             idempotency,
+            public_url,
+            portal_origins,
         },
     );
     if faults {
