@@ -526,6 +526,13 @@ impl Engine {
         })
     }
 
+    /// [`Engine::portal_exchange`] of the JSON body `{code}` of `portal.exchangeCode` (400 for
+    /// a body that is not one).
+    pub fn portal_exchange_body(&self, body: &[u8]) -> Result<PortalExchange> {
+        let req: ExchangeCodeRequest = parse_body(body)?;
+        self.portal_exchange(req.code.expose())
+    }
+
     /// The live session of access token `token`, or 401 (unknown, expired, revoked, or its
     /// api deleted). Blocking.
     pub fn portal_authenticate(&self, token: &str) -> Result<PortalSessionCtx> {

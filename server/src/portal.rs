@@ -349,8 +349,26 @@ fn credential(headers: &HeaderMap) -> Option<Credential> {
     None
 }
 
-fn unauthorized(detail: &str) -> Problem {
-    Problem::from_error(&Error::new(ErrorCode::Unauthorized, detail), "portal")
+/// A portal error as a problem: 401s carry Unkey's portal codes (`portal_token_missing`
+/// without a credential, `portal_session_not_found` for a bad code or token).
+fn portal_problem(err: &Error, op: &str) -> Problem {
+    let mut p = Problem::from_error(err, op);
+    if err.code == ErrorCode::Unauthorized {
+        p.kind = format!("{UNKEY_ERRORS}unkey/authentication/portal_session_not_found");
+    }
+    p
+}
+
+fn token_missing() -> Problem {
+    let mut p = Problem::from_error(
+        &Error::new(
+            ErrorCode::Unauthorized,
+            "no portal session: send the session cookie or `Authorization: Bearer pat_…`",
+        ),
+        "portal",
+    );
+    p.kind = format!("{UNKEY_ERRORS}unkey/authentication/portal_token_missing");
+    p
 }
 
 fn spawn_failed(e: tokio::task::JoinError) -> Problem {
@@ -371,7 +389,7 @@ pub(crate) async fn exchange(State(st): State<Arc<AppState>>, req: Request) -> R
         tokio::task::spawn_blocking(move || engine.portal_exchange_body(&body))
             .await
             .map_err(spawn_failed)?
-            .map_err(|e| Problem::from_error(&e, "portal.exchangeCode"))
+            .map_err(|e| portal_problem(&e, "portal.exchangeCode"))
     }
     .await;
     let mut resp = match result {
@@ -435,9 +453,7 @@ async fn run(
 ) -> Result<keyshift_engine::Reply, Problem> {
     let body = read_body(st, parts, body).await?;
     let Some(cred) = credential(&parts.headers) else {
-        return Err(unauthorized(
-            "no portal session: send the session cookie or `Authorization: Bearer pat_…`",
-        ));
+        return Err(token_missing());
     };
     let (token, by_cookie) = match cred {
         Credential::Bearer(t) => (t, false),
@@ -448,7 +464,7 @@ async fn run(
         tokio::task::spawn_blocking(move || engine.portal_authenticate(token.expose()))
             .await
             .map_err(spawn_failed)?
-            .map_err(|e| Problem::from_error(&e, route.name()))?;
+            .map_err(|e| portal_problem(&e, route.name()))?;
     if by_cookie && route.is_mutating() {
         check_csrf(&st.portal, &parts.headers, &session)?;
     }
@@ -456,7 +472,7 @@ async fn run(
     tokio::task::spawn_blocking(move || engine.portal_call(&session, route, &body))
         .await
         .map_err(spawn_failed)?
-        .map_err(|e| Problem::from_error(&e, route.name()))
+        .map_err(|e| portal_problem(&e, route.name()))
 }
 
 /// The CSRF token header and, when sent, the `Origin`.

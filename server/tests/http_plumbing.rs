@@ -337,6 +337,13 @@ async fn openapi_document_lists_exactly_the_served_operations() {
         .map(|op| format!("/v2/{op}"))
         .collect();
     served.push("/v2/liveness".into());
+    // The portal's end-user routes (session auth, not root keys).
+    served.push("/v2/portal.exchangeCode".into());
+    served.extend(
+        keyshift_engine::PortalRoute::ALL
+            .iter()
+            .map(|r| format!("/v2/{}", r.name())),
+    );
     for path in &served {
         assert!(paths.contains_key(path), "openapi.json lacks {path}");
         let method = if path == "/v2/liveness" {

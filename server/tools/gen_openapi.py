@@ -91,6 +91,20 @@ schemas = {
                           "USAGE_EXCEEDED", "RATE_LIMITED", "DISABLED", "EXPIRED"]),
     "MigratedKey": obj({"hash": S(), "keyId": S()}, ["hash", "keyId"]),
     "HashVariant": S(enum=["sha256_base64", "sha256_hex", "bcrypt"], default="sha256_base64"),
+    "Portal": obj({
+        "portalId": S(example="portal_3Zb9"), "apiId": S(),
+        "name": S(description="Branding name shown to end users (defaults to the api's name)."),
+        "grantableScopes": A(S(), description="Permission slugs an end user may put on a key "
+                                              "they create."),
+    }, ["portalId", "apiId", "name", "grantableScopes"], strict=False),
+    "PortalScope": S(enum=["keys:read", "keys:create", "keys:update", "keys:reroll",
+                           "keys:delete", "analytics:read"]),
+    "VerificationBucket": obj({
+        "time": I(description="Start of the bucket, Unix ms."), "total": I(), "valid": I(),
+        "rateLimited": I(), "insufficientPermissions": I(), "forbidden": I(), "disabled": I(),
+        "expired": I(), "usageExceeded": I(),
+    }, ["time", "total", "valid", "rateLimited", "insufficientPermissions", "forbidden",
+        "disabled", "expired", "usageExceeded"], strict=False),
 }
 
 key_fields = {
@@ -271,6 +285,81 @@ ops = {
         R("Identity"), False, [403, 404]),
 }
 
+PORTAL_REF = S(minLength=1, description="A portal id (`portal_…`) or an api id (`api_…`) whose "
+                                       "portal is created with defaults on first use.")
+
+# Root-key portal operations (security: rootKey).
+ops.update({
+    "portal.createSession": (
+        "Create a portal session for an end user; answers the URL to send them to (it carries "
+        "a single-use exchange code valid 15 minutes). Each scope needs the matching root-key "
+        "permission on the portal's api",
+        obj({"portal": PORTAL_REF,
+             "externalId": S(minLength=1, maxLength=256),
+             "scopes": A(R("PortalScope"), minItems=1),
+             "returnUrl": S(format="uri", maxLength=500),
+             "preview": B(default=False)}, ["portal", "externalId", "scopes"]),
+        obj({"id": S(example="ps_abc123"),
+             "url": S(format="uri", example="https://keys.example.com/portal?code=pst_abc")},
+            ["id", "url"]), False, [403, 404]),
+    "portal.getPortal": ("Get a portal's configuration (created with defaults on first use)",
+                         obj({"portal": PORTAL_REF}, ["portal"]), R("Portal"), False,
+                         [403, 404]),
+    "portal.updatePortal": ("Update a portal's branding name and grantable permissions",
+                            obj({"portal": PORTAL_REF, "name": S(minLength=1, maxLength=200),
+                                 "grantableScopes": SLUGS}, ["portal"]),
+                            R("Portal"), False, [403, 404]),
+    "portal.revokeSession": ("Revoke a portal session: its access token stops working at once",
+                             obj({"sessionId": S(minLength=1)}, ["sessionId"]),
+                             R("EmptyData"), False, [403, 404]),
+})
+
+# End-user portal routes: (summary, request, data, paginated, extra statuses, security).
+EMPTY_REQ = obj({})
+portal_ops = {
+    "portal.exchangeCode": (
+        "Exchange a session URL's code for the session's access token (also set as the "
+        "HttpOnly session cookie). Unknown, used and expired codes are the same 401",
+        obj({"code": S(minLength=1)}, ["code"]),
+        obj({"accessToken": S(example="pat_xyz"), "expiresAt": I()},
+            ["accessToken", "expiresAt"]), False, [], []),
+    "portal.getSession": ("The session: end user, scopes, portal, expiry and CSRF token",
+                          EMPTY_REQ,
+                          obj({"sessionId": S(), "externalId": S(),
+                               "scopes": A(R("PortalScope")), "portal": R("Portal"),
+                               "expiresAt": I(), "csrfToken": S(), "returnUrl": S()},
+                              ["sessionId", "externalId", "scopes", "portal", "expiresAt",
+                               "csrfToken"], strict=False), False, [], None),
+    "portal.listKeys": ("The end user's own keys in the portal's api (any keys:* scope)",
+                        obj({"limit": LIST_LIMIT, "cursor": CURSOR}), A(R("Key")), True,
+                        [403], None),
+    "portal.createKey": ("Create a key for the end user (keys:create); permissions must be "
+                         "grantable in the portal",
+                         obj({"name": S(minLength=1, maxLength=200), "permissions": SLUGS,
+                              "expires": EXPIRES}, ["name"]),
+                         obj({"keyId": S(), "key": S(description="The plaintext, shown once.")},
+                             ["keyId", "key"]), False, [403], None),
+    "portal.updateKey": ("Rename one of the end user's keys (keys:update)",
+                         obj({"keyId": S(minLength=1), "name": S(minLength=1, maxLength=200)},
+                             ["keyId", "name"]), R("EmptyData"), False, [403, 404], None),
+    "portal.rerollKey": ("Reroll one of the end user's keys (keys:reroll); the old key stays "
+                         "valid `expiration` ms (0 = revoked now)",
+                         obj({"keyId": ID, "expiration": I(minimum=0)}, ["keyId", "expiration"]),
+                         obj({"keyId": S(), "key": S()}, ["keyId", "key"]), False, [403, 404],
+                         None),
+    "portal.deleteKey": ("Delete one of the end user's keys (keys:delete)",
+                         obj({"keyId": S(minLength=1)}, ["keyId"]), R("EmptyData"), False,
+                         [403, 404], None),
+    "portal.getVerifications": (
+        "The end user's verifications over time (analytics:read): buckets of a minute "
+        "(window ≤ 2 h), an hour (≤ 7 d) or a day",
+        obj({"startTime": I(minimum=0), "endTime": I(minimum=0), "keyId": S(minLength=1)},
+            ["startTime", "endTime"]),
+        A(R("VerificationBucket")), False, [403, 404], None),
+    "portal.logout": ("End the session and clear its cookie", EMPTY_REQ, R("EmptyData"),
+                      False, [403], None),
+}
+
 TITLES = {400: "Bad request: invalid body, unknown field, or missing/malformed Authorization header",
           401: "Unknown root key", 403: "The root key lacks the permission",
           404: "Not found", 409: "Conflict",
@@ -311,6 +400,41 @@ for op, (summary, req, data, paginated, extra) in ops.items():
             "description": "keyshift extension: a repeated key within 24 h replays the first answer."}]
     paths[f"/v2/{op}"] = {"post": op_obj}
 
+PORTAL_TITLES = {401: "No portal session, or an unknown, expired or revoked one (or a bad code)",
+                 403: "The session lacks the scope, or the CSRF token / Origin check failed",
+                 404: "Not found (another end user's key is not found either)"}
+for op, (summary, req, data, paginated, extra, security) in portal_ops.items():
+    env_props = {"meta": R("Meta"), "data": data}
+    if paginated:
+        env_props["pagination"] = R("Pagination")
+    responses = {"200": {"description": "Success",
+                         "content": {"application/json": {"schema": obj(env_props,
+                                                                         ["meta", "data"],
+                                                                         strict=False)}}}}
+    for status in sorted({400, 401, 413, 500, *extra}):
+        r = problem_response(status)
+        if status in PORTAL_TITLES:
+            r["description"] = PORTAL_TITLES[status]
+        responses[str(status)] = r
+    op_obj = {
+        "operationId": op,
+        "summary": summary,
+        "tags": ["portal"],
+        "security": security if security is not None else [{"portalCookie": []},
+                                                           {"portalToken": []}],
+        "requestBody": {"required": op == "portal.exchangeCode",
+                        "content": {"application/json": {"schema": req}}},
+        "responses": responses,
+    }
+    if security is None and op not in ("portal.getSession", "portal.listKeys",
+                                       "portal.getVerifications"):
+        op_obj["parameters"] = [{
+            "name": "X-Keyshift-CSRF", "in": "header", "required": False,
+            "schema": S(),
+            "description": "Required with the session cookie: the session's `csrfToken` "
+                           "(from portal.getSession). Not needed with a bearer access token."}]
+    paths[f"/v2/{op}"] = {"post": op_obj}
+
 paths["/v2/liveness"] = {"get": {
     "operationId": "liveness", "summary": "Liveness check (no auth)", "tags": ["liveness"],
     "security": [],
@@ -336,8 +460,15 @@ doc = {
     "servers": [{"url": "http://127.0.0.1:7070"}],
     "security": [{"rootKey": []}],
     "components": {
-        "securitySchemes": {"rootKey": {"type": "http", "scheme": "bearer",
-                                        "description": "A root key: `Authorization: Bearer <root key>`."}},
+        "securitySchemes": {
+            "rootKey": {"type": "http", "scheme": "bearer",
+                        "description": "A root key: `Authorization: Bearer <root key>`."},
+            "portalCookie": {"type": "apiKey", "in": "cookie", "name": "keyshift_portal",
+                             "description": "The portal session cookie (HttpOnly; "
+                                            "SameSite=Strict) set by the code exchange."},
+            "portalToken": {"type": "http", "scheme": "bearer",
+                            "description": "A portal access token (`pat_…`) from "
+                                           "portal.exchangeCode."}},
         "schemas": schemas,
     },
     "paths": paths,
