@@ -444,7 +444,11 @@ export class KeyshiftKeys extends HTMLElement {
       cell('Created', formatDate(k.createdAt) || dash.cloneNode(true)),
       cell('Last used', formatDate(k.lastUsedAt) || h('span', { class: 'ks-muted' }, 'Never or unknown')),
       cell('Credits', credits),
-      cell('Expires', formatDate(k.expires) || 'Never'),
+      cell('Expires', !k.expires
+        ? 'Never'
+        : k.expires <= Date.now()
+          ? h('span', { class: 'ks-expired-badge' }, 'Expired ', formatDate(k.expires))
+          : formatDate(k.expires)),
     ]
     if (analytics) {
       const c = this._counts.get(k.keyId)

@@ -273,7 +273,8 @@ test('end user A: open the minted URL, create and copy a key, verify it, rename,
   assert.equal(vOld.valid, false, JSON.stringify(vOld))
   await page.getByRole('button', { name: 'I have saved it' }).click()
   await page.locator(`keyshift-keys tr[data-key-id="${vNew.keyId}"]`).waitFor()
-  assert.equal(await page.locator(`keyshift-keys tr[data-key-id="${keyId}"]`).count(), 0)
+  // The old key (revoked at once) is listed as expired until the end user deletes it.
+  assert.match(await page.locator(`keyshift-keys tr[data-key-id="${keyId}"] td[data-label="Expires"]`).innerText(), /^Expired/)
 
   // End user B: a session of their own sees none of A's keys, and A's key id is "absent".
   const sessionB = await mintSession('user_b')
@@ -303,18 +304,26 @@ test('end user A: open the minted URL, create and copy a key, verify it, rename,
   assert.equal(noCsrf, 403)
 
   // Delete, with a confirmation dialog: Escape cancels (focus back on Delete), then confirm.
-  const del = page.getByRole('button', { name: 'Delete renamed key' })
+  const newRow = page.locator(`keyshift-keys tr[data-key-id="${vNew.keyId}"]`)
+  const del = newRow.getByRole('button', { name: 'Delete renamed key' })
   await del.click()
   await dialog.getByRole('button', { name: 'Delete key' }).waitFor()
   await screenshot(page, 'a-delete-dialog')
   await page.keyboard.press('Escape')
   await dialog.waitFor({ state: 'hidden' })
-  assert.equal(await page.evaluate(() => document.querySelector('keyshift-keys').shadowRoot.activeElement?.getAttribute('aria-label')), 'Delete renamed key')
+  assert.deepEqual(await page.evaluate(() => {
+    const el = document.querySelector('keyshift-keys').shadowRoot.activeElement
+    return [el?.getAttribute('aria-label'), el?.closest('tr')?.dataset.keyId]
+  }), ['Delete renamed key', vNew.keyId])
   assert.equal((await verify(rerolled)).valid, true, 'cancel deleted nothing')
   await del.click()
   await dialog.getByRole('button', { name: 'Delete key' }).click()
-  await page.getByText('You have no keys yet.').waitFor()
+  await newRow.waitFor({ state: 'detached' })
   assert.equal((await verify(rerolled)).valid, false)
+  // And the expired old key too: the list is empty.
+  await page.locator(`keyshift-keys tr[data-key-id="${keyId}"]`).getByRole('button', { name: /^Delete/ }).click()
+  await dialog.getByRole('button', { name: 'Delete key' }).click()
+  await page.getByText('You have no keys yet.').waitFor()
   await screenshot(page, 'a-deleted')
 
   // The backend revokes the session: the page now says it expired.
