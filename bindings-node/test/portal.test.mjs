@@ -49,7 +49,7 @@ test('createPortalSession: a URL on this server whose code opens the session onc
 
   const again = await post('portal.exchangeCode', { code })
   assert.equal(again.status, 401)
-  assert.equal(again.json.error.code, 'unauthorized')
+  assert.equal(again.json.error.title, 'Unauthorized')
 })
 
 test('createPortalSession: unknown scope and unknown api reject with KeyshiftError', async () => {

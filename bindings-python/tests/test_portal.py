@@ -5,7 +5,6 @@ the right end user and scopes)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.error
 import urllib.parse
@@ -62,14 +61,15 @@ def test_minted_url_opens_a_session_once(server: Server, http_client: keyshift.C
     assert body["data"]["portal"]["apiId"] == api_id
 
     status, body = post(server, "portal.exchangeCode", {"code": code})
-    assert status == 401 and body["error"]["code"] == "unauthorized"
+    assert status == 401 and body["error"]["title"] == "Unauthorized"
 
 
-def test_async_client_mints_too_and_errors_map(server: Server, http_client: keyshift.Client) -> None:
+async def test_async_client_mints_too_and_errors_map(server: Server,
+                                                     http_client: keyshift.Client) -> None:
     api_id = http_client.create_api("python-portal-async").api_id
     aclient = keyshift.AsyncClient(server.base_url, server.root_key)
-    session = asyncio.run(aclient.create_portal_session(api_id, "user_async", ["keys:delete"],
-                                                        return_url="https://app.example.com/keys"))
+    session = await aclient.create_portal_session(api_id, "user_async", ["keys:delete"],
+                                                  return_url="https://app.example.com/keys")
     status, body = post(server, "portal.exchangeCode", {"code": code_of(session.url)})
     assert status == 200, body
     status, body = post(server, "portal.getSession", {}, body["data"]["accessToken"])

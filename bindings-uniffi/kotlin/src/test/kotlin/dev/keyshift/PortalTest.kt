@@ -57,7 +57,7 @@ class PortalTest {
 
         val (again, refused) = post("portal.exchangeCode", JSONObject().put("code", code))
         assertEquals(401, again)
-        assertEquals("unauthorized", refused.getJSONObject("error").getString("code"))
+        assertEquals("Unauthorized", refused.getJSONObject("error").getString("title"))
 
         assertThrows<KeyshiftException.NotFound> {
             runBlocking { client.createPortalSession("api_doesnotexist", "user_kt", listOf("keys:read")) }
