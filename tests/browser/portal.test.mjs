@@ -388,6 +388,45 @@ test('phone width (360 px): no horizontal scrolling, keys as labelled cards, dia
   await context.close()
 })
 
+test('analytics:read adds per-key verification counts (as portal.getVerifications answers them)', async () => {
+  const { keyId, key } = await ok('keys.createKey', { apiId, name: 'counted key', externalId: 'user_stats', permissions: ['profile.read'] })
+  assert.equal((await verify(key)).valid, true)
+  const denied = await ok('keys.verifyKey', { key, permissions: 'profile.write' })
+  assert.equal(denied.valid, false)
+  const session = await mintSession('user_stats', ['keys:read', 'analytics:read'])
+  const { context, page } = await newPage()
+  await page.goto(session.url)
+  await page.getByRole('columnheader', { name: 'Verifications (30 days)' }).waitFor()
+  const cell = page.locator(`keyshift-keys tr[data-key-id="${keyId}"] td[data-label="Verifications (30 days)"]`)
+  await page.waitForFunction((id) => {
+    const td = document.querySelector('keyshift-keys').shadowRoot.querySelector(`tr[data-key-id="${id}"] td[data-label^="Verifications"]`)
+    return td && td.textContent !== '…'
+  }, keyId)
+  // What the route itself says for this key, with the page's own session cookie.
+  const answer = await page.evaluate(async (id) => {
+    const end = Date.now()
+    const r = await fetch('/v2/portal.getVerifications', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ startTime: end - 30 * 86400000, endTime: end, keyId: id }),
+    })
+    return { status: r.status, body: await r.json() }
+  }, keyId)
+  if (answer.status === 200) {
+    const total = answer.body.data.reduce((n, p) => n + p.total, 0)
+    const valid = answer.body.data.reduce((n, p) => n + p.valid, 0)
+    assert.deepEqual([total, valid], [2, 1], JSON.stringify(answer.body.data))
+    assert.equal(await cell.innerText(), '2 (1 valid)')
+  } else {
+    // A server without a verification log: the page shows a dash, not an error or a zero.
+    assert.equal(await cell.innerText(), '—', JSON.stringify(answer))
+  }
+  // Read-only session: no create form, no row actions.
+  assert.equal(await page.getByRole('button', { name: /^(Rename|Reroll|Delete) / }).count(), 0)
+  await screenshot(page, 'analytics-counts')
+  assert.deepEqual(page.errors, [])
+  await context.close()
+})
+
 test('embedded: <keyshift-keys session-url> on another origin listed in --portal-origin works; an unlisted origin gets nothing', async () => {
   const session = await mintSession('user_embed')
   const { context, page } = await newPage()
