@@ -36,5 +36,9 @@ cd tests/browser
 step "npm ci (playwright-core, pinned in package-lock.json; it downloads no browser)"
 npm ci --no-audit --no-fund
 
+step "tsc --strict: the element's .d.ts, its React typing and the README's React example"
+node types/extract-readme.mjs
+npx --no-install tsc -p types/tsconfig.json
+
 step "node --test portal.test.mjs (screenshots: tests/browser/output/)"
 node --test --test-reporter=tap portal.test.mjs

@@ -211,6 +211,10 @@ export class KeyshiftKeys extends HTMLElement {
     return Boolean(this._session && this._session.scopes.includes(scope))
   }
 
+  get _hasActions() {
+    return ['keys:update', 'keys:reroll', 'keys:delete'].some((s) => this._has(s))
+  }
+
   get _canList() {
     return Boolean(this._session && this._session.scopes.some((s) => s.startsWith('keys:')))
   }
@@ -406,7 +410,7 @@ export class KeyshiftKeys extends HTMLElement {
     }
     const cols = ['Name', 'Key', 'Created', 'Last used', 'Credits', 'Expires']
     if (analytics) cols.push('Verifications (30 days)')
-    cols.push('Actions')
+    if (this._hasActions) cols.push('Actions')
     const table = h('table', { class: 'ks-table' },
       h('caption', { class: 'ks-sr-only' }, 'Your API keys'),
       h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
@@ -458,7 +462,7 @@ export class KeyshiftKeys extends HTMLElement {
           ? dash.cloneNode(true)
           : h('span', { class: 'ks-count', title: `${c.valid} valid of ${c.total}` }, `${c.total} (${c.valid} valid)`)))
     }
-    cells.push(h('td', { 'data-label': 'Actions' }, h('div', { class: 'ks-row-actions' }, actions.length ? actions : dash)))
+    if (actions.length) cells.push(h('td', { 'data-label': 'Actions' }, h('div', { class: 'ks-row-actions' }, actions)))
     return h('tr', { 'data-key-id': k.keyId }, cells)
   }
 
