@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::links::{self, Change, PermissionLinks, RoleLinks};
 use crate::util::parse_body;
 use crate::{
-    admin, authz, idempotency, keys, page_reply, portal, reply, verify, Blocking, Engine, Reply,
-    Step, WorkspaceCtx,
+    admin, analytics, authz, idempotency, keys, page_reply, portal, reply, verify, Blocking,
+    Engine, Reply, Step, WorkspaceCtx,
 };
 
 /// The operation named `name`, or the engine's 404 for an unknown one (`Op`'s `FromStr`).
@@ -146,6 +146,7 @@ fn route(op: Op, body: &[u8], on: Option<(&Connection, &str)>) -> Result<Option<
         Op::GetPortal => one(body, on, portal::get_portal),
         Op::UpdatePortal => one(body, on, portal::update_portal),
         Op::RevokePortalSession => one(body, on, portal::revoke_session),
+        Op::GetVerifications => checked::<GetVerificationsRequest>(body),
         // An operation without an arm here is unknown to this engine.
         other => Err(Error::not_found(format!(
             "unknown operation `{}`",
@@ -225,10 +226,19 @@ impl Engine {
             Ok(req) => req,
             Err(e) => return Step::Done(Err(e)),
         };
+        let pending = analytics::Pending::of(&req);
         match verify::try_verify(&self.inner, &ctx.workspace_id, &ctx.grants, req) {
-            verify::VerifyStep::Done(r) => Step::Done(r.and_then(reply)),
+            verify::VerifyStep::Done(r) => Step::Done(r.and_then(|data| {
+                self.log_verification(&ctx.workspace_id, &pending, &data);
+                reply(data)
+            })),
             verify::VerifyStep::Blocking(rest) => {
-                Step::Blocking(Blocking(Box::new(move || reply(rest()?))))
+                let (engine, ws) = (self.clone(), ctx.workspace_id.clone());
+                Step::Blocking(Blocking(Box::new(move || {
+                    let data = rest()?;
+                    engine.log_verification(&ws, &pending, &data);
+                    reply(data)
+                })))
             }
         }
     }
@@ -261,7 +271,9 @@ impl Engine {
         match op {
             Op::VerifyKey => {
                 let req: wire::VerifyKeyRequest = parse_body(body)?;
-                return reply(verify::verify(&self.inner, ws, &ctx.grants, &req)?);
+                let data = verify::verify(&self.inner, ws, &ctx.grants, &req)?;
+                self.log_verification(ws, &analytics::Pending::of(&req), &data);
+                return reply(data);
             }
             Op::Whoami => {
                 let req: wire::WhoamiRequest = parse_body(body)?;
@@ -271,6 +283,10 @@ impl Engine {
                     &ctx.grants,
                     req.key.expose(),
                 )?);
+            }
+            Op::GetVerifications => {
+                let req: wire::GetVerificationsRequest = parse_body(body)?;
+                return reply(self.get_verifications(ctx, &req)?);
             }
             _ => {}
         }

@@ -20,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 mod admin;
+pub mod analytics;
 mod authz;
 mod credits;
 mod dispatch;
@@ -48,6 +49,7 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+pub use analytics::{AnalyticsConfig, VerificationBucket};
 pub use authz::{validate_root_key_permission, Grants, RESOURCE_ACTIONS};
 pub use dispatch::{validate_op, validate_request};
 pub use idempotency::{IDEMPOTENCY_KEY_MAX_LEN, IDEMPOTENCY_TTL_MS};
@@ -93,6 +95,16 @@ pub(crate) struct Inner {
     root_keys: RwLock<HashMap<String, WorkspaceCtx>>,
     /// How long portal exchange codes and sessions live ([`Engine::set_portal_lifetimes`]).
     portal_lifetimes: portal::Lifetimes,
+    /// The verification log (see [`analytics`]).
+    pub(crate) analytics: Arc<analytics::VerificationLog>,
+}
+
+impl Drop for Inner {
+    /// Writes what the verification log still buffers.
+    fn drop(&mut self) {
+        let _ = self.analytics.flush(self, false);
+        self.analytics.close();
+    }
 }
 
 impl Inner {
@@ -235,7 +247,10 @@ impl Engine {
         let idempotency = idempotency::Idempotency::open(path, shareable_path(path))?;
         let readers =
             shareable_path(path).then(|| pool::Readers::new(path, pool::default_max_readers()));
-        Ok(Engine {
+        let analytics = Arc::new(analytics::VerificationLog::open(
+            shareable_path(path).then_some(path),
+        )?);
+        let engine = Engine {
             inner: Arc::new(Inner {
                 conn: Mutex::new(conn),
                 verify_cache: readers.as_ref().map(|_| verify::VerifyCache::new()),
@@ -246,8 +261,14 @@ impl Engine {
                 idempotency,
                 root_keys: RwLock::new(HashMap::new()),
                 portal_lifetimes: portal::Lifetimes::default(),
+                analytics,
             }),
-        })
+        };
+        analytics::spawn_writer(
+            engine.inner.analytics.clone(),
+            Arc::downgrade(&engine.inner),
+        );
+        Ok(engine)
     }
 
     /// Runs `f` in an IMMEDIATE transaction, committed only if `f` succeeds.

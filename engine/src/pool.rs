@@ -186,6 +186,9 @@ impl Drop for PooledReader<'_> {
 }
 
 /// A connection to read from: a pooled reader, or the writer for `:memory:` databases.
+// Built on the stack once per read and never moved around; rusqlite's `hooks` feature (used by
+// `analytics`) makes a pooled reader larger than a guard.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ReadConn<'a> {
     Pooled(PooledReader<'a>),
     Writer(MutexGuard<'a, Connection>),

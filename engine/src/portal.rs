@@ -712,7 +712,8 @@ impl Engine {
         }
     }
 
-    /// `portal.getVerifications`: not available until the verification log exists.
+    /// `portal.getVerifications`: the session's end user's verifications in the portal's api
+    /// (of one of their keys with `keyId`), per minute, hour or day by the window's length.
     fn portal_verifications(
         &self,
         s: &PortalSessionCtx,
@@ -722,8 +723,13 @@ impl Engine {
             let conn = self.inner.reader()?;
             owned_key(&conn, s, key_id)?;
         }
-        Err(Error::not_found(
-            "portal.getVerifications is not available: this server keeps no verification log",
-        ))
+        reply(self.verification_buckets(
+            &s.workspace_id,
+            &s.api_id,
+            &s.external_id,
+            req.key_id.as_deref(),
+            req.start_time,
+            req.end_time,
+        )?)
     }
 }

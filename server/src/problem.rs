@@ -202,6 +202,7 @@ fn resource(err: &Error, op: &str) -> &'static str {
             .map(|(_, r)| r)
     };
     if let Some(r) = first(&[
+        ("portal", "portal"),
         ("role", "role"),
         ("permission", "permission"),
         ("identity", "identity"),

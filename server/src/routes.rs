@@ -167,6 +167,11 @@ async fn run_op(st: &AppState, op: Op, req: Request) -> Result<Answer, Problem> 
         }
         Err(e) => {
             let mut p = Problem::from_error(&e, op.name());
+            if let Some(kind) =
+                keyshift_engine::analytics::problem_kind(&e).filter(|_| op == Op::GetVerifications)
+            {
+                p.kind = format!("{UNKEY_ERRORS}{kind}");
+            }
             if is_query_syntax_error(op, &e, &kept) {
                 p.kind = format!("{UNKEY_ERRORS}user/bad_request/permissions_query_syntax_error");
                 // The parser's own words, as Unkey's detail (not a schema failure).

@@ -27,6 +27,8 @@ struct B {
     markers: Vec<String>,
     /// The body of B's createKey sent with [`IDEM_KEY`].
     idem_body: Value,
+    /// A portal session of B's.
+    portal_session_id: String,
 }
 
 /// The `Idempotency-Key` B's second createKey was sent with.
@@ -144,7 +146,14 @@ async fn setup_b(s: &TestServer) -> B {
         key_ids.push(m["keyId"].as_str().unwrap().to_string());
     }
     keys.extend(legacy.iter().map(|k| k.to_string()));
+    let session = ok(
+        "portal.createSession",
+        json!({"portal": api, "externalId": "b_private_user", "scopes": ["keys:read"]}),
+    )
+    .await;
+    let portal_session_id = session["id"].as_str().unwrap().to_string();
     B {
+        portal_session_id,
         root,
         api,
         key_ids,
@@ -279,6 +288,19 @@ fn probes(op: Op, b: &B) -> Vec<(Value, Expect)> {
             json!({"identity": b.identity_id, "meta": {"hijacked": true}}),
             NotFound,
         )],
+        Op::GetVerifications => vec![(
+            json!({"query": "SELECT * FROM key_verifications_v1"}),
+            InAOnly,
+        )],
+        Op::CreatePortalSession => vec![(
+            json!({"portal": b.api, "externalId": "b_private_user", "scopes": ["keys:read"]}),
+            NotFound,
+        )],
+        Op::GetPortal => vec![(json!({"portal": b.api}), NotFound)],
+        Op::UpdatePortal => vec![(json!({"portal": b.api, "name": "hijacked"}), NotFound)],
+        Op::RevokePortalSession => {
+            vec![(json!({"sessionId": b.portal_session_id}), NotFound)]
+        }
         other => {
             panic!("{other}: a new operation needs an isolation probe in server/tests/isolation.rs")
         }

@@ -163,6 +163,30 @@ async fn every_operation_once() {
     let list = op!("apis.listKeys", json!({"apiId": api_id}));
     assert_eq!(list.as_array().unwrap().len(), 1);
 
+    let rows = op!(
+        "analytics.getVerifications",
+        json!({"query": "SELECT count(*) AS n FROM key_verifications_v1"})
+    );
+    assert!(rows[0]["n"].as_i64().unwrap() >= 1, "{rows}");
+
+    // The self-service key portal's root-key operations (the end-user side: tests/portal.rs).
+    let portal = op!("portal.getPortal", json!({"portal": api_id}));
+    assert_eq!(portal["apiId"], api_id.as_str());
+    let portal = op!(
+        "portal.updatePortal",
+        json!({"portal": portal["portalId"], "name": "Everything keys"})
+    );
+    assert_eq!(portal["name"], "Everything keys");
+    let session = op!(
+        "portal.createSession",
+        json!({"portal": api_id, "externalId": "portal_user", "scopes": ["keys:read"]})
+    );
+    assert!(session["url"]
+        .as_str()
+        .unwrap()
+        .contains("/portal?code=pst_"));
+    op!("portal.revokeSession", json!({"sessionId": session["id"]}));
+
     let rerolled = op!("keys.rerollKey", json!({"keyId": key_id, "expiration": 0}));
     let new_key = rerolled["key"].as_str().unwrap().to_string();
     assert_ne!(rerolled["keyId"], key_id.as_str());

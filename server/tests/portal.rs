@@ -344,6 +344,67 @@ async fn an_end_user_never_sees_or_touches_another_identitys_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifications_are_the_end_users_own() {
+    let s = start().await;
+    let api = s.create_api("charts").await;
+    let (a_key, a_plain) = s
+        .create_key(json!({"apiId": api, "externalId": "user_a"}))
+        .await;
+    let (b_key, b_plain) = s
+        .create_key(json!({"apiId": api, "externalId": "user_b"}))
+        .await;
+    let start_ms = common::now_ms() - 60_000;
+    for _ in 0..3 {
+        assert_eq!(s.verify(json!({"key": a_plain})).await["valid"], true);
+    }
+    let v = s
+        .verify(json!({"key": a_plain, "permissions": "missing.perm"}))
+        .await;
+    assert_eq!(v["code"], "INSUFFICIENT_PERMISSIONS", "{v}");
+    for _ in 0..5 {
+        s.verify(json!({"key": b_plain})).await;
+    }
+    let end_ms = common::now_ms() + 60_000;
+    let a = open(
+        &s,
+        &session_url(&s, &api, "user_a", &["analytics:read"]).await,
+    )
+    .await;
+    let window = json!({"startTime": start_ms, "endTime": end_ms});
+    let buckets = a.ok(&s, "portal.getVerifications", window.clone()).await;
+    let sum = |field: &str| -> u64 {
+        buckets
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[field].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("total"), 4, "{buckets}");
+    assert_eq!(sum("valid"), 3, "{buckets}");
+    assert_eq!(sum("insufficientPermissions"), 1, "{buckets}");
+    // Minute buckets for a two-minute window.
+    let times: Vec<i64> = buckets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["time"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 60_000), "{times:?}");
+
+    let mut one = window.clone();
+    one["keyId"] = json!(a_key);
+    let only = a.ok(&s, "portal.getVerifications", one).await;
+    assert_eq!(only, buckets);
+    // Another end user's key is not found.
+    let mut other = window.clone();
+    other["keyId"] = json!(b_key);
+    let (status, v) = a.call(&s, "portal.getVerifications", other).await;
+    assert_eq!(status, 404, "{v}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchange_codes_are_single_use_and_expire() {
     let s = start().await;
     let api = s.create_api("codes").await;
@@ -653,12 +714,20 @@ async fn creating_a_session_needs_the_matching_root_key_permissions() {
         400,
     )
     .await;
-    s.fails(
-        "portal.createSession",
-        json!({"portal": "api_doesNotExist", "externalId": "u", "scopes": ["keys:read"]}),
-        404,
-    )
-    .await;
+    let e = s
+        .fails(
+            "portal.createSession",
+            json!({"portal": "api_doesNotExist", "externalId": "u", "scopes": ["keys:read"]}),
+            404,
+        )
+        .await;
+    assert!(
+        e["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("unkey/data/portal_not_found"),
+        "{e}"
+    );
     // No root key at all.
     let (status, _) = answer(
         s.client
@@ -951,4 +1020,81 @@ async fn a_public_url_is_the_base_of_session_urls_and_makes_the_cookie_secure() 
     let (_, line) = set_cookie(&resp);
     assert!(line.contains("; Secure"), "{line}");
     let _ = stop.send(());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_client_creates_configures_and_revokes_sessions() {
+    use keyshift_core::wire::{CreatePortalSessionRequest, UpdatePortalRequest};
+    let s = start().await;
+    let client = keyshift_core::Client::builder()
+        .base_url(&s.base)
+        .root_key(s.root_key.as_str())
+        .build()
+        .unwrap();
+    let api = client.create_api("client-portal").await.unwrap().api_id;
+
+    let portal = client.get_portal(&api).await.unwrap();
+    assert_eq!(portal.api_id, api);
+    assert_eq!(portal.name, "client-portal");
+    let updated = client
+        .update_portal(&UpdatePortalRequest {
+            portal: portal.portal_id.clone(),
+            name: Some("Client keys".into()),
+            grantable_scopes: Some(vec!["profile.read".into()]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "Client keys");
+    assert_eq!(updated.grantable_scopes, vec!["profile.read".to_string()]);
+
+    let request = CreatePortalSessionRequest {
+        portal: api.clone(),
+        external_id: "user_a".into(),
+        scopes: vec!["keys:read".into(), "keys:create".into()],
+        return_url: Some("https://app.example.com/settings".into()),
+        preview: None,
+    };
+    let session = client.create_portal_session(&request).await.unwrap();
+    assert!(session.id.starts_with("ps_"));
+    assert!(
+        session
+            .url
+            .starts_with(&format!("{}/portal?code=pst_", s.base)),
+        "{}",
+        session.url
+    );
+    let code = code_of(&session.url);
+    assert!(!format!("{session:?}").contains(&code));
+    let a = open(&s, &session.url).await;
+    assert_eq!(a.data["returnUrl"], "https://app.example.com/settings");
+    assert_eq!(a.data["portal"]["name"], "Client keys");
+
+    // Checked before the network: an unknown scope.
+    let mut bad = request.clone();
+    bad.scopes = vec!["keys:admin".into()];
+    let err = client.create_portal_session(&bad).await.unwrap_err();
+    assert_eq!(err.code, keyshift_core::ErrorCode::InvalidInput, "{err}");
+
+    client.revoke_portal_session(&session.id).await.unwrap();
+    let (status, _) = bearer(&s, &a.token, "portal.getSession", json!({})).await;
+    assert_eq!(status, 401);
+    let err = client
+        .revoke_portal_session("ps_unknown")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, keyshift_core::ErrorCode::NotFound, "{err}");
+
+    // In process (no server): the URL is the path, to be put on the server's public base.
+    let dir = tempfile::tempdir().unwrap();
+    let local = keyshift_engine::local_client(dir.path().join("l.db").to_str().unwrap()).unwrap();
+    let api = local.create_api("local").await.unwrap().api_id;
+    let mut here = request.clone();
+    here.portal = api;
+    let session = local.create_portal_session(&here).await.unwrap();
+    assert!(
+        session.url.starts_with("/portal?code=pst_"),
+        "{}",
+        session.url
+    );
+    s.stop().await;
 }

@@ -285,6 +285,13 @@ ops = {
         R("Identity"), False, [403, 404]),
 }
 
+ops["analytics.getVerifications"] = (
+    "Run one read-only SQL SELECT over the verification log's views (key_verifications_v1, "
+    "key_verifications_per_{minute,hour,day,month}_v1), scoped to the root key's workspace",
+    obj({"query": S(minLength=1, maxLength=10000)}, ["query"]),
+    A(dict(type="object", additionalProperties=True),
+      description="One object per result row, keyed by column name."), False, [403, 422])
+
 PORTAL_REF = S(minLength=1, description="A portal id (`portal_…`) or an api id (`api_…`) whose "
                                        "portal is created with defaults on first use.")
 
@@ -363,6 +370,7 @@ portal_ops = {
 TITLES = {400: "Bad request: invalid body, unknown field, or missing/malformed Authorization header",
           401: "Unknown root key", 403: "The root key lacks the permission",
           404: "Not found", 409: "Conflict",
+          422: "The query's result is too large or it ran too long",
           412: "Precondition failed: the request asks what this service cannot do (recoverable keys, decrypt)",
           413: "Request body larger than the limit (10 MiB)",
           429: "Rate limited (see Retry-After)", 500: "Internal error"}

@@ -101,6 +101,7 @@ macro_rules! ref_request {
     };
 }
 
+mod analytics;
 mod apis;
 mod envelope;
 mod identities;
@@ -116,6 +117,7 @@ mod verify;
 #[cfg(test)]
 mod testing;
 
+pub use analytics::*;
 pub use apis::*;
 pub use envelope::*;
 pub use identities::*;

@@ -43,6 +43,7 @@ pub enum Op {
     GetPortal,
     UpdatePortal,
     RevokePortalSession,
+    GetVerifications,
 }
 
 /// What an operation does, for the retry rules and the server.
@@ -102,6 +103,7 @@ impl Op {
         Op::GetPortal,
         Op::UpdatePortal,
         Op::RevokePortalSession,
+        Op::GetVerifications,
     ];
 
     /// The wire name, `group.op`.
@@ -144,6 +146,7 @@ impl Op {
             Op::GetPortal => "portal.getPortal",
             Op::UpdatePortal => "portal.updatePortal",
             Op::RevokePortalSession => "portal.revokeSession",
+            Op::GetVerifications => "analytics.getVerifications",
         }
     }
 
@@ -192,6 +195,7 @@ impl Op {
             Op::GetPortal => OpKind::Read,
             Op::UpdatePortal => OpKind::Write,
             Op::RevokePortalSession => OpKind::Write,
+            Op::GetVerifications => OpKind::Read,
         }
     }
 
@@ -291,7 +295,7 @@ mod tests {
         ops.sort();
         ops.dedup();
         assert_eq!(ops.len(), OPERATIONS.len());
-        assert_eq!(OPERATIONS.len(), 37);
+        assert_eq!(OPERATIONS.len(), 38);
         for op in LIST_OPERATIONS.iter().chain(IDEMPOTENT_OPERATIONS) {
             assert!(OPERATIONS.contains(op));
         }
