@@ -256,6 +256,11 @@ export class KeyshiftKeys extends HTMLElement {
       return
     }
     this._showError(e)
+    if (!this._session && this._main) {
+      const retry = h('button', { type: 'button', class: 'ks-button ks-secondary' }, 'Try again')
+      retry.addEventListener('click', () => this._load())
+      this._main.replaceChildren(h('div', { class: 'ks-actions ks-start' }, retry))
+    }
   }
 
   /** Runs a mutating action: clears the error, disables `button`, shows failures. */

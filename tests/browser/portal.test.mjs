@@ -452,6 +452,7 @@ test('embedded: <keyshift-keys session-url> on another origin listed in --portal
   await s.page.goto(`${stranger.origin}/embed.html?url=${encodeURIComponent(session2.url)}`)
   await s.page.locator('keyshift-keys .ks-alert').filter({ hasText: /could not be reached/ }).waitFor()
   assert.equal(await s.page.getByText('user_embed', { exact: true }).count(), 0)
+  await s.page.getByRole('button', { name: 'Try again' }).waitFor()
   await screenshot(s.page, 'embed-unlisted-origin-refused')
   await s.context.close()
 })
