@@ -217,3 +217,62 @@ fn sigterm_right_after_the_json_line_is_a_clean_exit() {
         assert!(status.success(), "exit status {status:?}");
     }
 }
+
+#[test]
+fn serve_portal_flags_set_the_session_url_base_and_cors_origins() {
+    let served = spawn_serve(
+        ":memory:",
+        &[],
+        &[
+            "--public-url",
+            "https://keys.example.com/",
+            "--portal-origin",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let root = served.root_key.clone().expect("a root key");
+    let (status, v) = post(&served, "apis.createApi", &root, r#"{"name":"portal"}"#);
+    assert_eq!(status, 200, "{v}");
+    let body = json!({"portal": v["data"]["apiId"], "externalId": "u", "scopes": ["keys:read"]});
+    let (status, v) = post(&served, "portal.createSession", &root, &body.to_string());
+    assert_eq!(status, 200, "{v}");
+    let url = v["data"]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://keys.example.com/portal?code=pst_"),
+        "{url}"
+    );
+    // The configured origin is allowed to frame the page.
+    let addr = served.base_url.trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /portal HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("frame-ancestors 'self' http://127.0.0.1:9;"),
+        "{text}"
+    );
+    assert!(sigterm_and_wait(served).success());
+
+    // A value that is no origin is refused at start.
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--db",
+            ":memory:",
+            "--listen",
+            "127.0.0.1:0",
+            "--portal-origin",
+            "app.example.com",
+        ])
+        .env_remove("KEYSHIFT_ROOT_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--portal-origin"), "{stderr}");
+}

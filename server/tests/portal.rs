@@ -428,6 +428,22 @@ async fn exchange_codes_are_single_use_and_expire() {
     assert!(v["data"]["expiresAt"].as_i64().unwrap() > common::now_ms());
     let (status, _) = bearer(&s, token, "portal.listKeys", json!({})).await;
     assert_eq!(status, 200);
+    let (status, v) = bearer(&s, token, "portal.getSession", json!({})).await;
+    assert_eq!(status, 200, "{v}");
+
+    // Only hashes are stored: neither the code nor the token is in the database files.
+    let token = token.to_string();
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut path = s.db.clone().into_os_string();
+        path.push(suffix);
+        stored.extend(std::fs::read(&path).unwrap_or_default());
+    }
+    assert!(stored.len() > 4096, "the database files were read");
+    for secret in [&code, &token] {
+        let found = stored.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "a plaintext secret is stored");
+    }
 
     // Reused, unknown and expired codes: the same 401.
     let exchange = |code: String| {

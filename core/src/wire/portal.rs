@@ -343,6 +343,9 @@ impl Validate for PortalCreateKeyRequest {
     fn validate(&self) -> Vec<FieldError> {
         check(|c| {
             c.len("name", &self.name, 1, PORTAL_KEY_NAME_MAX_LEN);
+            c.some(self.expires.as_ref(), |c, expires| {
+                c.expires("expires", *expires)
+            });
             if let Some(permissions) = &self.permissions {
                 c.each("permissions", permissions, |c, at, slug| {
                     c.non_empty(at, slug);
