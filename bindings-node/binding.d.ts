@@ -46,6 +46,11 @@ export declare class NativeClient {
   toString(): string
   createApiKey(options: string): Promise<CreatedKey>
   rerollKey(keyId: string, expirationMs: number): Promise<CreatedKey>
+  /**
+   * `portal.createSession`: a portal session for the end user `external_id` on `portal` (a
+   * portal id or an api id) with `scopes`; `return_url` is where the portal links back to.
+   */
+  createPortalSession(portal: string, externalId: string, scopes: Array<string>, returnUrl?: string | undefined | null): Promise<PortalSession>
   verify(key: string, options?: string | undefined | null): Promise<unknown>
   /** `legacy` answers a Promise of a boolean; an error it throws rejects this call as is. */
   verifyWithFallback(key: string, legacy: (key: string) => Promise<boolean>, options?: string | undefined | null): Promise<unknown>
@@ -94,6 +99,20 @@ export declare class PermissionQuery {
   /** Every permission the query names, in order of appearance. */
   names(): Array<string>
   /** The canonical form (`a AND (b OR c)`). */
+  toString(): string
+}
+
+/**
+ * A self-service portal session (`createPortalSession`): `url` carries a single-use code valid
+ * 15 minutes (a secret until used); printing the object shows the URL with the code hidden.
+ */
+export declare class PortalSession {
+  /** The session id (`ps_…`; not a credential: `portal.revokeSession` takes it). */
+  get id(): string
+  /** Where to send the end user (or the `session-url` of `<keyshift-keys>`). */
+  get url(): string
+  /** The URL with its one-time code replaced by `…`. */
+  get maskedUrl(): string
   toString(): string
 }
 

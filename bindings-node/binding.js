@@ -841,6 +841,7 @@ module.exports.KeysPager = nativeBinding.KeysPager
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.Client = nativeBinding.Client
 module.exports.PermissionQuery = nativeBinding.PermissionQuery
+module.exports.PortalSession = nativeBinding.PortalSession
 module.exports.checksum = nativeBinding.checksum
 module.exports.generateKey = nativeBinding.generateKey
 module.exports.hashKey = nativeBinding.hashKey

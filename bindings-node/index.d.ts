@@ -110,6 +110,20 @@ export declare class CreatedKey {
   toJSON(): { keyId: string; masked: string }
 }
 
+/** A self-service portal session: send the end user to `url` (its code is single use, valid 15
+ * minutes); printing shows only `maskedUrl`. */
+export declare class PortalSession {
+  private constructor()
+  readonly id: string
+  readonly url: string
+  readonly maskedUrl: string
+  toString(): string
+  toJSON(): { id: string; url: string }
+}
+
+/** What a portal session may do. */
+export type PortalScope = 'keys:read' | 'keys:create' | 'keys:update' | 'keys:reroll' | 'keys:delete' | 'analytics:read'
+
 export interface VerifyRatelimit {
   name: string
   cost?: number
@@ -378,6 +392,14 @@ export declare class Client {
   updateIdentity(identity: string, options: { meta?: Metadata; ratelimits?: RatelimitRequest[] }): Promise<Identity>
   deleteIdentity(identity: string): Promise<void>
   listIdentities(): AsyncIterableIterator<Identity>
+
+  /** `portal.createSession`: a session for `externalId` on `portal` (a portal id or an api id). */
+  createPortalSession(
+    portal: string,
+    externalId: string,
+    scopes: PortalScope[],
+    options?: { returnUrl?: string },
+  ): Promise<PortalSession>
 
   /** Streams keys in from a JSONL/CSV file path or an (async) iterable, pulled lazily. */
   migrateKeys(source: MigrationSource, options: MigrateOptions): Promise<MigrationReport>

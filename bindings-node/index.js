@@ -34,6 +34,15 @@ CreatedKey.prototype.toJSON = function () {
   return { keyId: this.keyId, masked: this.masked }
 }
 
+// Nor the one-time code of a portal session's URL.
+const { PortalSession } = native
+PortalSession.prototype[inspect.custom] = function () {
+  return `PortalSession { id: '${this.id}', url: '${this.maskedUrl}' }`
+}
+PortalSession.prototype.toJSON = function () {
+  return { id: this.id, url: this.maskedUrl }
+}
+
 /** The keys of hashKeys as JSON text: one string crosses N-API instead of one per key. */
 function keysJson(keys) {
   if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
@@ -166,6 +175,12 @@ class Client {
   deleteIdentity(identity) { return this.#native.deleteIdentity(identity).then(() => undefined) }
   async *listIdentities() { yield* await this.#native.listIdentities() }
 
+  // ----- self-service portal -----
+  /** A portal session for `externalId`; send the end user to the answer's `url` (single use). */
+  createPortalSession(portal, externalId, scopes, options = {}) {
+    return this.#native.createPortalSession(portal, externalId, scopes, keyOnly(options.returnUrl))
+  }
+
   // ----- migration and rollout -----
   /**
    * Streams keys into the key service from a JSONL/CSV file path or any (async) iterable of
@@ -194,6 +209,7 @@ module.exports = {
   Client,
   KeyshiftError,
   CreatedKey,
+  PortalSession,
   PermissionQuery: native.PermissionQuery,
   hashKey: native.hashKey,
   hashKeys: (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), keyOnly(variant))),

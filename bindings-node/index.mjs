@@ -7,6 +7,7 @@ export const {
   Client,
   KeyshiftError,
   CreatedKey,
+  PortalSession,
   PermissionQuery,
   hashKey,
   hashKeys,

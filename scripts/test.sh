@@ -48,3 +48,8 @@ step "Node binding: napi build, tsc --strict, node --test against keyshift serve
 step "Kotlin/Swift (uniffi): cdylib, bindings (Swift staleness), JUnit against keyshift serve"
 ./scripts/test-kotlin.sh
 # --- end Kotlin / Swift ------------------------------------------------------------------
+
+# --- Self-service portal in a real browser (issue 16; tests/browser) ------------------------------
+step "Portal: Debian Chromium + playwright-core against keyshift serve (scripts/test-browser.sh)"
+./scripts/test-browser.sh
+# --- end self-service portal ----------------------------------------------------------------------

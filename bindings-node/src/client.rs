@@ -95,6 +95,49 @@ impl CreatedKey {
     }
 }
 
+/// A self-service portal session (`createPortalSession`): `url` carries a single-use code valid
+/// 15 minutes (a secret until used); printing the object shows the URL with the code hidden.
+#[napi]
+pub struct PortalSession {
+    id: String,
+    url: SecretKey,
+}
+
+impl From<wire::CreatePortalSessionResponseData> for PortalSession {
+    fn from(d: wire::CreatePortalSessionResponseData) -> Self {
+        PortalSession {
+            id: d.id,
+            url: SecretKey::new(d.url),
+        }
+    }
+}
+
+#[napi]
+impl PortalSession {
+    /// The session id (`ps_…`; not a credential: `portal.revokeSession` takes it).
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.id.clone()
+    }
+    /// Where to send the end user (or the `session-url` of `<keyshift-keys>`).
+    #[napi(getter)]
+    pub fn url(&self) -> String {
+        self.url.expose().to_string()
+    }
+    /// The URL with its one-time code replaced by `…`.
+    #[napi(getter)]
+    pub fn masked_url(&self) -> String {
+        match self.url.expose().split_once("code=") {
+            Some((base, _)) => format!("{base}code=…"),
+            None => self.url.expose().to_string(),
+        }
+    }
+    #[napi(js_name = "toString")]
+    pub fn to_js_string(&self) -> String {
+        format!("PortalSession({}, {})", self.id, self.masked_url())
+    }
+}
+
 /// DESIGN §3 `VerifyOptions`, in JS form.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -391,6 +434,31 @@ impl Client {
         env.spawn_future_with_callback(
             on_core(async move { client.reroll_key(&key_id, expiration_ms).await }),
             |env, out| out.map(CreatedKey::from).map_err(|e| js_error(env, &e)),
+        )
+    }
+
+    /// `portal.createSession`: a portal session for the end user `external_id` on `portal` (a
+    /// portal id or an api id) with `scopes`; `return_url` is where the portal links back to.
+    #[napi(ts_return_type = "Promise<PortalSession>")]
+    pub fn create_portal_session<'e>(
+        &self,
+        env: &'e Env,
+        portal: String,
+        external_id: String,
+        scopes: Vec<String>,
+        return_url: Option<String>,
+    ) -> napi::Result<PromiseRaw<'e, PortalSession>> {
+        let request = wire::CreatePortalSessionRequest {
+            portal,
+            external_id,
+            scopes,
+            return_url,
+            ..Default::default()
+        };
+        let client = self.inner.clone();
+        env.spawn_future_with_callback(
+            on_core(async move { client.create_portal_session(&request).await }),
+            |env, out| out.map(PortalSession::from).map_err(|e| js_error(env, &e)),
         )
     }
 

@@ -707,6 +707,20 @@ client_methods! {
     fn list_identities() -> Vec<Identity> {} => |c| {
         c.list_identities().await.map(|v| v.into_iter().map(Identity::from).collect())
     }
+
+    /// A self-service portal session for the end user `external_id` on `portal` (a portal id
+    /// or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
+    /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
+    #[pyo3(signature = (portal, external_id, scopes, *, return_url = None))]
+    fn create_portal_session(portal: String, external_id: String, scopes: Vec<String>, return_url: Option<String>) -> PortalSession {
+        let request = wire::CreatePortalSessionRequest {
+            portal,
+            external_id,
+            scopes,
+            return_url,
+            ..Default::default()
+        };
+    } => |c| { c.create_portal_session(&request).await.map(PortalSession::from) }
 }
 
 type KeyPager = (

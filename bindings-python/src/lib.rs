@@ -33,8 +33,8 @@ mod _native {
     use crate::migrate::{Backfill, MigrationReport, Progress, RecordError};
     #[pymodule_export]
     use crate::models::{
-        Api, CreatedKey, Credits, Identity, Key, KeyPage, Permission, Ratelimit, RatelimitResult,
-        Refill, Role, Verification,
+        Api, CreatedKey, Credits, Identity, Key, KeyPage, Permission, PortalSession, Ratelimit,
+        RatelimitResult, Refill, Role, Verification,
     };
     #[pymodule_export]
     use crate::runtime::_drain;

@@ -305,3 +305,62 @@ impl CreatedKey {
         ))
     }
 }
+
+/// A self-service portal session (`create_portal_session`): `url` carries a single-use code
+/// valid 15 minutes, so it is a secret until used; `repr()` and `to_dict()` hide the code.
+#[pyclass(frozen, eq, module = "keyshift")]
+#[derive(Clone, PartialEq)]
+pub struct PortalSession {
+    #[pyo3(get)]
+    id: String,
+    url: SecretKey,
+}
+
+impl From<wire::CreatePortalSessionResponseData> for PortalSession {
+    fn from(d: wire::CreatePortalSessionResponseData) -> Self {
+        PortalSession {
+            id: d.id,
+            url: SecretKey::new(d.url),
+        }
+    }
+}
+
+impl PortalSession {
+    /// The URL with its code replaced by `…`.
+    fn shown_url(&self) -> String {
+        let url = self.url.expose();
+        match url.split_once("code=") {
+            Some((base, _)) => format!("{base}code=…"),
+            None => url.to_string(),
+        }
+    }
+}
+
+#[pymethods]
+impl PortalSession {
+    /// Where to send the end user (redirect, or an embedded `<keyshift-keys session-url>`).
+    #[getter]
+    fn url(&self) -> &str {
+        self.url.expose()
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("id", &self.id)?;
+        d.set_item("url", self.shown_url())?;
+        Ok(d)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let r = |s: &str| {
+            pyo3::types::PyString::new(py, s)
+                .repr()
+                .map(|r| r.to_string())
+        };
+        Ok(format!(
+            "PortalSession(id={}, url={})",
+            r(&self.id)?,
+            r(&self.shown_url())?
+        ))
+    }
+}

@@ -253,6 +253,35 @@ impl From<core::CreatedKey> for CreatedKey {
     }
 }
 
+/// A self-service portal session: send the end user to `url` (its code is single use, valid 15
+/// minutes). `toString()` shows the URL with the code hidden.
+#[derive(Clone, uniffi::Record)]
+#[uniffi::export(Display)]
+pub struct PortalSession {
+    /// `ps_…`: not a credential (`portal.revokeSession` takes it).
+    pub id: String,
+    pub url: String,
+}
+
+impl std::fmt::Display for PortalSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.url.split_once("code=") {
+            Some((base, _)) => format!("{base}code=…"),
+            None => self.url.clone(),
+        };
+        write!(f, "PortalSession(id={}, url={shown})", self.id)
+    }
+}
+
+impl From<wire::CreatePortalSessionResponseData> for PortalSession {
+    fn from(d: wire::CreatePortalSessionResponseData) -> Self {
+        PortalSession {
+            id: d.id,
+            url: d.url,
+        }
+    }
+}
+
 /// A ratelimit to check while verifying, optionally overriding its settings.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct VerifyRatelimit {
@@ -1133,6 +1162,30 @@ impl Client {
             .run(|c| async move { c.list_identities().await })
             .await?;
         Ok(map(l))
+    }
+
+    // ----- self-service portal ----------------------------------------------------------------
+
+    /// `portal.createSession`: a session for the end user `externalId` on `portal` (a portal id
+    /// or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
+    /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
+    #[uniffi::method(default(return_url = None))]
+    pub async fn create_portal_session(
+        &self,
+        portal: String,
+        external_id: String,
+        scopes: Vec<String>,
+        return_url: Option<String>,
+    ) -> Result<PortalSession, KeyshiftError> {
+        let request = wire::CreatePortalSessionRequest {
+            portal,
+            external_id,
+            scopes,
+            return_url,
+            ..Default::default()
+        };
+        self.run(|c| async move { c.create_portal_session(&request).await })
+            .await
     }
 
     // ----- migration ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Type-level test of index.d.ts and the guards (tsc --noEmit --strict): correct usage
 // compiles, wrong usage is an error (@ts-expect-error fails the build when it is not one).
 import {
-  Client, KeyshiftError, CreatedKey, hashKey, hashKeys, hashKeysAsync, generateKey, parsePermissionQuery,
+  Client, KeyshiftError, CreatedKey, PortalSession, hashKey, hashKeys, hashKeysAsync, generateKey, parsePermissionQuery,
   type Verification, type VerifyCode, type ErrorCode, type MigrationReport, type MigrationRecord, type KeyInfo,
 } from 'keyshift'
 import { requireKey as expressGuard } from 'keyshift/express'
@@ -24,6 +24,11 @@ export async function usage(client: Client): Promise<void> {
   await client.createApiKey({ apiId, scopes: ['profile.read'] })
   // @ts-expect-error: plaintext is read-only
   created.key = 'x'
+  const portal: PortalSession = await client.createPortalSession(apiId, 'user_1', ['keys:read', 'keys:create'], { returnUrl: 'https://a.example' })
+  const redirect: string = portal.url
+  console.log(redirect.length, portal.id, portal.maskedUrl)
+  // @ts-expect-error: not a portal scope
+  await client.createPortalSession(apiId, 'user_1', ['keys:everything'])
 
   for await (const k of client.listKeys(apiId)) {
     const info: KeyInfo = k

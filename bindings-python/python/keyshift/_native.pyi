@@ -303,6 +303,16 @@ class CreatedKey:
     def __eq__(self, other: object) -> bool: ...
 
 @final
+class PortalSession:
+    """A portal session: send the end user to `url` (single use, 15 minutes); repr hides the code."""
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+
+@final
 class RecordError:
     @property
     def line(self) -> int: ...
@@ -537,6 +547,14 @@ class Client:
     ) -> Identity: ...
     def delete_identity(self, identity: str) -> None: ...
     def list_identities(self) -> list[Identity]: ...
+    def create_portal_session(
+        self,
+        portal: str,
+        external_id: str,
+        scopes: Sequence[str],
+        *,
+        return_url: Optional[str] = None,
+    ) -> PortalSession: ...
     def migrate_keys(
         self,
         source: _Source,
@@ -683,6 +701,14 @@ class AsyncClient:
     ) -> Awaitable[Identity]: ...
     def delete_identity(self, identity: str) -> Awaitable[None]: ...
     def list_identities(self) -> Awaitable[list[Identity]]: ...
+    def create_portal_session(
+        self,
+        portal: str,
+        external_id: str,
+        scopes: Sequence[str],
+        *,
+        return_url: Optional[str] = None,
+    ) -> Awaitable[PortalSession]: ...
     def migrate_keys(
         self,
         source: _AsyncSource,

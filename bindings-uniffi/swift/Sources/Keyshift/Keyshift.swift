@@ -805,6 +805,13 @@ public protocol ClientProtocol: AnyObject, Sendable {
     func createPermission(name: String, slug: String?, description: String?) async throws  -> String
     
     /**
+     * `portal.createSession`: a session for the end user `externalId` on `portal` (a portal id
+     * or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
+     * `keys:delete`, `analytics:read`); send the user to the answer's `url`.
+     */
+    func createPortalSession(portal: String, externalId: String, scopes: [String], returnUrl: String?) async throws  -> PortalSession
+    
+    /**
      * Answers the new role's id.
      */
     func createRole(name: String, permissions: [String], description: String?) async throws  -> String
@@ -1094,6 +1101,27 @@ open func createPermission(name: String, slug: String? = nil, description: Strin
             completeFunc: ffi_keyshift_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_keyshift_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeyshiftError_lift
+        )
+}
+    
+    /**
+     * `portal.createSession`: a session for the end user `externalId` on `portal` (a portal id
+     * or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
+     * `keys:delete`, `analytics:read`); send the user to the answer's `url`.
+     */
+open func createPortalSession(portal: String, externalId: String, scopes: [String], returnUrl: String? = nil)async throws  -> PortalSession  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keyshift_uniffi_fn_method_client_create_portal_session(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(portal),FfiConverterString.lower(externalId),FfiConverterSequenceString.lower(scopes),FfiConverterOptionString.lower(returnUrl)
+                )
+            },
+            pollFunc: ffi_keyshift_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keyshift_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keyshift_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePortalSession_lift,
             errorHandler: FfiConverterTypeKeyshiftError_lift
         )
 }
@@ -3851,6 +3879,81 @@ public func FfiConverterTypePermission_lift(_ buf: RustBuffer) throws -> Permiss
 #endif
 public func FfiConverterTypePermission_lower(_ value: Permission) -> RustBuffer {
     return FfiConverterTypePermission.lower(value)
+}
+
+
+/**
+ * A self-service portal session: send the end user to `url` (its code is single use, valid 15
+ * minutes). `toString()` shows the URL with the code hidden.
+ */
+public struct PortalSession: Equatable, Hashable, CustomStringConvertible {
+    /**
+     * `ps_…`: not a credential (`portal.revokeSession` takes it).
+     */
+    public var id: String
+    public var url: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `ps_…`: not a credential (`portal.revokeSession` takes it).
+         */id: String, url: String) {
+        self.id = id
+        self.url = url
+    }
+
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keyshift_uniffi_fn_method_portalsession_uniffi_trait_display(
+            FfiConverterTypePortalSession_lower(self),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+#if compiler(>=6)
+extension PortalSession: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePortalSession: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PortalSession {
+        return
+            try PortalSession(
+                id: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PortalSession, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePortalSession_lift(_ buf: RustBuffer) throws -> PortalSession {
+    return try FfiConverterTypePortalSession.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePortalSession_lower(_ value: PortalSession) -> RustBuffer {
+    return FfiConverterTypePortalSession.lower(value)
 }
 
 
@@ -6734,6 +6837,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keyshift_uniffi_checksum_method_client_create_permission() != 64384) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keyshift_uniffi_checksum_method_client_create_portal_session() != 49257) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keyshift_uniffi_checksum_method_client_create_role() != 11397) {
