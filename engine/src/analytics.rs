@@ -130,6 +130,9 @@ impl Pending {
 /// The log's buffer, its writer connection and the query connection.
 pub(crate) struct VerificationLog {
     buffer: Mutex<Vec<Event>>,
+    /// The buffer written last, emptied and handed back (keeps its capacity, so pushes never
+    /// reallocate a large buffer on the verification path).
+    spare: Mutex<Vec<Event>>,
     wake: Condvar,
     dropped: AtomicU64,
     /// `config.buffer_capacity`, read without a lock by [`VerificationLog::push`].
@@ -162,7 +165,6 @@ const LOG_SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS key_verifications_workspace_time
         ON key_verifications(workspace_id, time);
-    CREATE INDEX IF NOT EXISTS key_verifications_time ON key_verifications(time);
 ";
 
 impl VerificationLog {
@@ -183,7 +185,8 @@ impl VerificationLog {
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {LOG_SCHEMA} COMMIT;"))
             .db()?;
         Ok(VerificationLog {
-            buffer: Mutex::new(Vec::new()),
+            buffer: Mutex::new(Vec::with_capacity(FLUSH_AT)),
+            spare: Mutex::new(Vec::with_capacity(FLUSH_AT)),
             wake: Condvar::new(),
             dropped: AtomicU64::new(0),
             capacity: AtomicUsize::new(AnalyticsConfig::default().buffer_capacity),
@@ -213,14 +216,25 @@ impl VerificationLog {
     /// Writes the buffered events (one transaction), then applies retention when due (or
     /// `force_retention`).
     pub(crate) fn flush(&self, inner: &Inner, force_retention: bool) -> Result<()> {
-        let events = std::mem::take(&mut *self.buffer.lock());
+        let mut events = std::mem::take(&mut *self.spare.lock());
+        std::mem::swap(&mut events, &mut *self.buffer.lock());
+        let result = self.write(inner, &events, force_retention);
+        // The events' strings are freed here, off the verification path.
+        events.clear();
+        if events.capacity() <= 4 * FLUSH_AT {
+            *self.spare.lock() = events;
+        }
+        result
+    }
+
+    fn write(&self, inner: &Inner, events: &[Event], force_retention: bool) -> Result<()> {
         let config = self.config.lock().clone();
         let due =
             force_retention || self.last_retention.lock().elapsed() >= Duration::from_secs(60);
         if events.is_empty() && !due {
             return Ok(());
         }
-        let apis = self.resolve_apis(inner, &events)?;
+        let apis = self.resolve_apis(inner, events)?;
         let mut conn = self.conn.lock();
         let tx = conn.transaction().db()?;
         {
@@ -231,7 +245,7 @@ impl VerificationLog {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .db()?;
-            for e in &events {
+            for e in events {
                 let tags = match &e.tags {
                     Some(t) => serde_json::to_string(t).unwrap_or_else(|_| "[]".into()),
                     None => "[]".into(),
@@ -253,8 +267,24 @@ impl VerificationLog {
         }
         if due {
             let cutoff = now_ms() - config.retention.as_millis() as i64;
-            tx.execute("DELETE FROM key_verifications WHERE time < ?1", [cutoff])
+            // Per workspace through the (workspace_id, time) index: no index on time alone to
+            // keep up on every insert.
+            let mut after = String::new();
+            while let Some(ws) = tx
+                .query_row(
+                    "SELECT min(workspace_id) FROM key_verifications WHERE workspace_id > ?1",
+                    [&after],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .db()?
+            {
+                tx.execute(
+                    "DELETE FROM key_verifications WHERE workspace_id = ?1 AND time < ?2",
+                    params![ws, cutoff],
+                )
                 .db()?;
+                after = ws;
+            }
             tx.execute(
                 "DELETE FROM key_verifications \
                  WHERE id <= (SELECT max(id) FROM key_verifications) - ?1",
@@ -1104,6 +1134,22 @@ fn register_functions(conn: &Connection, shared: &Arc<Shared>) -> Result<()> {
                 ValueRef::Text(t) => std::str::from_utf8(t)
                     .ok()
                     .and_then(|s| s.trim().parse().ok()),
+                _ => None,
+            })
+        })
+        .db()?;
+    }
+    // SQLite's own `floor` / `ceil` exist only with SQLITE_ENABLE_MATH_FUNCTIONS.
+    type RoundFn = fn(f64) -> f64;
+    for (name, f) in [
+        ("floor", f64::floor as RoundFn),
+        ("ceil", f64::ceil),
+        ("ceiling", f64::ceil),
+    ] {
+        conn.create_scalar_function(name, 1, det, move |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Integer(n) => Some(n as f64),
+                ValueRef::Real(x) => Some(f(x)),
                 _ => None,
             })
         })

@@ -624,3 +624,60 @@ fn the_log_survives_reopening_and_works_in_memory() {
         vec![json!({"n": 2})]
     );
 }
+
+#[test]
+fn sqlite_and_clickhouse_named_functions_answer() {
+    let env = env();
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT if(1 > 0, 'y', 'n') AS a, floor(2.5) AS b, ceil(2.5) AS c, \
+         toStartOfMonth(86400000 * 40) AS m, toStartOfYear(86400000 * 400) AS y, \
+         toStartOfWeek(86400000 * 10) AS w, startsWith('path=/a', 'path=') AS s, \
+         toInt64('42') AS i, toString(7) AS t",
+    );
+    assert_eq!(
+        rows,
+        vec![json!({
+            "a": "y", "b": 2.0, "c": 3.0,
+            "m": 86400000_i64 * 31, // 1970-02-01
+            "y": 86400000_i64 * 365, // 1971-01-01
+            "w": 86400000_i64 * 10, // 1970-01-11 was a Sunday
+            "s": 1, "i": 42, "t": "7"
+        })]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_client_logs_and_queries_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("local.db");
+    let client = keyshift_engine::local_client(&path.to_string_lossy()).unwrap();
+    let api = client.create_api("local-api").await.unwrap().api_id;
+    let key = client
+        .create_api_key(&keyshift_core::CreateKey::new(&api))
+        .await
+        .unwrap()
+        .key;
+    for _ in 0..2 {
+        let v = client
+            .verify(key.expose(), &keyshift_core::VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(v.valid);
+    }
+    let rows = client
+        .get_verifications(
+            "SELECT key_space_id, count(*) AS n FROM key_verifications_v1 GROUP BY 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["key_space_id"], api.as_str());
+    assert_eq!(rows[0]["n"], 2);
+    let err = client
+        .get_verifications("DELETE FROM key_verifications")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+}
