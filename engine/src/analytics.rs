@@ -161,7 +161,8 @@ const LOG_SCHEMA: &str = "
         external_id    TEXT,
         outcome        TEXT NOT NULL,
         spent_credits  INTEGER NOT NULL DEFAULT 0,
-        tags           TEXT NOT NULL DEFAULT '[]'
+        tags           TEXT NOT NULL DEFAULT '[]',
+        n              INTEGER NOT NULL DEFAULT 1
     );
     CREATE INDEX IF NOT EXISTS key_verifications_workspace_time
         ON key_verifications(workspace_id, time);
@@ -241,11 +242,11 @@ impl VerificationLog {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO key_verifications (time, workspace_id, api_id, key_id, \
-                     identity_id, external_id, outcome, spent_credits, tags) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     identity_id, external_id, outcome, spent_credits, tags, n) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .db()?;
-            for e in events {
+            for (e, n) in runs(events) {
                 let tags = match &e.tags {
                     Some(t) => serde_json::to_string(t).unwrap_or_else(|_| "[]".into()),
                     None => "[]".into(),
@@ -260,7 +261,8 @@ impl VerificationLog {
                         e.external_id,
                         e.outcome,
                         e.spent_credits,
-                        tags
+                        tags,
+                        n
                     ])
                     .db()?;
             }
@@ -325,6 +327,37 @@ impl VerificationLog {
             .filter_map(|e| Some((e.key_id.clone(), known.get(&e.key_id)?.clone())))
             .collect())
     }
+}
+
+/// Most identical verifications one log row stands for (see [`runs`]).
+const MAX_RUN: i64 = 1000;
+
+/// `events` as runs of identical consecutive events (same millisecond, key, outcome, credits,
+/// tags…), each with its length (at most [`MAX_RUN`]): one log row per run, its `n` the
+/// length. A hot key verified many times a millisecond costs one row, not one per verification;
+/// the raw view shows `n` rows for it again.
+fn runs(events: &[Event]) -> impl Iterator<Item = (&Event, i64)> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = events.get(i)?;
+        let mut n = 1;
+        while n < MAX_RUN && events.get(i + n as usize).is_some_and(|e| same(e, first)) {
+            n += 1;
+        }
+        i += n as usize;
+        Some((first, n))
+    })
+}
+
+fn same(a: &Event, b: &Event) -> bool {
+    a.time == b.time
+        && a.key_id == b.key_id
+        && a.outcome == b.outcome
+        && a.spent_credits == b.spent_credits
+        && a.workspace_id == b.workspace_id
+        && a.identity_id == b.identity_id
+        && a.external_id == b.external_id
+        && a.tags == b.tags
 }
 
 /// The writer thread of `inner`'s log: flushes every interval or when woken, until the engine
@@ -441,7 +474,7 @@ impl Engine {
         let conn = self.inner.analytics.conn.lock();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT (time / ?1) * ?1 AS bucket, outcome, count(*) FROM key_verifications \
+                "SELECT (time / ?1) * ?1 AS bucket, outcome, sum(n) FROM key_verifications \
                  WHERE workspace_id = ?2 AND api_id = ?3 AND external_id = ?4 \
                  AND (?5 IS NULL OR key_id = ?5) AND time >= ?6 AND time < ?7 \
                  GROUP BY bucket, outcome",
@@ -947,7 +980,10 @@ fn authorize(shared: &Shared, secret_view: &str, ctx: AuthContext<'_>) -> Author
             let through_scope = ctx.accessor == Some(secret_view)
                 && table_name == "key_verifications"
                 && ctx.database_name == Some("main");
-            if through_scope || VIEWS.contains(&table_name) || table_name == secret_view {
+            // `temp.ks_seq` holds the numbers 1..=MAX_RUN (the raw view repeats a run's row).
+            let numbers = table_name == "ks_seq" && ctx.database_name == Some("temp");
+            if through_scope || numbers || VIEWS.contains(&table_name) || table_name == secret_view
+            {
                 Authorization::Allow
             } else {
                 deny(query_error(
@@ -1003,11 +1039,15 @@ fn setup(conn: &Connection) -> Result<(Arc<Shared>, String)> {
     let mut sql = format!(
         "CREATE TEMP VIEW {secret} AS SELECT time, workspace_id, api_id, key_id, \
          coalesce(identity_id, '') AS identity_id, coalesce(external_id, '') AS external_id, \
-         outcome, spent_credits, tags FROM main.key_verifications \
+         outcome, spent_credits, tags, n FROM main.key_verifications \
          WHERE workspace_id = ks_scope_workspace() AND ks_scope_api(api_id);
+         CREATE TEMP TABLE ks_seq (i INTEGER PRIMARY KEY);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {MAX_RUN}) \
+         INSERT INTO ks_seq SELECT i FROM s;
          CREATE TEMP VIEW key_verifications_v1 AS SELECT '' AS request_id, time, workspace_id, \
          api_id AS key_space_id, key_id, identity_id, external_id, outcome, 'local' AS region, \
-         'api' AS source, '' AS app_id, tags, spent_credits, NULL AS latency FROM {secret};"
+         'api' AS source, '' AS app_id, tags, spent_credits, NULL AS latency \
+         FROM {secret} CROSS JOIN temp.ks_seq ON ks_seq.i <= {secret}.n;"
     );
     for (name, bucket) in [
         ("key_verifications_per_minute_v1", minute),
@@ -1018,8 +1058,8 @@ fn setup(conn: &Connection) -> Result<(Arc<Shared>, String)> {
         sql.push_str(&format!(
             "CREATE TEMP VIEW {name} AS SELECT {bucket} AS time, workspace_id, \
              api_id AS key_space_id, key_id, identity_id, external_id, outcome, \
-             'api' AS source, '' AS app_id, tags, count(*) AS count, \
-             sum(spent_credits) AS spent_credits FROM {secret} \
+             'api' AS source, '' AS app_id, tags, sum(n) AS count, \
+             sum(spent_credits * n) AS spent_credits FROM {secret} \
              GROUP BY 1, workspace_id, api_id, key_id, identity_id, external_id, outcome, tags;"
         ));
     }
@@ -1212,6 +1252,40 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(time: i64, key: &str) -> Event {
+        Event {
+            time,
+            workspace_id: "ws".into(),
+            key_id: key.into(),
+            identity_id: None,
+            external_id: None,
+            outcome: "VALID",
+            spent_credits: 0,
+            tags: None,
+        }
+    }
+
+    #[test]
+    fn identical_consecutive_events_make_one_row_each_run() {
+        let mut events: Vec<Event> = (0..2500).map(|_| event(5, "k")).collect();
+        events.push(event(5, "other"));
+        events.push(event(6, "k"));
+        events.push(event(6, "k"));
+        let got: Vec<(i64, &str, i64)> = runs(&events)
+            .map(|(e, n)| (e.time, e.key_id.as_str(), n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5, "k", 1000),
+                (5, "k", 1000),
+                (5, "k", 500),
+                (5, "other", 1),
+                (6, "k", 2)
+            ]
+        );
+    }
 
     #[test]
     fn calendar_round_trips() {

@@ -681,3 +681,37 @@ async fn the_local_client_logs_and_queries_too() {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::BadRequest);
 }
+
+#[test]
+fn many_verifications_of_one_key_are_each_counted() {
+    let env = env();
+    let (key_id, key) = env.create_key(json!({"externalId": "hot"}));
+    for _ in 0..300 {
+        assert_eq!(env.code(&key, json!({})), "VALID");
+    }
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT count(*) AS n, count(DISTINCT key_id) AS keys FROM key_verifications_v1",
+    );
+    assert_eq!(rows, vec![json!({"n": 300, "keys": 1})]);
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT sum(count) AS n FROM key_verifications_per_minute_v1",
+    );
+    assert_eq!(rows, vec![json!({"n": 300})]);
+    let now = now_ms();
+    let b = env
+        .engine
+        .verification_buckets(
+            &env.ctx.workspace_id,
+            &env.api_id,
+            "hot",
+            Some(&key_id),
+            now - 600_000,
+            now + 1,
+        )
+        .unwrap();
+    assert_eq!(b.iter().map(|x| x.valid).sum::<u64>(), 300);
+}
