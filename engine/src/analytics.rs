@@ -23,6 +23,8 @@
 //!   api_id: &str, external_id: &str, key_id: Option<&str>, start_ms: i64, end_ms: i64) ->
 //!   keyshift_core::Result<Vec<VerificationBucket>>`. It flushes the buffer first, so a caller
 //!   sees the verifications it just made. [`Engine::flush_verification_log`] flushes alone.
+//!   Both read the key store (a key's api), so never call them inside a write transaction
+//!   (`Engine::write`): for `:memory:` databases the reader is the writer.
 //! - `analytics.getVerifications {query}` ([`Engine::dispatch`]): the query runs on a separate
 //!   connection opened `SQLITE_OPEN_READ_ONLY` (for `:memory:`, the log's own connection)
 //!   behind SQLite's authorizer, which allows one `SELECT` (CTEs, subqueries, compound selects,
@@ -110,6 +112,48 @@ struct Event {
     outcome: &'static str,
     spent_credits: i64,
     tags: Option<Vec<String>>,
+    /// Identical verifications this event stands for (see [`VerificationLog::push`]).
+    n: i64,
+}
+
+/// A verification as the verification path sees it (borrowed: nothing is copied when it only
+/// extends the buffer's last event).
+struct Seen<'a> {
+    time: i64,
+    workspace_id: &'a str,
+    key_id: &'a str,
+    identity_id: Option<&'a str>,
+    external_id: Option<&'a str>,
+    outcome: &'static str,
+    spent_credits: i64,
+    tags: Option<&'a [String]>,
+}
+
+impl Event {
+    fn is(&self, s: &Seen<'_>) -> bool {
+        self.time == s.time
+            && self.key_id == s.key_id
+            && self.outcome == s.outcome
+            && self.spent_credits == s.spent_credits
+            && self.workspace_id == s.workspace_id
+            && self.identity_id.as_deref() == s.identity_id
+            && self.external_id.as_deref() == s.external_id
+            && self.tags.as_deref() == s.tags
+    }
+
+    fn of(s: &Seen<'_>) -> Event {
+        Event {
+            time: s.time,
+            workspace_id: s.workspace_id.to_string(),
+            key_id: s.key_id.to_string(),
+            identity_id: s.identity_id.map(str::to_string),
+            external_id: s.external_id.map(str::to_string),
+            outcome: s.outcome,
+            spent_credits: s.spent_credits,
+            tags: s.tags.map(<[String]>::to_vec),
+            n: 1,
+        }
+    }
 }
 
 /// What a verification request says that the log keeps (taken before the request is moved).
@@ -201,14 +245,23 @@ impl VerificationLog {
         })
     }
 
-    fn push(&self, event: Event) {
+    /// Buffers `seen`: a verification identical to the last one buffered (same millisecond,
+    /// key, outcome, credits, tags…) only counts one more on it (at most [`MAX_RUN`]), so a hot
+    /// key allocates nothing and costs one log row per millisecond; the raw view repeats it.
+    fn push(&self, seen: &Seen<'_>) {
         let mut buffer = self.buffer.lock();
+        if let Some(last) = buffer.last_mut() {
+            if last.n < MAX_RUN && last.is(seen) {
+                last.n += 1;
+                return;
+            }
+        }
         if buffer.len() >= self.capacity.load(Ordering::Relaxed) {
             drop(buffer);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        buffer.push(event);
+        buffer.push(Event::of(seen));
         if buffer.len() == FLUSH_AT {
             self.wake.notify_one();
         }
@@ -246,7 +299,7 @@ impl VerificationLog {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .db()?;
-            for (e, n) in runs(events) {
+            for e in events {
                 let tags = match &e.tags {
                     Some(t) => serde_json::to_string(t).unwrap_or_else(|_| "[]".into()),
                     None => "[]".into(),
@@ -262,7 +315,7 @@ impl VerificationLog {
                         e.outcome,
                         e.spent_credits,
                         tags,
-                        n
+                        e.n
                     ])
                     .db()?;
             }
@@ -322,43 +375,20 @@ impl VerificationLog {
                 known.insert(key.to_string(), api.unwrap_or_default());
             }
         }
-        Ok(events
-            .iter()
-            .filter_map(|e| Some((e.key_id.clone(), known.get(&e.key_id)?.clone())))
-            .collect())
+        let mut out = HashMap::new();
+        for e in events {
+            if !out.contains_key(&e.key_id) {
+                if let Some(api) = known.get(&e.key_id) {
+                    out.insert(e.key_id.clone(), api.clone());
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
-/// Most identical verifications one log row stands for (see [`runs`]).
+/// Most identical verifications one log row stands for (see [`VerificationLog::push`]).
 const MAX_RUN: i64 = 1000;
-
-/// `events` as runs of identical consecutive events (same millisecond, key, outcome, credits,
-/// tags…), each with its length (at most [`MAX_RUN`]): one log row per run, its `n` the
-/// length. A hot key verified many times a millisecond costs one row, not one per verification;
-/// the raw view shows `n` rows for it again.
-fn runs(events: &[Event]) -> impl Iterator<Item = (&Event, i64)> {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        let first = events.get(i)?;
-        let mut n = 1;
-        while n < MAX_RUN && events.get(i + n as usize).is_some_and(|e| same(e, first)) {
-            n += 1;
-        }
-        i += n as usize;
-        Some((first, n))
-    })
-}
-
-fn same(a: &Event, b: &Event) -> bool {
-    a.time == b.time
-        && a.key_id == b.key_id
-        && a.outcome == b.outcome
-        && a.spent_credits == b.spent_credits
-        && a.workspace_id == b.workspace_id
-        && a.identity_id == b.identity_id
-        && a.external_id == b.external_id
-        && a.tags == b.tags
-}
 
 /// The writer thread of `inner`'s log: flushes every interval or when woken, until the engine
 /// is gone. It holds the engine only while it writes, so the engine's last clone (whose drop
@@ -579,19 +609,16 @@ fn log_verification(inner: &Inner, ws: &str, pending: &Pending, data: &VerifyKey
     } else {
         0
     };
-    let (identity_id, external_id) = match &data.identity {
-        Some(i) => (Some(i.id.clone()), Some(i.external_id.clone())),
-        None => (None, None),
-    };
-    inner.analytics.push(Event {
+    let identity = data.identity.as_ref();
+    inner.analytics.push(&Seen {
         time: now_ms(),
-        workspace_id: ws.to_string(),
-        key_id: key_id.clone(),
-        identity_id,
-        external_id,
+        workspace_id: ws,
+        key_id,
+        identity_id: identity.map(|i| i.id.as_str()),
+        external_id: identity.map(|i| i.external_id.as_str()),
         outcome: data.code.as_str(),
         spent_credits,
-        tags: pending.tags.clone(),
+        tags: pending.tags.as_deref(),
     });
 }
 
@@ -1253,11 +1280,11 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
 
-    fn event(time: i64, key: &str) -> Event {
-        Event {
+    fn seen(time: i64, key: &str) -> Seen<'_> {
+        Seen {
             time,
-            workspace_id: "ws".into(),
-            key_id: key.into(),
+            workspace_id: "ws",
+            key_id: key,
             identity_id: None,
             external_id: None,
             outcome: "VALID",
@@ -1267,13 +1294,23 @@ mod tests {
     }
 
     #[test]
-    fn identical_consecutive_events_make_one_row_each_run() {
-        let mut events: Vec<Event> = (0..2500).map(|_| event(5, "k")).collect();
-        events.push(event(5, "other"));
-        events.push(event(6, "k"));
-        events.push(event(6, "k"));
-        let got: Vec<(i64, &str, i64)> = runs(&events)
-            .map(|(e, n)| (e.time, e.key_id.as_str(), n))
+    fn identical_consecutive_verifications_share_one_event() {
+        let log = VerificationLog::open(None).unwrap();
+        for _ in 0..2500 {
+            log.push(&seen(5, "k"));
+        }
+        log.push(&seen(5, "other"));
+        log.push(&seen(6, "k"));
+        log.push(&seen(6, "k"));
+        let tagged = ["t".to_string()];
+        log.push(&Seen {
+            tags: Some(&tagged),
+            ..seen(6, "k")
+        });
+        let buffer = log.buffer.lock();
+        let got: Vec<(i64, &str, i64)> = buffer
+            .iter()
+            .map(|e| (e.time, e.key_id.as_str(), e.n))
             .collect();
         assert_eq!(
             got,
@@ -1282,7 +1319,8 @@ mod tests {
                 (5, "k", 1000),
                 (5, "k", 500),
                 (5, "other", 1),
-                (6, "k", 2)
+                (6, "k", 2),
+                (6, "k", 1)
             ]
         );
     }

@@ -554,8 +554,9 @@ fn a_full_buffer_drops_and_counts_instead_of_waiting() {
         ..AnalyticsConfig::default()
     });
     env.engine.flush_verification_log().unwrap();
-    for _ in 0..5 {
-        assert_eq!(env.code(&key, json!({})), "VALID");
+    for i in 0..5 {
+        // Distinct tags: identical verifications would share one buffered event.
+        assert_eq!(env.code(&key, json!({"tags": [format!("t{i}")]})), "VALID");
     }
     // The writer thread may have written some in between; what it did not take was dropped.
     let logged = query(
