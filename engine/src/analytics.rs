@@ -23,6 +23,8 @@
 //!   api_id: &str, external_id: &str, key_id: Option<&str>, start_ms: i64, end_ms: i64) ->
 //!   keyshift_core::Result<Vec<VerificationBucket>>`. It flushes the buffer first, so a caller
 //!   sees the verifications it just made. [`Engine::flush_verification_log`] flushes alone.
+//!   Both read the key store (a key's api), so never call them inside a write transaction
+//!   (`Engine::write`): for `:memory:` databases the reader is the writer.
 //! - `analytics.getVerifications {query}` ([`Engine::dispatch`]): the query runs on a separate
 //!   connection opened `SQLITE_OPEN_READ_ONLY` (for `:memory:`, the log's own connection)
 //!   behind SQLite's authorizer, which allows one `SELECT` (CTEs, subqueries, compound selects,
@@ -110,6 +112,48 @@ struct Event {
     outcome: &'static str,
     spent_credits: i64,
     tags: Option<Vec<String>>,
+    /// Identical verifications this event stands for (see [`VerificationLog::push`]).
+    n: i64,
+}
+
+/// A verification as the verification path sees it (borrowed: nothing is copied when it only
+/// extends the buffer's last event).
+struct Seen<'a> {
+    time: i64,
+    workspace_id: &'a str,
+    key_id: &'a str,
+    identity_id: Option<&'a str>,
+    external_id: Option<&'a str>,
+    outcome: &'static str,
+    spent_credits: i64,
+    tags: Option<&'a [String]>,
+}
+
+impl Event {
+    fn is(&self, s: &Seen<'_>) -> bool {
+        self.time == s.time
+            && self.key_id == s.key_id
+            && self.outcome == s.outcome
+            && self.spent_credits == s.spent_credits
+            && self.workspace_id == s.workspace_id
+            && self.identity_id.as_deref() == s.identity_id
+            && self.external_id.as_deref() == s.external_id
+            && self.tags.as_deref() == s.tags
+    }
+
+    fn of(s: &Seen<'_>) -> Event {
+        Event {
+            time: s.time,
+            workspace_id: s.workspace_id.to_string(),
+            key_id: s.key_id.to_string(),
+            identity_id: s.identity_id.map(str::to_string),
+            external_id: s.external_id.map(str::to_string),
+            outcome: s.outcome,
+            spent_credits: s.spent_credits,
+            tags: s.tags.map(<[String]>::to_vec),
+            n: 1,
+        }
+    }
 }
 
 /// What a verification request says that the log keeps (taken before the request is moved).
@@ -130,6 +174,9 @@ impl Pending {
 /// The log's buffer, its writer connection and the query connection.
 pub(crate) struct VerificationLog {
     buffer: Mutex<Vec<Event>>,
+    /// The buffer written last, emptied and handed back (keeps its capacity, so pushes never
+    /// reallocate a large buffer on the verification path).
+    spare: Mutex<Vec<Event>>,
     wake: Condvar,
     dropped: AtomicU64,
     /// `config.buffer_capacity`, read without a lock by [`VerificationLog::push`].
@@ -158,11 +205,11 @@ const LOG_SCHEMA: &str = "
         external_id    TEXT,
         outcome        TEXT NOT NULL,
         spent_credits  INTEGER NOT NULL DEFAULT 0,
-        tags           TEXT NOT NULL DEFAULT '[]'
+        tags           TEXT NOT NULL DEFAULT '[]',
+        n              INTEGER NOT NULL DEFAULT 1
     );
     CREATE INDEX IF NOT EXISTS key_verifications_workspace_time
         ON key_verifications(workspace_id, time);
-    CREATE INDEX IF NOT EXISTS key_verifications_time ON key_verifications(time);
 ";
 
 impl VerificationLog {
@@ -183,7 +230,8 @@ impl VerificationLog {
         conn.execute_batch(&format!("BEGIN IMMEDIATE; {LOG_SCHEMA} COMMIT;"))
             .db()?;
         Ok(VerificationLog {
-            buffer: Mutex::new(Vec::new()),
+            buffer: Mutex::new(Vec::with_capacity(FLUSH_AT)),
+            spare: Mutex::new(Vec::with_capacity(FLUSH_AT)),
             wake: Condvar::new(),
             dropped: AtomicU64::new(0),
             capacity: AtomicUsize::new(AnalyticsConfig::default().buffer_capacity),
@@ -197,14 +245,23 @@ impl VerificationLog {
         })
     }
 
-    fn push(&self, event: Event) {
+    /// Buffers `seen`: a verification identical to the last one buffered (same millisecond,
+    /// key, outcome, credits, tags…) only counts one more on it (at most [`MAX_RUN`]), so a hot
+    /// key allocates nothing and costs one log row per millisecond; the raw view repeats it.
+    fn push(&self, seen: &Seen<'_>) {
         let mut buffer = self.buffer.lock();
+        if let Some(last) = buffer.last_mut() {
+            if last.n < MAX_RUN && last.is(seen) {
+                last.n += 1;
+                return;
+            }
+        }
         if buffer.len() >= self.capacity.load(Ordering::Relaxed) {
             drop(buffer);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        buffer.push(event);
+        buffer.push(Event::of(seen));
         if buffer.len() == FLUSH_AT {
             self.wake.notify_one();
         }
@@ -213,25 +270,36 @@ impl VerificationLog {
     /// Writes the buffered events (one transaction), then applies retention when due (or
     /// `force_retention`).
     pub(crate) fn flush(&self, inner: &Inner, force_retention: bool) -> Result<()> {
-        let events = std::mem::take(&mut *self.buffer.lock());
+        let mut events = std::mem::take(&mut *self.spare.lock());
+        std::mem::swap(&mut events, &mut *self.buffer.lock());
+        let result = self.write(inner, &events, force_retention);
+        // The events' strings are freed here, off the verification path.
+        events.clear();
+        if events.capacity() <= 4 * FLUSH_AT {
+            *self.spare.lock() = events;
+        }
+        result
+    }
+
+    fn write(&self, inner: &Inner, events: &[Event], force_retention: bool) -> Result<()> {
         let config = self.config.lock().clone();
         let due =
             force_retention || self.last_retention.lock().elapsed() >= Duration::from_secs(60);
         if events.is_empty() && !due {
             return Ok(());
         }
-        let apis = self.resolve_apis(inner, &events)?;
+        let apis = self.resolve_apis(inner, events)?;
         let mut conn = self.conn.lock();
         let tx = conn.transaction().db()?;
         {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO key_verifications (time, workspace_id, api_id, key_id, \
-                     identity_id, external_id, outcome, spent_credits, tags) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     identity_id, external_id, outcome, spent_credits, tags, n) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .db()?;
-            for e in &events {
+            for e in events {
                 let tags = match &e.tags {
                     Some(t) => serde_json::to_string(t).unwrap_or_else(|_| "[]".into()),
                     None => "[]".into(),
@@ -246,15 +314,32 @@ impl VerificationLog {
                         e.external_id,
                         e.outcome,
                         e.spent_credits,
-                        tags
+                        tags,
+                        e.n
                     ])
                     .db()?;
             }
         }
         if due {
             let cutoff = now_ms() - config.retention.as_millis() as i64;
-            tx.execute("DELETE FROM key_verifications WHERE time < ?1", [cutoff])
+            // Per workspace through the (workspace_id, time) index: no index on time alone to
+            // keep up on every insert.
+            let mut after = String::new();
+            while let Some(ws) = tx
+                .query_row(
+                    "SELECT min(workspace_id) FROM key_verifications WHERE workspace_id > ?1",
+                    [&after],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .db()?
+            {
+                tx.execute(
+                    "DELETE FROM key_verifications WHERE workspace_id = ?1 AND time < ?2",
+                    params![ws, cutoff],
+                )
                 .db()?;
+                after = ws;
+            }
             tx.execute(
                 "DELETE FROM key_verifications \
                  WHERE id <= (SELECT max(id) FROM key_verifications) - ?1",
@@ -290,12 +375,20 @@ impl VerificationLog {
                 known.insert(key.to_string(), api.unwrap_or_default());
             }
         }
-        Ok(events
-            .iter()
-            .filter_map(|e| Some((e.key_id.clone(), known.get(&e.key_id)?.clone())))
-            .collect())
+        let mut out = HashMap::new();
+        for e in events {
+            if !out.contains_key(&e.key_id) {
+                if let Some(api) = known.get(&e.key_id) {
+                    out.insert(e.key_id.clone(), api.clone());
+                }
+            }
+        }
+        Ok(out)
     }
 }
+
+/// Most identical verifications one log row stands for (see [`VerificationLog::push`]).
+const MAX_RUN: i64 = 1000;
 
 /// The writer thread of `inner`'s log: flushes every interval or when woken, until the engine
 /// is gone. It holds the engine only while it writes, so the engine's last clone (whose drop
@@ -411,7 +504,7 @@ impl Engine {
         let conn = self.inner.analytics.conn.lock();
         let mut stmt = conn
             .prepare_cached(
-                "SELECT (time / ?1) * ?1 AS bucket, outcome, count(*) FROM key_verifications \
+                "SELECT (time / ?1) * ?1 AS bucket, outcome, sum(n) FROM key_verifications \
                  WHERE workspace_id = ?2 AND api_id = ?3 AND external_id = ?4 \
                  AND (?5 IS NULL OR key_id = ?5) AND time >= ?6 AND time < ?7 \
                  GROUP BY bucket, outcome",
@@ -516,19 +609,16 @@ fn log_verification(inner: &Inner, ws: &str, pending: &Pending, data: &VerifyKey
     } else {
         0
     };
-    let (identity_id, external_id) = match &data.identity {
-        Some(i) => (Some(i.id.clone()), Some(i.external_id.clone())),
-        None => (None, None),
-    };
-    inner.analytics.push(Event {
+    let identity = data.identity.as_ref();
+    inner.analytics.push(&Seen {
         time: now_ms(),
-        workspace_id: ws.to_string(),
-        key_id: key_id.clone(),
-        identity_id,
-        external_id,
+        workspace_id: ws,
+        key_id,
+        identity_id: identity.map(|i| i.id.as_str()),
+        external_id: identity.map(|i| i.external_id.as_str()),
         outcome: data.code.as_str(),
         spent_credits,
-        tags: pending.tags.clone(),
+        tags: pending.tags.as_deref(),
     });
 }
 
@@ -917,7 +1007,10 @@ fn authorize(shared: &Shared, secret_view: &str, ctx: AuthContext<'_>) -> Author
             let through_scope = ctx.accessor == Some(secret_view)
                 && table_name == "key_verifications"
                 && ctx.database_name == Some("main");
-            if through_scope || VIEWS.contains(&table_name) || table_name == secret_view {
+            // `temp.ks_seq` holds the numbers 1..=MAX_RUN (the raw view repeats a run's row).
+            let numbers = table_name == "ks_seq" && ctx.database_name == Some("temp");
+            if through_scope || numbers || VIEWS.contains(&table_name) || table_name == secret_view
+            {
                 Authorization::Allow
             } else {
                 deny(query_error(
@@ -973,11 +1066,15 @@ fn setup(conn: &Connection) -> Result<(Arc<Shared>, String)> {
     let mut sql = format!(
         "CREATE TEMP VIEW {secret} AS SELECT time, workspace_id, api_id, key_id, \
          coalesce(identity_id, '') AS identity_id, coalesce(external_id, '') AS external_id, \
-         outcome, spent_credits, tags FROM main.key_verifications \
+         outcome, spent_credits, tags, n FROM main.key_verifications \
          WHERE workspace_id = ks_scope_workspace() AND ks_scope_api(api_id);
+         CREATE TEMP TABLE ks_seq (i INTEGER PRIMARY KEY);
+         WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {MAX_RUN}) \
+         INSERT INTO ks_seq SELECT i FROM s;
          CREATE TEMP VIEW key_verifications_v1 AS SELECT '' AS request_id, time, workspace_id, \
          api_id AS key_space_id, key_id, identity_id, external_id, outcome, 'local' AS region, \
-         'api' AS source, '' AS app_id, tags, spent_credits, NULL AS latency FROM {secret};"
+         'api' AS source, '' AS app_id, tags, spent_credits, NULL AS latency \
+         FROM {secret} CROSS JOIN temp.ks_seq ON ks_seq.i <= {secret}.n;"
     );
     for (name, bucket) in [
         ("key_verifications_per_minute_v1", minute),
@@ -988,8 +1085,8 @@ fn setup(conn: &Connection) -> Result<(Arc<Shared>, String)> {
         sql.push_str(&format!(
             "CREATE TEMP VIEW {name} AS SELECT {bucket} AS time, workspace_id, \
              api_id AS key_space_id, key_id, identity_id, external_id, outcome, \
-             'api' AS source, '' AS app_id, tags, count(*) AS count, \
-             sum(spent_credits) AS spent_credits FROM {secret} \
+             'api' AS source, '' AS app_id, tags, sum(n) AS count, \
+             sum(spent_credits * n) AS spent_credits FROM {secret} \
              GROUP BY 1, workspace_id, api_id, key_id, identity_id, external_id, outcome, tags;"
         ));
     }
@@ -1109,6 +1206,22 @@ fn register_functions(conn: &Connection, shared: &Arc<Shared>) -> Result<()> {
         })
         .db()?;
     }
+    // SQLite's own `floor` / `ceil` exist only with SQLITE_ENABLE_MATH_FUNCTIONS.
+    type RoundFn = fn(f64) -> f64;
+    for (name, f) in [
+        ("floor", f64::floor as RoundFn),
+        ("ceil", f64::ceil),
+        ("ceiling", f64::ceil),
+    ] {
+        conn.create_scalar_function(name, 1, det, move |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Integer(n) => Some(n as f64),
+                ValueRef::Real(x) => Some(f(x)),
+                _ => None,
+            })
+        })
+        .db()?;
+    }
     conn.create_scalar_function("toFloat64", 1, det, |ctx| {
         Ok(match ctx.get_raw(0) {
             ValueRef::Integer(n) => Some(n as f64),
@@ -1166,6 +1279,51 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seen(time: i64, key: &str) -> Seen<'_> {
+        Seen {
+            time,
+            workspace_id: "ws",
+            key_id: key,
+            identity_id: None,
+            external_id: None,
+            outcome: "VALID",
+            spent_credits: 0,
+            tags: None,
+        }
+    }
+
+    #[test]
+    fn identical_consecutive_verifications_share_one_event() {
+        let log = VerificationLog::open(None).unwrap();
+        for _ in 0..2500 {
+            log.push(&seen(5, "k"));
+        }
+        log.push(&seen(5, "other"));
+        log.push(&seen(6, "k"));
+        log.push(&seen(6, "k"));
+        let tagged = ["t".to_string()];
+        log.push(&Seen {
+            tags: Some(&tagged),
+            ..seen(6, "k")
+        });
+        let buffer = log.buffer.lock();
+        let got: Vec<(i64, &str, i64)> = buffer
+            .iter()
+            .map(|e| (e.time, e.key_id.as_str(), e.n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (5, "k", 1000),
+                (5, "k", 1000),
+                (5, "k", 500),
+                (5, "other", 1),
+                (6, "k", 2),
+                (6, "k", 1)
+            ]
+        );
+    }
 
     #[test]
     fn calendar_round_trips() {

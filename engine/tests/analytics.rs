@@ -554,8 +554,9 @@ fn a_full_buffer_drops_and_counts_instead_of_waiting() {
         ..AnalyticsConfig::default()
     });
     env.engine.flush_verification_log().unwrap();
-    for _ in 0..5 {
-        assert_eq!(env.code(&key, json!({})), "VALID");
+    for i in 0..5 {
+        // Distinct tags: identical verifications would share one buffered event.
+        assert_eq!(env.code(&key, json!({"tags": [format!("t{i}")]})), "VALID");
     }
     // The writer thread may have written some in between; what it did not take was dropped.
     let logged = query(
@@ -623,4 +624,95 @@ fn the_log_survives_reopening_and_works_in_memory() {
         query(&mem, &ctx, "SELECT count(*) AS n FROM key_verifications_v1"),
         vec![json!({"n": 2})]
     );
+}
+
+#[test]
+fn sqlite_and_clickhouse_named_functions_answer() {
+    let env = env();
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT if(1 > 0, 'y', 'n') AS a, floor(2.5) AS b, ceil(2.5) AS c, \
+         toStartOfMonth(86400000 * 40) AS m, toStartOfYear(86400000 * 400) AS y, \
+         toStartOfWeek(86400000 * 10) AS w, startsWith('path=/a', 'path=') AS s, \
+         toInt64('42') AS i, toString(7) AS t",
+    );
+    assert_eq!(
+        rows,
+        vec![json!({
+            "a": "y", "b": 2.0, "c": 3.0,
+            "m": 86400000_i64 * 31, // 1970-02-01
+            "y": 86400000_i64 * 365, // 1971-01-01
+            "w": 86400000_i64 * 10, // 1970-01-11 was a Sunday
+            "s": 1, "i": 42, "t": "7"
+        })]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_client_logs_and_queries_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("local.db");
+    let client = keyshift_engine::local_client(&path.to_string_lossy()).unwrap();
+    let api = client.create_api("local-api").await.unwrap().api_id;
+    let key = client
+        .create_api_key(&keyshift_core::CreateKey::new(&api))
+        .await
+        .unwrap()
+        .key;
+    for _ in 0..2 {
+        let v = client
+            .verify(key.expose(), &keyshift_core::VerifyOptions::default())
+            .await
+            .unwrap();
+        assert!(v.valid);
+    }
+    let rows = client
+        .get_verifications(
+            "SELECT key_space_id, count(*) AS n FROM key_verifications_v1 GROUP BY 1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["key_space_id"], api.as_str());
+    assert_eq!(rows[0]["n"], 2);
+    let err = client
+        .get_verifications("DELETE FROM key_verifications")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+}
+
+#[test]
+fn many_verifications_of_one_key_are_each_counted() {
+    let env = env();
+    let (key_id, key) = env.create_key(json!({"externalId": "hot"}));
+    for _ in 0..300 {
+        assert_eq!(env.code(&key, json!({})), "VALID");
+    }
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT count(*) AS n, count(DISTINCT key_id) AS keys FROM key_verifications_v1",
+    );
+    assert_eq!(rows, vec![json!({"n": 300, "keys": 1})]);
+    let rows = query(
+        &env.engine,
+        &env.ctx,
+        "SELECT sum(count) AS n FROM key_verifications_per_minute_v1",
+    );
+    assert_eq!(rows, vec![json!({"n": 300})]);
+    let now = now_ms();
+    let b = env
+        .engine
+        .verification_buckets(
+            &env.ctx.workspace_id,
+            &env.api_id,
+            "hot",
+            Some(&key_id),
+            now - 600_000,
+            now + 1,
+        )
+        .unwrap();
+    assert_eq!(b.iter().map(|x| x.valid).sum::<u64>(), 300);
 }

@@ -123,6 +123,15 @@ async fn setup_b(s: &TestServer) -> B {
         key_ids.push(data["keyId"].as_str().unwrap().to_string());
         keys.push(data["key"].as_str().unwrap().to_string());
     }
+    // B's verifications are in the analytics log; no analytics answer to A may show them.
+    for key in &keys {
+        let v = ok(
+            "keys.verifyKey",
+            json!({"key": key, "credits": {"cost": 0}, "tags": ["b-private-tag"]}),
+        )
+        .await;
+        assert_eq!(v["code"], "VALID", "{v}");
+    }
     // A migration of B's: two keys from a legacy system, by hash.
     let legacy = ["legacy_b_0_Zq8x3Lm2Pw9Rt4Yv", "legacy_b_1_Hk5Jd7Nc1Bx6Qs3W"];
     let hashes: Vec<Value> = legacy
@@ -168,6 +177,7 @@ async fn setup_b(s: &TestServer) -> B {
             "b-key-meta",
             "b-ident-meta",
             "b-migrated-key",
+            "b-private-tag",
         ]
         .map(str::to_string)
         .to_vec(),
@@ -288,10 +298,13 @@ fn probes(op: Op, b: &B) -> Vec<(Value, Expect)> {
             json!({"identity": b.identity_id, "meta": {"hijacked": true}}),
             NotFound,
         )],
-        Op::GetVerifications => vec![(
-            json!({"query": "SELECT * FROM key_verifications_v1"}),
-            InAOnly,
-        )],
+        Op::GetVerifications => [
+            "SELECT * FROM key_verifications_v1",
+            "SELECT * FROM key_verifications_per_day_v1",
+            "SELECT count(*) AS n, group_concat(tags) AS t FROM key_verifications_v1",
+        ]
+        .map(|q| (json!({ "query": q }), InAOnly))
+        .to_vec(),
         Op::CreatePortalSession => vec![(
             json!({"portal": b.api, "externalId": "b_private_user", "scopes": ["keys:read"]}),
             NotFound,

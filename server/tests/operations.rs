@@ -92,6 +92,14 @@ async fn every_operation_once() {
     assert_eq!(code(&v), "VALID");
     assert_eq!(v["keyId"], key_id.as_str());
     assert_eq!(v["credits"], 9);
+    let rows = op!(
+        "analytics.getVerifications",
+        json!({"query": "SELECT key_id, outcome, spent_credits FROM key_verifications_v1"})
+    );
+    assert_eq!(
+        rows,
+        json!([{"key_id": key_id, "outcome": "VALID", "spent_credits": 1}])
+    );
 
     let got = op!("keys.getKey", json!({"keyId": key_id}));
     assert_eq!(got["keyId"], key_id.as_str());

@@ -257,6 +257,19 @@ impl Client {
         self.send(Op::Whoami, &request).await
     }
 
+    /// `analytics.getVerifications`: one read-only SQL `SELECT` over the verification log's
+    /// public views (`key_verifications_v1`, `key_verifications_per_{minute,hour,day,month}_v1`);
+    /// one JSON object per row. Needs `api.*.read_analytics` (or per api) on a server.
+    pub async fn get_verifications(
+        &self,
+        query: &str,
+    ) -> Result<wire::GetVerificationsResponseData> {
+        let request = wire::GetVerificationsRequest {
+            query: query.to_string(),
+        };
+        self.send(Op::GetVerifications, &request).await
+    }
+
     /// Applies a patch: each field is `Patch::Leave` (unchanged), `Patch::Clear` or `Patch::Set`.
     pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
         check(patch)?;
