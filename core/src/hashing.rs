@@ -297,43 +297,92 @@ pub fn hash_packed(
     expected: Option<usize>,
 ) -> Result<Vec<u8>> {
     let width = packed_width_or_err(variant)?;
-    let (data, bounds): (&[u8], Vec<u32>) = match keys {
-        PackedKeys::Separated { data, sep } => (data, split_bounds(data, sep)?),
-        PackedKeys::Offsets { data, offsets } => {
-            check_offsets(data, offsets)?;
-            (data, Vec::new())
-        }
-    };
-    let (offsets, separated): (&[u32], bool) = match keys {
-        PackedKeys::Separated { .. } => (&bounds, true),
-        PackedKeys::Offsets { offsets, .. } => (offsets, false),
-    };
-    let n = offsets.len().saturating_sub(1);
-    if let Some(expected) = expected {
-        if expected != n {
-            return Err(Error::invalid_input(
-                "keys",
-                format!(
-                    "found {n} keys where {expected} were packed: a key contains the separator, \
-                     or the count is wrong"
-                ),
-            ));
-        }
-    }
-    // With separators, `offsets` marks where each key starts; key `i` ends one byte (the
-    // separator) before key `i + 1` starts, except for the last key (see `split_bounds`).
-    let key = |i: usize| -> &[u8] {
-        let start = offsets[i] as usize;
-        let end = offsets[i + 1] as usize;
-        if separated {
-            &data[start..end - 1]
-        } else {
-            &data[start..end]
-        }
-    };
-    let mut out = vec![0u8; n * width];
-    hash_batch(n, key, true, variant, &mut out)?;
+    let batch = PackedBatch::new(keys, expected)?;
+    let mut out = vec![0u8; batch.len() * width];
+    batch.hash_into(variant, &mut out)?;
     Ok(out)
+}
+
+/// [`hash_packed`] in two steps, for callers that allocate the output themselves (e.g. inside a
+/// host's bytes object): [`PackedBatch::new`] checks the layout and counts the keys,
+/// [`PackedBatch::hash_into`] hashes them into a buffer of `len()` × [`packed_width`] bytes.
+#[derive(Debug)]
+pub struct PackedBatch<'a> {
+    data: &'a [u8],
+    /// Offsets form: the caller's offsets. Separated form: key starts plus one past the end of
+    /// the last key's separator (real or implied); key `i` then ends at `bounds[i + 1] - 1`.
+    bounds: std::borrow::Cow<'a, [u32]>,
+    separated: bool,
+}
+
+impl<'a> PackedBatch<'a> {
+    /// Checks the layout (separator, offsets, `expected` count; the errors of [`hash_packed`]
+    /// except those about single keys) and finds the keys. Hashes nothing.
+    pub fn new(keys: PackedKeys<'a>, expected: Option<usize>) -> Result<Self> {
+        let batch = match keys {
+            PackedKeys::Separated { data, sep } => PackedBatch {
+                data,
+                bounds: split_bounds(data, sep)?.into(),
+                separated: true,
+            },
+            PackedKeys::Offsets { data, offsets } => {
+                check_offsets(data, offsets)?;
+                PackedBatch {
+                    data,
+                    bounds: offsets.into(),
+                    separated: false,
+                }
+            }
+        };
+        let n = batch.len();
+        if let Some(expected) = expected {
+            if expected != n {
+                return Err(Error::invalid_input(
+                    "keys",
+                    format!(
+                        "found {n} keys where {expected} were packed: a key contains the \
+                         separator, or the count is wrong"
+                    ),
+                ));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hashes every key into `out` (exactly `len()` × [`packed_width`] bytes, else
+    /// `invalid_input` on field `out`). Errors on bcrypt and on bad keys, as [`hash_packed`].
+    pub fn hash_into(&self, variant: HashVariant, out: &mut [u8]) -> Result<()> {
+        let width = packed_width_or_err(variant)?;
+        check_out_len(out, self.len(), width)?;
+        let (data, bounds, separated) = (self.data, &*self.bounds, self.separated);
+        let key = |i: usize| -> &[u8] {
+            let start = bounds[i] as usize;
+            let end = bounds[i + 1] as usize;
+            &data[start..if separated { end - 1 } else { end }]
+        };
+        hash_batch(self.len(), key, true, variant, out)
+    }
+}
+
+fn check_out_len(out: &[u8], n: usize, width: usize) -> Result<()> {
+    if out.len() == n * width {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "out",
+            format!("out must hold {} bytes ({width} per key)", n * width),
+        ))
+    }
 }
 
 /// Like [`hash_keys`] for sha256 variants, but writes the hashes back to back into `out`
