@@ -3,9 +3,13 @@
 //   verify calls/s: keyshift's Client (1 and 16 in flight) vs the official `@unkey/api` SDK
 //   (the version tests/compat/node pins) vs a raw keep-alive `fetch` loop posting a prebuilt
 //   body (the floor of any JS HTTP client);
-//   hashing 1M keys: keyshift hashKeys / hashKeysAsync vs node:crypto (sha256 → base64).
-// Usage (build the addon in release first: `npm run build` in bindings-node):
-//   node bench/node_verify.mjs [--seconds S] [--keys N]
+//   hashing 1M 48-char keys: keyshift hashKeys (array in, array out), hashKeysAsync and
+//   hashKeysPacked (Buffer in, Buffer out; also timed with the join + unpack around it) vs a
+//   node:crypto loop (sha256 → base64).
+// Usage (bench/build/node-release.sh builds the addon in release):
+//   node bench/node_verify.mjs [--seconds S] [--keys N] [--rows verify|hashing]
+// `--rows` is bench/run.sh's row-producer mode (bench/rows/node_verify.sh, bench/rows/hashing.sh):
+// only that part runs, the human report goes to stderr and stdout carries `ROW {json}` lines.
 // The server is $KEYSHIFT_BIN, else target/release/keyshift, else target/debug/keyshift.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -29,6 +33,20 @@ const arg = (name, dflt) => {
 }
 const SECONDS = arg('--seconds', 3)
 const KEYS = arg('--keys', 1_000_000)
+const ROWS = process.argv.includes('--rows') ? process.argv[process.argv.indexOf('--rows') + 1] : null
+const log = ROWS ? (...a) => console.error(...a) : (...a) => console.log(...a)
+
+/** One bench/run.sh ROW line; the ratio is bigger-is-better. */
+function row(name, variant, ours, baseline, baselineLabel, unit, better, target, note) {
+  const ratio = better === 'lower' ? baseline / ours : ours / baseline
+  const fields = {
+    row: name, variant, ours: Math.round(ours * 10) / 10, baseline: Math.round(baseline * 10) / 10,
+    baseline_label: baselineLabel, unit, better, ratio: Math.round(ratio * 100) / 100,
+    target: target ? `>= ${target}x` : null, met: target ? ratio >= target : null,
+  }
+  if (note) fields.ratio_note = note
+  console.log(`ROW ${JSON.stringify(fields)}`)
+}
 
 function serverBin() {
   for (const bin of [process.env.KEYSHIFT_BIN, join(REPO, 'target', 'release', 'keyshift'), join(REPO, 'target', 'debug', 'keyshift')]) {
@@ -68,6 +86,7 @@ async function rate(call, inFlight, seconds = SECONDS) {
 const fmt = (x) => x.toLocaleString('en-US', { maximumFractionDigits: 0 }).padStart(9)
 const ratio = (a, b) => `${(a / b).toFixed(2)}×`
 
+async function verifyRows() {
 const server = await startServer()
 try {
   const client = new keyshift.Client({ baseUrl: server.baseUrl, rootKey: server.rootKey })
@@ -95,37 +114,67 @@ try {
       }
     }
   }
-  console.log(`verify against ${server.bin.includes('release') ? 'release' : 'DEBUG'} keyshift serve (${SECONDS}s per loop, @unkey/api ${unkeyVersion}, node ${process.version})`)
-  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(18)} ${fmt(v)} calls/s`)
+  log(`verify against ${server.bin.includes('release') ? 'release' : 'DEBUG'} keyshift serve (${SECONDS}s per loop, @unkey/api ${unkeyVersion}, node ${process.version})`)
+  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} ${fmt(v)} calls/s`)
   const ks1 = results['keyshift ×1']
   const ks16 = results['keyshift ×16']
-  console.log('ratios:')
-  console.log(`  keyshift ×1  / @unkey/api ×1   ${ratio(ks1, results['@unkey/api ×1'])}`)
-  console.log(`  keyshift ×16 / @unkey/api ×1   ${ratio(ks16, results['@unkey/api ×1'])}   (target ≥ 4×)`)
-  console.log(`  keyshift ×16 / @unkey/api ×16  ${ratio(ks16, results['@unkey/api ×16'])}`)
-  console.log(`  keyshift ×1  / raw fetch ×1    ${ratio(ks1, results['raw fetch ×1'])}`)
-  console.log(`  keyshift ×16 / raw fetch ×16   ${ratio(ks16, results['raw fetch ×16'])}`)
+  log('ratios:')
+  log(`  keyshift ×1  / @unkey/api ×1   ${ratio(ks1, results['@unkey/api ×1'])}`)
+  log(`  keyshift ×16 / @unkey/api ×1   ${ratio(ks16, results['@unkey/api ×1'])}   (target ≥ 4×)`)
+  log(`  keyshift ×16 / @unkey/api ×16  ${ratio(ks16, results['@unkey/api ×16'])}`)
+  log(`  keyshift ×1  / raw fetch ×1    ${ratio(ks1, results['raw fetch ×1'])}`)
+  log(`  keyshift ×16 / raw fetch ×16   ${ratio(ks16, results['raw fetch ×16'])}`)
+  const name = (n) => `verify calls/s, ${n} in flight (Node)`
+  const sdk = `@unkey/api ${unkeyVersion}`
+  row(name(1), 'keyshift Client', ks1, results['@unkey/api ×1'], `${sdk} ×1`, 'calls/s', 'higher', 4)
+  row(name(16), 'keyshift Client ×16', ks16, results['@unkey/api ×16'], `${sdk} ×16`, 'calls/s', 'higher', 4)
+  row(name(16), 'keyshift Client ×16 vs raw fetch', ks16, results['raw fetch ×16'], 'raw keep-alive fetch ×16', 'calls/s', 'higher', null,
+    'floor of any JS HTTP client on the same server')
 } finally {
   server.stop()
 }
+}
 
-// ----- hashing -----
-const keys = new Array(KEYS)
-for (let i = 0; i < KEYS; i++) keys[i] = `sk_live_${i.toString(36).padStart(6, '0')}Xq3vB9mZp2LwR8tY`
-const time = (f) => {
-  const t = performance.now()
-  const out = f()
-  return [performance.now() - t, out]
+async function hashingRows() {
+  const pad = 'Xq3vB9mZp2LwR8tYc7NdK4hJ5sGfW1eQ'
+  const keys = new Array(KEYS)
+  for (let i = 0; i < KEYS; i++) keys[i] = `sk_live_${String(i).padStart(12, '0')}_${pad}`.slice(0, 48)
+  const runs = KEYS >= 1_000_000 ? 3 : 5
+  /** Best ns/key of `runs` runs of `f` (sync or async), and its last answer. */
+  const best = async (f) => {
+    let min = Infinity
+    let out
+    for (let r = 0; r < runs; r++) {
+      const t = performance.now()
+      out = await f()
+      min = Math.min(min, performance.now() - t)
+    }
+    return [(min * 1e6) / KEYS, out]
+  }
+  const data = Buffer.from(keys.join('\n'))
+  const [cryptoNs, viaCrypto] = await best(() => keys.map((k) => createHash('sha256').update(k).digest('base64')))
+  const [arrayNs, viaArray] = await best(() => keyshift.hashKeys(keys))
+  const [asyncNs, viaAsync] = await best(() => keyshift.hashKeysAsync(keys))
+  const [packedNs, packed] = await best(() => keyshift.hashKeysPacked(data, { count: KEYS }))
+  const [roundNs, viaRound] = await best(() => keyshift.unpackHashes(keyshift.hashKeysPacked(keys.join('\n'), { count: KEYS })))
+  for (const i of [0, 1, KEYS >> 1, KEYS - 1]) {
+    const want = viaCrypto[i]
+    if (viaArray[i] !== want || viaAsync[i] !== want || viaRound[i] !== want || packed.toString('latin1', i * 44, i * 44 + 44) !== want) {
+      throw new Error(`hash mismatch at ${i}`)
+    }
+  }
+  log(`hashing ${KEYS.toLocaleString('en-US')} keys of 48 chars (sha256_base64), best of ${runs}`)
+  log(`  node:crypto loop              ${cryptoNs.toFixed(1).padStart(8)} ns/key`)
+  for (const [label, ns] of [['hashKeys (array)', arrayNs], ['hashKeysAsync (array)', asyncNs], ['hashKeysPacked (Buffer)', packedNs], ['join + packed + unpackHashes', roundNs]]) {
+    log(`  ${label.padEnd(29)} ${ns.toFixed(1).padStart(8)} ns/key   ${ratio(cryptoNs, ns)} node:crypto (target ≥ 20×)`)
+  }
+  const size = KEYS % 1_000_000 === 0 ? `${KEYS / 1_000_000}M` : `${Math.round(KEYS / 1000)}k`
+  const name = `hash sha256_base64 ns/key (${size} 48-char keys)`
+  const base = 'node:crypto createHash loop'
+  row(name, 'Node hashKeys', arrayNs, cryptoNs, base, 'ns/key', 'lower', 20, 'string[] in, string[] out')
+  row(name, 'Node hashKeysPacked', packedNs, cryptoNs, base, 'ns/key', 'lower', 20, "Buffer ('\\n'-separated) in, Buffer (44 bytes per hash) out; packing not timed")
+  row(name, 'Node hashKeysPacked incl. join+unpack', roundNs, cryptoNs, base, 'ns/key', 'lower', 20, 'keys.join + hashKeysPacked + unpackHashes timed: string[] in, string[] out')
 }
-const [cryptoMs, viaCrypto] = time(() => keys.map((k) => createHash('sha256').update(k).digest('base64')))
-const [syncMs, viaSync] = time(() => keyshift.hashKeys(keys))
-const t0 = performance.now()
-const viaAsync = await keyshift.hashKeysAsync(keys)
-const asyncMs = performance.now() - t0
-for (const i of [0, KEYS >> 1, KEYS - 1]) {
-  if (viaSync[i] !== viaCrypto[i] || viaAsync[i] !== viaCrypto[i]) throw new Error(`hash mismatch at ${i}`)
-}
-console.log(`hashing ${KEYS.toLocaleString('en-US')} keys (sha256_base64)`)
-console.log(`  node:crypto       ${fmt(cryptoMs)} ms`)
-console.log(`  hashKeys          ${fmt(syncMs)} ms   ${ratio(cryptoMs, syncMs)} node:crypto (target ≥ 20×)`)
-console.log(`  hashKeysAsync     ${fmt(asyncMs)} ms   ${ratio(cryptoMs, asyncMs)} node:crypto`)
+
+if (ROWS !== 'hashing') await verifyRows()
+if (ROWS !== 'verify') await hashingRows()

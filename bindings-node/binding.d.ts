@@ -133,6 +133,25 @@ export declare function hashKeysJson(keysJson: string, variant?: 'sha256_base64'
  */
 export declare function hashKeysJsonAsync(keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): Promise<string>
 
+/**
+ * Keys back to back in `data`, key `i` at bytes `[offsets[i], offsets[i + 1])` (`offsets` has
+ * one more entry than there are keys, starts at 0 and ends at `data.length`).
+ */
+export declare function hashKeysOffsets(data: Uint8Array, offsets: Uint32Array, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null): Buffer
+
+/**
+ * Keys separated by the byte `sep` (one trailing `sep` allowed), hashed on the calling thread
+ * (in parallel inside core for large batches) into one buffer: hash `i` is bytes
+ * `[i * w, (i + 1) * w)`, `w` = 44 (sha256_base64) or 64 (sha256_hex).
+ */
+export declare function hashKeysPacked(data: Uint8Array, sep: number, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null, count?: number | undefined | null): Buffer
+
+/**
+ * `hashKeysPacked` off the event loop (libuv thread pool). `data` must not be changed until
+ * the promise settles.
+ */
+export declare function hashKeysPackedAsync(data: Uint8Array, sep: number, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null, count?: number | undefined | null): Promise<Buffer>
+
 /** A key's hash: `value` in the form `variant` names. */
 export interface KeyHash {
   value: string

@@ -429,6 +429,31 @@ export declare function hashKey(key: string, variant?: HashVariant): KeyHash
 export declare function hashKeys(keys: string[], variant?: HashVariant): string[]
 /** `hashKeys` on the libuv thread pool: the event loop keeps running. */
 export declare function hashKeysAsync(keys: string[], variant?: HashVariant): Promise<string[]>
+/** Options of the packed forms. */
+export interface PackedOptions {
+  /** The byte between keys: one ASCII character or its value (default `'\n'`). */
+  sep?: string | number
+  /** `sha256_base64` (44 bytes per hash, the default) or `sha256_hex` (64). */
+  variant?: 'sha256_base64' | 'sha256_hex'
+  /** How many keys were packed: a different count (a key containing `sep`) is an error. */
+  count?: number
+}
+/**
+ * Keys separated by `sep` (one trailing `sep` allowed) in one buffer (a string is sent as
+ * UTF-8), hashed (in parallel for large batches) into one Buffer of fixed-width ASCII hashes:
+ * hash `i` is bytes `[i * w, (i + 1) * w)`, `w` = 44 (sha256_base64) or 64 (sha256_hex).
+ */
+export declare function hashKeysPacked(data: Uint8Array | string, options?: PackedOptions): Buffer
+/** `hashKeysPacked` on the libuv thread pool; do not change `data` until it settles. */
+export declare function hashKeysPackedAsync(data: Uint8Array | string, options?: PackedOptions): Promise<Buffer>
+/** Keys back to back in `data`, key `i` at `[offsets[i], offsets[i + 1])` (offsets: n + 1 entries, 0 … data.length). */
+export declare function hashKeysOffsets(
+  data: Uint8Array | string,
+  offsets: Uint32Array,
+  variant?: 'sha256_base64' | 'sha256_hex',
+): Buffer
+/** Splits a packed answer into one string per hash. */
+export declare function unpackHashes(packed: Uint8Array, variant?: 'sha256_base64' | 'sha256_hex'): string[]
 export declare function verifyBcrypt(key: string, hash: string): boolean
 export declare function parseKeyHash(value: string, variant: HashVariant): KeyHash
 export declare function generateKey(options?: { prefix?: string; byteLength?: number }): string

@@ -49,6 +49,71 @@ function keysJson(keys) {
   return JSON.stringify(keys)
 }
 
+/** Bytes per hash in the packed forms. */
+const WIDTH = { sha256_base64: 44, sha256_hex: 64 }
+
+/** The packed forms take bytes; a string is sent as its UTF-8. */
+function packedData(data) {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (data instanceof Uint8Array) return data
+  throw new TypeError('data must be a Buffer, a Uint8Array or a string')
+}
+
+/** The separator as one byte: a one-character string or a number (default '\n'). */
+function sepByte(sep) {
+  if (sep == null) return 10
+  if (typeof sep === 'string' && sep.length === 1) return sep.charCodeAt(0)
+  if (typeof sep === 'number' && Number.isInteger(sep) && sep >= 0) return sep
+  throw new TypeError('sep must be one ASCII character or its byte value')
+}
+
+/** Splits a packed answer (fixed-width ASCII hashes back to back) into strings. */
+function unpackHashes(packed, variant) {
+  const width = WIDTH[variant ?? 'sha256_base64']
+  if (!width) throw new TypeError(`no packed form for variant ${variant}`)
+  if (!(packed instanceof Uint8Array) || packed.length % width !== 0) {
+    throw new TypeError(`packed hashes must be a Buffer of ${width}-byte hashes`)
+  }
+  const text = Buffer.from(packed.buffer, packed.byteOffset, packed.length).toString('latin1')
+  const out = new Array(packed.length / width)
+  for (let i = 0, at = 0; i < out.length; i++, at += width) out[i] = text.slice(at, at + width)
+  return out
+}
+
+/**
+ * hashKeys for arrays of strings: the keys cross N-API as one newline-joined buffer and the
+ * hashes come back as one buffer (a million small strings crossing one by one cost far more
+ * than the hashing). Falls back to the JSON form (`viaJson`) for bcrypt, non-string entries
+ * (which it reports) and keys that contain a newline (the count then differs).
+ */
+function hashKeysVia(packed, viaJson) {
+  return (keys, variant) => {
+    if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
+    variant = keyOnly(variant)
+    if (variant !== undefined && !WIDTH[variant]) return viaJson(keys, variant)
+    for (let i = 0; i < keys.length; i++) if (typeof keys[i] !== 'string') return viaJson(keys, variant)
+    // Every key is followed by '\n' (one trailing separator is allowed), so that a key ending
+    // in '\n' changes the count rather than losing its newline.
+    const data = Buffer.from(keys.length ? keys.join('\n') + '\n' : '', 'utf8')
+    const done = (buf) => unpackHashes(buf, variant)
+    const newlineInside = (e) => e instanceof Error && e.field === 'keys'
+    try {
+      const out = packed(data, variant, keys.length)
+      return out instanceof Promise
+        ? out.then(done, (e) => (newlineInside(e) ? viaJson(keys, variant) : Promise.reject(e)))
+        : done(out)
+    } catch (e) {
+      if (newlineInside(e)) return viaJson(keys, variant)
+      throw e
+    }
+  }
+}
+
+const hashKeysAsync = hashKeysVia(
+  (data, variant, count) => native.hashKeysPackedAsync(data, 10, variant, count),
+  async (keys, variant) => JSON.parse(await native.hashKeysJsonAsync(keysJson(keys), variant)),
+)
+
 /** Wraps any callback so that it answers a Promise (a sync throw becomes a rejection). */
 const promising = (fn) => (arg) => {
   try {
@@ -212,8 +277,17 @@ module.exports = {
   PortalSession,
   PermissionQuery: native.PermissionQuery,
   hashKey: native.hashKey,
-  hashKeys: (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), keyOnly(variant))),
-  hashKeysAsync: async (keys, variant) => JSON.parse(await native.hashKeysJsonAsync(keysJson(keys), keyOnly(variant))),
+  hashKeys: hashKeysVia(
+    (data, variant, count) => native.hashKeysPacked(data, 10, variant, count),
+    (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), variant)),
+  ),
+  hashKeysAsync: async (keys, variant) => hashKeysAsync(keys, variant),
+  hashKeysPacked: (data, options = {}) =>
+    native.hashKeysPacked(packedData(data), sepByte(options.sep), keyOnly(options.variant), keyOnly(options.count)),
+  hashKeysPackedAsync: async (data, options = {}) =>
+    native.hashKeysPackedAsync(packedData(data), sepByte(options.sep), keyOnly(options.variant), keyOnly(options.count)),
+  hashKeysOffsets: (data, offsets, variant) => native.hashKeysOffsets(packedData(data), offsets, keyOnly(variant)),
+  unpackHashes,
   verifyBcrypt: native.verifyBcrypt,
   parseKeyHash: native.parseKeyHash,
   generateKey: (options = {}) => native.generateKey(keyOnly(options.prefix), keyOnly(options.byteLength)),

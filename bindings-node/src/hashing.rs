@@ -1,8 +1,9 @@
 //! Local hashing (core `hashing` module): `hashKey`, `hashKeys`, `hashKeysAsync` (libuv
-//! pool), `verifyBcrypt`, `parseKeyHash`.
+//! pool), the packed forms `hashKeysPacked` / `hashKeysPackedAsync` / `hashKeysOffsets` (one
+//! buffer in, one `Buffer` of fixed-width hashes out), `verifyBcrypt`, `parseKeyHash`.
 
-use keyshift_core::hashing::{HashVariant, KeyHash as CoreHash};
-use napi::bindgen_prelude::AsyncTask;
+use keyshift_core::hashing::{self, HashVariant, KeyHash as CoreHash, PackedBatch, PackedKeys};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Uint32ArraySlice, Uint8Array, Uint8ArraySlice};
 use napi::{Env, Task};
 use napi_derive::napi;
 
@@ -108,4 +109,116 @@ pub fn parse_key_hash(env: Env, value: String, variant: String) -> napi::Result<
         .and_then(|v| CoreHash::parse(&value, v))
         .map(KeyHash::from)
         .map_err(|e| js_error(&env, &e))
+}
+
+/// Core's packed batch over `keys`, into a new buffer (`Buffer::from` hands the Vec to JS
+/// without a copy).
+fn hash_packed(
+    keys: PackedKeys<'_>,
+    variant: Option<String>,
+    count: Option<u32>,
+) -> keyshift_core::Result<Vec<u8>> {
+    let variant = self::variant(variant)?;
+    let batch = PackedBatch::new(keys, count.map(|c| c as usize))?;
+    let width = hashing::packed_width(variant).unwrap_or(0);
+    let mut out = vec![0u8; batch.len() * width];
+    batch.hash_into(variant, &mut out)?;
+    Ok(out)
+}
+
+fn separator(sep: u32) -> keyshift_core::Result<u8> {
+    u8::try_from(sep).ok().filter(u8::is_ascii).ok_or_else(|| {
+        keyshift_core::Error::invalid_input("sep", "the separator must be one ASCII byte")
+    })
+}
+
+/// Keys separated by the byte `sep` (one trailing `sep` allowed), hashed on the calling thread
+/// (in parallel inside core for large batches) into one buffer: hash `i` is bytes
+/// `[i * w, (i + 1) * w)`, `w` = 44 (sha256_base64) or 64 (sha256_hex).
+#[napi(
+    ts_args_type = "data: Uint8Array, sep: number, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null, count?: number | undefined | null"
+)]
+pub fn hash_keys_packed(
+    env: Env,
+    data: Uint8ArraySlice<'_>,
+    sep: u32,
+    variant: Option<String>,
+    count: Option<u32>,
+) -> napi::Result<Buffer> {
+    separator(sep)
+        .and_then(|sep| hash_packed(PackedKeys::Separated { data: &data, sep }, variant, count))
+        .map(Buffer::from)
+        .map_err(|e| js_error(&env, &e))
+}
+
+/// Keys back to back in `data`, key `i` at bytes `[offsets[i], offsets[i + 1])` (`offsets` has
+/// one more entry than there are keys, starts at 0 and ends at `data.length`).
+#[napi(
+    ts_args_type = "data: Uint8Array, offsets: Uint32Array, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null"
+)]
+pub fn hash_keys_offsets(
+    env: Env,
+    data: Uint8ArraySlice<'_>,
+    offsets: Uint32ArraySlice<'_>,
+    variant: Option<String>,
+) -> napi::Result<Buffer> {
+    hash_packed(
+        PackedKeys::Offsets {
+            data: &data,
+            offsets: &offsets,
+        },
+        variant,
+        None,
+    )
+    .map(Buffer::from)
+    .map_err(|e| js_error(&env, &e))
+}
+
+pub struct HashPackedTask {
+    data: Uint8Array,
+    sep: u32,
+    variant: Option<String>,
+    count: Option<u32>,
+}
+
+impl Task for HashPackedTask {
+    type Output = keyshift_core::Result<Vec<u8>>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        Ok(separator(self.sep).and_then(|sep| {
+            hash_packed(
+                PackedKeys::Separated {
+                    data: &self.data,
+                    sep,
+                },
+                self.variant.take(),
+                self.count,
+            )
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        output.map(Buffer::from).map_err(|e| js_error(&env, &e))
+    }
+}
+
+/// `hashKeysPacked` off the event loop (libuv thread pool). `data` must not be changed until
+/// the promise settles.
+#[napi(
+    ts_args_type = "data: Uint8Array, sep: number, variant?: 'sha256_base64' | 'sha256_hex' | undefined | null, count?: number | undefined | null",
+    ts_return_type = "Promise<Buffer>"
+)]
+pub fn hash_keys_packed_async(
+    data: Uint8Array,
+    sep: u32,
+    variant: Option<String>,
+    count: Option<u32>,
+) -> AsyncTask<HashPackedTask> {
+    AsyncTask::new(HashPackedTask {
+        data,
+        sep,
+        variant,
+        count,
+    })
 }

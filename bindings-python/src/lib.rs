@@ -24,7 +24,7 @@ mod _native {
         UnauthorizedError,
     };
     #[pymodule_export]
-    use crate::hashing::{hash_key, hash_keys, verify_bcrypt, KeyHash};
+    use crate::hashing::{hash_key, hash_keys, hash_keys_packed, verify_bcrypt, KeyHash};
     #[pymodule_export]
     use crate::keyformat::{
         checksum, generate_key, key_prefix, key_start, looks_like_key, mask_key,

@@ -249,6 +249,374 @@ pub fn hash_keys<S: AsRef<str> + Sync>(
     }
 }
 
+/// Bytes per hash in the packed output of [`hash_packed`] and [`hash_keys_into`]: 44 for
+/// `sha256_base64`, 64 for `sha256_hex`; `None` for bcrypt, which has no packed form.
+pub fn packed_width(variant: HashVariant) -> Option<usize> {
+    match variant {
+        HashVariant::Sha256Base64 => Some(44),
+        HashVariant::Sha256Hex => Some(64),
+        HashVariant::Bcrypt => None,
+    }
+}
+
+/// Many keys in one buffer, for [`hash_packed`].
+#[derive(Clone, Copy, Debug)]
+pub enum PackedKeys<'a> {
+    /// Keys separated by the byte `sep` (ASCII, e.g. `b'\n'`); one trailing `sep` after the last
+    /// key is allowed and ignored (`"a\nb\n"` is two keys). Empty `data` holds no keys.
+    Separated {
+        /// The keys' UTF-8 bytes and the separators.
+        data: &'a [u8],
+        /// The separator: an ASCII byte, so that it can never be part of a multi-byte character.
+        sep: u8,
+    },
+    /// Key `i` is `data[offsets[i]..offsets[i + 1]]`: `offsets` holds one more entry than there
+    /// are keys, starts at 0, never decreases and ends at `data.len()`.
+    Offsets {
+        /// The keys' UTF-8 bytes, back to back.
+        data: &'a [u8],
+        /// Key boundaries (see above).
+        offsets: &'a [u32],
+    },
+}
+
+/// Hashes many keys given in one buffer into one buffer of fixed-width hashes: hash `i` is
+/// `out[i * w..(i + 1) * w]` with `w` = [`packed_width`] (44 or 64 ASCII bytes, no separators).
+/// The values are those of [`hash_key`]. Nothing is allocated per key; batches of
+/// [`PARALLEL_THRESHOLD`] keys or more are hashed in parallel on rayon's current pool.
+///
+/// `expected`, when given, is the number of keys the caller packed: a different count (a key
+/// that contains the separator, or a missing one) is an `invalid_input` error on field `keys`
+/// before anything is hashed. Other errors (`invalid_input`): bcrypt (field `variant`); a
+/// non-ASCII separator (field `sep`); malformed offsets (field `offsets`, with the 1-based
+/// `record` of the first key they cannot delimit); a key that is empty, whitespace-only or not
+/// UTF-8 (field `key`, the first such key's 1-based position as `record`; no hashes returned).
+pub fn hash_packed(
+    keys: PackedKeys<'_>,
+    variant: HashVariant,
+    expected: Option<usize>,
+) -> Result<Vec<u8>> {
+    let width = packed_width_or_err(variant)?;
+    let batch = PackedBatch::new(keys, expected)?;
+    let mut out = vec![0u8; batch.len() * width];
+    batch.hash_into(variant, &mut out)?;
+    Ok(out)
+}
+
+/// [`hash_packed`] in two steps, for callers that allocate the output themselves (e.g. inside a
+/// host's bytes object): [`PackedBatch::new`] checks the layout and counts the keys,
+/// [`PackedBatch::hash_into`] hashes them into a buffer of `len()` × [`packed_width`] bytes.
+#[derive(Debug)]
+pub struct PackedBatch<'a> {
+    data: &'a [u8],
+    /// Offsets form: the caller's offsets. Separated form: key starts plus one past the end of
+    /// the last key's separator (real or implied); key `i` then ends at `bounds[i + 1] - 1`.
+    bounds: std::borrow::Cow<'a, [u32]>,
+    separated: bool,
+}
+
+impl<'a> PackedBatch<'a> {
+    /// Checks the layout (separator, offsets, `expected` count; the errors of [`hash_packed`]
+    /// except those about single keys) and finds the keys. Hashes nothing.
+    pub fn new(keys: PackedKeys<'a>, expected: Option<usize>) -> Result<Self> {
+        let batch = match keys {
+            PackedKeys::Separated { data, sep } => PackedBatch {
+                data,
+                bounds: split_bounds(data, sep)?.into(),
+                separated: true,
+            },
+            PackedKeys::Offsets { data, offsets } => {
+                check_offsets(data, offsets)?;
+                PackedBatch {
+                    data,
+                    bounds: offsets.into(),
+                    separated: false,
+                }
+            }
+        };
+        let n = batch.len();
+        if let Some(expected) = expected {
+            if expected != n {
+                return Err(Error::invalid_input(
+                    "keys",
+                    format!(
+                        "found {n} keys where {expected} were packed: a key contains the \
+                         separator, or the count is wrong"
+                    ),
+                ));
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hashes every key into `out` (exactly `len()` × [`packed_width`] bytes, else
+    /// `invalid_input` on field `out`). Errors on bcrypt and on bad keys, as [`hash_packed`].
+    pub fn hash_into(&self, variant: HashVariant, out: &mut [u8]) -> Result<()> {
+        let width = packed_width_or_err(variant)?;
+        check_out_len(out, self.len(), width)?;
+        let (data, bounds, separated) = (self.data, &*self.bounds, self.separated);
+        let key = |i: usize| -> &[u8] {
+            let start = bounds[i] as usize;
+            let end = bounds[i + 1] as usize;
+            &data[start..if separated { end - 1 } else { end }]
+        };
+        hash_batch(self.len(), key, true, variant, out)
+    }
+}
+
+fn check_out_len(out: &[u8], n: usize, width: usize) -> Result<()> {
+    if out.len() == n * width {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "out",
+            format!("out must hold {} bytes ({width} per key)", n * width),
+        ))
+    }
+}
+
+/// Like [`hash_keys`] for sha256 variants, but writes the hashes back to back into `out`
+/// (`keys.len()` × [`packed_width`] bytes, checked) instead of allocating one `String` per
+/// key. Same errors as [`hash_keys`] (first blank key, with its `record`); bcrypt and a wrong
+/// `out` length are `invalid_input`.
+pub fn hash_keys_into<S: AsRef<str> + Sync>(
+    keys: &[S],
+    variant: HashVariant,
+    out: &mut [u8],
+) -> Result<()> {
+    let width = packed_width_or_err(variant)?;
+    if out.len() != keys.len() * width {
+        return Err(Error::invalid_input(
+            "out",
+            format!(
+                "out must hold {} bytes ({width} per key)",
+                keys.len() * width
+            ),
+        ));
+    }
+    hash_batch(
+        keys.len(),
+        |i| keys[i].as_ref().as_bytes(),
+        false,
+        variant,
+        out,
+    )
+}
+
+fn packed_width_or_err(variant: HashVariant) -> Result<usize> {
+    packed_width(variant).ok_or_else(|| {
+        Error::invalid_input(
+            "variant",
+            "packed hashing supports sha256_base64 and sha256_hex (bcrypt is one key at a time)",
+        )
+    })
+}
+
+/// Start offsets of the keys of a separated buffer, plus a final entry one past the end of the
+/// last key's separator (real or implied), so that key `i` is `start[i]..start[i + 1] - 1`.
+fn split_bounds(data: &[u8], sep: u8) -> Result<Vec<u32>> {
+    if !sep.is_ascii() {
+        return Err(Error::invalid_input(
+            "sep",
+            "the separator must be one ASCII byte",
+        ));
+    }
+    if data.len() >= u32::MAX as usize {
+        return Err(Error::invalid_input(
+            "keys",
+            "packed keys must be under 4 GiB",
+        ));
+    }
+    let mut bounds = Vec::with_capacity(data.len() / 32 + 2);
+    bounds.push(0u32);
+    for at in memchr::memchr_iter(sep, data) {
+        bounds.push(at as u32 + 1);
+    }
+    // No trailing separator: the last key ends at the end of the buffer.
+    if !data.is_empty() && data[data.len() - 1] != sep {
+        bounds.push(data.len() as u32 + 1);
+    }
+    if data.is_empty() {
+        bounds.clear();
+    }
+    Ok(bounds)
+}
+
+fn check_offsets(data: &[u8], offsets: &[u32]) -> Result<()> {
+    let bad = |record: usize, what: &str| {
+        Err(Error::invalid_input("offsets", what.to_string()).with_record(record as u64))
+    };
+    match offsets.first() {
+        None => {
+            return bad(
+                0,
+                "offsets must hold one more entry than there are keys (at least [0])",
+            )
+        }
+        Some(&first) if first != 0 => return bad(1, "offsets must start at 0"),
+        _ => {}
+    }
+    for (i, pair) in offsets.windows(2).enumerate() {
+        if pair[1] < pair[0] {
+            return bad(i + 1, "offsets must never decrease");
+        }
+    }
+    if offsets[offsets.len() - 1] as usize != data.len() {
+        return bad(
+            offsets.len() - 1,
+            "the last offset must equal the length of data",
+        );
+    }
+    Ok(())
+}
+
+/// Keys per parallel work item of [`hash_batch`].
+const CHUNK: usize = 1024;
+
+/// The one batch loop behind [`hash_packed`] and [`hash_keys_into`]: hashes key `i` (bytes) into
+/// `out[i * w..(i + 1) * w]`. Bad keys (blank, or not UTF-8 when `check_utf8`) are noted in the
+/// same pass; the first one's error is returned.
+fn hash_batch<'k, K>(
+    n: usize,
+    key: K,
+    check_utf8: bool,
+    variant: HashVariant,
+    out: &mut [u8],
+) -> Result<()>
+where
+    K: Fn(usize) -> &'k [u8] + Sync,
+{
+    let width = packed_width_or_err(variant)?;
+    debug_assert_eq!(out.len(), n * width);
+    let hex = variant == HashVariant::Sha256Hex;
+    let run = |first: usize, out: &mut [u8]| -> Option<usize> {
+        let mut bad = None;
+        for (j, slot) in out.chunks_exact_mut(width).enumerate() {
+            let k = key(first + j);
+            if bad.is_none() && !key_ok(k, check_utf8) {
+                bad = Some(first + j);
+            }
+            let digest = sha256_one(k);
+            if hex {
+                encode_hex(&digest, slot);
+            } else {
+                encode_base64(&digest, slot);
+            }
+        }
+        bad
+    };
+    let bad = if n < PARALLEL_THRESHOLD {
+        run(0, out)
+    } else {
+        out.par_chunks_mut(CHUNK * width)
+            .enumerate()
+            .filter_map(|(c, chunk)| run(c * CHUNK, chunk))
+            .min()
+    };
+    match bad {
+        None => Ok(()),
+        Some(index) => Err(key_error(key(index), check_utf8).with_record(index as u64 + 1)),
+    }
+}
+
+/// Whether a key's bytes are acceptable: UTF-8 (when asked) and not empty or whitespace-only.
+#[inline]
+fn key_ok(k: &[u8], check_utf8: bool) -> bool {
+    // Fast path: a first byte that is printable ASCII other than space means "not blank".
+    let surely_not_blank = matches!(k.first(), Some(&b) if b > b' ' && b < 0x7f);
+    if surely_not_blank && !check_utf8 {
+        return true;
+    }
+    match std::str::from_utf8(k) {
+        Ok(s) => surely_not_blank || !is_blank(s),
+        Err(_) => false,
+    }
+}
+
+fn key_error(k: &[u8], check_utf8: bool) -> Error {
+    match std::str::from_utf8(k) {
+        Err(_) if check_utf8 => Error::invalid_input("key", "key is not valid UTF-8"),
+        Ok(s) => check_key(s).expect_err("a rejected key"),
+        Err(_) => Error::invalid_input("key", "key is not valid UTF-8"),
+    }
+}
+
+/// SHA-256 initial state (FIPS 180-4 §5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// SHA-256 of `data` straight through sha2's block function (SHA-NI when the CPU has it, chosen
+/// at run time): no hasher object, no buffering; one block for keys up to 55 bytes.
+#[inline]
+fn sha256_one(data: &[u8]) -> [u8; 32] {
+    use sha2::digest::generic_array::GenericArray;
+    let mut state = SHA256_H0;
+    let full = data.len() / 64 * 64;
+    for block in data[..full].chunks_exact(64) {
+        sha2::compress256(
+            &mut state,
+            std::slice::from_ref(GenericArray::from_slice(block)),
+        );
+    }
+    let tail = &data[full..];
+    let mut last = [GenericArray::default(), GenericArray::default()];
+    let mut buf = [0u8; 128];
+    buf[..tail.len()].copy_from_slice(tail);
+    buf[tail.len()] = 0x80;
+    let nblocks = if tail.len() < 56 { 1 } else { 2 };
+    let bits = (data.len() as u64).wrapping_mul(8);
+    buf[nblocks * 64 - 8..nblocks * 64].copy_from_slice(&bits.to_be_bytes());
+    last[0].copy_from_slice(&buf[..64]);
+    last[1].copy_from_slice(&buf[64..]);
+    sha2::compress256(&mut state, &last[..nblocks]);
+    let mut digest = [0u8; 32];
+    for (d, s) in digest.chunks_exact_mut(4).zip(state) {
+        d.copy_from_slice(&s.to_be_bytes());
+    }
+    digest
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard padded base64 of a 32-byte digest into exactly 44 bytes.
+#[inline]
+fn encode_base64(digest: &[u8; 32], out: &mut [u8]) {
+    let out = &mut out[..44];
+    for (src, dst) in digest[..30].chunks_exact(3).zip(out.chunks_exact_mut(4)) {
+        let v = u32::from(src[0]) << 16 | u32::from(src[1]) << 8 | u32::from(src[2]);
+        dst[0] = B64[(v >> 18) as usize & 63];
+        dst[1] = B64[(v >> 12) as usize & 63];
+        dst[2] = B64[(v >> 6) as usize & 63];
+        dst[3] = B64[v as usize & 63];
+    }
+    let v = u32::from(digest[30]) << 16 | u32::from(digest[31]) << 8;
+    out[40] = B64[(v >> 18) as usize & 63];
+    out[41] = B64[(v >> 12) as usize & 63];
+    out[42] = B64[(v >> 6) as usize & 63];
+    out[43] = b'=';
+}
+
+/// Lowercase hex of a 32-byte digest into exactly 64 bytes.
+#[inline]
+fn encode_hex(digest: &[u8; 32], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, byte) in out[..64].chunks_exact_mut(2).zip(digest) {
+        pair[0] = HEX[(byte >> 4) as usize];
+        pair[1] = HEX[(byte & 0x0f) as usize];
+    }
+}
+
 /// bcrypt hash (`$2b$`) of `plaintext` with the given cost (4–31, field `cost`) and a random
 /// salt. Like every bcrypt implementation, only the first 72 bytes of the key count. Rejects an
 /// empty or whitespace-only key (field `key`).
@@ -580,5 +948,156 @@ mod tests {
             let _ = verify_bcrypt("x", s);
             assert!(!constant_time_eq(s.as_bytes(), b"zz"));
         }
+    }
+
+    /// Keys of every length 1..=200 (one- and two-block tails, several full blocks), non-ASCII
+    /// characters, and a splitmix64 stream of random ones.
+    fn varied_keys(n: usize) -> Vec<String> {
+        let mut state: u64 = 42;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let pieces = ["a", "Z", "0", "_", "é", "日本", "🔑", " ", "\t", "ß"];
+        let mut keys: Vec<String> = (1..=200).map(|len| "k".repeat(len)).collect();
+        while keys.len() < n {
+            let len = (next() % 90) as usize + 1;
+            let mut k = String::from("x");
+            for _ in 0..len {
+                k.push_str(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            keys.push(k);
+        }
+        keys.truncate(n);
+        keys
+    }
+
+    fn expected(keys: &[String], variant: HashVariant) -> Vec<u8> {
+        keys.iter()
+            .flat_map(|k| match variant {
+                HashVariant::Sha256Hex => sha256_hex(k).into_bytes(),
+                _ => STANDARD.encode(Sha256::digest(k.as_bytes())).into_bytes(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn packed_forms_equal_per_key_hashes() {
+        // 5000 keys: above PARALLEL_THRESHOLD, several CHUNKs and a partial one.
+        for n in [1, 300, 5000] {
+            let keys = varied_keys(n);
+            let joined = keys.join("\n");
+            let mut offsets = vec![0u32];
+            for k in &keys {
+                offsets.push(offsets[offsets.len() - 1] + k.len() as u32);
+            }
+            let concat = keys.concat();
+            for variant in [HashVariant::Sha256Base64, HashVariant::Sha256Hex] {
+                let want = expected(&keys, variant);
+                let sep = PackedKeys::Separated {
+                    data: joined.as_bytes(),
+                    sep: b'\n',
+                };
+                assert_eq!(hash_packed(sep, variant, Some(n)).unwrap(), want);
+                let with_trailing = format!("{joined}\n");
+                let sep = PackedKeys::Separated {
+                    data: with_trailing.as_bytes(),
+                    sep: b'\n',
+                };
+                assert_eq!(hash_packed(sep, variant, None).unwrap(), want);
+                let off = PackedKeys::Offsets {
+                    data: concat.as_bytes(),
+                    offsets: &offsets,
+                };
+                assert_eq!(hash_packed(off, variant, Some(n)).unwrap(), want);
+                let mut out = vec![0u8; n * packed_width(variant).unwrap()];
+                hash_keys_into(&keys, variant, &mut out).unwrap();
+                assert_eq!(out, want);
+            }
+        }
+    }
+
+    #[test]
+    fn packed_edge_cases_are_typed_errors() {
+        let b64 = HashVariant::Sha256Base64;
+        let sep = |data: &'static [u8]| PackedKeys::Separated { data, sep: b'\n' };
+        assert!(hash_packed(sep(b""), b64, Some(0)).unwrap().is_empty());
+        assert_eq!(
+            hash_packed(sep(b"abc"), b64, None).unwrap(),
+            ABC_B64.as_bytes()
+        );
+        // Empty key in the middle, a lone separator (one empty key), whitespace-only key.
+        for (data, record) in [(&b"a\n\nb"[..], 2), (b"\n", 1), (b"a\nb\n \n", 3)] {
+            let err = hash_packed(sep(data), b64, None).unwrap_err();
+            assert_eq!(
+                (err.code(), err.field.as_deref()),
+                ("invalid_input", Some("key"))
+            );
+            assert_eq!(err.record, Some(record), "{data:?}");
+        }
+        // A key holding the separator shows up as a count mismatch when the count is given.
+        let err = hash_packed(sep(b"ab\ncd\nef"), b64, Some(2)).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("keys"));
+        assert!(err.message.contains("found 3 keys where 2 were packed"));
+        // Invalid UTF-8 inside a key, found past the parallel threshold too.
+        let mut big = "sk_ok\n".repeat(3000).into_bytes();
+        big[6 * 2500 + 1] = 0xff;
+        let err = hash_packed(
+            PackedKeys::Separated {
+                data: &big,
+                sep: b'\n',
+            },
+            b64,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.field.as_deref(), err.record),
+            (Some("key"), Some(2501))
+        );
+        assert!(err.message.contains("UTF-8"));
+        let err = hash_packed(
+            PackedKeys::Separated {
+                data: b"a",
+                sep: 0xc3,
+            },
+            b64,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("sep"));
+        let err = hash_packed(sep(b"a"), HashVariant::Bcrypt, None).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("variant"));
+        // Offsets: empty, not starting at 0, decreasing, not ending at data's length.
+        let data = b"abcdef";
+        for (offsets, record) in [
+            (&[][..], 0),
+            (&[1, 6][..], 1),
+            (&[0, 4, 3, 6][..], 2),
+            (&[0, 3, 5][..], 2),
+            (&[0, 3, 7][..], 2),
+        ] {
+            let err = hash_packed(PackedKeys::Offsets { data, offsets }, b64, None).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("offsets"), "{offsets:?}");
+            assert_eq!(err.record, Some(record), "{offsets:?}");
+        }
+        let err = hash_packed(
+            PackedKeys::Offsets {
+                data,
+                offsets: &[0, 3, 3, 6],
+            },
+            b64,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!((err.field.as_deref(), err.record), (Some("key"), Some(2)));
+        let mut short = vec![0u8; 43];
+        let err = hash_keys_into(&["abc"], b64, &mut short).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("out"));
+        let err = hash_keys_into(&["abc", "\u{3000}"], b64, &mut [0u8; 88]).unwrap_err();
+        assert_eq!((err.field.as_deref(), err.record), (Some("key"), Some(2)));
     }
 }

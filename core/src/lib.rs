@@ -22,7 +22,10 @@ pub mod wire;
 pub use error::{Error, ErrorCode, FieldError, Result, RetryClass};
 pub use secret::SecretKey;
 
-pub use hashing::{hash_bcrypt, hash_key, hash_keys, verify_bcrypt, HashVariant, KeyHash};
+pub use hashing::{
+    hash_bcrypt, hash_key, hash_keys, hash_keys_into, hash_packed, verify_bcrypt, HashVariant,
+    KeyHash, PackedBatch, PackedKeys,
+};
 pub use keyformat::{generate_key, looks_like_key, mask_key};
 pub use query::{parse_permission_query, PermissionQuery};
 pub use scope::{permissions_to_scopes, scopes_to_permissions, Scope};

@@ -1,6 +1,9 @@
 //! Hashing benchmark (DESIGN.md §9): `hash_keys(…, sha256_base64)` on one thread and on the
-//! default rayon pool, against a naive loop (`Sha256::digest` + base64 encode per key, fresh
-//! allocations), all on the same keys in the same process. Prints ns/key and the ratios.
+//! default rayon pool, the packed batch functions (`hash_packed` over newline-separated bytes,
+//! `hash_keys_into` from `&[String]` into one buffer), against a naive loop (`Sha256::digest` +
+//! base64 encode per key, fresh allocations), all on the same keys in the same process. Prints
+//! ns/key and the ratios, then `ROW {json}` lines (bench/run.sh's row contract) for issue 15's
+//! hashing row: the packed fn and `hash_keys` against the naive loop.
 //!
 //! Run in release: `cargo run --release -p keyshift-bench --bin bench-hashing -- [--keys N] [--runs R]`
 
@@ -9,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use keyshift_core::hashing::{hash_keys, HashVariant};
+use keyshift_core::hashing::{hash_keys, hash_keys_into, hash_packed, HashVariant, PackedKeys};
 use sha2::{Digest, Sha256};
 
 const KEY_LEN: usize = 48;
@@ -137,6 +140,20 @@ fn main() {
         .num_threads(1)
         .build()
         .expect("1-thread pool");
+    let joined = keys.join("\n");
+    let packed = hash_packed(
+        PackedKeys::Separated {
+            data: joined.as_bytes(),
+            sep: b'\n',
+        },
+        HashVariant::Sha256Base64,
+        Some(n),
+    )
+    .expect("hash_packed");
+    assert!(check
+        .iter()
+        .zip(packed.chunks_exact(44))
+        .all(|(a, b)| a.value.as_bytes() == b));
     let mut methods: Vec<Method> = vec![
         (
             "naive loop (digest + encode, push), 1 thread",
@@ -158,6 +175,22 @@ fn main() {
             "hash_keys, default pool",
             Box::new(|| Box::new(hash_keys(&keys, HashVariant::Sha256Base64).expect("hash_keys"))),
         ),
+        (
+            "hash_packed (\\n-separated bytes), 1 thread",
+            Box::new(|| Box::new(one.install(|| packed_sep(&joined, n)))),
+        ),
+        (
+            "hash_packed (\\n-separated bytes), default pool",
+            Box::new(|| Box::new(packed_sep(&joined, n))),
+        ),
+        (
+            "hash_keys_into (&[String] -> one buffer), pool",
+            Box::new(|| {
+                let mut out = vec![0u8; n * 44];
+                hash_keys_into(&keys, HashVariant::Sha256Base64, &mut out).expect("into");
+                Box::new(out)
+            }),
+        ),
     ];
     let results = best_of_interleaved(runs, &mut methods);
     let ns: Vec<f64> = results
@@ -173,6 +206,7 @@ fn main() {
         println!("  {label:<46} {ns:8.1} ns/key   {faults:>7} page faults");
     }
     let (naive_ns, collect_ns, single_ns, multi_ns) = (ns[0], ns[1], ns[2], ns[3]);
+    let (packed1_ns, packed_ns, into_ns) = (ns[4], ns[5], ns[6]);
     println!(
         "  ratio naive loop / hash_keys 1 thread       : {:.2}x",
         naive_ns / single_ns
@@ -193,4 +227,59 @@ fn main() {
         "  throughput hash_keys {threads} threads: {:.2} M keys/s",
         1e3 / multi_ns
     );
+    println!(
+        "  ratio naive loop / hash_packed 1 thread     : {:.2}x",
+        naive_ns / packed1_ns
+    );
+    println!(
+        "  ratio naive loop / hash_packed {threads} threads    : {:.2}x",
+        naive_ns / packed_ns
+    );
+    println!(
+        "  ratio naive loop / hash_keys_into {threads} threads : {:.2}x",
+        naive_ns / into_ns
+    );
+    let row = |variant: &str, ours: f64, note: &str| {
+        println!(
+            "ROW {{\"row\": \"hash sha256_base64 ns/key ({keys} {KEY_LEN}-char keys)\", \
+             \"variant\": \"{variant}\", \"ours\": {ours:.1}, \"baseline\": {naive_ns:.1}, \
+             \"baseline_label\": \"sha2+base64 per-key loop (Rust, 1 thread)\", \
+             \"unit\": \"ns/key\", \"better\": \"lower\", \"ratio\": {:.2}, \
+             \"target\": null, \"met\": null, \"ratio_note\": \"{note}\"}}",
+            naive_ns / ours,
+            keys = human(n),
+        )
+    };
+    row(
+        "Rust hash_packed",
+        packed_ns,
+        &format!("newline-separated &[u8] in, 44-byte slots out; {threads} threads"),
+    );
+    row(
+        "Rust hash_keys",
+        multi_ns,
+        &format!("&[String] in, Vec<KeyHash> out; {threads} threads"),
+    );
+}
+
+/// `hash_packed` over `\n`-separated keys (the buffer is built once, outside the timing).
+fn packed_sep(joined: &str, n: usize) -> Vec<u8> {
+    hash_packed(
+        PackedKeys::Separated {
+            data: joined.as_bytes(),
+            sep: b'\n',
+        },
+        HashVariant::Sha256Base64,
+        Some(n),
+    )
+    .expect("hash_packed")
+}
+
+/// 1000000 → "1M", 200000 → "200k".
+fn human(n: usize) -> String {
+    match n {
+        n if n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
 }

@@ -1,7 +1,7 @@
 // Type-level test of index.d.ts and the guards (tsc --noEmit --strict): correct usage
 // compiles, wrong usage is an error (@ts-expect-error fails the build when it is not one).
 import {
-  Client, KeyshiftError, CreatedKey, PortalSession, hashKey, hashKeys, hashKeysAsync, generateKey, parsePermissionQuery,
+  Client, KeyshiftError, CreatedKey, PortalSession, hashKey, hashKeys, hashKeysAsync, hashKeysPacked, unpackHashes, generateKey, parsePermissionQuery,
   type Verification, type VerifyCode, type ErrorCode, type MigrationReport, type MigrationRecord, type KeyInfo,
 } from 'keyshift'
 import { requireKey as expressGuard } from 'keyshift/express'
@@ -68,6 +68,8 @@ export async function usage(client: Client): Promise<void> {
   }
 
   console.log(hashKey('k').variant, hashKeys(['a', 'b'], 'sha256_hex').length, (await hashKeysAsync(['a']))[0]?.length)
+  const packed: Buffer = hashKeysPacked('a\nb', { sep: '\n', variant: 'sha256_hex', count: 2 })
+  console.log(unpackHashes(packed, 'sha256_hex').length)
   console.log(generateKey({ prefix: 'sk_live' }), parsePermissionQuery('a AND b').evaluate(['a']))
   // @ts-expect-error: not a hash variant
   hashKey('k', 'md5')

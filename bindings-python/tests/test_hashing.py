@@ -1,0 +1,84 @@
+"""hash_keys and hash_keys_packed against hashlib on thousands of random keys (ASCII, non-ASCII,
+long multi-block ones), and the packed form's edge cases as typed errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+
+import pytest
+
+import keyshift
+
+ALPHABET = "abcXYZ019_-é日本🔑ß \t"
+
+
+def b64(k: str) -> str:
+    return base64.b64encode(hashlib.sha256(k.encode()).digest()).decode()
+
+
+def random_keys(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    keys = ["k" * length for length in range(1, 200)]  # every tail length, up to 4 blocks
+    while len(keys) < n:
+        keys.append("x" + "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 90))))
+    return keys[:n]
+
+
+def split(out: bytes, width: int) -> list[str]:
+    assert len(out) % width == 0
+    return [out[i:i + width].decode("ascii") for i in range(0, len(out), width)]
+
+
+@pytest.mark.parametrize("n", [1, 150, 6000])
+def test_list_and_packed_forms_equal_hashlib(n: int) -> None:
+    keys = random_keys(n, seed=n)
+    want_b64 = [b64(k) for k in keys]
+    want_hex = [hashlib.sha256(k.encode()).hexdigest() for k in keys]
+    assert keyshift.hash_keys(keys) == want_b64
+    assert keyshift.hash_keys(tuple(keys), "sha256_hex") == want_hex
+    joined = "\n".join(keys)
+    assert split(keyshift.hash_keys_packed(joined.encode(), count=n), 44) == want_b64
+    assert split(keyshift.hash_keys_packed(joined), 44) == want_b64  # str read in place
+    assert split(keyshift.hash_keys_packed(joined + "\n", variant="sha256_hex"), 64) == want_hex
+    other_sep = "\x00".join(keys).encode()
+    assert split(keyshift.hash_keys_packed(other_sep, sep=b"\x00", count=n), 44) == want_b64
+
+
+def test_packed_edge_cases() -> None:
+    assert keyshift.hash_keys_packed(b"") == b""
+    assert keyshift.hash_keys_packed(b"abc\n") == b64("abc").encode()
+    cases = [(b"a\n\nb", 2), (b"\n", 1), (b"a\n \t\n", 2), ("a\nb\n\u3000".encode(), 3),
+             (b"ok\n\xff\xfe", 2)]
+    for data, record in cases:
+        with pytest.raises(keyshift.InvalidInputError) as info:
+            keyshift.hash_keys_packed(data)
+        assert (info.value.code, info.value.field, info.value.record) == (
+            "invalid_input", "key", record), data
+    with pytest.raises(keyshift.InvalidInputError, match="UTF-8"):
+        keyshift.hash_keys_packed(b"ok\n\xff")
+    # A key holding the separator: with the count, a clear error instead of two hashes.
+    with pytest.raises(keyshift.InvalidInputError, match="found 3 keys where 2") as sep_inside:
+        keyshift.hash_keys_packed(b"sk_a\nsk_b\nc", count=2)
+    assert sep_inside.value.field == "keys"
+    for sep in (b"", b"ab", b"\xc3"):
+        with pytest.raises(keyshift.InvalidInputError) as bad_sep:
+            keyshift.hash_keys_packed(b"a", sep=sep)
+        assert bad_sep.value.field == "sep"
+    with pytest.raises(keyshift.InvalidInputError) as bcrypt:
+        keyshift.hash_keys_packed(b"a", variant="bcrypt")
+    assert bcrypt.value.field == "variant"
+    with pytest.raises(TypeError, match="bytes or str"):
+        keyshift.hash_keys_packed(["a"])  # type: ignore[arg-type]
+    with pytest.raises(UnicodeEncodeError):
+        keyshift.hash_keys_packed("a\n\ud800")
+
+
+def test_list_form_errors_name_the_first_bad_key() -> None:
+    keys = random_keys(5000, seed=7)
+    keys[4321], keys[4800] = "", " "
+    with pytest.raises(keyshift.InvalidInputError) as info:
+        keyshift.hash_keys(keys)
+    assert (info.value.field, info.value.record) == ("key", 4322)
+    assert keyshift.hash_keys(["é"], "bcrypt")[0].startswith("$2b$10$")
