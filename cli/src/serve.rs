@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// call its routes with the session cookie (CORS); repeat for more.
     #[arg(long = "portal-origin", value_name = "ORIGIN")]
     pub portal_origins: Vec<String>,
+    /// How long a portal session lasts after its link is opened, in seconds (default one day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub portal_session_ttl: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +124,7 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
         .iter()
         .map(|o| validated_origin("--portal-origin", o, false))
         .collect::<Result<_>>()?;
+    config.portal_session_ttl = std::time::Duration::from_secs(args.portal_session_ttl);
     // The main thread, outside any runtime: the future need not be `Send`.
     keyshift_core::runtime::get().block_on(async move {
         let server = keyshift_server::bind(config).await?;

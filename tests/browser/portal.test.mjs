@@ -456,3 +456,46 @@ test('embedded: <keyshift-keys session-url> on another origin listed in --portal
   await screenshot(s.page, 'embed-unlisted-origin-refused')
   await s.context.close()
 })
+
+test('a session past its lifetime (--portal-session-ttl 2) is refused: the page shows the expired message, the API answers 401', async () => {
+  const short = await startKeyshift(['--portal-session-ttl', '2'])
+  try {
+    const call = async (op, body, token = short.rootKey) => {
+      const res = await fetch(`${short.baseUrl}/v2/${op}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      })
+      return { status: res.status, json: await res.json() }
+    }
+    const created = await call('apis.createApi', { name: 'short-lived' })
+    assert.equal(created.status, 200)
+    const mint = async () => {
+      const { status, json } = await call('portal.createSession', { portal: created.json.data.apiId, externalId: 'user_ttl', scopes: ['keys:read'] })
+      assert.equal(status, 200)
+      return json.data
+    }
+    // The browser: the page works while the session lives, then shows the expired message.
+    const { context, page } = await newPage()
+    await page.goto((await mint()).url)
+    await page.getByText('user_ttl', { exact: true }).waitFor()
+    // An API client of the same kind of session: its access token works now ...
+    const code = new URL((await mint()).url).searchParams.get('code')
+    const exchanged = await call('portal.exchangeCode', { code })
+    assert.equal(exchanged.status, 200)
+    const token = exchanged.json.data.accessToken
+    assert.ok(exchanged.json.data.expiresAt - Date.now() <= 2_000, 'the answer says when it expires')
+    assert.equal((await call('portal.getSession', {}, token)).status, 200)
+    // ... and is refused once the lifetime has passed (the server's clock decides, not the cookie).
+    await new Promise((r) => setTimeout(r, 2_500))
+    const late = await call('portal.getSession', {}, token)
+    assert.equal(late.status, 401, JSON.stringify(late.json))
+    await page.reload()
+    await page.getByText(EXPIRED_TEXT).waitFor()
+    await screenshot(page, 'session-lifetime-passed')
+    assert.deepEqual(page.errors, [])
+    await context.close()
+  } finally {
+    await short.stop()
+  }
+})
