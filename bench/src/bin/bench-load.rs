@@ -12,13 +12,11 @@
 //! The mix per worker iteration: 8 verifies (a random key of the pool, with a permission
 //! query), 1 create, 1 update (name and meta of a random key). `--seconds` is capped at 60.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use keyshift_bench::{arg, num};
+use keyshift_bench::{arg, num, ServeChild};
 use serde_json::{json, Value};
 
 const OPS: [&str; 3] = ["keys.verifyKey", "keys.createKey", "keys.updateKey"];
@@ -28,48 +26,6 @@ const OPS: [&str; 3] = ["keys.verifyKey", "keys.createKey", "keys.updateKey"];
 struct Tally {
     micros: Vec<u32>,
     failures: std::collections::BTreeMap<String, u64>,
-}
-
-struct Server {
-    child: Child,
-    base_url: String,
-    root_key: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(bin: &str) -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = dir.path().join("load.db");
-    let mut child = Command::new(bin)
-        .args(["serve", "--db", db.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--json"])
-        .env_remove("KEYSHIFT_ROOT_KEY")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {bin} ({e}); build it: cargo build --release -p keyshift-cli")
-        });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("serve prints its address");
-    let v: Value = serde_json::from_str(line.trim()).expect("serve --json line");
-    Server {
-        child,
-        base_url: v["baseUrl"].as_str().expect("baseUrl").to_string(),
-        root_key: v["rootKey"].as_str().expect("rootKey").to_string(),
-        _dir: dir,
-    }
 }
 
 /// Resident set size of `pid` in KiB (`VmRSS` of /proc).
@@ -122,7 +78,7 @@ async fn main() {
         .or_else(|| std::env::var("KEYSHIFT_BIN").ok())
         .unwrap_or_else(|| "target/release/keyshift".to_string());
 
-    let server = start_server(&bin);
+    let server = ServeChild::start(&bin, None);
     let target = Arc::new(Target {
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)

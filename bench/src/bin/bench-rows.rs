@@ -17,7 +17,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use keyshift_core::{Client, CreateKey, VerifyCode, VerifyOptions};
 use serde_json::{json, Value};
 
-use keyshift_bench::arg;
+use keyshift_bench::{arg, local_verify_samples, ServeChild as Serve};
 
 fn quick() -> bool {
     std::env::var_os("KEYSHIFT_BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0")
@@ -89,47 +89,15 @@ fn round(x: f64) -> f64 {
 }
 
 /// A `keyshift serve` child on a free loopback port with a fresh database.
-struct Serve {
-    child: Child,
-    base_url: String,
-    root_key: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve() -> Serve {
-    let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
-    let db = dir.path().join("bench.db");
-    let mut child = Command::new(bin())
-        .args(["serve", "--db", db.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--json"])
-        .env_remove("KEYSHIFT_ROOT_KEY")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {} ({e})", bin()));
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("serve prints its address");
-    let v: Value = serde_json::from_str(line.trim()).expect("serve --json line");
-    Serve {
-        child,
-        base_url: v["baseUrl"].as_str().expect("baseUrl").to_string(),
-        root_key: v["rootKey"].as_str().expect("rootKey").to_string(),
-        _dir: dir,
-    }
+    Serve::start(&bin(), Some(&root().join("target")))
 }
 
-impl Serve {
+trait ServeClient {
+    fn client(&self) -> Client;
+}
+
+impl ServeClient for Serve {
     fn client(&self) -> Client {
         Client::builder()
             .base_url(&self.base_url)
@@ -370,46 +338,7 @@ fn fixed_body() {
 async fn local_rows() {
     let calls = count(40_000, 8_000);
     let dir = tempfile::tempdir_in(root().join("target")).expect("temp dir");
-    let db = dir.path().join("bench.db");
-    let client = keyshift_engine::local_client(&db.to_string_lossy()).expect("open");
-    let api_id = client.create_api("bench-api").await.unwrap().api_id;
-    let mut options = CreateKey::new(&api_id);
-    options.permissions = vec!["profile.read".into()];
-    let key = client.create_api_key(&options).await.unwrap().key;
-    let verify = VerifyOptions::permissions("profile.read");
-    let raw = rusqlite::Connection::open(&db).expect("open raw");
-    let hash: String = raw
-        .query_row("SELECT hash FROM keys LIMIT 1", [], |r| r.get(0))
-        .unwrap();
-    let raw_read = || {
-        let mut stmt = raw
-            .prepare_cached("SELECT * FROM keys WHERE hash = ?1")
-            .unwrap();
-        let mut rows = stmt.query([&hash]).unwrap();
-        let row = rows.next().unwrap().expect("the key row");
-        let id: String = row.get("id").unwrap();
-        std::hint::black_box(id);
-    };
-    for _ in 0..500 {
-        raw_read();
-        client.verify(key.expose(), &verify).await.unwrap();
-    }
-    let (mut raw_s, mut ours_s) = (Vec::new(), Vec::new());
-    for _ in 0..4 {
-        for _ in 0..calls / 4 {
-            let t = Instant::now();
-            raw_read();
-            raw_s.push(t.elapsed());
-        }
-        for _ in 0..calls / 4 {
-            let t = Instant::now();
-            let v = client.verify(key.expose(), &verify).await.unwrap();
-            ours_s.push(t.elapsed());
-            assert_eq!(v.code, VerifyCode::Valid);
-        }
-    }
-    raw_s.sort();
-    ours_s.sort();
+    let (raw_s, ours_s) = local_verify_samples(dir.path(), calls).await;
     let pct = |s: &[Duration], p: f64| s[((s.len() - 1) as f64 * p).round() as usize];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     for (label, p) in [("p50", 0.5), ("p99", 0.99)] {
@@ -603,7 +532,7 @@ async fn run_migrate(file: &Path, delay_ms: u64) -> Run {
 
 /// Keys this migration stored on the server (read from its database).
 fn migrated_count(server: &Serve) -> u64 {
-    let db = rusqlite::Connection::open(server._dir.path().join("bench.db")).unwrap();
+    let db = rusqlite::Connection::open(server.db_path()).unwrap();
     db.query_row(
         "SELECT count(*) FROM keys WHERE migration_id = 'bench-run'",
         [],
