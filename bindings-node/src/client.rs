@@ -127,10 +127,7 @@ impl PortalSession {
     /// The URL with its one-time code replaced by `…`.
     #[napi(getter)]
     pub fn masked_url(&self) -> String {
-        match self.url.expose().split_once("code=") {
-            Some((base, _)) => format!("{base}code=…"),
-            None => self.url.expose().to_string(),
-        }
+        wire::mask_portal_url(self.url.expose())
     }
     #[napi(js_name = "toString")]
     pub fn to_js_string(&self) -> String {

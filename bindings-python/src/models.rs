@@ -328,11 +328,7 @@ impl From<wire::CreatePortalSessionResponseData> for PortalSession {
 impl PortalSession {
     /// The URL with its code replaced by `…`.
     fn shown_url(&self) -> String {
-        let url = self.url.expose();
-        match url.split_once("code=") {
-            Some((base, _)) => format!("{base}code=…"),
-            None => url.to_string(),
-        }
+        wire::mask_portal_url(self.url.expose())
     }
 }
 

@@ -265,10 +265,7 @@ pub struct PortalSession {
 
 impl std::fmt::Display for PortalSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = match self.url.split_once("code=") {
-            Some((base, _)) => format!("{base}code=…"),
-            None => self.url.clone(),
-        };
+        let shown = wire::mask_portal_url(&self.url);
         write!(f, "PortalSession(id={}, url={shown})", self.id)
     }
 }

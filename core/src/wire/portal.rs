@@ -63,14 +63,19 @@ pub struct CreatePortalSessionResponseData {
 
 impl std::fmt::Debug for CreatePortalSessionResponseData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = match self.url.split_once("code=") {
-            Some((base, _)) => format!("{base}code=…"),
-            None => self.url.clone(),
-        };
         f.debug_struct("CreatePortalSessionResponseData")
             .field("id", &self.id)
-            .field("url", &shown)
+            .field("url", &mask_portal_url(&self.url))
             .finish()
+    }
+}
+
+/// A portal session URL with its one-time code replaced by `…` (what `Debug`, logs and the
+/// bindings' printed forms show).
+pub fn mask_portal_url(url: &str) -> String {
+    match url.split_once("code=") {
+        Some((base, _)) => format!("{base}code=…"),
+        None => url.to_string(),
     }
 }
 
