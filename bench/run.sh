@@ -5,8 +5,9 @@
 # commits. Usage: bench/run.sh [--quick]
 #
 # Row producers (the contract): an executable under bench/rows/ run with cwd = repo root and
-# env KEYSHIFT_BENCH_QUICK=1 (quick mode only), KEYSHIFT_BIN (release keyshift binary),
-# KEYSHIFT_ROOT (repo root). It prints progress on stderr and one line per row on stdout:
+# env KEYSHIFT_BENCH_QUICK=1 (quick mode only), KEYSHIFT_BENCH_PROFILE (the cargo profile to
+# build with: `release`, or `bench-quick` = release without LTO for --quick), KEYSHIFT_BIN (the
+# keyshift binary of that profile), KEYSHIFT_ROOT (repo root). It prints progress on stderr and one line per row on stdout:
 #   ROW {"row", "variant", "ours", "baseline", "baseline_label", "unit", "better",
 #        "ratio" (bigger = better for us, or as ratio_note says), "target", "met", "ratio_note"?}
 # and exits 0 even when a target is missed (non-zero: it could not measure; run.sh then
@@ -23,12 +24,15 @@ for a in "$@"; do
   esac
 done
 export CARGO_INCREMENTAL=0
+if [ "$QUICK" = 1 ]; then PROFILE=bench-quick; else PROFILE=release; fi
+export KEYSHIFT_BENCH_PROFILE="$PROFILE"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 started=$(date +%s)
-echo "== building (release): keyshift, bench-rows" >&2
-cargo build --release --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows >&2 || {
+echo "== building (profile $PROFILE): keyshift, bench-rows" >&2
+cargo build --profile "$PROFILE" --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows >&2 || {
   echo "release build failed" >&2; exit 1; }
 echo "== built in $(( $(date +%s) - started ))s" >&2
-export KEYSHIFT_BIN="$ROOT/target/release/keyshift" KEYSHIFT_ROOT="$ROOT"
+export KEYSHIFT_BIN="$TARGET/$PROFILE/keyshift" KEYSHIFT_ROOT="$ROOT"
 if [ "$QUICK" = 1 ]; then export KEYSHIFT_BENCH_QUICK=1; else unset KEYSHIFT_BENCH_QUICK; fi
 
 rows_file="$(mktemp)"

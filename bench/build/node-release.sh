@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent: bindings-node with its pinned dev dependencies (@unkey/api is the peer of the Node
-# rows) and the addon built in RELEASE mode (`npm run build` = napi build --release). Rebuilds
-# only when the sources of core or bindings-node (or Cargo.lock) changed since the last build.
+# rows) and the addon built in RELEASE mode (napi build with cargo profile $KEYSHIFT_BENCH_PROFILE,
+# default `release` as in `npm run build`). Rebuilds only when the sources of core or
+# bindings-node (or Cargo.lock) or the profile changed since the last build.
 # The committed binding.js / binding.d.ts are restored afterwards (they do not depend on the
 # profile). Progress goes to stderr.
 set -euo pipefail
@@ -12,14 +13,16 @@ src_hash() {
   find core/src core/Cargo.toml "$PKG/src" "$PKG/Cargo.toml" "$PKG/package-lock.json" Cargo.lock \
     -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
 }
-want=$(src_hash)
+PROFILE="${KEYSHIFT_BENCH_PROFILE:-release}"
+want="$(src_hash) $PROFILE"
 if [ ! -d "$PKG/node_modules/@unkey/api" ] || [ ! -d "$PKG/node_modules/@napi-rs/cli" ]; then
   echo "bench: npm ci in $PKG" >&2
   (cd "$PKG" && npm ci --no-audit --no-fund >&2)
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! ls "$PKG"/keyshift.*.node >/dev/null 2>&1; then
-  echo "bench: napi build --release in $PKG" >&2
-  (cd "$PKG" && npm run --silent build >&2)
+  echo "bench: napi build --profile $PROFILE in $PKG" >&2
+  (cd "$PKG" && CARGO=./scripts/cargo-host.sh npx napi build --platform --profile "$PROFILE" \
+    --js binding.js --dts binding.d.ts >&2)
   git checkout -q -- "$PKG/binding.js" "$PKG/binding.d.ts" 2>/dev/null || true
   echo "$want" > "$STAMP"
 fi

@@ -11,8 +11,9 @@ if [ -n "${KEYSHIFT_BENCH_QUICK:-}" ]; then KEYS=200000; RUNS=3; else KEYS=10000
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 status=0
 
-cargo build --release -q -p keyshift-bench --bin bench-hashing >&2
-"$TARGET/release/bench-hashing" --keys "$KEYS" --runs "$RUNS" | while IFS= read -r line; do
+PROFILE="${KEYSHIFT_BENCH_PROFILE:-release}"
+cargo build --profile "$PROFILE" -q -p keyshift-bench --bin bench-hashing >&2
+"$TARGET/$PROFILE/bench-hashing" --keys "$KEYS" --runs "$RUNS" | while IFS= read -r line; do
   case "$line" in ROW\ *) echo "$line" ;; *) echo "$line" >&2 ;; esac
 done || status=1
 

@@ -3,4 +3,4 @@
 # a fixed-body floor, Client.local verify latency, migration keys/s (loopback and 20 ms per
 # request) and migration peak RSS. Built by bench/run.sh.
 set -euo pipefail
-exec "${KEYSHIFT_ROOT:-.}/target/release/bench-rows" "$@"
+exec "${CARGO_TARGET_DIR:-${KEYSHIFT_ROOT:-.}/target}/${KEYSHIFT_BENCH_PROFILE:-release}/bench-rows" "$@"
