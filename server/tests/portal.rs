@@ -886,8 +886,8 @@ async fn start_configured(
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
     let mut config = ServerConfig::new(db.to_str().unwrap(), "127.0.0.1:0".parse().unwrap());
-    config.public_url = public_url.map(str::to_string);
-    config.portal_origins = origins.iter().map(|o| o.to_string()).collect();
+    config.router.public_url = public_url.map(str::to_string);
+    config.router.portal_origins = origins.iter().map(|o| o.to_string()).collect();
     let bound = bind(config).await.unwrap();
     let base = bound.base_url();
     let root = bound.root_key().unwrap().expose().to_string();

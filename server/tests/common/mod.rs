@@ -85,12 +85,12 @@ pub async fn start_on(
     options: Options,
 ) -> TestServer {
     let mut config = ServerConfig::new(db.to_str().unwrap(), "127.0.0.1:0".parse().unwrap());
-    config.faults = options.faults;
+    config.router.faults = options.faults;
     if let Some(limit) = options.body_limit {
-        config.body_limit = limit;
+        config.router.body_limit = limit;
     }
     if let Some(timeout) = options.body_timeout {
-        config.body_timeout = timeout;
+        config.router.body_timeout = timeout;
     }
     config.seed_root_key = options
         .seed_root_key

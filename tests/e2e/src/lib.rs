@@ -26,15 +26,15 @@ impl TestServer {
     }
 
     async fn start_with(faults: bool) -> TestServer {
-        TestServer::start_configured(|c| c.faults = faults).await
+        TestServer::start_configured(|c| c.router.faults = faults).await
     }
 
     /// Like Unkey's server where it matters to a client: `Idempotency-Key` ignored
     /// (`--no-idempotency`), with the fault switch on.
     pub async fn start_unkey_like() -> TestServer {
         TestServer::start_configured(|c| {
-            c.faults = true;
-            c.idempotency = false;
+            c.router.faults = true;
+            c.router.idempotency = false;
         })
         .await
     }

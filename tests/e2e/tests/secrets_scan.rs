@@ -487,7 +487,7 @@ async fn no_secret_reaches_logs_errors_files_or_the_database() {
     let capture = Capture::install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyshift.db");
-    let server = TestServer::start_at(&db, |c| c.faults = true).await;
+    let server = TestServer::start_at(&db, |c| c.router.faults = true).await;
     let outcome = workload(&server, dir.path()).await;
 
     let mut scanner = Scanner::new();
