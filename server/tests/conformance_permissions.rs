@@ -59,8 +59,7 @@ async fn create_permission_schema_violations_are_400_naming_the_field() {
             "body.description",
         ),
     ] {
-        let e = invalid(&s, "permissions.createPermission", body, location).await;
-        common::assert_detail_has(&e, "validate schema");
+        invalid(&s, "permissions.createPermission", body, location).await;
     }
     bad_body(
         &s,
@@ -136,8 +135,7 @@ async fn get_and_delete_permission_schema_violations_are_400() {
             json!({"permission": "has space"}),
             json!({"permission": "a".repeat(129)}),
         ] {
-            let e = invalid(&s, op, body, "body.permission").await;
-            common::assert_detail_has(&e, "validate schema");
+            invalid(&s, op, body, "body.permission").await;
         }
         bad_body(&s, op, Some(br#"{"permission": }"#)).await;
         check_auth_cases(&s, op, &json!({"permission": "perm_test123"})).await;
@@ -212,8 +210,7 @@ async fn create_role_schema_violations_are_400_naming_the_field() {
             "body.permissions[0]",
         ),
     ] {
-        let e = invalid(&s, "permissions.createRole", body, location).await;
-        common::assert_detail_has(&e, "validate schema");
+        invalid(&s, "permissions.createRole", body, location).await;
     }
     bad_body(
         &s,
@@ -272,8 +269,7 @@ async fn get_and_delete_role_schema_violations_are_400() {
             json!({"role": null}),
             json!({"role": "r".repeat(129)}),
         ] {
-            let e = invalid(&s, op, body, "body.role").await;
-            common::assert_detail_has(&e, "validate schema");
+            invalid(&s, op, body, "body.role").await;
         }
         bad_body(&s, op, Some(br#"{"role": }"#)).await;
         check_auth_cases(&s, op, &json!({"role": "role_test123"})).await;
@@ -327,8 +323,7 @@ async fn list_permissions_and_roles_schema_violations_are_400() {
             (json!({"cursor": null}), "body.cursor"),
             (json!({"search": null}), "body.search"),
         ] {
-            let e = invalid(&s, op, body, location).await;
-            common::assert_detail_has(&e, "validate schema");
+            invalid(&s, op, body, location).await;
         }
         check_auth_cases(&s, op, &json!({})).await;
         let (status, v) = s.call(op, json!({"limit": 100, "search": "x"})).await;

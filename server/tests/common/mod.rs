@@ -69,6 +69,13 @@ pub async fn start() -> TestServer {
     start_with(Options::default()).await
 }
 
+/// A server with one api named `name`: (server, api id).
+pub async fn start_with_api(name: &str) -> (TestServer, String) {
+    let server = start().await;
+    let api = server.create_api(name).await;
+    (server, api)
+}
+
 pub async fn start_with(options: Options) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyshift.db");
@@ -255,6 +262,29 @@ impl TestServer {
         )
     }
 
+    /// How many keys `apis.listKeys` lists for `api`, over every page.
+    pub async fn key_count(&self, api: &str) -> usize {
+        let mut count = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut body = json!({"apiId": api, "limit": 100});
+            if let Some(c) = &cursor {
+                body["cursor"] = json!(c);
+            }
+            let (status, v) = self.call("apis.listKeys", body).await;
+            assert_eq!(status, 200, "{v}");
+            assert_success_envelope(&v);
+            count += v["data"]
+                .as_array()
+                .expect("listKeys data is an array")
+                .len();
+            match v["pagination"]["cursor"].as_str() {
+                Some(c) if v["pagination"]["hasMore"] == true => cursor = Some(c.to_string()),
+                _ => return count,
+            }
+        }
+    }
+
     pub async fn verify(&self, body: Value) -> Value {
         self.ok("keys.verifyKey", body).await
     }
@@ -264,6 +294,23 @@ impl TestServer {
         let v = self.verify(body).await;
         assert_eq!(v["code"], code, "{v}");
         v
+    }
+
+    /// A root key with exactly `permissions`, in workspace `ws` (the server's own when `None`).
+    pub async fn root_with<P: AsRef<str>>(&self, ws: Option<String>, permissions: &[P]) -> String {
+        let engine = self.engine.clone();
+        let root = self.root_key.clone();
+        let permissions: Vec<String> = permissions.iter().map(|p| p.as_ref().to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let ws = ws.unwrap_or_else(|| engine.authenticate(&root).unwrap().workspace_id);
+            engine
+                .create_root_key_with_permissions(&ws, &permissions)
+                .unwrap()
+                .expose()
+                .to_string()
+        })
+        .await
+        .unwrap()
     }
 
     /// A second workspace with its own root key: (workspace id, root key).
