@@ -5,18 +5,9 @@
 mod common;
 mod conform;
 
-use common::{start, start_with_api, TestServer};
+use common::{start, start_with_api};
 use conform::*;
 use serde_json::json;
-
-async fn foreign_api(s: &TestServer) -> String {
-    let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
-        .await;
-    assert_eq!(status, 200, "{v}");
-    v["data"]["apiId"].as_str().unwrap().to_string()
-}
 
 // ---------------------------------------------------------------------------------------------
 // apis.createApi

@@ -608,14 +608,7 @@ async fn create_key_unknown_api_is_404_api_not_found() {
         not_found(&s, "keys.createKey", json!({"apiId": api}), API_NOT_FOUND).await;
     }
     // another workspace's api, and a deleted api
-    let (_, other_root) = s.second_workspace("other").await;
-    let theirs = {
-        let (status, v) = s
-            .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["data"]["apiId"].as_str().unwrap().to_string()
-    };
+    let theirs = foreign_api(&s).await;
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
@@ -786,12 +779,7 @@ async fn migrate_unknown_foreign_or_deleted_api_is_404_api_not_found() {
     for api in ["api_2ZpXpBZ6d9uXhVgm5qE9Zm", "api_1234567890abcdef", "api"] {
         not_found(&s, "keys.migrateKeys", body(api), API_NOT_FOUND).await;
     }
-    let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let theirs = v["data"]["apiId"].as_str().unwrap().to_string();
+    let theirs = foreign_api(&s).await;
     let deleted = s.create_api("deleted").await;
     s.ok("apis.deleteApi", json!({"apiId": deleted})).await;
     for api in [theirs, deleted] {
@@ -887,10 +875,8 @@ async fn get_key_unknown_deleted_or_foreign_key_is_404_key_not_found() {
     )
     .await;
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "keys.getKey", json!({"keyId": key_id}))
-        .await;
-    check("keys.getKey", status, &v, 404, KEY_NOT_FOUND);
+    let body = json!({"keyId": key_id});
+    expect_as(&s, &other_root, "keys.getKey", body, 404, KEY_NOT_FOUND).await;
     s.ok("keys.deleteKey", json!({"keyId": key_id})).await;
     not_found(&s, "keys.getKey", json!({"keyId": key_id}), KEY_NOT_FOUND).await;
     s.stop().await;
@@ -1135,14 +1121,8 @@ async fn reroll_schema_violations_are_400_unknown_or_foreign_key_is_404() {
     .await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "keys.rerollKey",
-            json!({"keyId": key_id, "expiration": 0}),
-        )
-        .await;
-    check("keys.rerollKey", status, &v, 404, KEY_NOT_FOUND);
+    let body = json!({"keyId": key_id, "expiration": 0});
+    expect_as(&s, &other_root, "keys.rerollKey", body, 404, KEY_NOT_FOUND).await;
     check_auth_cases(
         &s,
         "keys.rerollKey",
@@ -1397,16 +1377,8 @@ async fn unknown_roles_are_404_role_not_found_on_add_remove_and_set() {
 async fn remove_unknown_permission_is_404_permission_not_found() {
     let s = start().await;
     let (_, key_id, _) = api_and_key(&s, json!({"permissions": ["documents.read"]})).await;
-    let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(
-            &other_root,
-            "permissions.createPermission",
-            json!({"name": "their.permission", "slug": "their.permission"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
-    let theirs = v["data"]["permissionId"].as_str().unwrap().to_string();
+    let body = json!({"name": "their.permission", "slug": "their.permission"});
+    let theirs = theirs(&s, "permissions.createPermission", body, "permissionId").await;
     for permissions in [
         json!(["perm_2ZpXpBZ6d9uXhVgm5qE9Zm"]),
         json!(["nonexistent.permission"]),

@@ -6,16 +6,9 @@
 mod common;
 mod conform;
 
-use common::{start, TestServer};
+use common::start;
 use conform::*;
-use serde_json::{json, Value};
-
-async fn theirs(s: &TestServer, op: &str, body: Value, id_field: &str) -> String {
-    let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s.call_as(&other_root, op, body).await;
-    assert_eq!(status, 200, "{v}");
-    v["data"][id_field].as_str().unwrap().to_string()
-}
+use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
 // permissions.createPermission
@@ -98,19 +91,16 @@ async fn create_permission_valid_slug_patterns_are_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_permission_duplicate_slug_is_409_permission_already_exists() {
     let s = start().await;
-    s.ok(
-        "permissions.createPermission",
-        json!({"name": "dup-1", "slug": "dup.permission"}),
-    )
-    .await;
-    let e = conflict(
+    let first = json!({"name": "dup-1", "slug": "dup.permission"});
+    let again = json!({"name": "dup-2", "slug": "dup.permission"});
+    second_is_conflict(
         &s,
         "permissions.createPermission",
-        json!({"name": "dup-2", "slug": "dup.permission"}),
+        first,
+        again,
         PERMISSION_ALREADY_EXISTS,
     )
     .await;
-    common::assert_detail_has(&e, "already exists");
     check_auth_cases(
         &s,
         "permissions.createPermission",
@@ -230,19 +220,15 @@ async fn create_role_schema_violations_are_400_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_role_duplicate_name_is_409_role_already_exists() {
     let s = start().await;
-    s.ok(
-        "permissions.createRole",
-        json!({"name": "test.duplicate.role"}),
-    )
-    .await;
-    let e = conflict(
+    let body = json!({"name": "test.duplicate.role"});
+    second_is_conflict(
         &s,
         "permissions.createRole",
-        json!({"name": "test.duplicate.role"}),
+        body.clone(),
+        body,
         ROLE_ALREADY_EXISTS,
     )
     .await;
-    common::assert_detail_has(&e, "already exists");
     // Role names are case-sensitive (Unkey's test accepts either answer).
     s.create_role("Test.Case.Sensitive.Role").await;
     let (status, v) = s
