@@ -11,14 +11,8 @@ use common::{start, start_with_api, TestServer};
 use keyshift_server::{bind, ServerConfig};
 use serde_json::{json, Value};
 
-const ALL_SCOPES: &[&str] = &[
-    "keys:read",
-    "keys:create",
-    "keys:update",
-    "keys:reroll",
-    "keys:delete",
-    "analytics:read",
-];
+/// Every scope a session may be granted.
+const ALL_SCOPES: &[&str] = keyshift_core::wire::PORTAL_SCOPES;
 
 /// GET `url` with a client that does not follow redirects (to see the 303 and its cookie).
 async fn visit(url: impl reqwest::IntoUrl) -> reqwest::Response {

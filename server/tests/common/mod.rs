@@ -265,21 +265,16 @@ impl TestServer {
     /// How many keys `apis.listKeys` lists for `api`, over every page.
     pub async fn key_count(&self, api: &str) -> usize {
         let mut count = 0;
-        let mut cursor: Option<String> = None;
+        let mut body = json!({"apiId": api, "limit": 100});
         loop {
-            let mut body = json!({"apiId": api, "limit": 100});
-            if let Some(c) = &cursor {
-                body["cursor"] = json!(c);
-            }
-            let (status, v) = self.call("apis.listKeys", body).await;
+            let (status, v) = self.call("apis.listKeys", body.clone()).await;
             assert_eq!(status, 200, "{v}");
             assert_success_envelope(&v);
-            count += v["data"]
-                .as_array()
-                .expect("listKeys data is an array")
-                .len();
+            let page = v["data"].as_array().expect("listKeys data is an array");
+            count += page.len();
             match v["pagination"]["cursor"].as_str() {
-                Some(c) if v["pagination"]["hasMore"] == true => cursor = Some(c.to_string()),
+                // The next page starts after this one's cursor.
+                Some(c) if v["pagination"]["hasMore"] == true => body["cursor"] = json!(c),
                 _ => return count,
             }
         }
