@@ -112,6 +112,16 @@ impl TestServer {
         self.faulty_builder(spec).build().expect("client builds")
     }
 
+    /// [`TestServer::faulty`] retrying after `base_ms` (doubling, at most `max_ms`) instead of
+    /// the default delays, so a test of many faulted requests stays short.
+    pub fn faulty_quick(&self, spec: &str, base_ms: u64, max_ms: u64) -> Client {
+        let retry = RetryPolicy::default()
+            .with_base_delay(std::time::Duration::from_millis(base_ms))
+            .with_max_delay(std::time::Duration::from_millis(max_ms));
+        let builder = self.faulty_builder(spec).retry(retry);
+        builder.build().expect("client builds")
+    }
+
     /// [`TestServer::client_with_api`] plus one new key in that api.
     pub async fn client_with_key(&self, name: &str) -> (Client, String, CreatedKey) {
         let (client, api_id) = self.client_with_api(name).await;
@@ -197,6 +207,12 @@ pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// `client`'s verification of `key` with the default options.
+pub async fn verified(client: &Client, key: &str) -> keyshift_core::Verification {
+    let options = keyshift_core::VerifyOptions::default();
+    client.verify(key, &options).await.expect("verify answers")
 }
 
 /// The code `client` gets verifying `key` with `options`.
