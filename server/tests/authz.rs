@@ -35,11 +35,7 @@ struct Fx {
 async fn fresh(s: &TestServer) -> Fx {
     let api = s.create_api(&unique("api-")).await;
     let perm = format!("{}.read", unique("doc"));
-    s.ok(
-        "permissions.createPermission",
-        json!({"name": perm, "slug": perm}),
-    )
-    .await;
+    s.create_permission(&perm).await;
     let role = unique("role-");
     let role_id = s.create_role(&role).await;
     let external_id = unique("user-");

@@ -1271,13 +1271,8 @@ async fn key_permission_and_role_lists_schema_violations_are_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_permission_and_role_lists_unknown_foreign_or_deleted_key_is_404() {
     let s = start().await;
-    s.ok(
-        "permissions.createPermission",
-        json!({"name": "documents.read", "slug": "documents.read"}),
-    )
-    .await;
-    s.ok("permissions.createRole", json!({"name": "reader"}))
-        .await;
+    s.create_permission("documents.read").await;
+    s.create_role("reader").await;
     let (_, key_id, _) = api_and_key(&s, json!({})).await;
     let (_, other_root) = s.second_workspace("other").await;
     let their_api = s.create_api_as(&other_root, "theirs").await;
@@ -1398,11 +1393,7 @@ async fn remove_unknown_permission_is_404_permission_not_found() {
     let key = s.ok("keys.getKey", json!({"keyId": key_id})).await;
     assert_eq!(key["permissions"], json!(["documents.read"]), "{key}");
     // an existing permission that is not on the key: 200, twice
-    s.ok(
-        "permissions.createPermission",
-        json!({"name": "documents.write", "slug": "documents.write"}),
-    )
-    .await;
+    s.create_permission("documents.write").await;
     for _ in 0..2 {
         s.ok(
             "keys.removePermissions",

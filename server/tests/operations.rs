@@ -140,8 +140,7 @@ async fn every_operation_once() {
     let slugs = common::names(&perms, "slug");
     assert_eq!(slugs, vec!["docs.admin"]);
 
-    s.ok("permissions.createRole", json!({"name": "writer"}))
-        .await;
+    s.create_role("writer").await;
     let roles = op!(
         "keys.addRoles",
         json!({"keyId": key_id, "roles": ["writer"]})
@@ -772,8 +771,7 @@ async fn workspaces_are_isolated() {
         json!({"name": "a perm", "slug": "a.only"}),
     )
     .await;
-    s.ok("identities.createIdentity", json!({"externalId": "a_user"}))
-        .await;
+    s.create_identity("a_user").await;
 
     let (_ws_b, root_b) = s.second_workspace("workspace-b").await;
     let b = |op: &'static str, body: Value| {

@@ -805,7 +805,7 @@ async fn portal_configuration_and_grantable_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_assets_carry_strict_headers() {
     let s = start().await;
-    let resp = s.client.get(s.url("/portal")).send().await.unwrap();
+    let resp = s.get("/portal").await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
@@ -833,7 +833,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         ("/portal/assets/keyshift-keys.js", "text/javascript"),
         ("/portal/assets/portal.css", "text/css"),
     ] {
-        let resp = s.client.get(s.url(path)).send().await.unwrap();
+        let resp = s.get(path).await;
         assert_eq!(resp.status(), 200, "{path}");
         let h = resp.headers();
         assert!(
@@ -844,12 +844,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(h["cache-control"].to_str().unwrap().contains("max-age"));
     }
-    let resp = s
-        .client
-        .get(s.url("/portal/assets/other.js"))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get("/portal/assets/other.js").await;
     assert_eq!(resp.status(), 404);
     s.stop().await;
 }

@@ -133,6 +133,12 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// GET `path`; the raw response.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let request = self.client.get(self.url(path));
+        request.send().await.expect("request reaches the server")
+    }
+
     /// POST `body` as JSON to `path` with the server's root key; the raw response.
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         let request = self.client.post(self.url(path)).bearer_auth(&self.root_key);
@@ -220,6 +226,14 @@ impl TestServer {
     pub async fn create_role_as(&self, root: &str, name: &str) -> String {
         let body = json!({ "name": name });
         self.created_id_as(root, "permissions.createRole", body, "roleId")
+            .await
+    }
+
+    /// A permission whose name is its `slug`; returns its id.
+    pub async fn create_permission(&self, slug: &str) -> String {
+        let body = json!({ "name": slug, "slug": slug });
+        let op = "permissions.createPermission";
+        self.created_id_as(&self.root_key.clone(), op, body, "permissionId")
             .await
     }
 
