@@ -111,15 +111,15 @@ pub fn serve(args: ServeArgs, json: bool) -> Result<()> {
         .seed_root_key
         .filter(|k| !k.trim().is_empty())
         .map(SecretKey::new);
-    config.body_limit = args.body_limit;
-    config.faults = args.enable_faults;
-    config.idempotency = !args.no_idempotency;
-    config.public_url = args
+    config.router.body_limit = args.body_limit;
+    config.router.faults = args.enable_faults;
+    config.router.idempotency = !args.no_idempotency;
+    config.router.public_url = args
         .public_url
         .as_deref()
         .map(|u| validated_origin("--public-url", u, true))
         .transpose()?;
-    config.portal_origins = args
+    config.router.portal_origins = args
         .portal_origins
         .iter()
         .map(|o| validated_origin("--portal-origin", o, false))

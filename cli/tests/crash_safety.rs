@@ -62,6 +62,43 @@ fn client(served: &Served, root_key: &str) -> Client {
         .unwrap()
 }
 
+/// A first server on a fresh database with one api, as every crash test starts.
+struct Crash {
+    /// Holds `db` (and whatever else a test writes there).
+    dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    server: Guard,
+    root_key: String,
+    /// A client of that first server.
+    first: Client,
+    api_id: String,
+}
+
+impl Crash {
+    async fn start(api_name: &str) -> Crash {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("crash.db");
+        let server = Guard(Some(start(&db)));
+        let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
+        let first = client(server.0.as_ref().unwrap(), &root_key);
+        let api_id = first.create_api(api_name).await.unwrap().api_id;
+        Crash {
+            dir,
+            db,
+            server,
+            root_key,
+            first,
+            api_id,
+        }
+    }
+
+    /// Starts the server again on the same database (after [`reap_killed`]); a client of it.
+    fn restart(&mut self) -> Client {
+        self.server = Guard(Some(start(&self.db)));
+        client(self.server.0.as_ref().unwrap(), &self.root_key)
+    }
+}
+
 /// Starts (or restarts) the server on `db`; the first start returns the printed root key.
 fn start(db: &Path) -> Served {
     spawn_serve(db.to_str().unwrap(), &[], &[])
@@ -152,14 +189,10 @@ async fn server_killed_during_a_migration_resumes_to_exactly_once() {
     let n: u64 = 20_000;
     let batch_size: u64 = 50;
     let kill_after: u64 = 100; // batches answered before the kill (of 400)
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let mut server = Guard(Some(start(&db)));
-    let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
-    let first = client(server.0.as_ref().unwrap(), &root_key);
-    let api_id = first.create_api("crash-migrate").await.unwrap().api_id;
+    let mut crash = Crash::start("crash-migrate").await;
+    let (first, api_id) = (crash.first.clone(), crash.api_id.clone());
 
-    let file = dir.path().join("keys.jsonl");
+    let file = crash.dir.path().join("keys.jsonl");
     let mut text = String::new();
     let mut key_of_hash = HashMap::new();
     for i in 0..n {
@@ -170,8 +203,8 @@ async fn server_killed_during_a_migration_resumes_to_exactly_once() {
         text.push('\n');
     }
     std::fs::write(&file, text).unwrap();
-    let ckpt = dir.path().join("ckpt");
-    let report_path = dir.path().join("report.jsonl");
+    let ckpt = crash.dir.path().join("ckpt");
+    let report_path = crash.dir.path().join("report.jsonl");
     let options = || {
         MigrateOptions::new(&api_id, "crash-1")
             .batch_size(batch_size as usize)
@@ -193,7 +226,7 @@ async fn server_killed_during_a_migration_resumes_to_exactly_once() {
     for round in 0..2 {
         let backend = Arc::new(KillAfter {
             client: current.clone(),
-            pid: server.pid(),
+            pid: crash.server.pid(),
             kill_after,
             answered: AtomicU64::new(0),
             killed: AtomicBool::new(false),
@@ -210,7 +243,7 @@ async fn server_killed_during_a_migration_resumes_to_exactly_once() {
             backend.killed.load(Ordering::SeqCst),
             "round {round}: killed after {kill_after} batches"
         );
-        reap_killed(server.take());
+        reap_killed(crash.server.take());
         // The run fails: the batches after the kill could not be sent.
         match &run {
             Ok(report) => {
@@ -249,12 +282,11 @@ async fn server_killed_during_a_migration_resumes_to_exactly_once() {
 
         // Restart on the same database (the stored root key still works): every acknowledged
         // key is there under the id it was acknowledged with.
-        server = Guard(Some(start(&db)));
+        current = crash.restart();
         assert!(
-            server.0.as_ref().unwrap().root_key.is_none(),
+            crash.server.0.as_ref().unwrap().root_key.is_none(),
             "the restarted database keeps its root key"
         );
-        current = client(server.0.as_ref().unwrap(), &root_key);
         let listed: HashSet<String> = all_keys(&current, &api_id)
             .await
             .into_iter()
@@ -342,12 +374,8 @@ async fn server_killed_during_credit_spends_keeps_every_acknowledged_spend() {
     const CREDITS: i64 = 2_000;
     const VERIFIERS: usize = 8;
     const KILL_AT: u64 = 800; // VALID answers received before the kill
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let mut server = Guard(Some(start(&db)));
-    let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
-    let first = client(server.0.as_ref().unwrap(), &root_key);
-    let api_id = first.create_api("crash-credits").await.unwrap().api_id;
+    let mut crash = Crash::start("crash-credits").await;
+    let (first, api_id) = (crash.first.clone(), crash.api_id.clone());
     let created = first
         .create_api_key(&CreateKey {
             credits: Some(CREDITS),
@@ -359,7 +387,7 @@ async fn server_killed_during_credit_spends_keeps_every_acknowledged_spend() {
 
     let valid = Arc::new(AtomicU64::new(0));
     let killed = Arc::new(AtomicBool::new(false));
-    let pid = server.pid();
+    let pid = crash.server.pid();
     let mut tasks = Vec::new();
     for _ in 0..VERIFIERS {
         let (client, key, valid, killed) =
@@ -407,12 +435,11 @@ async fn server_killed_during_credit_spends_keeps_every_acknowledged_spend() {
         acknowledged += mine;
         lowest = lowest.min(low);
     }
-    reap_killed(server.take());
+    reap_killed(crash.server.take());
     assert_eq!(acknowledged, valid.load(Ordering::SeqCst));
     assert!(acknowledged >= KILL_AT);
 
-    let server = Guard(Some(start(&db)));
-    let second = client(server.0.as_ref().unwrap(), &root_key);
+    let second = crash.restart();
     let remaining = second
         .get_key(&created.key_id)
         .await
@@ -452,7 +479,7 @@ async fn server_killed_during_credit_spends_keeps_every_acknowledged_spend() {
     assert_eq!(more, remaining);
     let after = second.get_key(&created.key_id).await.unwrap();
     assert_eq!(after.credits.and_then(|c| c.remaining), Some(0));
-    drop(server);
+    drop(crash);
 }
 
 // ----- (b') no key is half-created -----------------------------------------------------------
@@ -487,12 +514,8 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
     let _serial = SERIAL.lock().await;
     const CREATORS: usize = 4;
     const KILL_AT: u64 = 150; // createKey answers received before the kill
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let mut server = Guard(Some(start(&db)));
-    let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
-    let first = client(server.0.as_ref().unwrap(), &root_key);
-    let api_id = first.create_api("crash-create").await.unwrap().api_id;
+    let mut crash = Crash::start("crash-create").await;
+    let (first, api_id) = (crash.first.clone(), crash.api_id.clone());
     first
         .create_role("crash-role", &[], Some("for the crash test"))
         .await
@@ -501,7 +524,7 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
     let next = Arc::new(AtomicU64::new(0));
     let answered = Arc::new(AtomicU64::new(0));
     let killed = Arc::new(AtomicBool::new(false));
-    let pid = server.pid();
+    let pid = crash.server.pid();
     let mut tasks = Vec::new();
     for _ in 0..CREATORS {
         let (client, api_id, next, answered, killed) = (
@@ -535,11 +558,10 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
     for t in tasks {
         acked.extend(t.await.unwrap());
     }
-    reap_killed(server.take());
+    reap_killed(crash.server.take());
     let attempted = next.load(Ordering::SeqCst);
 
-    let server = Guard(Some(start(&db)));
-    let second = client(server.0.as_ref().unwrap(), &root_key);
+    let second = crash.restart();
     let listed = all_keys(&second, &api_id).await;
     eprintln!(
         "{} createKey acknowledged, {attempted} attempted, {} listed after the restart",
@@ -591,7 +613,7 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
         assert_eq!(v.code, VerifyCode::Valid, "key {i}");
         assert_eq!(v.key_id.as_deref(), Some(id.as_str()));
     }
-    drop(server);
+    drop(crash);
 }
 
 // ----- stored idempotent answers outlive the kill -------------------------------------------
@@ -602,12 +624,8 @@ async fn server_killed_during_create_key_leaves_no_half_created_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotent_answers_stored_before_the_kill_replay_after_restart() {
     let _serial = SERIAL.lock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let mut server = Guard(Some(start(&db)));
-    let root_key = server.0.as_ref().unwrap().root_key.clone().unwrap();
-    let first = client(server.0.as_ref().unwrap(), &root_key);
-    let api_id = first.create_api("crash-replay").await.unwrap().api_id;
+    let mut crash = Crash::start("crash-replay").await;
+    let (first, api_id) = (crash.first.clone(), crash.api_id.clone());
 
     let keys: Vec<String> = (0..20)
         .map(|i| {
@@ -641,10 +659,9 @@ async fn idempotent_answers_stored_before_the_kill_replay_after_restart() {
         .await
         .unwrap();
 
-    kill9(server.pid());
-    reap_killed(server.take());
-    let server = Guard(Some(start(&db)));
-    let second = client(server.0.as_ref().unwrap(), &root_key);
+    kill9(crash.server.pid());
+    reap_killed(crash.server.take());
+    let second = crash.restart();
 
     let again = second
         .migrate_keys_batch(&request, batch_key)
@@ -674,5 +691,5 @@ async fn idempotent_answers_stored_before_the_kill_replay_after_restart() {
     let hash7 = hashing::sha256_base64(&keys[7]);
     let id7 = migrated.migrated.iter().find(|m| m.hash == hash7).unwrap();
     assert_eq!(v.key_id.as_deref(), Some(id7.key_id.as_str()));
-    drop(server);
+    drop(crash);
 }

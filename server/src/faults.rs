@@ -1,7 +1,7 @@
 //! Test-only fault switch.
 //!
-//! Off unless the server is started with [`crate::ServerConfig::faults`] = `true`
-//! (`keyshift serve --enable-faults`). When off, the `X-Keyshift-Fault` header is ignored.
+//! Off unless the server is started with [`crate::RouterOptions::faults`] = `true`
+//! (`ServerConfig.router.faults`, `keyshift serve --enable-faults`). When off, the `X-Keyshift-Fault` header is ignored.
 //! When on, a request carrying `X-Keyshift-Fault: <spec>` is faulted before it reaches the engine.
 //! `<spec>` is a `;`-separated list of items:
 //!

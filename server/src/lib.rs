@@ -71,23 +71,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Root key to seed the first workspace with (instead of generating one).
     pub seed_root_key: Option<SecretKey>,
-    /// Largest request body accepted, in bytes (413 above it).
-    pub body_limit: usize,
-    /// Longest wait for a request's body (408 after; a stalled upload cannot hold a
-    /// connection forever).
-    pub body_timeout: Duration,
-    /// Test-only: honour the `X-Keyshift-Fault` header (see [`faults`]). Off by default.
-    pub faults: bool,
-    /// Replay the first answer for a repeated `Idempotency-Key` (DESIGN.md §4). On by
-    /// default; off (`keyshift serve --no-idempotency`) the header is ignored, as Unkey's
-    /// server does, for testing clients against that behaviour.
-    pub idempotency: bool,
-    /// The public base URL of the server (`https://keys.example.com`): the base of portal
-    /// session URLs and the portal's own origin. `None`: the scheme and `Host` of each request.
-    pub public_url: Option<String>,
-    /// Other origins (`https://app.example.com`) that may embed the portal: answered CORS with
-    /// credentials and allowed as `Origin` of mutating portal calls and in `frame-ancestors`.
-    pub portal_origins: Vec<String>,
+    /// What the served router does: body limit and timeout, the fault switch, idempotency,
+    /// the portal's public URL and origins.
+    pub router: RouterOptions,
     /// How long a portal exchange code stays valid (15 minutes).
     pub portal_code_ttl: Duration,
     /// How long a portal session lasts after its code is exchanged (24 hours).
@@ -100,12 +86,7 @@ impl ServerConfig {
             db: db.into(),
             listen,
             seed_root_key: None,
-            body_limit: DEFAULT_BODY_LIMIT,
-            body_timeout: BODY_READ_TIMEOUT,
-            faults: false,
-            idempotency: true,
-            public_url: None,
-            portal_origins: Vec::new(),
+            router: RouterOptions::default(),
             portal_code_ttl: keyshift_engine::DEFAULT_CODE_TTL,
             portal_session_ttl: keyshift_engine::DEFAULT_SESSION_TTL,
         }
@@ -128,18 +109,25 @@ struct AppState {
     portal: portal::PortalSettings,
 }
 
-/// Options of [`router`].
+/// Options of [`router`] (and [`ServerConfig::router`]).
 #[derive(Clone, Debug)]
 pub struct RouterOptions {
+    /// Largest request body accepted, in bytes (413 above it).
     pub body_limit: usize,
-    /// See [`ServerConfig::body_timeout`].
+    /// Longest wait for a request's body (408 after; a stalled upload cannot hold a
+    /// connection forever).
     pub body_timeout: Duration,
+    /// Test-only: honour the `X-Keyshift-Fault` header (see [`faults`]). Off by default.
     pub faults: bool,
-    /// See [`ServerConfig::idempotency`].
+    /// Replay the first answer for a repeated `Idempotency-Key` (DESIGN.md §4). On by
+    /// default; off (`keyshift serve --no-idempotency`) the header is ignored, as Unkey's
+    /// server does, for testing clients against that behaviour.
     pub idempotency: bool,
-    /// See [`ServerConfig::public_url`].
+    /// The public base URL of the server (`https://keys.example.com`): the base of portal
+    /// session URLs and the portal's own origin. `None`: the scheme and `Host` of each request.
     pub public_url: Option<String>,
-    /// See [`ServerConfig::portal_origins`].
+    /// Other origins (`https://app.example.com`) that may embed the portal: answered CORS with
+    /// credentials and allowed as `Origin` of mutating portal calls and in `frame-ancestors`.
     pub portal_origins: Vec<String>,
 }
 

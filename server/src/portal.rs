@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use keyshift_core::{Error, ErrorCode, SecretKey};
 use keyshift_engine::{PortalRoute, PortalSessionCtx};
@@ -139,14 +139,19 @@ fn secure_headers(settings: &PortalSettings, resp: &mut Response) {
     if let Ok(v) = HeaderValue::from_str(&settings.csp()) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    let fixed = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    set_static(resp, fixed);
+}
+
+/// Set each header `name` of `resp` to the fixed `value`.
+fn set_static<const N: usize>(resp: &mut Response, headers: [(HeaderName, &'static str); N]) {
+    let h = resp.headers_mut();
+    for (name, value) in headers {
+        h.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// CORS headers for an allowed `Origin`.
@@ -183,12 +188,11 @@ fn csrf_refused(why: &str) -> Problem {
 
 fn html(status: StatusCode, body: &'static str) -> Response {
     let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let fixed = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    set_static(&mut resp, fixed);
     resp
 }
 
@@ -218,11 +222,13 @@ pub(crate) async fn page(State(st): State<Arc<AppState>>, req: Request) -> Respo
                     let max_age = (x.expires_at - now_ms()) / 1000;
                     let cookie =
                         set_cookie(settings, req.headers(), x.access_token.expose(), max_age);
-                    let h = resp.headers_mut();
-                    h.insert(header::LOCATION, HeaderValue::from_static("/portal"));
-                    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    let fixed = [
+                        (header::LOCATION, "/portal"),
+                        (header::CACHE_CONTROL, "no-store"),
+                    ];
+                    set_static(&mut resp, fixed);
                     if let Ok(v) = HeaderValue::from_str(&cookie) {
-                        h.insert(header::SET_COOKIE, v);
+                        resp.headers_mut().insert(header::SET_COOKIE, v);
                     }
                     resp
                 }
@@ -248,13 +254,12 @@ pub(crate) async fn asset(State(st): State<Arc<AppState>>, req: Request) -> Resp
         _ => return crate::routes::not_found(req).await,
     };
     let mut resp = body.into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     // Assets change with the binary; revalidated after 5 minutes.
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
+    let fixed = [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "public, max-age=300"),
+    ];
+    set_static(&mut resp, fixed);
     secure_headers(&st.portal, &mut resp);
     // The embeddable element may be loaded by a configured origin.
     cors(&st.portal, req.headers(), &mut resp);
@@ -279,19 +284,15 @@ pub(crate) async fn preflight(State(st): State<Arc<AppState>>, req: Request) -> 
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     cors(&st.portal, req.headers(), &mut resp);
-    let h = resp.headers_mut();
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type, x-keyshift-csrf, authorization"),
-    );
-    h.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("600"),
-    );
+    let fixed = [
+        (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
+        (
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "content-type, x-keyshift-csrf, authorization",
+        ),
+        (header::ACCESS_CONTROL_MAX_AGE, "600"),
+    ];
+    set_static(&mut resp, fixed);
     resp
 }
 

@@ -13,7 +13,7 @@ use keyshift_engine::Engine;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-use crate::{router, RouterOptions, ServerConfig, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
+use crate::{router, ServerConfig, HEADER_READ_TIMEOUT, SHUTDOWN_GRACE};
 
 /// Marker extension on a response: close the connection instead of answering.
 #[derive(Clone, Copy, Debug)]
@@ -131,12 +131,7 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         db,
         listen,
         seed_root_key,
-        body_limit,
-        body_timeout,
-        faults,
-        idempotency,
-        public_url,
-        portal_origins,
+        router: options,
         portal_code_ttl,
         portal_session_ttl,
     } = config;
@@ -152,17 +147,8 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
         .await
         .map_err(|e| Error::io(format!("cannot listen on {listen}: {e}")))?;
     let addr = listener.local_addr()?;
-    let app = router(
-        engine.clone(),
-        RouterOptions {
-            body_limit,
-            body_timeout,
-            faults,
-            idempotency,
-            public_url,
-            portal_origins,
-        },
-    );
+    let faults = options.faults;
+    let app = router(engine.clone(), options);
     if faults {
         tracing::warn!(
             "fault injection is ENABLED (test-only): X-Keyshift-Fault headers are honoured"

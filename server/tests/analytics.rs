@@ -10,20 +10,13 @@ use serde_json::{json, Value};
 
 const ERRORS: &str = "https://unkey.com/docs/errors/";
 
-async fn root_in(s: &TestServer, ws: Option<String>, permissions: &[&str]) -> String {
-    let engine = s.engine.clone();
-    let root = s.root_key.clone();
-    let permissions: Vec<String> = permissions.iter().map(|p| p.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let ws = ws.unwrap_or_else(|| engine.authenticate(&root).unwrap().workspace_id);
-        engine
-            .create_root_key_with_permissions(&ws, &permissions)
-            .unwrap()
-            .expose()
-            .to_string()
-    })
-    .await
-    .unwrap()
+/// `sql` is refused with `status` and the error type `{ERRORS}{kind}`.
+async fn query_refused(s: &TestServer, root: &str, sql: &str, status: u16, kind: &str) {
+    let (got, body) = query_as(s, root, sql).await;
+    assert_eq!(got, status, "{sql}: {body}");
+    assert_problem(&body, status);
+    let expected = format!("{ERRORS}{kind}");
+    assert_eq!(body["error"]["type"], expected, "{sql}: {body}");
 }
 
 async fn query_as(s: &TestServer, root: &str, sql: &str) -> (u16, Value) {
@@ -123,7 +116,7 @@ async fn a_root_key_sees_only_its_workspace() {
     let ws_b = tokio::task::spawn_blocking(move || engine.create_workspace("b").unwrap())
         .await
         .unwrap();
-    let root_b = root_in(&s, Some(ws_b), &["*"]).await;
+    let root_b = s.root_with(Some(ws_b), &["*"]).await;
     let api_b = s.create_api_as(&root_b, "api-b").await;
     let (_, key_b) = s.create_key_as(&root_b, json!({"apiId": api_b})).await;
     let code = s
@@ -137,17 +130,9 @@ async fn a_root_key_sees_only_its_workspace() {
     let root_a = s.root_key.clone();
     assert_eq!(rows_as(&s, &root_a, count).await, vec![json!({"n": 5})]);
     // Workspace b cannot reach a's rows through the log table either.
-    let (status, body) = query_as(
-        &s,
-        &root_b,
-        "WITH v AS (SELECT * FROM key_verifications) SELECT COUNT(*) FROM v",
-    )
-    .await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(
-        body["error"]["type"],
-        format!("{ERRORS}user/bad_request/invalid_analytics_table")
-    );
+    let sql = "WITH v AS (SELECT * FROM key_verifications) SELECT COUNT(*) FROM v";
+    let kind = "user/bad_request/invalid_analytics_table";
+    query_refused(&s, &root_b, sql, 400, kind).await;
 }
 
 #[tokio::test]
@@ -181,14 +166,8 @@ async fn refused_statements_answer_unkeys_error_types() {
         ),
         ("", "invalid_analytics_query"),
     ] {
-        let (status, body) = query_as(&s, &root, sql).await;
-        assert_eq!(status, 400, "{sql}: {body}");
-        assert_problem(&body, 400);
-        assert_eq!(
-            body["error"]["type"],
-            format!("{ERRORS}user/bad_request/{kind}"),
-            "{sql}: {body}"
-        );
+        let kind = format!("user/bad_request/{kind}");
+        query_refused(&s, &root, sql, 400, &kind).await;
     }
     let (status, body) = query_as(&s, &root, &format!("SELECT {}1", "1 + ".repeat(16 << 10))).await;
     assert_eq!(status, 400, "{body}");
@@ -199,17 +178,9 @@ async fn refused_statements_answer_unkeys_error_types() {
             .contains("maximum length"),
         "{body}"
     );
-    let (status, body) = query_as(
-        &s,
-        &root,
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n",
-    )
-    .await;
-    assert_eq!(status, 422, "{body}");
-    assert_eq!(
-        body["error"]["type"],
-        format!("{ERRORS}user/unprocessable_entity/query_rows_limit_exceeded")
-    );
+    let sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT i FROM n";
+    let kind = "user/unprocessable_entity/query_rows_limit_exceeded";
+    query_refused(&s, &root, sql, 422, kind).await;
     // Still logged, nothing changed.
     let rows = rows_as(&s, &root, "SELECT COUNT(*) AS n FROM key_verifications_v1").await;
     assert_eq!(rows, vec![json!({"n": 5})]);
@@ -223,7 +194,9 @@ async fn read_analytics_is_required_and_scopes_by_api() {
     let (_, key) = s.create_key(json!({"apiId": other})).await;
     assert_eq!(verify(&s, &key, json!({})).await, "VALID");
 
-    let without = root_in(&s, None, &["api.*.read_key", "api.*.verify_key"]).await;
+    let without = s
+        .root_with(None, &["api.*.read_key", "api.*.verify_key"])
+        .await;
     let (status, body) = query_as(&s, &without, "SELECT 1").await;
     assert_eq!(status, 403, "{body}");
     assert_problem(&body, 403);
@@ -240,9 +213,11 @@ async fn read_analytics_is_required_and_scopes_by_api() {
     );
 
     let count = "SELECT COUNT(*) AS n FROM key_verifications_v1";
-    let wildcard = root_in(&s, None, &["api.*.read_analytics"]).await;
+    let wildcard = s.root_with(None, &["api.*.read_analytics"]).await;
     assert_eq!(rows_as(&s, &wildcard, count).await, vec![json!({"n": 6})]);
-    let one = root_in(&s, None, &[&format!("api.{other}.read_analytics")]).await;
+    let one = s
+        .root_with(None, &[&format!("api.{other}.read_analytics")])
+        .await;
     assert_eq!(rows_as(&s, &one, count).await, vec![json!({"n": 1})]);
     let rows = rows_as(
         &s,

@@ -35,11 +35,7 @@ struct Fx {
 async fn fresh(s: &TestServer) -> Fx {
     let api = s.create_api(&unique("api-")).await;
     let perm = format!("{}.read", unique("doc"));
-    s.ok(
-        "permissions.createPermission",
-        json!({"name": perm, "slug": perm}),
-    )
-    .await;
+    s.create_permission(&perm).await;
     let role = unique("role-");
     let role_id = s.create_role(&role).await;
     let external_id = unique("user-");
@@ -58,23 +54,6 @@ async fn fresh(s: &TestServer) -> Fx {
         identity_id,
         external_id,
     }
-}
-
-/// A root key of the server's workspace with exactly `permissions`.
-async fn root_with(s: &TestServer, permissions: &[String]) -> String {
-    let engine = s.engine.clone();
-    let root = s.root_key.clone();
-    let permissions = permissions.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let ws = engine.authenticate(&root).unwrap().workspace_id;
-        engine
-            .create_root_key_with_permissions(&ws, &permissions)
-            .unwrap()
-            .expose()
-            .to_string()
-    })
-    .await
-    .unwrap()
 }
 
 /// `{api}`, `{identity}` in a permission template → the fixture's ids.
@@ -460,7 +439,7 @@ async fn every_route_checks_unkeys_permission() {
         for lacking in route.lacking {
             let fx = fresh(&s).await;
             let granted = fill(lacking, &fx);
-            let root = root_with(&s, &granted).await;
+            let root = s.root_with(None, &granted).await;
             let (status, body) = s.call_as(&root, route.op, (route.body)(&fx)).await;
             assert_denied(route.op, route.denied, status, &body, &granted);
             // The fixture is untouched: the seeded root key still sees the key as it was.
@@ -473,7 +452,7 @@ async fn every_route_checks_unkeys_permission() {
         for needed in forms {
             let fx = fresh(&s).await;
             let granted = fill(needed, &fx);
-            let root = root_with(&s, &granted).await;
+            let root = s.root_with(None, &granted).await;
             let (status, body) = s.call_as(&root, route.op, (route.body)(&fx)).await;
             assert_eq!(
                 status, 200,
@@ -489,9 +468,11 @@ async fn verify_of_a_key_the_root_key_may_not_verify_is_not_found() {
     let s = common::start().await;
     let fx = fresh(&s).await;
     let other = fresh(&s).await;
-    let verify_here = root_with(&s, &[format!("api.{}.verify_key", fx.api)]).await;
-    let verify_all = root_with(&s, &["api.*.verify_key".to_string()]).await;
-    let create_only = root_with(&s, &["api.*.create_key".to_string()]).await;
+    let verify_here = s
+        .root_with(None, &[format!("api.{}.verify_key", fx.api)])
+        .await;
+    let verify_all = s.root_with(None, &["api.*.verify_key".to_string()]).await;
+    let create_only = s.root_with(None, &["api.*.create_key".to_string()]).await;
 
     // Twice each: the second call finds the root key in the cache (the fast path).
     for _ in 0..2 {
@@ -560,7 +541,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         }
         let fx = fresh(&s).await;
         let new_perm = format!("{}.read", unique("brand-new"));
-        let root = root_with(&s, &granted).await;
+        let root = s.root_with(None, &granted).await;
         let body = json!({"keyId": fx.key_id, "permissions": [new_perm]});
         let (status, answer) = s.call_as(&root, op, body.clone()).await;
         assert_denied(op, Denied::Forbidden, status, &answer, &granted);
@@ -573,7 +554,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
             .await;
         assert_eq!(status, 404, "{op} created the permission though refused");
         granted.push("rbac.*.create_permission".into());
-        let root = root_with(&s, &granted).await;
+        let root = s.root_with(None, &granted).await;
         let (status, answer) = s.call_as(&root, op, body).await;
         assert_eq!(status, 200, "{op}: {answer}");
     }
@@ -581,7 +562,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
     // for new ones.
     let fx = fresh(&s).await;
     let create_role = vec!["rbac.*.create_role".to_string()];
-    let root = root_with(&s, &create_role).await;
+    let root = s.root_with(None, &create_role).await;
     let (status, answer) = s
         .call_as(
             &root,
@@ -600,7 +581,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         "rbac.*.create_role".to_string(),
         "rbac.*.add_permission_to_role".to_string(),
     ];
-    let root = root_with(&s, &with_add).await;
+    let root = s.root_with(None, &with_add).await;
     let role_with = |perm: String| {
         let body = json!({"name": unique("r-"), "permissions": [perm]});
         s.call_as(&root, "permissions.createRole", body)
@@ -616,7 +597,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
         "rbac.*.add_permission_to_role".to_string(),
         "rbac.*.remove_permission_from_role".to_string(),
     ];
-    let root = root_with(&s, &set_perms).await;
+    let root = s.root_with(None, &set_perms).await;
     let new_perm = format!("{}.read", unique("fresh"));
     let body = json!({"roleId": fx.role_id, "permissions": [fx.perm, new_perm]});
     let (status, answer) = s
@@ -650,7 +631,7 @@ async fn creating_permissions_on_the_fly_needs_create_permission() {
     );
     let mut with_create = set_perms.clone();
     with_create.push("rbac.*.create_permission".into());
-    let root = root_with(&s, &with_create).await;
+    let root = s.root_with(None, &with_create).await;
     let (status, answer) = s
         .call_as(&root, "permissions.setRolePermissions", body)
         .await;
@@ -662,7 +643,7 @@ async fn list_identities_needs_every_listed_identity() {
     let s = common::start().await;
     let a = s.create_identity("only-a").await;
     let only_a = vec![format!("identity.{a}.read_identity")];
-    let root = root_with(&s, &only_a).await;
+    let root = s.root_with(None, &only_a).await;
     let (status, body) = s
         .call_as(&root, "identities.listIdentities", json!({}))
         .await;
@@ -679,7 +660,7 @@ async fn list_identities_needs_every_listed_identity() {
 async fn checks_keep_unkeys_order_and_answers() {
     let s = common::start().await;
     let fx = fresh(&s).await;
-    let reader = root_with(&s, &["api.*.read_key".to_string()]).await;
+    let reader = s.root_with(None, &["api.*.read_key".to_string()]).await;
     // The body is validated first: 400, not 403.
     let (status, body) = s
         .call_as(&reader, "apis.createApi", json!({"name": "x"}))
@@ -705,7 +686,9 @@ async fn checks_keep_unkeys_order_and_answers() {
         )
         .await;
     assert_denied("deleteKey", Denied::Forbidden, status, &body, &[]);
-    let deleter = root_with(&s, &[format!("api.{}.delete_key", fx.api)]).await;
+    let deleter = s
+        .root_with(None, &[format!("api.{}.delete_key", fx.api)])
+        .await;
     let (status, body) = s
         .call_as(
             &deleter,
@@ -722,7 +705,7 @@ async fn checks_keep_unkeys_order_and_answers() {
     assert_eq!(b1["error"]["type"], b2["error"]["type"]);
     assert!(!b1.to_string().contains(&fx.api[4..]), "{b1}");
     // An idempotent createKey cannot be replayed by a root key that may not create keys.
-    let creator = root_with(&s, &["api.*.create_key".to_string()]).await;
+    let creator = s.root_with(None, &["api.*.create_key".to_string()]).await;
     let send = |root: String| {
         let s = &s;
         let api = fx.api.clone();
@@ -762,7 +745,7 @@ async fn root_keys_are_listed_with_their_permissions_and_never_in_clear() {
         "api.*.create_key".to_string(),
         "api.*.verify_key".to_string(),
     ];
-    let root = root_with(&s, &granted).await;
+    let root = s.root_with(None, &granted).await;
     let engine = s.engine.clone();
     let keys = tokio::task::spawn_blocking(move || engine.list_root_keys(None).unwrap())
         .await

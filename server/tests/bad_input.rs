@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{assert_problem, start, TestServer};
+use common::{assert_problem, start, start_with_api, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -266,24 +266,6 @@ async fn send(s: &TestServer, client: &reqwest::Client, c: &Case) -> (u16, Vec<u
             let status = resp.status().as_u16();
             let bytes = resp.bytes().await.unwrap().to_vec();
             (status, bytes)
-        }
-    }
-}
-
-async fn key_count(s: &TestServer, api: &str) -> usize {
-    let mut count = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut body = json!({"apiId": api, "limit": 100});
-        if let Some(c) = &cursor {
-            body["cursor"] = json!(c);
-        }
-        let (status, v) = s.call("apis.listKeys", body).await;
-        assert_eq!(status, 200, "{v}");
-        count += v["data"].as_array().unwrap().len();
-        match v["pagination"]["cursor"].as_str() {
-            Some(c) if v["pagination"]["hasMore"] == true => cursor = Some(c.to_string()),
-            _ => return count,
         }
     }
 }
@@ -1086,7 +1068,7 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
     );
 
     // Nothing refused was written: still the one good key, no identity, no permission.
-    assert_eq!(key_count(&s, &api).await, 1);
+    assert_eq!(s.key_count(&api).await, 1);
     let perms = s.ok("permissions.listPermissions", json!({})).await;
     assert_eq!(perms, json!([]), "a refused request created permissions");
     let (status, v) = s
@@ -1099,8 +1081,7 @@ async fn bad_input_answers_4xx_and_leaves_no_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_odd_keys_are_not_found_not_errors() {
     // A key is opaque: NUL bytes or odd characters in it are an unknown key (200 NOT_FOUND).
-    let s = start().await;
-    let api = s.create_api("odd-keys").await;
+    let (s, api) = start_with_api("odd-keys").await;
     let (_, key) = s.create_key(json!({"apiId": api})).await;
     for odd in [
         format!("{key}\u{0}"),
@@ -1119,8 +1100,7 @@ async fn verify_odd_keys_are_not_found_not_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_batch_with_one_bad_record_is_all_or_per_hash() {
-    let s = start().await;
-    let api = s.create_api("migrate-bad").await;
+    let (s, api) = start_with_api("migrate-bad").await;
     let plain: Vec<String> = (0..5).map(|i| format!("sk_bad_batch_{i:020}")).collect();
     let hashes: Vec<String> = plain
         .iter()
@@ -1158,7 +1138,7 @@ async fn migrate_batch_with_one_bad_record_is_all_or_per_hash() {
     ] {
         s.fails_at("keys.migrateKeys", records(3, bad), location)
             .await;
-        assert_eq!(key_count(&s, &api).await, 0, "a rejected batch left keys");
+        assert_eq!(s.key_count(&api).await, 0, "a rejected batch left keys");
         for k in &plain {
             assert_eq!(s.verify(json!({"key": k})).await["code"], "NOT_FOUND");
         }
@@ -1175,7 +1155,7 @@ async fn migrate_batch_with_one_bad_record_is_all_or_per_hash() {
     assert_eq!(failed.len(), 1, "{data}");
     let failed_hash = failed[0].as_str().or(failed[0]["hash"].as_str());
     assert_eq!(failed_hash, Some(hashes[0].as_str()), "{data}");
-    assert_eq!(key_count(&s, &api).await, 4);
+    assert_eq!(s.key_count(&api).await, 4);
     for (i, k) in plain.iter().enumerate() {
         let code = s.verify(json!({"key": k})).await["code"].clone();
         assert_eq!(code, if i == 2 { "NOT_FOUND" } else { "VALID" }, "key {i}");
@@ -1185,8 +1165,7 @@ async fn migrate_batch_with_one_bad_record_is_all_or_per_hash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_authorization_over_http2_is_refused() {
-    let s = start().await;
-    let api = s.create_api("h2-dup-auth").await;
+    let (s, api) = start_with_api("h2-dup-auth").await;
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .timeout(DEADLINE)
@@ -1210,6 +1189,6 @@ async fn duplicated_authorization_over_http2_is_refused() {
         assert_problem(&v, 400);
         assert_eq!(v["error"]["errors"][0]["location"], "header.Authorization");
     }
-    assert_eq!(key_count(&s, &api).await, 0);
+    assert_eq!(s.key_count(&api).await, 0);
     s.stop().await;
 }

@@ -5,18 +5,9 @@
 mod common;
 mod conform;
 
-use common::{start, TestServer};
+use common::{start, start_with_api};
 use conform::*;
 use serde_json::json;
-
-async fn foreign_api(s: &TestServer) -> String {
-    let (_, other_root) = s.second_workspace("other").await;
-    let (status, v) = s
-        .call_as(&other_root, "apis.createApi", json!({"name": "theirs"}))
-        .await;
-    assert_eq!(status, 200, "{v}");
-    v["data"]["apiId"].as_str().unwrap().to_string()
-}
 
 // ---------------------------------------------------------------------------------------------
 // apis.createApi
@@ -25,6 +16,7 @@ async fn foreign_api(s: &TestServer) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_api_schema_violations_are_400_naming_body_name() {
     let s = start().await;
+    // Each: the type, title and detail Unkey's test checks, and errors[] naming body.name.
     for body in [
         json!({}),
         json!({"name": ""}),
@@ -35,15 +27,6 @@ async fn create_api_schema_violations_are_400_naming_body_name() {
     ] {
         invalid(&s, "apis.createApi", body, "body.name").await;
     }
-    // the structure Unkey's test checks: type, title, detail
-    let e = invalid(&s, "apis.createApi", json!({"name": "ab"}), "body.name").await;
-    assert!(
-        e["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("POST request body for '/v2/apis.createApi' failed to validate schema"),
-        "{e}"
-    );
     // unexpected fields: Unkey's test accepts 200 or 400; keyshift refuses unknown fields
     let e = expect(
         &s,
@@ -140,8 +123,7 @@ async fn get_api_unknown_foreign_or_deleted_api_is_404_api_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_keys_schema_violations_are_400_naming_the_field() {
-    let s = start().await;
-    let api = s.create_api("list").await;
+    let (s, api) = start_with_api("list").await;
     for (body, location) in [
         (json!({}), "body.apiId"),
         (json!({"apiId": ""}), "body.apiId"),
@@ -198,8 +180,7 @@ async fn list_keys_unknown_or_odd_api_id_is_404_api_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_keys_of_an_api_without_keys_is_200_empty() {
-    let s = start().await;
-    let api = s.create_api("empty").await;
+    let (s, api) = start_with_api("empty").await;
     let (status, v) = s.call("apis.listKeys", json!({"apiId": api})).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["data"], json!([]), "{v}");
@@ -225,8 +206,7 @@ async fn list_keys_of_an_api_without_keys_is_200_empty() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_keys_decrypt_is_412_precondition_failed() {
-    let s = start().await;
-    let api = s.create_api("decrypt").await;
+    let (s, api) = start_with_api("decrypt").await;
     s.create_key(json!({"apiId": api})).await;
     expect(
         &s,
@@ -253,13 +233,7 @@ async fn delete_api_schema_violations_are_400_naming_body_api_id() {
         json!({"apiId": "api_123"}),
         json!({"apiId": null}),
     ] {
-        let e = invalid(&s, "apis.deleteApi", body, "body.apiId").await;
-        assert!(
-            e["detail"].as_str().unwrap().starts_with(
-                "POST request body for '/v2/apis.deleteApi' failed to validate schema"
-            ),
-            "{e}"
-        );
+        invalid(&s, "apis.deleteApi", body, "body.apiId").await;
     }
     s.stop().await;
 }

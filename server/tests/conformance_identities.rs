@@ -62,14 +62,7 @@ async fn create_identity_schema_violations_are_400_naming_the_field() {
             "body.ratelimits[0].autoApply",
         ),
     ] {
-        let e = invalid(&s, "identities.createIdentity", body, location).await;
-        assert!(
-            e["detail"].as_str().unwrap().starts_with(
-                "POST request body for '/v2/identities.createIdentity' failed to validate schema"
-            ),
-            "{e}"
-        );
-        assert!(!e["errors"].as_array().unwrap().is_empty(), "{e}");
+        invalid(&s, "identities.createIdentity", body, location).await;
     }
     s.stop().await;
 }
@@ -104,19 +97,15 @@ async fn create_identity_ratelimit_without_auto_apply_is_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_identity_twice_is_409_identity_already_exists() {
     let s = start().await;
-    s.ok(
-        "identities.createIdentity",
-        json!({"externalId": "test_external_id_1"}),
-    )
-    .await;
-    let e = conflict(
+    let body = json!({"externalId": "test_external_id_1"});
+    second_is_conflict(
         &s,
         "identities.createIdentity",
-        json!({"externalId": "test_external_id_1"}),
+        body.clone(),
+        body,
         IDENTITY_ALREADY_EXISTS,
     )
     .await;
-    common::assert_detail_has(&e, "already exists");
     check_auth_cases(
         &s,
         "identities.createIdentity",
@@ -135,8 +124,7 @@ async fn get_and_delete_identity_missing_or_empty_identity_is_400() {
             json!({"identity": ""}),
             json!({"identity": null}),
         ] {
-            let e = invalid(&s, op, body, "body.identity").await;
-            assert_eq!(e["status"], 400, "{e}");
+            invalid(&s, op, body, "body.identity").await;
         }
         check_auth_cases(&s, op, &json!({"identity": "test_2ZpXpBZ6d9uXhVgm5qE9Zm"})).await;
     }

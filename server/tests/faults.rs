@@ -5,11 +5,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_problem, raw_http, start, start_with, Options, TestServer};
+use common::{assert_problem, raw_http, start_with, start_with_api, Options, TestServer};
 use serde_json::{json, Value};
 
 async fn faulty() -> TestServer {
     start_with(Options::with_faults()).await
+}
+
+/// [`faulty`] with one api named `name`: (server, api id).
+async fn faulty_with_api(name: &str) -> (TestServer, String) {
+    let s = faulty().await;
+    let api = s.create_api(name).await;
+    (s, api)
 }
 
 async fn post_with_fault(
@@ -45,15 +52,9 @@ async fn create_key_under(s: &TestServer, api: &str, spec: &str) -> reqwest::Res
     resp.expect("an answer arrives")
 }
 
-async fn key_count(s: &TestServer, api_id: &str) -> usize {
-    let data = s.ok("apis.listKeys", json!({"apiId": api_id})).await;
-    data.as_array().expect("listKeys data is an array").len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inert_when_not_enabled() {
-    let s = start().await;
-    let api = s.create_api("inert").await;
+    let (s, api) = start_with_api("inert").await;
     for fault in [
         "status=503",
         "drop",
@@ -68,14 +69,13 @@ async fn inert_when_not_enabled() {
             "{fault} applied on a server without faults"
         );
     }
-    assert_eq!(key_count(&s, &api).await, 5);
+    assert_eq!(s.key_count(&api).await, 5);
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_faults_answer_without_running_the_operation() {
-    let s = faulty().await;
-    let api = s.create_api("status").await;
+    let (s, api) = faulty_with_api("status").await;
     for status in [503u16, 500, 502, 504] {
         let resp = create_key_under(&s, &api, &format!("status={status}")).await;
         assert_eq!(resp.status().as_u16(), status);
@@ -90,7 +90,7 @@ async fn status_faults_answer_without_running_the_operation() {
             .ends_with("#fault_injected"));
     }
     assert_eq!(
-        key_count(&s, &api).await,
+        s.key_count(&api).await,
         0,
         "a faulted request must not create a key"
     );
@@ -125,8 +125,7 @@ async fn delay_then_handle_normally() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_closes_the_connection_without_a_response() {
-    let s = faulty().await;
-    let api = s.create_api("drop").await;
+    let (s, api) = faulty_with_api("drop").await;
     // Raw socket: the connection closes and not a single response byte arrives.
     let body = json!({"apiId": api}).to_string();
     let req = format!(
@@ -146,14 +145,13 @@ async fn drop_closes_the_connection_without_a_response() {
         .expect_err("dropped request must fail at the transport level");
     assert!(err.status().is_none());
     // Dropped before dispatch: nothing was created, and the server is still fine.
-    assert_eq!(key_count(&s, &api).await, 0);
+    assert_eq!(s.key_count(&api).await, 0);
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_dispatch_status_loses_the_answer_but_keeps_the_write() {
-    let s = faulty().await;
-    let api = s.create_api("lost").await;
+    let (s, api) = faulty_with_api("lost").await;
     let resp = create_key_under(&s, &api, "after-dispatch-status=503").await;
     assert_eq!(resp.status(), 503);
     let v: Value = resp.json().await.unwrap();
@@ -162,14 +160,13 @@ async fn after_dispatch_status_loses_the_answer_but_keeps_the_write() {
         !v.to_string().contains("\"key\""),
         "the lost answer must not leak: {v}"
     );
-    assert_eq!(key_count(&s, &api).await, 1, "the write happened");
+    assert_eq!(s.key_count(&api).await, 1, "the write happened");
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_first_counts_per_idempotency_key() {
-    let s = faulty().await;
-    let api = s.create_api("retry").await;
+    let (s, api) = faulty_with_api("retry").await;
     let body = json!({"apiId": api, "name": "retried"});
     let fault = "fail-first=2;status=503";
     let mut statuses = Vec::new();
@@ -186,7 +183,7 @@ async fn fail_first_counts_per_idempotency_key() {
         .unwrap();
     assert_eq!(resp.status(), 503);
     // Same Idempotency-Key replays: only one key for idem-A.
-    assert_eq!(key_count(&s, &api).await, 1);
+    assert_eq!(s.key_count(&api).await, 1);
     s.stop().await;
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_and_request_ids() {
     let s = start().await;
-    let resp = s.client.get(s.url("/v2/liveness")).send().await.unwrap();
+    let resp = s.get("/v2/liveness").await;
     assert_eq!(resp.status(), 200);
     let header_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(
@@ -112,16 +112,11 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
         .unwrap()
         .contains("/v2/keys.nope"));
 
-    let resp = s.client.get(s.url("/nothing/here")).send().await.unwrap();
+    let resp = s.get("/nothing/here").await;
     assert_eq!(resp.status(), 404);
     assert_problem(&resp.json().await.unwrap(), 404);
 
-    let resp = s
-        .client
-        .get(s.url("/v2/keys.createKey"))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get("/v2/keys.createKey").await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
     assert_eq!(resp.headers()["content-type"], "application/json");
@@ -186,7 +181,7 @@ async fn malformed_json_is_a_400_naming_the_problem() {
     let (status, v) = raw_post(&s, "keys.verifyKey", Some(JSON), deep.into_bytes()).await;
     assert_eq!(status, 400, "{v}");
     // The server is still up.
-    let liveness = s.client.get(s.url("/v2/liveness")).send().await.unwrap();
+    let liveness = s.get("/v2/liveness").await;
     assert_eq!(liveness.status(), 200);
     s.stop().await;
 }
@@ -327,7 +322,7 @@ async fn idempotency_key_header_is_validated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_lists_exactly_the_served_operations() {
     let s = start().await;
-    let resp = s.client.get(s.url("/openapi.json")).send().await.unwrap();
+    let resp = s.get("/openapi.json").await;
     assert_eq!(resp.status(), 200);
     let doc: Value = resp.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{start, start_on, Options, TestServer};
+use common::{start, start_on, start_with_api, Options, TestServer};
 use serde_json::Value;
 
 /// POST a raw body with an `Idempotency-Key`; returns (status, answer).
@@ -23,18 +23,9 @@ async fn post_raw(s: &TestServer, op: &str, idem: &str, body: &str) -> (u16, Val
     (status, resp.json().await.unwrap())
 }
 
-async fn key_count(s: &TestServer, api: &str) -> usize {
-    s.ok("apis.listKeys", serde_json::json!({"apiId": api}))
-        .await
-        .as_array()
-        .unwrap()
-        .len()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn same_request_with_other_whitespace_or_key_order_is_replayed() {
-    let s = start().await;
-    let api = s.create_api("idem-canonical").await;
+    let (s, api) = start_with_api("idem-canonical").await;
     let first = format!(
         r#"{{"apiId":"{api}","name":"svc","meta":{{"plan":"pro","limits":{{"a":1,"b":[1,2]}}}},"permissions":["x.read","x.write"]}}"#
     );
@@ -50,7 +41,7 @@ async fn same_request_with_other_whitespace_or_key_order_is_replayed() {
         "a repeat of the same request is replayed, not 409: {b}"
     );
     assert_eq!(a["data"], b["data"], "the first answer is replayed");
-    assert_eq!(key_count(&s, &api).await, 1, "one key minted");
+    assert_eq!(s.key_count(&api).await, 1, "one key minted");
 
     // A different request (array order matters, values matter) with the same key is 409.
     for other in [
@@ -64,7 +55,7 @@ async fn same_request_with_other_whitespace_or_key_order_is_replayed() {
         let (status, e) = post_raw(&s, "keys.createKey", "idem-canon-1", &other).await;
         assert_eq!(status, 409, "{e}");
     }
-    assert_eq!(key_count(&s, &api).await, 1);
+    assert_eq!(s.key_count(&api).await, 1);
     s.stop().await;
 }
 
@@ -139,7 +130,7 @@ async fn answers_are_sealed_with_a_secret_kept_outside_the_database() {
     let detail = e["error"]["detail"].as_str().unwrap();
     assert!(detail.contains("secret"), "{detail}");
     assert!(!e.to_string().contains(&plaintext));
-    assert_eq!(key_count(&s, &api).await, 1, "no second key minted");
+    assert_eq!(s.key_count(&api).await, 1, "no second key minted");
     let copy_secret = std::fs::read(copy_dir.path().join("copy.db.secret")).unwrap();
     assert_ne!(copy_secret, secret_text, "the copy got a secret of its own");
     s.stop().await;

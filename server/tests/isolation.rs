@@ -69,34 +69,18 @@ async fn setup_b(s: &TestServer) -> B {
             v["data"].clone()
         }
     };
-    let api = ok("apis.createApi", json!({"name": "b-private-api"})).await["apiId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let permission_id = ok(
-        "permissions.createPermission",
-        json!({"name": "b.private.read", "slug": "b.private.read", "description": "b-desc-marker"}),
-    )
-    .await["permissionId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let role_id = ok(
-        "permissions.createRole",
-        json!({"name": "b-private-role", "permissions": ["b.private.read"]}),
-    )
-    .await["roleId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let identity_id = ok(
-        "identities.createIdentity",
-        json!({"externalId": "b_private_user", "meta": {"bIdentityMarker": "b-ident-meta"}}),
-    )
-    .await["identityId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let create = |op: &'static str, body: Value, field: &'static str| {
+        let root = root.clone();
+        async move { s.created_id_as(&root, op, body, field).await }
+    };
+    let api = create("apis.createApi", json!({"name": "b-private-api"}), "apiId").await;
+    let body =
+        json!({"name": "b.private.read", "slug": "b.private.read", "description": "b-desc-marker"});
+    let permission_id = create("permissions.createPermission", body, "permissionId").await;
+    let body = json!({"name": "b-private-role", "permissions": ["b.private.read"]});
+    let role_id = create("permissions.createRole", body, "roleId").await;
+    let body = json!({"externalId": "b_private_user", "meta": {"bIdentityMarker": "b-ident-meta"}});
+    let identity_id = create("identities.createIdentity", body, "identityId").await;
     let mut key_ids = Vec::new();
     let mut keys = Vec::new();
     let mut idem_body = Value::Null;

@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 async fn access_logs_carry_the_request_but_no_secret() {
     let capture = common::LogCapture::install();
 
-    let s = common::start().await;
-    let api = s.create_api("logged").await;
+    let (s, api) = common::start_with_api("logged").await;
     let (_, key) = s
         .create_key(json!({"apiId": api, "meta": {"secretish": "body-marker-123"}}))
         .await;

@@ -176,8 +176,7 @@ async fn update_identity_errors_are_unkeys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_sees_an_updated_identity_at_once() {
-    let s = common::start().await;
-    let api = s.create_api("identity-limits").await;
+    let (s, api) = common::start_with_api("identity-limits").await;
     s.ok(
         "identities.createIdentity",
         json!({"externalId": "acme", "meta": {"plan": "free"},
@@ -220,11 +219,7 @@ async fn verification_sees_an_updated_identity_at_once() {
 async fn set_role_permissions_replaces_creates_and_clears() {
     let s = common::start().await;
     for slug in ["docs.read", "docs.write", "keep.permission"] {
-        s.ok(
-            "permissions.createPermission",
-            json!({"name": slug, "slug": slug}),
-        )
-        .await;
+        s.create_permission(slug).await;
     }
     let role_id = s
         .created_id(

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{assert_problem, now_ms, start, start_on, Options};
+use common::{assert_problem, now_ms, start, start_on, start_with_api, Options};
 use keyshift_core::hashing::{sha256_base64, sha256_hex};
 use serde_json::{json, Value};
 
@@ -140,8 +140,7 @@ async fn every_operation_once() {
     let slugs = common::names(&perms, "slug");
     assert_eq!(slugs, vec!["docs.admin"]);
 
-    s.ok("permissions.createRole", json!({"name": "writer"}))
-        .await;
+    s.create_role("writer").await;
     let roles = op!(
         "keys.addRoles",
         json!({"keyId": key_id, "roles": ["writer"]})
@@ -225,8 +224,7 @@ async fn every_operation_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verify_code() {
-    let s = start().await;
-    let api = s.create_api("codes").await;
+    let (s, api) = start_with_api("codes").await;
 
     let (_, valid) = s.create_key(json!({"apiId": api})).await;
     let v = s.verify(json!({"key": valid})).await;
@@ -318,8 +316,7 @@ async fn every_verify_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_permission_queries() {
-    let s = start().await;
-    let api = s.create_api("queries").await;
+    let (s, api) = start_with_api("queries").await;
     let (_, key) = s
         .create_key(json!({"apiId": api, "permissions": ["a", "b", "api.*", "c.read"]}))
         .await;
@@ -369,8 +366,7 @@ async fn nested_permission_queries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn credits_are_exact_under_concurrent_http_verifiers() {
-    let s = start().await;
-    let api = s.create_api("credits").await;
+    let (s, api) = start_with_api("credits").await;
     const CREDITS: usize = 25;
     const WORKERS: usize = 8;
     const PER_WORKER: usize = 8; // 64 attempts for 25 credits
@@ -419,8 +415,7 @@ async fn credits_are_exact_under_concurrent_http_verifiers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_with_credit_cost() {
-    let s = start().await;
-    let api = s.create_api("cost").await;
+    let (s, api) = start_with_api("cost").await;
     let (_, key) = s
         .create_key(json!({"apiId": api, "credits": {"remaining": 10}}))
         .await;
@@ -445,8 +440,7 @@ async fn verify_with_credit_cost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_and_permanent_delete() {
-    let s = start().await;
-    let api = s.create_api("deletes").await;
+    let (s, api) = start_with_api("deletes").await;
 
     // Soft delete: the key stops verifying and is gone from reads.
     let (soft_id, soft_key) = s.create_key(json!({"apiId": api})).await;
@@ -512,8 +506,7 @@ async fn soft_and_permanent_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reroll_with_and_without_overlap() {
-    let s = start().await;
-    let api = s.create_api("reroll").await;
+    let (s, api) = start_with_api("reroll").await;
     let (old_id, old_key) = s
         .create_key(
             json!({"apiId": api, "name": "rolling", "permissions": ["p1"], "meta": {"m": 1}}),
@@ -557,8 +550,7 @@ async fn reroll_with_and_without_overlap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_keys_partial_success_and_variants() {
-    let s = start().await;
-    let api = s.create_api("migrate").await;
+    let (s, api) = start_with_api("migrate").await;
     let plains: Vec<String> = (0..5)
         .map(|i| format!("legacy_key_{i:04}_abcdefghijkl"))
         .collect();
@@ -605,14 +597,7 @@ async fn migrate_keys_partial_success_and_variants() {
     for p in &plains[1..] {
         assert_eq!(code(&s.verify(json!({"key": p})).await), "VALID");
     }
-    assert_eq!(
-        s.ok("apis.listKeys", json!({"apiId": api}))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
+    assert_eq!(s.key_count(&api).await, 5);
 
     // keyshift extension: hex and bcrypt hashes.
     let hex_plain = "legacy_hex_key_0001_abcdefgh";
@@ -660,64 +645,43 @@ async fn migrate_keys_partial_success_and_variants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_replay_creates_one_key() {
-    let s = start().await;
-    let api = s.create_api("idem").await;
-    let mut answers = Vec::new();
-    for _ in 0..3 {
-        let resp = s
+    let (s, api) = start_with_api("idem").await;
+    // keys.createKey under an Idempotency-Key: (keyId, key).
+    let create_once = |idempotency_key: &'static str| {
+        let request = s
             .client
             .post(s.url("/v2/keys.createKey"))
             .bearer_auth(&s.root_key)
-            .header("idempotency-key", "create-once-123")
-            .json(&json!({"apiId": api, "name": "once"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let v: Value = resp.json().await.unwrap();
-        answers.push((
-            v["data"]["keyId"].as_str().unwrap().to_string(),
-            v["data"]["key"].as_str().unwrap().to_string(),
-        ));
+            .header("idempotency-key", idempotency_key)
+            .json(&json!({"apiId": api, "name": "once"}));
+        async move {
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let v: Value = resp.json().await.unwrap();
+            (
+                v["data"]["keyId"].as_str().unwrap().to_string(),
+                v["data"]["key"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(create_once("create-once-123").await);
     }
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
-    assert_eq!(
-        s.ok("apis.listKeys", json!({"apiId": api}))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(s.key_count(&api).await, 1);
     assert_eq!(code(&s.verify(json!({"key": answers[0].1})).await), "VALID");
 
     // A different Idempotency-Key is a different create.
-    let resp = s
-        .client
-        .post(s.url("/v2/keys.createKey"))
-        .bearer_auth(&s.root_key)
-        .header("idempotency-key", "create-once-456")
-        .json(&json!({"apiId": api, "name": "once"}))
-        .send()
-        .await
-        .unwrap();
-    let v: Value = resp.json().await.unwrap();
-    assert_ne!(v["data"]["keyId"].as_str().unwrap(), answers[0].0);
-    assert_eq!(
-        s.ok("apis.listKeys", json!({"apiId": api}))
-            .await
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    let (other_id, _) = create_once("create-once-456").await;
+    assert_ne!(other_id, answers[0].0);
+    assert_eq!(s.key_count(&api).await, 2);
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_bodies_have_the_documented_shape() {
-    let s = start().await;
-    let api = s.create_api("errors").await;
+    let (s, api) = start_with_api("errors").await;
 
     // 401: unknown root key.
     let unknown_root = "ks_root_not_a_real_root_key_00000";
@@ -766,15 +730,24 @@ async fn error_bodies_have_the_documented_shape() {
     )
     .await;
 
-    // 400: unknown field names the field; limits name theirs.
-    let e = s
-        .fails(
+    // 400: unknown field names the field; limits name theirs (byteLength in a location).
+    for (op, body, named) in [
+        (
             "keys.createKey",
             json!({"apiId": api, "bogusField": 1}),
-            400,
-        )
-        .await;
-    assert!(e.to_string().contains("bogusField"), "{e}");
+            "bogusField",
+        ),
+        (
+            "keys.createKey",
+            json!({"apiId": api, "prefix": "bad prefix!"}),
+            "prefix",
+        ),
+        ("keys.createKey", json!({}), "apiId"),
+        ("keys.verifyKey", json!({"key": 42}), "key"),
+    ] {
+        let e = s.fails(op, body, 400).await;
+        assert!(e.to_string().contains(named), "{e}");
+    }
     let e = s
         .fails(
             "keys.createKey",
@@ -782,33 +755,14 @@ async fn error_bodies_have_the_documented_shape() {
             400,
         )
         .await;
-    assert!(
-        e["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["location"].as_str().unwrap().contains("byteLength")),
-        "{e}"
-    );
-    let e = s
-        .fails(
-            "keys.createKey",
-            json!({"apiId": api, "prefix": "bad prefix!"}),
-            400,
-        )
-        .await;
-    assert!(e.to_string().contains("prefix"), "{e}");
-    let e = s.fails("keys.createKey", json!({}), 400).await;
-    assert!(e.to_string().contains("apiId"), "{e}");
-    let e = s.fails("keys.verifyKey", json!({"key": 42}), 400).await;
-    assert!(e.to_string().contains("key"), "{e}");
+    let locations = common::names(&e["errors"], "location");
+    assert!(locations.iter().any(|l| l.contains("byteLength")), "{e}");
     s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspaces_are_isolated() {
-    let s = start().await;
-    let api_a = s.create_api("ws-a").await;
+    let (s, api_a) = start_with_api("ws-a").await;
     let (kid_a, key_a) = s
         .create_key(json!({"apiId": api_a, "name": "a's key"}))
         .await;
@@ -817,8 +771,7 @@ async fn workspaces_are_isolated() {
         json!({"name": "a perm", "slug": "a.only"}),
     )
     .await;
-    s.ok("identities.createIdentity", json!({"externalId": "a_user"}))
-        .await;
+    s.create_identity("a_user").await;
 
     let (_ws_b, root_b) = s.second_workspace("workspace-b").await;
     let b = |op: &'static str, body: Value| {

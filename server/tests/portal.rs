@@ -7,25 +7,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, TestServer};
+use common::{start, start_with_api, TestServer};
 use keyshift_server::{bind, ServerConfig};
 use serde_json::{json, Value};
 
-const ALL_SCOPES: &[&str] = &[
-    "keys:read",
-    "keys:create",
-    "keys:update",
-    "keys:reroll",
-    "keys:delete",
-    "analytics:read",
-];
+/// Every scope a session may be granted.
+const ALL_SCOPES: &[&str] = keyshift_core::wire::PORTAL_SCOPES;
 
-/// A client that does not follow redirects (to see the 303 and its cookie).
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+/// GET `url` with a client that does not follow redirects (to see the 303 and its cookie).
+async fn visit(url: impl reqwest::IntoUrl) -> reqwest::Response {
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap()
+        .unwrap();
+    client.get(url).send().await.unwrap()
 }
 
 /// An end user's browser session: the access token (cookie value) and the CSRF token.
@@ -45,6 +40,12 @@ async fn session_url(s: &TestServer, portal: &str, external_id: &str, scopes: &[
         .await;
     assert!(data["id"].as_str().unwrap().starts_with("ps_"), "{data}");
     data["url"].as_str().unwrap().to_string()
+}
+
+/// A key of `api` owned by the end user `external_id`: (keyId, key).
+async fn user_key(s: &TestServer, api: &str, external_id: &str) -> (String, String) {
+    let body = json!({"apiId": api, "externalId": external_id});
+    s.create_key(body).await
 }
 
 fn code_of(url: &str) -> String {
@@ -72,7 +73,7 @@ fn set_cookie(resp: &reqwest::Response) -> (String, String) {
 
 /// Opens the session URL as a browser does (303 + cookie), then reads the session.
 async fn open(s: &TestServer, url: &str) -> Session {
-    let resp = no_redirects().get(url).send().await.unwrap();
+    let resp = visit(url).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()["location"], "/portal");
     let (token, _) = set_cookie(&resp);
@@ -134,6 +135,32 @@ impl Session {
         v["data"].clone()
     }
 
+    /// A route with the cookie, the CSRF header and `Origin: origin`.
+    async fn call_from(
+        &self,
+        s: &TestServer,
+        origin: &str,
+        route: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let req = s
+            .client
+            .post(s.url(&format!("/v2/{route}")))
+            .header("cookie", format!("keyshift_portal={}", self.token))
+            .header("x-keyshift-csrf", &self.csrf)
+            .header("origin", origin)
+            .json(&body);
+        answer(req).await
+    }
+
+    /// `portal.rerollKey`: the new (keyId, key).
+    async fn reroll(&self, s: &TestServer, key_id: &str, expiration: i64) -> (String, String) {
+        let body = json!({"keyId": key_id, "expiration": expiration});
+        let rolled = self.ok(s, "portal.rerollKey", body).await;
+        let id = rolled["keyId"].as_str().unwrap().to_string();
+        (id, rolled["key"].as_str().unwrap().to_string())
+    }
+
     async fn key_ids(&self, s: &TestServer) -> Vec<String> {
         let data = self.ok(s, "portal.listKeys", json!({})).await;
         data.as_array()
@@ -158,8 +185,7 @@ fn error_type(v: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_portal_route_in_one_session() {
-    let s = start().await;
-    let api = s.create_api("payments").await;
+    let (s, api) = start_with_api("payments").await;
     let url = session_url(&s, &api, "user_a", ALL_SCOPES).await;
     assert!(
         url.starts_with(&format!("{}/portal?code=pst_", s.base)),
@@ -168,7 +194,7 @@ async fn every_portal_route_in_one_session() {
 
     // Opening the link: a 303 to /portal with the session cookie; Secure is dropped on
     // loopback only.
-    let resp = no_redirects().get(&url).send().await.unwrap();
+    let resp = visit(&url).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(resp.headers()["location"], "/portal");
     let (token, line) = set_cookie(&resp);
@@ -177,7 +203,7 @@ async fn every_portal_route_in_one_session() {
     }
     assert!(!line.contains("Secure"), "{line}");
     // The link works once.
-    let again = no_redirects().get(&url).send().await.unwrap();
+    let again = visit(&url).await;
     assert_eq!(again.status(), 401);
     assert!(again.text().await.unwrap().contains("expired"));
 
@@ -227,15 +253,7 @@ async fn every_portal_route_in_one_session() {
     assert_eq!(listed[0]["name"], "renamed");
 
     // Reroll with no grace period: the old key stops, the new one works, same owner.
-    let rolled = session
-        .ok(
-            &s,
-            "portal.rerollKey",
-            json!({"keyId": key_id, "expiration": 0}),
-        )
-        .await;
-    let new_id = rolled["keyId"].as_str().unwrap().to_string();
-    let new_key = rolled["key"].as_str().unwrap().to_string();
+    let (new_id, new_key) = session.reroll(&s, &key_id, 0).await;
     assert_ne!(new_id, key_id);
     let v = s.verify(json!({"key": new_key})).await;
     assert_eq!(v["valid"], true, "{v}");
@@ -244,16 +262,9 @@ async fn every_portal_route_in_one_session() {
     assert_eq!(v["valid"], false, "{v}");
 
     // Reroll with a grace period: the old key keeps working until then.
-    let graced = session
-        .ok(
-            &s,
-            "portal.rerollKey",
-            json!({"keyId": new_id, "expiration": 3_600_000}),
-        )
-        .await;
+    let (graced_id, _) = session.reroll(&s, &new_id, 3_600_000).await;
     let v = s.verify(json!({"key": new_key})).await;
     assert_eq!(v["valid"], true, "old key within its grace period: {v}");
-    let graced_id = graced["keyId"].as_str().unwrap().to_string();
 
     // Delete.
     session
@@ -285,8 +296,7 @@ async fn every_portal_route_in_one_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_end_user_never_sees_or_touches_another_identitys_keys() {
-    let s = start().await;
-    let api = s.create_api("shared").await;
+    let (s, api) = start_with_api("shared").await;
     let other_api = s.create_api("other").await;
     let (a_key, _) = s
         .create_key(json!({"apiId": api, "externalId": "user_a", "name": "a1"}))
@@ -296,9 +306,7 @@ async fn an_end_user_never_sees_or_touches_another_identitys_keys() {
         .await;
     let (ownerless, _) = s.create_key(json!({"apiId": api, "name": "nobody"})).await;
     // user_a's key in another api is not this portal's either.
-    let (a_elsewhere, _) = s
-        .create_key(json!({"apiId": other_api, "externalId": "user_a"}))
-        .await;
+    let (a_elsewhere, _) = user_key(&s, &other_api, "user_a").await;
 
     let a = open(&s, &session_url(&s, &api, "user_a", ALL_SCOPES).await).await;
     assert_eq!(a.key_ids(&s).await, vec![a_key.clone()]);
@@ -345,14 +353,9 @@ async fn an_end_user_never_sees_or_touches_another_identitys_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verifications_are_the_end_users_own() {
-    let s = start().await;
-    let api = s.create_api("charts").await;
-    let (a_key, a_plain) = s
-        .create_key(json!({"apiId": api, "externalId": "user_a"}))
-        .await;
-    let (b_key, b_plain) = s
-        .create_key(json!({"apiId": api, "externalId": "user_b"}))
-        .await;
+    let (s, api) = start_with_api("charts").await;
+    let (a_key, a_plain) = user_key(&s, &api, "user_a").await;
+    let (b_key, b_plain) = user_key(&s, &api, "user_b").await;
     let start_ms = common::now_ms() - 60_000;
     for _ in 0..3 {
         assert_eq!(s.verify(json!({"key": a_plain})).await["valid"], true);
@@ -406,8 +409,7 @@ async fn verifications_are_the_end_users_own() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exchange_codes_are_single_use_and_expire() {
-    let s = start().await;
-    let api = s.create_api("codes").await;
+    let (s, api) = start_with_api("codes").await;
     let url = session_url(&s, &api, "user_a", &["keys:read"]).await;
     let code = code_of(&url);
 
@@ -468,11 +470,7 @@ async fn exchange_codes_are_single_use_and_expire() {
     assert_eq!(status, 401, "{expired}");
     assert_eq!(expired["error"]["detail"], unknown["error"]["detail"]);
     // ... also through the page, which answers an HTML page.
-    let resp = no_redirects()
-        .get(s.url(&format!("/portal?code={stale}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = visit(s.url(&format!("/portal?code={stale}"))).await;
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get("set-cookie").is_none());
     assert!(resp.headers()["content-type"]
@@ -493,8 +491,7 @@ async fn exchange_codes_are_single_use_and_expire() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_expire_and_can_be_revoked() {
-    let s = start().await;
-    let api = s.create_api("sessions").await;
+    let (s, api) = start_with_api("sessions").await;
     let a = open(&s, &session_url(&s, &api, "user_a", &["keys:read"]).await).await;
     let session_id = a.data["sessionId"].as_str().unwrap().to_string();
     let (status, _) = bearer(&s, &a.token, "portal.listKeys", json!({})).await;
@@ -552,11 +549,8 @@ async fn sessions_expire_and_can_be_revoked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scopes_are_enforced_by_the_server() {
-    let s = start().await;
-    let api = s.create_api("scoped").await;
-    let (key_id, _) = s
-        .create_key(json!({"apiId": api, "externalId": "user_a"}))
-        .await;
+    let (s, api) = start_with_api("scoped").await;
+    let (key_id, _) = user_key(&s, &api, "user_a").await;
     let reader = open(&s, &session_url(&s, &api, "user_a", &["keys:read"]).await).await;
     assert_eq!(reader.key_ids(&s).await, vec![key_id.clone()]);
     for (route, body, scope) in [
@@ -604,8 +598,7 @@ async fn scopes_are_enforced_by_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csrf_token_and_origin_guard_cookie_requests() {
-    let s = start().await;
-    let api = s.create_api("csrf").await;
+    let (s, api) = start_with_api("csrf").await;
     let a = open(&s, &session_url(&s, &api, "user_a", ALL_SCOPES).await).await;
     let count = |ids: Vec<String>| ids.len();
 
@@ -624,27 +617,17 @@ async fn csrf_token_and_origin_guard_cookie_requests() {
     assert_eq!(count(a.key_ids(&s).await), 0);
 
     // The right token from a foreign page (Origin) is refused too.
-    let (status, v) = answer(
-        s.client
-            .post(s.url("/v2/portal.createKey"))
-            .header("cookie", format!("keyshift_portal={}", a.token))
-            .header("x-keyshift-csrf", &a.csrf)
-            .header("origin", "https://evil.example")
-            .json(&json!({"name": "x"})),
-    )
-    .await;
+    let evil = "https://evil.example";
+    let (status, v) = a
+        .call_from(&s, evil, "portal.createKey", json!({"name": "x"}))
+        .await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(count(a.key_ids(&s).await), 0);
     // From the server's own origin it works.
-    let (status, v) = answer(
-        s.client
-            .post(s.url("/v2/portal.createKey"))
-            .header("cookie", format!("keyshift_portal={}", a.token))
-            .header("x-keyshift-csrf", &a.csrf)
-            .header("origin", &s.base)
-            .json(&json!({"name": "x"})),
-    )
-    .await;
+    let own = s.base.as_str();
+    let (status, v) = a
+        .call_from(&s, own, "portal.createKey", json!({"name": "x"}))
+        .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(count(a.key_ids(&s).await), 1);
 
@@ -674,8 +657,7 @@ fn restricted_root_key(s: &TestServer, permissions: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_a_session_needs_the_matching_root_key_permissions() {
-    let s = start().await;
-    let api = s.create_api("ceiling").await;
+    let (s, api) = start_with_api("ceiling").await;
     let other = s.create_api("elsewhere").await;
     let body = |scopes: &[&str]| json!({"portal": api, "externalId": "user_a", "scopes": scopes});
 
@@ -757,8 +739,7 @@ async fn creating_a_session_needs_the_matching_root_key_permissions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_configuration_and_grantable_permissions() {
-    let s = start().await;
-    let api = s.create_api("branding").await;
+    let (s, api) = start_with_api("branding").await;
     // Created with defaults on first use, by api id.
     let p = s.ok("portal.getPortal", json!({"portal": api})).await;
     let portal_id = p["portalId"].as_str().unwrap().to_string();
@@ -824,7 +805,7 @@ async fn portal_configuration_and_grantable_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_assets_carry_strict_headers() {
     let s = start().await;
-    let resp = s.client.get(s.url("/portal")).send().await.unwrap();
+    let resp = s.get("/portal").await;
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
@@ -852,7 +833,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         ("/portal/assets/keyshift-keys.js", "text/javascript"),
         ("/portal/assets/portal.css", "text/css"),
     ] {
-        let resp = s.client.get(s.url(path)).send().await.unwrap();
+        let resp = s.get(path).await;
         assert_eq!(resp.status(), 200, "{path}");
         let h = resp.headers();
         assert!(
@@ -863,12 +844,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(h["cache-control"].to_str().unwrap().contains("max-age"));
     }
-    let resp = s
-        .client
-        .get(s.url("/portal/assets/other.js"))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.get("/portal/assets/other.js").await;
     assert_eq!(resp.status(), 404);
     s.stop().await;
 }
@@ -886,8 +862,8 @@ async fn start_configured(
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db");
     let mut config = ServerConfig::new(db.to_str().unwrap(), "127.0.0.1:0".parse().unwrap());
-    config.public_url = public_url.map(str::to_string);
-    config.portal_origins = origins.iter().map(|o| o.to_string()).collect();
+    config.router.public_url = public_url.map(str::to_string);
+    config.router.portal_origins = origins.iter().map(|o| o.to_string()).collect();
     let bound = bind(config).await.unwrap();
     let base = bound.base_url();
     let root = bound.root_key().unwrap().expose().to_string();
@@ -1027,11 +1003,7 @@ async fn a_public_url_is_the_base_of_session_urls_and_makes_the_cookie_secure() 
         url.starts_with("https://keys.example.com/portal?code=pst_"),
         "{url}"
     );
-    let resp = no_redirects()
-        .get(format!("{base}/portal?code={}", code_of(&url)))
-        .send()
-        .await
-        .unwrap();
+    let resp = visit(format!("{base}/portal?code={}", code_of(&url))).await;
     assert_eq!(resp.status(), 303);
     let (_, line) = set_cookie(&resp);
     assert!(line.contains("; Secure"), "{line}");

@@ -83,15 +83,15 @@ fn fragments(key: &str) -> Vec<String> {
 }
 
 struct Case {
-    what: &'static str,
+    what: String,
     path: String,
     body: Vec<u8>,
     content_type: Option<String>,
 }
 
-fn case(what: &'static str, op: &str, body: Value) -> Case {
+fn case(what: impl Into<String>, op: &str, body: Value) -> Case {
     Case {
-        what,
+        what: what.into(),
         path: format!("/v2/{op}"),
         body: serde_json::to_vec(&body).unwrap(),
         content_type: Some("application/json".into()),
@@ -103,10 +103,32 @@ fn case(what: &'static str, op: &str, body: Value) -> Case {
 /// unknown key is NOT_FOUND whatever its query, as in Unkey).
 fn cases(key: &str, api: &str, key_id: &str, hash: &str, live: &str) -> Vec<Case> {
     let k = key;
+    // The key as the id an operation names: (operation, id field, the body's other fields).
+    let as_id = [
+        ("keys.getKey", "keyId", json!({})),
+        ("keys.deleteKey", "keyId", json!({})),
+        ("keys.rerollKey", "keyId", json!({"expiration": 0})),
+        ("apis.getApi", "apiId", json!({})),
+        ("keys.createKey", "apiId", json!({})),
+        ("identities.getIdentity", "identity", json!({})),
+        ("permissions.getRole", "role", json!({})),
+        (
+            "permissions.setRolePermissions",
+            "roleId",
+            json!({"permissions": []}),
+        ),
+        ("identities.updateIdentity", "identity", json!({"meta": {}})),
+        ("permissions.getPermission", "permission", json!({})),
+    ];
+    let as_id = as_id.into_iter().map(|(op, field, mut body)| {
+        body[field] = json!(k);
+        let name = op.split_once('.').unwrap().1;
+        case(format!("{name}: the key as {field}"), op, body)
+    });
     let mut field_top = serde_json::Map::new();
     field_top.insert("apiId".into(), json!(api));
     field_top.insert(k.into(), json!(1));
-    vec![
+    let mut cases = vec![
         case(
             "createKey: field name",
             "keys.createKey",
@@ -199,54 +221,9 @@ fn cases(key: &str, api: &str, key_id: &str, hash: &str, live: &str) -> Vec<Case
         ),
         case("a string for the whole body", "keys.verifyKey", json!(k)),
         case(
-            "getKey: the key as keyId",
-            "keys.getKey",
-            json!({"keyId": k}),
-        ),
-        case(
-            "deleteKey: the key as keyId",
-            "keys.deleteKey",
-            json!({"keyId": k}),
-        ),
-        case(
-            "rerollKey: the key as keyId",
-            "keys.rerollKey",
-            json!({"keyId": k, "expiration": 0}),
-        ),
-        case(
-            "getApi: the key as apiId",
-            "apis.getApi",
-            json!({"apiId": k}),
-        ),
-        case(
-            "createKey: the key as apiId",
-            "keys.createKey",
-            json!({"apiId": k}),
-        ),
-        case(
-            "getIdentity: the key as identity",
-            "identities.getIdentity",
-            json!({"identity": k}),
-        ),
-        case(
-            "getRole: the key as role",
-            "permissions.getRole",
-            json!({"role": k}),
-        ),
-        case(
-            "setRolePermissions: the key as roleId",
-            "permissions.setRolePermissions",
-            json!({"roleId": k, "permissions": []}),
-        ),
-        case(
             "setRolePermissions: the key in a bad slug",
             "permissions.setRolePermissions",
             json!({"roleId": "role_x", "permissions": [format!("{k} ")]}),
-        ),
-        case(
-            "updateIdentity: the key as identity",
-            "identities.updateIdentity",
-            json!({"identity": k, "meta": {}}),
         ),
         case(
             "updateIdentity: nested field name in ratelimits[0]",
@@ -254,54 +231,50 @@ fn cases(key: &str, api: &str, key_id: &str, hash: &str, live: &str) -> Vec<Case
             json!({"identity": "someone", "ratelimits": [{"name": "rrr", "limit": 1, "duration": 1000, "autoApply": true, k: 1}]}),
         ),
         case(
-            "getPermission: the key as permission",
-            "permissions.getPermission",
-            json!({"permission": k}),
-        ),
-        case(
             "createKey: the key as a role name",
             "keys.createKey",
             json!({"apiId": api, "roles": [k]}),
         ),
         Case {
-            what: "the key as Content-Type",
+            what: "the key as Content-Type".into(),
             path: "/v2/apis.createApi".into(),
             body: br#"{"name":"abc"}"#.to_vec(),
             content_type: Some(k.to_string()),
         },
         Case {
-            what: "the key as Content-Type parameter",
+            what: "the key as Content-Type parameter".into(),
             path: "/v2/apis.createApi".into(),
             body: br#"{"name":"abc"}"#.to_vec(),
             content_type: Some(format!("text/plain; charset={k}")),
         },
         Case {
-            what: "the key as an operation",
+            what: "the key as an operation".into(),
             path: format!("/v2/{k}"),
             body: b"{}".to_vec(),
             content_type: Some("application/json".into()),
         },
         Case {
-            what: "the key after an operation",
+            what: "the key after an operation".into(),
             path: format!("/v2/keys.verifyKey/{k}"),
             body: b"{}".to_vec(),
             content_type: Some("application/json".into()),
         },
         Case {
-            what: "the key as a bare token in broken JSON",
+            what: "the key as a bare token in broken JSON".into(),
             path: "/v2/keys.verifyKey".into(),
             body: format!("{{\"key\": {k}}}").into_bytes(),
             content_type: Some("application/json".into()),
         },
-    ]
+    ];
+    cases.extend(as_id);
+    cases
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_in_any_request_position_reaches_the_answer_or_the_log() {
     let capture = common::LogCapture::install();
 
-    let s = common::start().await;
-    let api = s.create_api("redaction").await;
+    let (s, api) = common::start_with_api("redaction").await;
     let (key_id, live) = s.create_key(json!({"apiId": api})).await;
     let hash = keyshift_core::hashing::sha256_base64("some-legacy-key");
 

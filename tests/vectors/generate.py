@@ -28,6 +28,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # --------------------------------------------------------------------------- helpers
 
+
+def expecting(case, expected, field):
+    """`case` with its `expected` result, or, when `expected` is None, with the invalid_input
+    error naming `field`."""
+    if expected is None:
+        case.update({"error": "invalid_input", "field": field})
+    else:
+        case["expected"] = expected
+    return case
+
+
 B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 STD64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -251,11 +262,7 @@ def hashing_cases():
     ]
     for name, value, variant, expected in parse:
         case = {"name": name, "kind": "parse", "value": value, "variant": variant}
-        if expected is None:
-            case.update({"error": "invalid_input", "field": "hash"})
-        else:
-            case["expected"] = expected
-        cases.append(case)
+        cases.append(expecting(case, expected, "hash"))
     return cases
 
 
@@ -442,11 +449,7 @@ def keyformat_cases():
     for name, prefix, nbytes, field in gens:
         case = {"name": f"generate_{name}", "kind": "generate", "prefix": prefix,
                 "byte_length": nbytes}
-        if field:
-            case.update({"error": "invalid_input", "field": field})
-        else:
-            case["expected"] = "ok"
-        cases.append(case)
+        cases.append(expecting(case, None if field else "ok", field))
     return cases
 
 
@@ -531,11 +534,7 @@ def scopes_cases():
     ]
     for name, text, expected in parses:
         case = {"name": f"parse_cli_{name}", "kind": "parse_cli", "input": text}
-        if expected is None:
-            case.update({"error": "invalid_input", "field": "scopes"})
-        else:
-            case["expected"] = expected
-        cases.append(case)
+        cases.append(expecting(case, expected, "scopes"))
     return cases
 
 

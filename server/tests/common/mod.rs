@@ -69,6 +69,13 @@ pub async fn start() -> TestServer {
     start_with(Options::default()).await
 }
 
+/// A server with one api named `name`: (server, api id).
+pub async fn start_with_api(name: &str) -> (TestServer, String) {
+    let server = start().await;
+    let api = server.create_api(name).await;
+    (server, api)
+}
+
 pub async fn start_with(options: Options) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyshift.db");
@@ -85,12 +92,12 @@ pub async fn start_on(
     options: Options,
 ) -> TestServer {
     let mut config = ServerConfig::new(db.to_str().unwrap(), "127.0.0.1:0".parse().unwrap());
-    config.faults = options.faults;
+    config.router.faults = options.faults;
     if let Some(limit) = options.body_limit {
-        config.body_limit = limit;
+        config.router.body_limit = limit;
     }
     if let Some(timeout) = options.body_timeout {
-        config.body_timeout = timeout;
+        config.router.body_timeout = timeout;
     }
     config.seed_root_key = options
         .seed_root_key
@@ -124,6 +131,12 @@ pub async fn start_on(
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// GET `path`; the raw response.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let request = self.client.get(self.url(path));
+        request.send().await.expect("request reaches the server")
     }
 
     /// POST `body` as JSON to `path` with the server's root key; the raw response.
@@ -216,6 +229,14 @@ impl TestServer {
             .await
     }
 
+    /// A permission whose name is its `slug`; returns its id.
+    pub async fn create_permission(&self, slug: &str) -> String {
+        let body = json!({ "name": slug, "slug": slug });
+        let op = "permissions.createPermission";
+        self.created_id_as(&self.root_key.clone(), op, body, "permissionId")
+            .await
+    }
+
     /// An identity with `externalId` only; returns its id.
     pub async fn create_identity(&self, external_id: &str) -> String {
         self.create_identity_as(&self.root_key.clone(), external_id)
@@ -255,6 +276,24 @@ impl TestServer {
         )
     }
 
+    /// How many keys `apis.listKeys` lists for `api`, over every page.
+    pub async fn key_count(&self, api: &str) -> usize {
+        let mut count = 0;
+        let mut body = json!({"apiId": api, "limit": 100});
+        loop {
+            let (status, v) = self.call("apis.listKeys", body.clone()).await;
+            assert_eq!(status, 200, "{v}");
+            assert_success_envelope(&v);
+            let page = v["data"].as_array().expect("listKeys data is an array");
+            count += page.len();
+            match v["pagination"]["cursor"].as_str() {
+                // The next page starts after this one's cursor.
+                Some(c) if v["pagination"]["hasMore"] == true => body["cursor"] = json!(c),
+                _ => return count,
+            }
+        }
+    }
+
     pub async fn verify(&self, body: Value) -> Value {
         self.ok("keys.verifyKey", body).await
     }
@@ -264,6 +303,23 @@ impl TestServer {
         let v = self.verify(body).await;
         assert_eq!(v["code"], code, "{v}");
         v
+    }
+
+    /// A root key with exactly `permissions`, in workspace `ws` (the server's own when `None`).
+    pub async fn root_with<P: AsRef<str>>(&self, ws: Option<String>, permissions: &[P]) -> String {
+        let engine = self.engine.clone();
+        let root = self.root_key.clone();
+        let permissions: Vec<String> = permissions.iter().map(|p| p.as_ref().to_string()).collect();
+        tokio::task::spawn_blocking(move || {
+            let ws = ws.unwrap_or_else(|| engine.authenticate(&root).unwrap().workspace_id);
+            engine
+                .create_root_key_with_permissions(&ws, &permissions)
+                .unwrap()
+                .expose()
+                .to_string()
+        })
+        .await
+        .unwrap()
     }
 
     /// A second workspace with its own root key: (workspace id, root key).

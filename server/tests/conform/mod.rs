@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use crate::common::{assert_problem, TestServer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Base of the problem `type` URLs, exactly as Unkey's server builds them
 /// (`pkg/codes`: `https://unkey.com/docs/errors/<system>/<category>/<specific>`).
@@ -47,8 +47,31 @@ pub fn check(op: &str, got: u16, v: &Value, status: u16, kind: &str) -> Value {
 
 /// POSTs `body` with the server's root key and checks the problem; returns `error`.
 pub async fn expect(s: &TestServer, op: &str, body: Value, status: u16, kind: &str) -> Value {
-    let (got, v) = s.call(op, body).await;
+    expect_as(s, &s.root_key, op, body, status, kind).await
+}
+
+/// [`expect`] with another root key (another workspace's).
+pub async fn expect_as(
+    s: &TestServer,
+    root: &str,
+    op: &str,
+    body: Value,
+    status: u16,
+    kind: &str,
+) -> Value {
+    let (got, v) = s.call_as(root, op, body).await;
     check(op, got, &v, status, kind)
+}
+
+/// What `op` with `body` creates in a second workspace ("other"): the `id_field` it answers.
+pub async fn theirs(s: &TestServer, op: &str, body: Value, id_field: &str) -> String {
+    let (_, other_root) = s.second_workspace("other").await;
+    s.created_id_as(&other_root, op, body, id_field).await
+}
+
+/// An api of a second workspace.
+pub async fn foreign_api(s: &TestServer) -> String {
+    theirs(s, "apis.createApi", json!({"name": "theirs"}), "apiId").await
 }
 
 /// `op` with `body` is Unkey's 404 of `kind` ([`KEY_NOT_FOUND`], [`API_NOT_FOUND`], …).
@@ -59,6 +82,13 @@ pub async fn not_found(s: &TestServer, op: &str, body: Value, kind: &str) -> Val
 /// `op` with `body` is Unkey's 409 of `kind` ([`ROLE_ALREADY_EXISTS`], …).
 pub async fn conflict(s: &TestServer, op: &str, body: Value, kind: &str) -> Value {
     expect(s, op, body, 409, kind).await
+}
+
+/// `op` with `first` succeeds; then `again` is Unkey's 409 of `kind` saying it already exists.
+pub async fn second_is_conflict(s: &TestServer, op: &str, first: Value, again: Value, kind: &str) {
+    s.ok(op, first).await;
+    let e = conflict(s, op, again, kind).await;
+    crate::common::assert_detail_has(&e, "already exists");
 }
 
 /// A request that violates Unkey's request schema: 400 `invalid_input` whose detail says so (as

@@ -26,15 +26,15 @@ impl TestServer {
     }
 
     async fn start_with(faults: bool) -> TestServer {
-        TestServer::start_configured(|c| c.faults = faults).await
+        TestServer::start_configured(|c| c.router.faults = faults).await
     }
 
     /// Like Unkey's server where it matters to a client: `Idempotency-Key` ignored
     /// (`--no-idempotency`), with the fault switch on.
     pub async fn start_unkey_like() -> TestServer {
         TestServer::start_configured(|c| {
-            c.faults = true;
-            c.idempotency = false;
+            c.router.faults = true;
+            c.router.idempotency = false;
         })
         .await
     }
@@ -110,6 +110,16 @@ impl TestServer {
     /// A client whose every request carries the fault spec `spec`.
     pub fn faulty(&self, spec: &str) -> Client {
         self.faulty_builder(spec).build().expect("client builds")
+    }
+
+    /// [`TestServer::faulty`] retrying after `base_ms` (doubling, at most `max_ms`) instead of
+    /// the default delays, so a test of many faulted requests stays short.
+    pub fn faulty_quick(&self, spec: &str, base_ms: u64, max_ms: u64) -> Client {
+        let retry = RetryPolicy::default()
+            .with_base_delay(std::time::Duration::from_millis(base_ms))
+            .with_max_delay(std::time::Duration::from_millis(max_ms));
+        let builder = self.faulty_builder(spec).retry(retry);
+        builder.build().expect("client builds")
     }
 
     /// [`TestServer::client_with_api`] plus one new key in that api.
@@ -197,6 +207,12 @@ pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// `client`'s verification of `key` with the default options.
+pub async fn verified(client: &Client, key: &str) -> keyshift_core::Verification {
+    let options = keyshift_core::VerifyOptions::default();
+    client.verify(key, &options).await.expect("verify answers")
 }
 
 /// The code `client` gets verifying `key` with `options`.

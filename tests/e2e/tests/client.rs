@@ -8,7 +8,7 @@ use keyshift_core::{
     Backfill, CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope,
     SecretKey, VerificationSource, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::{local_client, meta, new_identity, new_key, verify_code, TestServer};
+use keyshift_e2e::{local_client, meta, new_identity, new_key, verified, verify_code, TestServer};
 
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
@@ -134,22 +134,13 @@ async fn create_and_verify(client: Client) {
     assert_eq!(denied.code, VerifyCode::InsufficientPermissions);
     assert!(!denied.valid);
 
-    let last = client
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let last = verified(&client, created.key.expose()).await;
     assert_eq!(last.code, VerifyCode::Valid);
     assert_eq!(last.credits, Some(0));
-    let spent = client
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let spent = verified(&client, created.key.expose()).await;
     assert_eq!(spent.code, VerifyCode::UsageExceeded);
 
-    let unknown = client
-        .verify("sk_live_doesnotexist123456", &VerifyOptions::default())
-        .await
-        .unwrap();
+    let unknown = verified(&client, "sk_live_doesnotexist123456").await;
     assert_eq!(unknown.code, VerifyCode::NotFound);
     assert!(!unknown.valid);
 
@@ -215,24 +206,15 @@ async fn update_delete_reroll(client: Client) {
     let rerolled = client.reroll_key(&created.key_id, 60_000).await.unwrap();
     assert_ne!(rerolled.key_id, created.key_id);
     assert_ne!(rerolled.key.expose(), created.key.expose());
-    let new_v = client
-        .verify(rerolled.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let new_v = verified(&client, rerolled.key.expose()).await;
     assert_eq!(new_v.code, VerifyCode::Valid);
-    let old_v = client
-        .verify(created.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let old_v = verified(&client, created.key.expose()).await;
     assert_eq!(old_v.code, VerifyCode::Valid);
     assert!(old_v.expires.is_some(), "old key now expires");
 
     // Reroll without overlap revokes at once.
     let third = client.reroll_key(&rerolled.key_id, 0).await.unwrap();
-    let gone = client
-        .verify(rerolled.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let gone = verified(&client, rerolled.key.expose()).await;
     assert!(!gone.valid, "{gone:?}");
     assert!(matches!(
         gone.code,
@@ -240,16 +222,18 @@ async fn update_delete_reroll(client: Client) {
     ));
 
     client.delete_key(&third.key_id, false).await.unwrap();
-    let deleted = client
-        .verify(third.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let deleted = verified(&client, third.key.expose()).await;
     assert_eq!(deleted.code, VerifyCode::NotFound);
     client.delete_key(&created.key_id, true).await.unwrap();
     let err = client.get_key(&created.key_id).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound);
 }
 both_backends!(update_credits_reroll_delete, update_delete_reroll);
+
+/// The slugs of `permissions`.
+fn slugs(permissions: Vec<wire::Permission>) -> Vec<String> {
+    permissions.into_iter().map(|p| p.slug).collect()
+}
 
 async fn permissions_and_roles(client: Client) {
     let api_id = new_api(&client).await;
@@ -276,12 +260,7 @@ async fn permissions_and_roles(client: Client) {
         .unwrap();
     assert!(!role.role_id.is_empty());
     let editor = client.get_role("editor").await.unwrap();
-    let granted: Vec<_> = editor
-        .permissions
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| p.slug)
-        .collect();
+    let granted = slugs(editor.permissions.unwrap_or_default());
     assert!(
         granted.contains(&"documents.write".to_string()),
         "{granted:?}"
@@ -292,43 +271,30 @@ async fn permissions_and_roles(client: Client) {
         .unwrap()
         .iter()
         .any(|r| r.name == "editor"));
-    let slugs: Vec<_> = client
-        .list_permissions()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|p| p.slug)
-        .collect();
+    let listed = slugs(client.list_permissions().await.unwrap());
     assert!(
-        slugs.contains(&"documents.write".to_string()),
+        listed.contains(&"documents.write".to_string()),
         "role permissions created on the fly"
     );
 
     let key = new_key(&client, &api_id).await;
     let needs_write = VerifyOptions::permissions("documents.write");
-    assert_eq!(
-        verify_code(&client, key.key.expose(), &needs_write).await,
-        VerifyCode::InsufficientPermissions
-    );
+    // The code of the key verified as needing documents.write.
+    let write_code = || verify_code(&client, key.key.expose(), &needs_write);
+    assert_eq!(write_code().await, VerifyCode::InsufficientPermissions);
     let roles = client
         .add_roles(&key.key_id, &["editor".to_string()])
         .await
         .unwrap();
     assert_eq!(roles.len(), 1);
-    assert_eq!(
-        verify_code(&client, key.key.expose(), &needs_write).await,
-        VerifyCode::Valid
-    );
+    assert_eq!(write_code().await, VerifyCode::Valid);
     let missing = client
         .add_roles(&key.key_id, &["no-such-role".to_string()])
         .await
         .unwrap_err();
     assert_eq!(missing.code, ErrorCode::NotFound);
     client.set_roles(&key.key_id, &[]).await.unwrap();
-    assert_eq!(
-        verify_code(&client, key.key.expose(), &needs_write).await,
-        VerifyCode::InsufficientPermissions
-    );
+    assert_eq!(write_code().await, VerifyCode::InsufficientPermissions);
 
     let perms = client
         .add_permissions(
@@ -342,10 +308,7 @@ async fn permissions_and_roles(client: Client) {
         .remove_permissions(&key.key_id, &["audit.write".to_string()])
         .await
         .unwrap();
-    assert_eq!(
-        perms.iter().map(|p| p.slug.as_str()).collect::<Vec<_>>(),
-        ["audit.read"]
-    );
+    assert_eq!(slugs(perms), ["audit.read"]);
     let perms = client
         .set_permissions(&key.key_id, &["reports.read".to_string()])
         .await
@@ -658,10 +621,7 @@ async fn plaintext_never_in_debug_or_errors() {
     let created = new_key(&client, &api_id).await;
     let plaintext = created.key.expose().to_string();
     let secret_part = plaintext.rsplit('_').next().unwrap().to_string();
-    let verification = client
-        .verify(&plaintext, &VerifyOptions::default())
-        .await
-        .unwrap();
+    let verification = verified(&client, &plaintext).await;
     let request = wire::VerifyKeyRequest {
         key: SecretKey::new(plaintext.clone()),
         ..Default::default()

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use keyshift_core::migrate::{
     self, checkpoint, HashVariant, MigrateOptions, MigrationRecord, MigrationSource, Progress,
 };
-use keyshift_core::{hash_bcrypt, Client, RetryPolicy, VerifyCode, VerifyOptions};
+use keyshift_core::{hash_bcrypt, Client, VerifyCode, VerifyOptions};
 use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
 use serde_json::{json, Value};
 
@@ -233,15 +233,7 @@ async fn faults_end_with_every_key_present_exactly_once() {
             .api_id;
         let file = dir.path().join(format!("keys-{i}.jsonl"));
         let records = write_sample(&file, n, i % 2 == 0);
-        let client = server
-            .faulty_builder(spec)
-            .retry(
-                RetryPolicy::default()
-                    .with_base_delay(Duration::from_millis(20))
-                    .with_max_delay(Duration::from_millis(100)),
-            )
-            .build()
-            .unwrap();
+        let client = server.faulty_quick(spec, 20, 100);
         let report = client
             .migrate_keys(
                 file,

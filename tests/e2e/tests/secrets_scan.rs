@@ -20,8 +20,15 @@ use keyshift_core::wire::{self, Op, UpdateKeyRequest};
 use keyshift_core::{
     Backfill, CallOptions, Client, CreateKey, FallbackOptions, SecretKey, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::TestServer;
+use keyshift_e2e::{verified, TestServer};
 use serde_json::{json, Value};
+
+/// `op` with the raw `body`, past the client's own checks: the error it must end in.
+async fn refused(client: &Client, op: Op, body: Value) -> keyshift_core::Error {
+    let options = CallOptions::default();
+    let call = client.call::<_, Value>(op, &body, &options);
+    call.await.unwrap_err()
+}
 
 /// The length of the pieces of a secret searched for.
 const PIECE: usize = 12;
@@ -217,10 +224,7 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
     }
     let unknown = "sk_live_UnknownKey9aZ3xQ7mW2pL5vN8";
     out.secrets.push(unknown.into());
-    let v = client
-        .verify(unknown, &VerifyOptions::default())
-        .await
-        .unwrap();
+    let v = verified(&client, unknown).await;
     assert_eq!(v.code, VerifyCode::NotFound);
     out.texts.push(format!("{v:?}"));
     let v = client
@@ -240,10 +244,7 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
     let rerolled = client.reroll_key(&created[2].key_id, 60_000).await.unwrap();
     out.secrets.push(rerolled.key.expose().to_string());
     out.texts.push(format!("{rerolled:?}"));
-    let v = client
-        .verify(rerolled.key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let v = verified(&client, rerolled.key.expose()).await;
     assert_eq!(v.code, VerifyCode::Valid);
     client
         .update_key(&UpdateKeyRequest {
@@ -254,18 +255,12 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         })
         .await
         .unwrap();
-    let v = client
-        .verify(created[3].key.expose(), &VerifyOptions::default())
-        .await
-        .unwrap();
+    let v = verified(&client, created[3].key.expose()).await;
     assert_eq!(v.code, VerifyCode::Disabled);
     client.delete_key(&created[4].key_id, false).await.unwrap();
     client.delete_key(&created[5].key_id, true).await.unwrap();
     for c in &created[4..] {
-        let v = client
-            .verify(c.key.expose(), &VerifyOptions::default())
-            .await
-            .unwrap();
+        let v = verified(&client, c.key.expose()).await;
         assert_eq!(v.code, VerifyCode::NotFound);
     }
     out.texts.push(format!(
@@ -289,21 +284,13 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         json!({"key": [created[0].key.expose()]}),
         json!({"key": created[0].key.expose(), "credits": {"cost": "one"}}),
     ] {
-        let e = client
-            .call::<_, Value>(Op::VerifyKey, &body, &CallOptions::default())
-            .await
-            .unwrap_err();
-        out.error("raw bad verify", e);
+        out.error(
+            "raw bad verify",
+            refused(&client, Op::VerifyKey, body).await,
+        );
     }
-    let e = client
-        .call::<_, Value>(
-            Op::CreateKey,
-            &json!({"apiId": api_id, "prefix": created[0].key.expose()}),
-            &CallOptions::default(),
-        )
-        .await
-        .unwrap_err();
-    out.error("bad prefix", e);
+    let body = json!({"apiId": api_id, "prefix": created[0].key.expose()});
+    out.error("bad prefix", refused(&client, Op::CreateKey, body).await);
     let e = client
         .call::<_, Value>(
             Op::MigrateKeys,
@@ -473,10 +460,7 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         if key == bad_key {
             continue;
         }
-        let v = verifier
-            .verify(key, &VerifyOptions::default())
-            .await
-            .unwrap();
+        let v = verified(&verifier, key).await;
         assert_eq!(v.code, VerifyCode::Valid, "{key}");
     }
     out
@@ -487,7 +471,7 @@ async fn no_secret_reaches_logs_errors_files_or_the_database() {
     let capture = Capture::install();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("keyshift.db");
-    let server = TestServer::start_at(&db, |c| c.faults = true).await;
+    let server = TestServer::start_at(&db, |c| c.router.faults = true).await;
     let outcome = workload(&server, dir.path()).await;
 
     let mut scanner = Scanner::new();

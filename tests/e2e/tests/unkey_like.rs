@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use keyshift_core::migrate::{self, MigrateOptions};
 use keyshift_core::{Client, CreateKey, RetryPolicy, VerifyCode, VerifyOptions};
@@ -23,15 +22,7 @@ fn write_sample(path: &Path, n: u64) -> Vec<Value> {
 }
 
 fn unkey_like_client(server: &TestServer, spec: &str) -> Client {
-    server
-        .faulty_builder(spec)
-        .retry(
-            RetryPolicy::default()
-                .with_base_delay(Duration::from_millis(10))
-                .with_max_delay(Duration::from_millis(50)),
-        )
-        .build()
-        .unwrap()
+    server.faulty_quick(spec, 10, 50)
 }
 
 /// Each key row of the report by line (panics on a line reported twice), and the summary.
