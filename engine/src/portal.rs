@@ -43,7 +43,7 @@ use keyshift_core::{Error, ErrorCode, Result, SecretKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::rows::{find_key, KeyRow};
-use crate::util::{new_id, now_ms, parse_body, Db};
+use crate::util::{new_id, not_found, now_ms, parse_body, Db};
 use crate::{admin, keys, page_reply, reply, Engine, Reply};
 
 /// How long an exchange code stays valid (Unkey: 15 minutes).
@@ -251,7 +251,7 @@ fn unauthorized(what: &str) -> Error {
 }
 
 fn portal_not_found(portal: &str) -> Error {
-    Error::not_found(format!("portal `{}` not found", shown_value(portal)))
+    not_found("portal", portal)
 }
 
 /// A portal row.
@@ -432,10 +432,7 @@ pub(crate) fn revoke_session(
         )
         .db()?;
     if n == 0 {
-        return Err(Error::not_found(format!(
-            "portal session `{}` not found",
-            shown_value(&req.session_id)
-        )));
+        return Err(not_found("portal session", &req.session_id));
     }
     Ok(EmptyData {})
 }
@@ -443,7 +440,7 @@ pub(crate) fn revoke_session(
 /// The live key `key_id` of the session's api owned by the session's end user, or the same 404
 /// as an absent key.
 fn owned_key(conn: &Connection, s: &PortalSessionCtx, key_id: &str) -> Result<KeyRow> {
-    let not_found = || Error::not_found(format!("key `{}` not found", shown_value(key_id)));
+    let not_found = || not_found("key", key_id);
     let key = find_key(conn, &s.workspace_id, key_id)?.ok_or_else(not_found)?;
     if key.deleted_at.is_some() || key.api_id != s.api_id {
         return Err(not_found());

@@ -1,5 +1,6 @@
 //! Small helpers: ids, clock, database error mapping, request body parsing, calendar maths.
 
+use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::Validate;
 use keyshift_core::{Error, ErrorCode, FieldError, Result};
 use serde::de::DeserializeOwned;
@@ -124,6 +125,12 @@ pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
         err = err.with_field(field);
     }
     err
+}
+
+/// The 404 of a `what` (key, api, role…) that `id_or_name` names in no row, the value masked
+/// when it looks like a key.
+pub(crate) fn not_found(what: &str, id_or_name: &str) -> Error {
+    Error::not_found(format!("{what} `{}` not found", shown_value(id_or_name)))
 }
 
 /// A 412 (Unkey's `precondition_failed`): the request is well-formed but this service cannot
