@@ -27,15 +27,16 @@ fn page<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Pag
     }
 }
 
-/// The rows of `sql` (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4` the
-/// limit plus one) for a list request, and the page size.
-fn list_rows<T>(
+/// The page of `sql`'s rows (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4`
+/// the limit plus one) for a list request; `id_of` gives a row's id (the next cursor).
+fn list_page<T>(
     conn: &Connection,
     sql: &str,
     ws: &str,
     req: &ListRequest,
     read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<(Vec<T>, usize)> {
+    id_of: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
     let limit = limit_of(req.limit);
     let rows = conn
         .prepare_cached(sql)
@@ -52,7 +53,7 @@ fn list_rows<T>(
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    Ok((rows, limit))
+    Ok(page(rows, limit, id_of))
 }
 
 fn limit_of(limit: Option<u32>) -> usize {
@@ -268,7 +269,7 @@ pub(crate) fn list_permissions(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Permission>> {
-    let (rows, limit) = list_rows(
+    list_page(
         conn,
         "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
          AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
@@ -276,8 +277,8 @@ pub(crate) fn list_permissions(
         ws,
         req,
         permission_row,
-    )?;
-    Ok(page(rows, limit, |p| p.id.clone()))
+        |p| p.id.clone(),
+    )
 }
 
 // ---- roles ----
@@ -321,15 +322,15 @@ pub(crate) fn create_role(
 }
 
 pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
-    let (rows, limit) = list_rows(
+    let mut p = list_page(
         conn,
         "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
          AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
         ws,
         req,
         role_row,
+        |r| r.id.clone(),
     )?;
-    let mut p = page(rows, limit, |r| r.id.clone());
     for role in &mut p.items {
         role.permissions = Some(role_permissions(conn, &role.id)?);
     }
@@ -386,15 +387,15 @@ pub(crate) fn list_identities(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Identity>> {
-    let (ids, limit) = list_rows(
+    let p = list_page(
         conn,
         "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
          AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
         ws,
         req,
         |r| r.get::<_, String>(0),
+        String::clone,
     )?;
-    let p = page(ids, limit, |id| id.clone());
     let mut items = Vec::with_capacity(p.items.len());
     for id in &p.items {
         if let Some(identity) = identity_by_id(conn, id)? {
