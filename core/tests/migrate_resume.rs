@@ -58,6 +58,24 @@ impl Fake {
         })
     }
 
+    /// A service that does `act` on every attempt of batch `bad` and answers the others.
+    fn one_bad_batch(
+        batch_size: u64,
+        bad: u64,
+        act: impl Fn() -> Act + Send + Sync + 'static,
+    ) -> Arc<Fake> {
+        Fake::new(
+            batch_size,
+            move |batch, _| {
+                if batch == bad {
+                    act()
+                } else {
+                    Act::Answer
+                }
+            },
+        )
+    }
+
     fn attempts_of(&self, batch: u64) -> u32 {
         self.attempts
             .lock()
@@ -448,13 +466,7 @@ async fn resumed_report_lists_each_key_exactly_once() {
     std::fs::write(&file, text).unwrap();
 
     // Run 1: batch 3 is refused (400, not retried) and reported failed.
-    let fake = Fake::new(100, |batch, _| {
-        if batch == 3 {
-            Act::Refuse(server_error(400))
-        } else {
-            Act::Answer
-        }
-    });
+    let fake = Fake::one_bad_batch(100, 3, || Act::Refuse(server_error(400)));
     let report = run(
         fake.clone(),
         file.clone(),
@@ -504,16 +516,7 @@ async fn an_early_error_still_records_batches_in_flight() {
     let dir = temp_dir();
     let file = dir.path().join("keys.jsonl");
     write_export(&file, 400);
-    let mut fake = Fake::new(
-        100,
-        |batch, _| {
-            if batch == 0 {
-                Act::Panic
-            } else {
-                Act::Answer
-            }
-        },
-    );
+    let mut fake = Fake::one_bad_batch(100, 0, || Act::Panic);
     Arc::get_mut(&mut fake).unwrap().delay = Duration::from_millis(100);
     let err = run(
         fake.clone(),

@@ -1,12 +1,11 @@
 //! `apis.*`, `permissions.*` and `identities.*` operations.
 
-use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::*;
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::rows::*;
-use crate::util::{is_unique_violation, new_id, now_ms, Db};
+use crate::util::{is_unique_violation, new_id, not_found, now_ms, Db};
 
 /// A page of results and the pagination to answer with.
 pub(crate) struct Page<T> {
@@ -28,15 +27,16 @@ fn page<T>(mut items: Vec<T>, limit: usize, id_of: impl Fn(&T) -> String) -> Pag
     }
 }
 
-/// The rows of `sql` (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4` the
-/// limit plus one) for a list request, and the page size.
-fn list_rows<T>(
+/// The page of `sql`'s rows (`?1` the workspace, `?2` the cursor, `?3` the search pattern, `?4`
+/// the limit plus one) for a list request; `id_of` gives a row's id (the next cursor).
+fn list_page<T>(
     conn: &Connection,
     sql: &str,
     ws: &str,
     req: &ListRequest,
     read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<(Vec<T>, usize)> {
+    id_of: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
     let limit = limit_of(req.limit);
     let rows = conn
         .prepare_cached(sql)
@@ -53,7 +53,7 @@ fn list_rows<T>(
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    Ok((rows, limit))
+    Ok(page(rows, limit, id_of))
 }
 
 fn limit_of(limit: Option<u32>) -> usize {
@@ -104,7 +104,7 @@ pub(crate) fn get_api(
     )
     .optional()
     .db()?
-    .ok_or_else(|| Error::not_found(format!("api `{}` not found", shown_value(&req.api_id))))
+    .ok_or_else(|| not_found("api", &req.api_id))
 }
 
 pub(crate) fn delete_api(conn: &Connection, ws: &str, req: &DeleteApiRequest) -> Result<EmptyData> {
@@ -223,20 +223,15 @@ pub(crate) fn delete<R: Named>(conn: &Connection, ws: &str, id_or_name: &str) ->
 // ---- permissions ----
 
 fn find_permission(conn: &Connection, ws: &str, id_or_slug: &str) -> Result<Permission> {
-    conn.query_row(
+    find_row(
+        conn,
         "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
          AND (id = ?2 OR slug = ?2) ORDER BY id = ?2 DESC LIMIT 1",
-        params![ws, id_or_slug],
+        ws,
+        id_or_slug,
         permission_row,
-    )
-    .optional()
-    .db()?
-    .ok_or_else(|| {
-        Error::not_found(format!(
-            "permission `{}` not found",
-            shown_value(id_or_slug)
-        ))
-    })
+    )?
+    .ok_or_else(|| not_found("permission", id_or_slug))
 }
 
 /// Runs an INSERT; a unique violation is a conflict with the message `conflict` gives.
@@ -274,7 +269,7 @@ pub(crate) fn list_permissions(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Permission>> {
-    let (rows, limit) = list_rows(
+    list_page(
         conn,
         "SELECT id, name, slug, description FROM permissions WHERE workspace_id = ?1 \
          AND id > ?2 AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\' OR slug LIKE ?3 ESCAPE '\\') \
@@ -282,23 +277,22 @@ pub(crate) fn list_permissions(
         ws,
         req,
         permission_row,
-    )?;
-    Ok(page(rows, limit, |p| p.id.clone()))
+        |p| p.id.clone(),
+    )
 }
 
 // ---- roles ----
 
 fn find_role(conn: &Connection, ws: &str, id_or_name: &str) -> Result<Role> {
-    let mut role = conn
-        .query_row(
-            "SELECT id, name, description FROM roles WHERE workspace_id = ?1 \
-             AND (id = ?2 OR name = ?2) ORDER BY name = ?2 DESC LIMIT 1",
-            params![ws, id_or_name],
-            role_row,
-        )
-        .optional()
-        .db()?
-        .ok_or_else(|| Error::not_found(format!("role `{}` not found", shown_value(id_or_name))))?;
+    let mut role = find_row(
+        conn,
+        "SELECT id, name, description FROM roles WHERE workspace_id = ?1 \
+         AND (id = ?2 OR name = ?2) ORDER BY name = ?2 DESC LIMIT 1",
+        ws,
+        id_or_name,
+        role_row,
+    )?
+    .ok_or_else(|| not_found("role", id_or_name))?;
     role.permissions = Some(role_permissions(conn, &role.id)?);
     Ok(role)
 }
@@ -328,15 +322,15 @@ pub(crate) fn create_role(
 }
 
 pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Result<Page<Role>> {
-    let (rows, limit) = list_rows(
+    let mut p = list_page(
         conn,
         "SELECT id, name, description FROM roles WHERE workspace_id = ?1 AND id > ?2 \
          AND (?3 IS NULL OR name LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
         ws,
         req,
         role_row,
+        |r| r.id.clone(),
     )?;
-    let mut p = page(rows, limit, |r| r.id.clone());
     for role in &mut p.items {
         role.permissions = Some(role_permissions(conn, &role.id)?);
     }
@@ -346,27 +340,16 @@ pub(crate) fn list_roles(conn: &Connection, ws: &str, req: &ListRequest) -> Resu
 // ---- identities ----
 
 fn find_identity(conn: &Connection, ws: &str, id_or_external: &str) -> Result<Identity> {
-    let id: Option<String> = conn
-        .query_row(
-            "SELECT id FROM identities WHERE workspace_id = ?1 \
-             AND (id = ?2 OR external_id = ?2) ORDER BY id = ?2 DESC LIMIT 1",
-            params![ws, id_or_external],
-            |r| r.get(0),
-        )
-        .optional()
-        .db()?;
-    match id {
-        Some(id) => identity_by_id(conn, &id)?.ok_or_else(|| {
-            Error::not_found(format!(
-                "identity `{}` not found",
-                shown_value(id_or_external)
-            ))
-        }),
-        None => Err(Error::not_found(format!(
-            "identity `{}` not found",
-            shown_value(id_or_external)
-        ))),
-    }
+    let not_found = || not_found("identity", id_or_external);
+    let id = find_id(
+        conn,
+        "SELECT id FROM identities WHERE workspace_id = ?1 \
+         AND (id = ?2 OR external_id = ?2) ORDER BY id = ?2 DESC LIMIT 1",
+        ws,
+        id_or_external,
+        not_found,
+    )?;
+    identity_by_id(conn, &id)?.ok_or_else(not_found)
 }
 
 pub(crate) fn create_identity(
@@ -404,15 +387,15 @@ pub(crate) fn list_identities(
     ws: &str,
     req: &ListRequest,
 ) -> Result<Page<Identity>> {
-    let (ids, limit) = list_rows(
+    let p = list_page(
         conn,
         "SELECT id FROM identities WHERE workspace_id = ?1 AND id > ?2 \
          AND (?3 IS NULL OR external_id LIKE ?3 ESCAPE '\\') ORDER BY id LIMIT ?4",
         ws,
         req,
         |r| r.get::<_, String>(0),
+        String::clone,
     )?;
-    let p = page(ids, limit, |id| id.clone());
     let mut items = Vec::with_capacity(p.items.len());
     for id in &p.items {
         if let Some(identity) = identity_by_id(conn, id)? {
@@ -531,20 +514,13 @@ pub(crate) fn set_role_permissions(
     ws: &str,
     req: &SetRolePermissionsRequest,
 ) -> Result<Vec<Permission>> {
-    let role_id: Option<String> = conn
-        .query_row(
-            "SELECT id FROM roles WHERE id = ?1 AND workspace_id = ?2",
-            params![req.role_id, ws],
-            |r| r.get(0),
-        )
-        .optional()
-        .db()?;
-    let Some(role_id) = role_id else {
-        return Err(Error::not_found(format!(
-            "role `{}` not found",
-            shown_value(&req.role_id)
-        )));
-    };
+    let role_id = find_id(
+        conn,
+        "SELECT id FROM roles WHERE workspace_id = ?1 AND id = ?2",
+        ws,
+        &req.role_id,
+        || not_found("role", &req.role_id),
+    )?;
     let slugs = requested_role_slugs(&req.permissions);
     let mut found = permissions_by_slug_nocase(conn, ws, &slugs)?;
     let missing: Vec<String> = slugs

@@ -325,7 +325,7 @@ fn creates_permissions(conn: &Connection, ws: &str, slugs: &[String]) -> Result<
 
 /// The api's 404, word for word what the operation answers for an unknown api.
 fn api_not_found(api_id: &str) -> Error {
-    Error::not_found(format!("api `{}` not found", shown_value(api_id)))
+    crate::util::not_found("api", api_id)
 }
 
 /// A key-scoped requirement: `update_key` on the key's api and, when `also` is not empty, these

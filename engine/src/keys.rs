@@ -1,15 +1,15 @@
 //! `keys.*` operations except verification (see `verify.rs`).
 
 use keyshift_core::hashing::{self, HashVariant};
-use keyshift_core::keyformat::{self, shown_value};
+use keyshift_core::keyformat;
 use keyshift_core::wire::*;
-use keyshift_core::{Error, Result};
+use keyshift_core::Result;
 use rusqlite::{params, Connection};
 
 use crate::credits::apply_refill;
 use crate::links::{link, PermissionLinks, RoleLinks};
 use crate::rows::*;
-use crate::util::{new_id, now_ms, Db};
+use crate::util::{new_id, not_found, now_ms, Db};
 
 /// Everything needed to insert a key row.
 pub(crate) struct NewKey<'a> {
@@ -232,22 +232,14 @@ pub(crate) fn update_key(conn: &Connection, ws: &str, req: &UpdateKeyRequest) ->
 pub(crate) fn delete_key(conn: &Connection, ws: &str, req: &DeleteKeyRequest) -> Result<EmptyData> {
     let key = match find_key(conn, ws, &req.key_id)? {
         Some(k) => k,
-        None => {
-            return Err(Error::not_found(format!(
-                "key `{}` not found",
-                shown_value(&req.key_id)
-            )))
-        }
+        None => return Err(not_found("key", &req.key_id)),
     };
     if req.permanent.unwrap_or(false) {
         conn.execute("DELETE FROM keys WHERE id = ?1", [&key.id])
             .db()?;
     } else {
         if key.deleted_at.is_some() {
-            return Err(Error::not_found(format!(
-                "key `{}` not found",
-                shown_value(&req.key_id)
-            )));
+            return Err(not_found("key", &req.key_id));
         }
         conn.execute(
             "UPDATE keys SET deleted_at = ?1, updated_at = ?1 WHERE id = ?2",

@@ -43,7 +43,7 @@ use keyshift_core::{Error, ErrorCode, Result, SecretKey};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::rows::{find_key, KeyRow};
-use crate::util::{new_id, now_ms, parse_body, Db};
+use crate::util::{new_id, not_found, now_ms, parse_body, Db};
 use crate::{admin, keys, page_reply, reply, Engine, Reply};
 
 /// How long an exchange code stays valid (Unkey: 15 minutes).
@@ -184,6 +184,18 @@ impl PortalSessionCtx {
         self.scopes.iter().any(|s| s == scope)
     }
 
+    /// The body of `route` in this session: the body is checked first (400), then the
+    /// session's scope for the route (403).
+    fn request<T: serde::de::DeserializeOwned + Validate>(
+        &self,
+        route: PortalRoute,
+        body: &[u8],
+    ) -> Result<T> {
+        let req = parse_body(body)?;
+        self.check_scope(route)?;
+        Ok(req)
+    }
+
     /// Checks `route`'s scope: 403 naming the missing scope. Listing keys is allowed by any
     /// `keys:*` scope (a page that may reroll must show what it rerolls).
     fn check_scope(&self, route: PortalRoute) -> Result<()> {
@@ -239,7 +251,7 @@ fn unauthorized(what: &str) -> Error {
 }
 
 fn portal_not_found(portal: &str) -> Error {
-    Error::not_found(format!("portal `{}` not found", shown_value(portal)))
+    not_found("portal", portal)
 }
 
 /// A portal row.
@@ -420,10 +432,7 @@ pub(crate) fn revoke_session(
         )
         .db()?;
     if n == 0 {
-        return Err(Error::not_found(format!(
-            "portal session `{}` not found",
-            shown_value(&req.session_id)
-        )));
+        return Err(not_found("portal session", &req.session_id));
     }
     Ok(EmptyData {})
 }
@@ -431,7 +440,7 @@ pub(crate) fn revoke_session(
 /// The live key `key_id` of the session's api owned by the session's end user, or the same 404
 /// as an absent key.
 fn owned_key(conn: &Connection, s: &PortalSessionCtx, key_id: &str) -> Result<KeyRow> {
-    let not_found = || Error::not_found(format!("key `{}` not found", shown_value(key_id)));
+    let not_found = || not_found("key", key_id);
     let key = find_key(conn, &s.workspace_id, key_id)?.ok_or_else(not_found)?;
     if key.deleted_at.is_some() || key.api_id != s.api_id {
         return Err(not_found());
@@ -590,7 +599,7 @@ impl Engine {
         };
         match route {
             PortalRoute::GetSession => {
-                parse_body::<PortalEmptyRequest>(body)?;
+                s.request::<PortalEmptyRequest>(route, body)?;
                 let conn = self.inner.reader()?;
                 let portal = portal_data(&conn, &session_portal(&conn, s)?)?;
                 reply(PortalSession {
@@ -604,7 +613,7 @@ impl Engine {
                 })
             }
             PortalRoute::Logout => {
-                parse_body::<PortalEmptyRequest>(body)?;
+                s.request::<PortalEmptyRequest>(route, body)?;
                 self.write(|conn| {
                     revoke_session(
                         conn,
@@ -617,8 +626,7 @@ impl Engine {
                 reply(EmptyData {})
             }
             PortalRoute::ListKeys => {
-                let req: PortalListKeysRequest = parse_body(body)?;
-                s.check_scope(route)?;
+                let req: PortalListKeysRequest = s.request(route, body)?;
                 let conn = self.inner.reader()?;
                 let page = admin::list_keys(
                     &conn,
@@ -634,8 +642,7 @@ impl Engine {
                 page_reply(page)
             }
             PortalRoute::CreateKey => {
-                let req: PortalCreateKeyRequest = parse_body(body)?;
-                s.check_scope(route)?;
+                let req: PortalCreateKeyRequest = s.request(route, body)?;
                 self.write(|conn| {
                     let portal = session_portal(conn, s)?;
                     let permissions = req.permissions.clone().unwrap_or_default();
@@ -664,52 +671,50 @@ impl Engine {
                 })
             }
             PortalRoute::UpdateKey => {
-                let req: PortalUpdateKeyRequest = parse_body(body)?;
-                s.check_scope(route)?;
-                self.write(|conn| {
-                    let key = owned_key(conn, s, &req.key_id)?;
-                    keys::update_key(
-                        conn,
-                        &s.workspace_id,
-                        &UpdateKeyRequest {
-                            key_id: key.id,
-                            name: Patch::Set(req.name.clone()),
-                            ..Default::default()
-                        },
-                    )?;
+                let req: PortalUpdateKeyRequest = s.request(route, body)?;
+                self.write_owned_key(s, &req.key_id, |conn, key| {
+                    let update = UpdateKeyRequest {
+                        key_id: key.id,
+                        name: Patch::Set(req.name.clone()),
+                        ..Default::default()
+                    };
+                    keys::update_key(conn, &s.workspace_id, &update)?;
                     reply(EmptyData {})
                 })
             }
             PortalRoute::RerollKey => {
-                let req: PortalRerollKeyRequest = parse_body(body)?;
-                s.check_scope(route)?;
-                self.write(|conn| {
-                    owned_key(conn, s, &req.key_id)?;
+                let req: PortalRerollKeyRequest = s.request(route, body)?;
+                self.write_owned_key(s, &req.key_id, |conn, _| {
                     reply(keys::reroll_key(conn, &s.workspace_id, &req)?)
                 })
             }
             PortalRoute::DeleteKey => {
-                let req: PortalDeleteKeyRequest = parse_body(body)?;
-                s.check_scope(route)?;
-                self.write(|conn| {
-                    let key = owned_key(conn, s, &req.key_id)?;
-                    keys::delete_key(
-                        conn,
-                        &s.workspace_id,
-                        &DeleteKeyRequest {
-                            key_id: key.id,
-                            permanent: None,
-                        },
-                    )?;
+                let req: PortalDeleteKeyRequest = s.request(route, body)?;
+                self.write_owned_key(s, &req.key_id, |conn, key| {
+                    let delete = DeleteKeyRequest {
+                        key_id: key.id,
+                        permanent: None,
+                    };
+                    keys::delete_key(conn, &s.workspace_id, &delete)?;
                     reply(EmptyData {})
                 })
             }
             PortalRoute::GetVerifications => {
-                let req: PortalGetVerificationsRequest = parse_body(body)?;
-                s.check_scope(route)?;
+                let req: PortalGetVerificationsRequest = s.request(route, body)?;
                 self.portal_verifications(s, &req)
             }
         }
+    }
+
+    /// Runs `f` in a write transaction on key `key_id`, when it is a live key of the session's
+    /// api owned by the session's end user (404 otherwise).
+    fn write_owned_key(
+        &self,
+        s: &PortalSessionCtx,
+        key_id: &str,
+        f: impl FnOnce(&Connection, KeyRow) -> Result<Reply>,
+    ) -> Result<Reply> {
+        self.write(|conn| f(conn, owned_key(conn, s, key_id)?))
     }
 
     /// `portal.getVerifications`: the session's end user's verifications in the portal's api

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use keyshift_core::hashing::HashVariant;
-use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::{
     Identity, KeyCreditsData, KeyCreditsRefill, KeyResponseData, Metadata, Permission,
     RatelimitRequest, RatelimitResponse, RefillInterval, Role,
@@ -12,7 +11,7 @@ use keyshift_core::wire::{
 use keyshift_core::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::util::{new_id, now_ms, Db};
+use crate::util::{new_id, not_found, now_ms, Db};
 
 /// A stored key (never its plaintext).
 #[derive(Clone, Debug)]
@@ -120,10 +119,7 @@ pub(crate) fn find_key(conn: &Connection, ws: &str, key_id: &str) -> Result<Opti
 pub(crate) fn live_key(conn: &Connection, ws: &str, key_id: &str) -> Result<KeyRow> {
     match find_key(conn, ws, key_id)? {
         Some(k) if k.deleted_at.is_none() => Ok(k),
-        _ => Err(Error::not_found(format!(
-            "key `{}` not found",
-            shown_value(key_id)
-        ))),
+        _ => Err(not_found("key", key_id)),
     }
 }
 
@@ -139,10 +135,7 @@ pub(crate) fn live_api(conn: &Connection, ws: &str, api_id: &str) -> Result<()> 
         .db()?;
     match found {
         Some(_) => Ok(()),
-        None => Err(Error::not_found(format!(
-            "api `{}` not found",
-            shown_value(api_id)
-        ))),
+        None => Err(not_found("api", api_id)),
     }
 }
 
@@ -203,9 +196,20 @@ pub(crate) fn existing_id(
     ws: &str,
     name: &str,
 ) -> Result<Option<String>> {
+    find_row(conn, sql, ws, name, |r| r.get(0))
+}
+
+/// The first row `sql` (`?1` the workspace, `?2` the name) finds, read by `read`, if any.
+pub(crate) fn find_row<T>(
+    conn: &Connection,
+    sql: &str,
+    ws: &str,
+    name: &str,
+    read: impl FnOnce(&Row) -> rusqlite::Result<T>,
+) -> Result<Option<T>> {
     conn.prepare_cached(sql)
         .db()?
-        .query_row(params![ws, name], |r| r.get(0))
+        .query_row(params![ws, name], read)
         .optional()
         .db()
 }
@@ -407,7 +411,7 @@ pub(crate) fn resolve_roles(conn: &Connection, ws: &str, names: &[String]) -> Re
              ORDER BY name = ?2 DESC LIMIT 1",
             ws,
             name,
-            || Error::not_found(format!("role `{}` not found", shown_value(name))),
+            || not_found("role", name),
         )?;
         if seen.insert(id.clone()) {
             ids.push(id);

@@ -1,5 +1,6 @@
 //! Small helpers: ids, clock, database error mapping, request body parsing, calendar maths.
 
+use keyshift_core::keyformat::shown_value;
 use keyshift_core::wire::Validate;
 use keyshift_core::{Error, ErrorCode, FieldError, Result};
 use serde::de::DeserializeOwned;
@@ -10,6 +11,36 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+pub(crate) const MINUTE_MS: i64 = 60_000;
+pub(crate) const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub(crate) const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Days since 1970-01-01 → (year, month 1–12, day 1–31), proleptic Gregorian (Howard
+/// Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01 (inverse of [`civil_from_days`]).
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Random bytes in an id after its 6-byte timestamp.
@@ -94,6 +125,12 @@ pub(crate) fn bad_request(errors: Vec<FieldError>) -> Error {
         err = err.with_field(field);
     }
     err
+}
+
+/// The 404 of a `what` (key, api, role…) that `id_or_name` names in no row, the value masked
+/// when it looks like a key.
+pub(crate) fn not_found(what: &str, id_or_name: &str) -> Error {
+    Error::not_found(format!("{what} `{}` not found", shown_value(id_or_name)))
 }
 
 /// A 412 (Unkey's `precondition_failed`): the request is well-formed but this service cannot
@@ -257,6 +294,17 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar_round_trips() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        for day in [-1000, 0, 59, 10_000, 20_000, 30_000] {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day);
+        }
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
 
     #[test]
     fn ids_are_unique_and_sort_by_creation_time() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use keyshift_core::ErrorCode;
 use keyshift_engine::analytics::problem_kind;
-use keyshift_engine::{AnalyticsConfig, Engine, WorkspaceCtx};
+use keyshift_engine::{AnalyticsConfig, Engine, VerificationBucket, WorkspaceCtx};
 use serde_json::{json, Value};
 
 fn query(engine: &Engine, ctx: &WorkspaceCtx, sql: &str) -> Vec<Value> {
@@ -40,6 +40,44 @@ struct Seeded {
     k2: String,
 }
 
+impl Seeded {
+    /// The rows of `sql` as the seeded workspace's root key sees them.
+    fn query(&self, sql: &str) -> Vec<Value> {
+        query(&self.env.engine, &self.env.ctx, sql)
+    }
+
+    /// The portal's buckets of `external_id`'s keys (of `key` only with `Some`) in the seeded api.
+    fn buckets(
+        &self,
+        external_id: &str,
+        key: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<VerificationBucket> {
+        let ws = &self.env.ctx.workspace_id;
+        self.env
+            .engine
+            .verification_buckets(ws, &self.env.api_id, external_id, key, start_ms, end_ms)
+            .unwrap()
+    }
+}
+
+/// The verifications `ctx` sees in the raw view.
+fn logged(engine: &Engine, ctx: &WorkspaceCtx) -> i64 {
+    query(
+        engine,
+        ctx,
+        "SELECT count(*) AS n FROM key_verifications_v1",
+    )[0]["n"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The sum of the integer column `col` over `rows`.
+fn sum(rows: &[Value], col: &str) -> i64 {
+    rows.iter().map(|r| r[col].as_i64().unwrap()).sum()
+}
+
 fn seeded() -> Seeded {
     let env = env();
     let (k1, key1) = env.create_key(json!({"externalId": "user_1", "permissions": ["a"]}));
@@ -69,21 +107,10 @@ fn seeded() -> Seeded {
 fn buckets_count_one_users_outcomes_per_minute() {
     let s = seeded();
     let now = now_ms();
-    let b = s
-        .env
-        .engine
-        .verification_buckets(
-            &s.env.ctx.workspace_id,
-            &s.env.api_id,
-            "user_1",
-            None,
-            now - 3_600_000,
-            now + 60_000,
-        )
-        .unwrap();
+    let b = s.buckets("user_1", None, now - 3_600_000, now + 60_000);
     assert_eq!(b.len(), 62, "one bucket per minute of the window");
     assert!(b.windows(2).all(|w| w[1].time - w[0].time == 60_000));
-    let sum = |f: fn(&keyshift_engine::VerificationBucket) -> u64| b.iter().map(f).sum::<u64>();
+    let sum = |f: fn(&VerificationBucket) -> u64| b.iter().map(f).sum::<u64>();
     assert_eq!(sum(|x| x.total), 5);
     assert_eq!(sum(|x| x.valid), 3);
     assert_eq!(sum(|x| x.insufficient_permissions), 1);
@@ -92,17 +119,7 @@ fn buckets_count_one_users_outcomes_per_minute() {
 
     // One key of the user only.
     let only = |key: &str| {
-        s.env
-            .engine
-            .verification_buckets(
-                &s.env.ctx.workspace_id,
-                &s.env.api_id,
-                "user_1",
-                Some(key),
-                now - 3_600_000,
-                now + 60_000,
-            )
-            .unwrap()
+        s.buckets("user_1", Some(key), now - 3_600_000, now + 60_000)
             .iter()
             .map(|x| x.total)
             .sum::<u64>()
@@ -112,18 +129,7 @@ fn buckets_count_one_users_outcomes_per_minute() {
     // Another user's key under this user's name: nothing.
     assert_eq!(only(&s.k2), 0);
 
-    let other = s
-        .env
-        .engine
-        .verification_buckets(
-            &s.env.ctx.workspace_id,
-            &s.env.api_id,
-            "user_2",
-            None,
-            now - 3_600_000,
-            now + 60_000,
-        )
-        .unwrap();
+    let other = s.buckets("user_2", None, now - 3_600_000, now + 60_000);
     assert_eq!(other.iter().map(|x| x.total).sum::<u64>(), 2);
     assert_eq!(other.iter().map(|x| x.usage_exceeded).sum::<u64>(), 1);
     // Serialized as Unkey's portal data point.
@@ -166,9 +172,7 @@ fn bucket_granularity_follows_the_window() {
 #[test]
 fn raw_view_has_unkeys_columns_and_outcomes() {
     let s = seeded();
-    let rows = query(
-        &s.env.engine,
-        &s.env.ctx,
+    let rows = s.query(
         "SELECT outcome, count(*) AS n FROM key_verifications_v1 GROUP BY outcome ORDER BY outcome",
     );
     assert_eq!(
@@ -180,9 +184,7 @@ fn raw_view_has_unkeys_columns_and_outcomes() {
             json!({"outcome": "VALID", "n": 4}),
         ]
     );
-    let rows = query(
-        &s.env.engine,
-        &s.env.ctx,
+    let rows = s.query(
         "SELECT time, workspace_id, key_space_id, key_id, identity_id, external_id, outcome, \
          region, tags, spent_credits FROM key_verifications_v1 WHERE external_id = 'user_2' \
          ORDER BY time, outcome DESC",
@@ -205,45 +207,26 @@ fn each_aggregate_view_sums_to_the_raw_count() {
         ("key_verifications_per_hour_v1", 3_600_000),
         ("key_verifications_per_day_v1", 86_400_000),
     ] {
-        let rows = query(
-            &s.env.engine,
-            &s.env.ctx,
-            &format!(
-                "SELECT time, SUM(count) AS total, SUM(spent_credits) AS spent FROM {view} \
+        let rows = s.query(&format!(
+            "SELECT time, SUM(count) AS total, SUM(spent_credits) AS spent FROM {view} \
                  WHERE key_space_id = '{}' GROUP BY time",
-                s.env.api_id
-            ),
-        );
-        let total: i64 = rows.iter().map(|r| r["total"].as_i64().unwrap()).sum();
-        assert_eq!(total, 7, "{view}");
+            s.env.api_id
+        ));
+        assert_eq!(sum(&rows, "total"), 7, "{view}");
         assert!(
             rows.iter().all(|r| r["time"].as_i64().unwrap() % unit == 0),
             "{view}: {rows:?}"
         );
-        assert_eq!(
-            rows.iter()
-                .map(|r| r["spent"].as_i64().unwrap())
-                .sum::<i64>(),
-            1
-        );
+        assert_eq!(sum(&rows, "spent"), 1);
     }
-    let rows = query(
-        &s.env.engine,
-        &s.env.ctx,
+    let rows = s.query(
         "SELECT time, outcome, count FROM key_verifications_per_month_v1 WHERE outcome = 'VALID' \
          AND time = toStartOfMonth(now())",
     );
     assert_eq!(rows.len(), 2, "one row per key: {rows:?}");
-    assert_eq!(
-        rows.iter()
-            .map(|r| r["count"].as_i64().unwrap())
-            .sum::<i64>(),
-        4
-    );
+    assert_eq!(sum(&rows, "count"), 4);
     // The ClickHouse-named functions agree with the buckets.
-    let rows = query(
-        &s.env.engine,
-        &s.env.ctx,
+    let rows = s.query(
         "SELECT toStartOfHour(time) AS h, toStartOfDay(time) AS d, toUnixTimestamp(time) AS s, \
          has(tags, 'x') AS t FROM key_verifications_v1 LIMIT 1",
     );
@@ -475,11 +458,7 @@ fn read_analytics_permission_scopes_or_refuses() {
         let root = e.create_root_key_with_permissions(ws, perms).unwrap();
         e.authenticate(root.expose()).unwrap()
     };
-    let total = |ctx: &WorkspaceCtx| {
-        query(e, ctx, "SELECT count(*) AS n FROM key_verifications_v1")[0]["n"]
-            .as_i64()
-            .unwrap()
-    };
+    let total = |ctx: &WorkspaceCtx| logged(e, ctx);
     assert_eq!(total(&ctx_with(&["api.*.read_analytics"])), 8);
     assert_eq!(
         total(&ctx_with(&[&format!("api.{other_api}.read_analytics")])),
@@ -509,15 +488,7 @@ fn read_analytics_permission_scopes_or_refuses() {
 fn retention_deletes_old_and_excess_rows() {
     let s = seeded();
     let e = &s.env.engine;
-    let count = || {
-        query(
-            e,
-            &s.env.ctx,
-            "SELECT count(*) AS n FROM key_verifications_v1",
-        )[0]["n"]
-            .as_i64()
-            .unwrap()
-    };
+    let count = || logged(e, &s.env.ctx);
     assert_eq!(count(), 7);
     e.configure_analytics(AnalyticsConfig {
         max_rows: 3,
@@ -526,11 +497,7 @@ fn retention_deletes_old_and_excess_rows() {
     e.enforce_analytics_retention().unwrap();
     assert_eq!(count(), 3);
     // The newest are kept.
-    let rows = query(
-        e,
-        &s.env.ctx,
-        "SELECT outcome FROM key_verifications_v1 ORDER BY time DESC, outcome",
-    );
+    let rows = s.query("SELECT outcome FROM key_verifications_v1 ORDER BY time DESC, outcome");
     assert!(
         rows.contains(&json!({"outcome": "USAGE_EXCEEDED"})),
         "{rows:?}"
@@ -559,13 +526,7 @@ fn a_full_buffer_drops_and_counts_instead_of_waiting() {
         assert_eq!(env.code(&key, json!({"tags": [format!("t{i}")]})), "VALID");
     }
     // The writer thread may have written some in between; what it did not take was dropped.
-    let logged = query(
-        &env.engine,
-        &env.ctx,
-        "SELECT count(*) AS n FROM key_verifications_v1",
-    )[0]["n"]
-        .as_i64()
-        .unwrap() as u64;
+    let logged = logged(&env.engine, &env.ctx) as u64;
     assert_eq!(logged + env.engine.analytics_dropped(), 5);
     assert!(env.engine.analytics_dropped() >= 1);
 }

@@ -296,10 +296,21 @@ impl Validate for CreatePortalSessionRequest {
     }
 }
 
-impl Validate for GetPortalRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.non_empty("portal", &self.portal))
-    }
+/// `impl Validate` for the requests whose one rule is a non-empty string field.
+macro_rules! validate_non_empty {
+    ($($request:ty { $field:ident: $name:literal })*) => {$(
+        impl Validate for $request {
+            fn validate(&self) -> Vec<FieldError> {
+                check(|c| c.non_empty($name, &self.$field))
+            }
+        }
+    )*};
+}
+
+validate_non_empty! {
+    GetPortalRequest { portal: "portal" }
+    RevokePortalSessionRequest { session_id: "sessionId" }
+    PortalDeleteKeyRequest { key_id: "keyId" }
 }
 
 impl Validate for UpdatePortalRequest {
@@ -319,12 +330,6 @@ impl Validate for UpdatePortalRequest {
                 });
             }
         })
-    }
-}
-
-impl Validate for RevokePortalSessionRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.non_empty("sessionId", &self.session_id))
     }
 }
 
@@ -366,12 +371,6 @@ impl Validate for PortalUpdateKeyRequest {
             c.non_empty("keyId", &self.key_id);
             c.len("name", &self.name, 1, PORTAL_KEY_NAME_MAX_LEN);
         })
-    }
-}
-
-impl Validate for PortalDeleteKeyRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        check(|c| c.non_empty("keyId", &self.key_id))
     }
 }
 
