@@ -713,13 +713,7 @@ client_methods! {
     /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
     #[pyo3(signature = (portal, external_id, scopes, *, return_url = None))]
     fn create_portal_session(portal: String, external_id: String, scopes: Vec<String>, return_url: Option<String>) -> PortalSession {
-        let request = wire::CreatePortalSessionRequest {
-            portal,
-            external_id,
-            scopes,
-            return_url,
-            ..Default::default()
-        };
+        let request = wire::CreatePortalSessionRequest::new(portal, external_id, scopes, return_url);
     } => |c| { c.create_portal_session(&request).await.map(PortalSession::from) }
 }
 

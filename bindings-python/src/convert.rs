@@ -75,6 +75,11 @@ impl<'py> IntoPyObject<'py> for Code {
     }
 }
 
+/// Python's `repr()` of a string: `'text'`, quoted and escaped the way Python does it.
+pub fn py_repr(py: Python<'_>, s: &str) -> PyResult<String> {
+    Ok(pyo3::types::PyString::new(py, s).repr()?.to_string())
+}
+
 /// `repr` of a record: `Name(field=value, …)` from its `to_dict()`.
 pub fn record_repr(py: Python<'_>, name: &str, value: &impl Serialize) -> PyResult<String> {
     let dict = pythonize::pythonize(py, value)?;

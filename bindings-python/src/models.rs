@@ -6,7 +6,7 @@ use keyshift_core::SecretKey;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{record, Code, Meta};
+use crate::convert::{py_repr, record, Code, Meta};
 use crate::scope::Scope;
 
 record! {
@@ -293,16 +293,8 @@ impl CreatedKey {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let r = |s: &str| {
-            pyo3::types::PyString::new(py, s)
-                .repr()
-                .map(|r| r.to_string())
-        };
-        Ok(format!(
-            "CreatedKey(key_id={}, key={})",
-            r(&self.key_id)?,
-            r(&self.masked)?
-        ))
+        let (key_id, masked) = (py_repr(py, &self.key_id)?, py_repr(py, &self.masked)?);
+        Ok(format!("CreatedKey(key_id={key_id}, key={masked})"))
     }
 }
 
@@ -348,15 +340,7 @@ impl PortalSession {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let r = |s: &str| {
-            pyo3::types::PyString::new(py, s)
-                .repr()
-                .map(|r| r.to_string())
-        };
-        Ok(format!(
-            "PortalSession(id={}, url={})",
-            r(&self.id)?,
-            r(&self.shown_url())?
-        ))
+        let (id, url) = (py_repr(py, &self.id)?, py_repr(py, &self.shown_url())?);
+        Ok(format!("PortalSession(id={id}, url={url})"))
     }
 }
