@@ -3,11 +3,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use keyshift_core::client as core;
 use keyshift_core::wire;
-use keyshift_core::RetryPolicy;
 
 use crate::convert::{map, meta_from_json, HostLegacy};
 use crate::error::{on_core, KeyshiftError, Raised};
@@ -419,19 +417,11 @@ impl Client {
     #[uniffi::constructor]
     pub fn new(config: ClientConfig) -> Result<Arc<Self>, KeyshiftError> {
         let _runtime = keyshift_core::runtime::handle().enter();
-        let mut builder = keyshift_core::Client::builder()
+        let builder = keyshift_core::Client::builder()
             .base_url(config.base_url)
             .root_key(config.root_key)
-            .user_agent("uniffi", user_agent_version());
-        if let Some(ms) = config.timeout_ms {
-            builder = builder.timeout(Duration::from_millis(ms));
-        }
-        if let Some(ms) = config.deadline_ms {
-            builder = builder.deadline(Duration::from_millis(ms));
-        }
-        if let Some(n) = config.max_attempts {
-            builder = builder.retry(RetryPolicy::default().with_max_attempts(n));
-        }
+            .user_agent("uniffi", user_agent_version())
+            .limits_ms(config.timeout_ms, config.deadline_ms, config.max_attempts);
         Ok(Arc::new(Client {
             inner: builder.build()?,
         }))
@@ -671,12 +661,6 @@ calls! {
         scopes: Vec<String>,
         return_url: Option<String>,
     ) -> PortalSession {
-        let request = wire::CreatePortalSessionRequest {
-            portal,
-            external_id,
-            scopes,
-            return_url,
-            ..Default::default()
-        };
+        let request = wire::CreatePortalSessionRequest::new(portal, external_id, scopes, return_url);
     } => |c| c.create_portal_session(&request).await;
 }
