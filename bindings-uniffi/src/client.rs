@@ -533,7 +533,8 @@ macro_rules! calls {
 calls! {
     // ----- apis --------------------------------------------------------------------------
     fn create_api(name: String) -> Api => |c| c.create_api(&name).await;
-    fn get_api(api_id: String) -> ApiInfo => |c| c.get_api(&api_id).await;
+    fn get_api(api_id: String) -> ApiInfo =>
+        |c| c.get_api(&api_id).await.map(|d| ApiInfo { id: d.id, name: d.name });
     fn delete_api(api_id: String) -> () => |c| c.delete_api(&api_id).await;
     /// One page of an api's keys.
     #[uniffi::method(default(limit = None, cursor = None, external_id = None))]

@@ -55,15 +55,6 @@ impl From<wire::CreateApiResponseData> for Api {
     }
 }
 
-impl From<wire::GetApiResponseData> for ApiInfo {
-    fn from(d: wire::GetApiResponseData) -> Self {
-        ApiInfo {
-            id: d.id,
-            name: d.name,
-        }
-    }
-}
-
 impl From<CreditsRefill> for wire::KeyCreditsRefill {
     fn from(r: CreditsRefill) -> Self {
         wire::KeyCreditsRefill {
