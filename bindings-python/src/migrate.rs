@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 
 use crate::convert::record;
-use crate::error::{to_py, CoreResult, Raised};
+use crate::error::{CoreResult, Raised};
 
 record! {
     /// A problem with one record (`line` is 1-based; for iterables, the position).
