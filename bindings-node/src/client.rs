@@ -3,11 +3,10 @@
 //! as plain objects, except [`CreatedKey`], a class whose plaintext is only behind `key`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use keyshift_core::client::rollout::{Backfill, FallbackOptions, LegacyCheck};
 use keyshift_core::client::{root_key_or_env, Verification, VerificationSource};
-use keyshift_core::{wire, Client as CoreClient, CreateKey, Error, RetryPolicy, Scope, SecretKey};
+use keyshift_core::{wire, Client as CoreClient, CreateKey, Error, Scope, SecretKey};
 use napi::bindgen_prelude::{Promise, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
@@ -26,6 +25,18 @@ where
     env.spawn_future_with_callback(on_core(fut), |env, out| {
         let value = out.map_err(|e| js_error(env, &e))?;
         serde_json::to_value(value).map_err(|e| js_error(env, &Error::io(e.to_string())))
+    })
+}
+
+/// Answers a core future as a Promise of a class built from its answer (`CreatedKey`, …).
+fn answer_class<'e, T, C, F>(env: &'e Env, fut: F) -> napi::Result<PromiseRaw<'e, C>>
+where
+    T: Send + 'static,
+    C: From<T> + napi::bindgen_prelude::ToNapiValue,
+    F: std::future::Future<Output = keyshift_core::Result<T>> + Send + 'static,
+{
+    env.spawn_future_with_callback(on_core(fut), |env, out| {
+        out.map(C::from).map_err(|e| js_error(env, &e))
     })
 }
 
@@ -330,7 +341,8 @@ impl KeysPager {
     }
 }
 
-/// `name(args) = |client, args| future;` — a method answering a plain object.
+/// `name(args) => |client| future;` — a method answering a plain object. (No doc comments
+/// here: napi's generator would print them as raw string tokens into `binding.d.ts`.)
 macro_rules! calls {
     ($($(#[$doc:meta])* $name:ident($($arg:ident: $ty:ty),*) => |$c:ident| $body:expr;)*) => {
         #[napi]
@@ -377,16 +389,8 @@ impl Client {
             if let Some(key) = root_key_or_env(o.root_key) {
                 b = b.root_key(key);
             }
-            if let Some(ms) = o.timeout_ms {
-                b = b.timeout(Duration::from_millis(ms));
-            }
-            if let Some(ms) = o.deadline_ms {
-                b = b.deadline(Duration::from_millis(ms));
-            }
-            if let Some(n) = o.max_attempts {
-                b = b.retry(RetryPolicy::default().with_max_attempts(n));
-            }
-            b.build()
+            b.limits_ms(o.timeout_ms, o.deadline_ms, o.max_attempts)
+                .build()
         };
         build()
             .map(|inner| Client { inner })
@@ -414,10 +418,7 @@ impl Client {
     ) -> napi::Result<PromiseRaw<'e, CreatedKey>> {
         let o: CreateKeyJs = opts!(env, "options", Some(options));
         let (client, o) = (self.inner.clone(), CreateKey::from(o));
-        env.spawn_future_with_callback(
-            on_core(async move { client.create_api_key(&o).await }),
-            |env, out| out.map(CreatedKey::from).map_err(|e| js_error(env, &e)),
-        )
+        answer_class(env, async move { client.create_api_key(&o).await })
     }
 
     #[napi(ts_return_type = "Promise<CreatedKey>")]
@@ -428,10 +429,9 @@ impl Client {
         expiration_ms: i64,
     ) -> napi::Result<PromiseRaw<'e, CreatedKey>> {
         let client = self.inner.clone();
-        env.spawn_future_with_callback(
-            on_core(async move { client.reroll_key(&key_id, expiration_ms).await }),
-            |env, out| out.map(CreatedKey::from).map_err(|e| js_error(env, &e)),
-        )
+        answer_class(env, async move {
+            client.reroll_key(&key_id, expiration_ms).await
+        })
     }
 
     /// `portal.createSession`: a portal session for the end user `external_id` on `portal` (a
@@ -445,17 +445,12 @@ impl Client {
         scopes: Vec<String>,
         return_url: Option<String>,
     ) -> napi::Result<PromiseRaw<'e, PortalSession>> {
-        let request = wire::CreatePortalSessionRequest {
-            portal,
-            external_id,
-            scopes,
-            return_url,
-            ..Default::default()
-        };
+        let request =
+            wire::CreatePortalSessionRequest::new(portal, external_id, scopes, return_url);
         let client = self.inner.clone();
-        env.spawn_future_with_callback(
-            on_core(async move { client.create_portal_session(&request).await }),
-            |env, out| out.map(PortalSession::from).map_err(|e| js_error(env, &e)),
+        answer_class(
+            env,
+            async move { client.create_portal_session(&request).await },
         )
     }
 
@@ -524,78 +519,30 @@ impl Client {
         env: &'e Env,
         patch: String,
     ) -> napi::Result<PromiseRaw<'e, Value>> {
-        let patch: wire::UpdateKeyRequest = opts!(env, "patch", Some(patch));
-        let client = self.inner.clone();
-        answer(env, async move { client.update_key(&patch).await })
-    }
-
-    #[napi(ts_return_type = "Promise<unknown>")]
-    pub fn list_keys_page<'e>(
-        &self,
-        env: &'e Env,
-        request: String,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
-        let request: wire::ListKeysRequest = opts!(env, "options", Some(request));
         let client = self.inner.clone();
         answer(env, async move {
-            let page = client.list_keys(&request).await?;
-            Ok(
-                serde_json::json!({ "items": page.items, "cursor": page.cursor, "hasMore": page.has_more }),
-            )
-        })
-    }
-
-    #[napi(ts_return_type = "Promise<unknown>")]
-    pub fn create_identity<'e>(
-        &self,
-        env: &'e Env,
-        request: String,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
-        let request: wire::CreateIdentityRequest = opts!(env, "options", Some(request));
-        let client = self.inner.clone();
-        answer(env, async move { client.create_identity(&request).await })
-    }
-
-    #[napi(ts_return_type = "Promise<unknown>")]
-    pub fn update_identity<'e>(
-        &self,
-        env: &'e Env,
-        request: String,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
-        let request: wire::UpdateIdentityRequest = opts!(env, "options", Some(request));
-        let client = self.inner.clone();
-        answer(env, async move { client.update_identity(&request).await })
-    }
-
-    #[napi(ts_return_type = "Promise<unknown>")]
-    pub fn update_credits<'e>(
-        &self,
-        env: &'e Env,
-        key_id: String,
-        operation: String,
-        value: Option<i64>,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
-        let operation: wire::CreditsOperation =
-            match serde_json::from_value(Value::String(operation)) {
-                Ok(op) => op,
-                Err(_) => {
-                    return reject(
-                        env,
-                        Error::invalid_input(
-                            "operation",
-                            "operation must be 'set', 'increment' or 'decrement'",
-                        ),
-                    )
-                }
-            };
-        let client = self.inner.clone();
-        answer(env, async move {
-            client.update_credits(&key_id, operation, value).await
+            client.update_key(&from_json("patch", Some(patch))?).await
         })
     }
 }
 
 calls! {
+    list_keys_page(request: String) => |c| {
+        let page = c.list_keys(&from_json("options", Some(request))?).await?;
+        let (items, cursor, has_more) = (page.items, page.cursor, page.has_more);
+        Ok(serde_json::json!({ "items": items, "cursor": cursor, "hasMore": has_more }))
+    };
+    create_identity(request: String) =>
+        |c| c.create_identity(&from_json("options", Some(request))?).await;
+    update_identity(request: String) =>
+        |c| c.update_identity(&from_json("options", Some(request))?).await;
+    update_credits(key_id: String, operation: String, value: Option<i64>) => |c| {
+        let operation = serde_json::from_value(Value::String(operation)).map_err(|_| {
+            let message = "operation must be 'set', 'increment' or 'decrement'";
+            Error::invalid_input("operation", message)
+        })?;
+        c.update_credits(&key_id, operation, value).await
+    };
     create_api(name: String) => |c| c.create_api(&name).await;
     get_api(api_id: String) => |c| c.get_api(&api_id).await;
     delete_api(api_id: String) => |c| c.delete_api(&api_id).await;

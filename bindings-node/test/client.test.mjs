@@ -8,16 +8,14 @@ import { createServer } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { Client, KeyshiftError, CreatedKey, looksLikeKey, maskKey } from '../index.mjs'
-import { startServer, rejection, keyshiftBin } from './helpers.mjs'
+import { serverWithApi, rejection, keyshiftBin } from './helpers.mjs'
 
 let server
 let client
 let apiId
 
 before(async () => {
-  server = await startServer()
-  client = new Client({ baseUrl: server.baseUrl, rootKey: server.rootKey })
-  ;({ apiId } = await client.createApi('node-client-tests'))
+  ;({ server, client, apiId } = await serverWithApi('node-client-tests'))
 })
 after(() => server?.stop())
 

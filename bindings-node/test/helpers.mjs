@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
 import { createInterface } from 'node:readline'
+import { Client } from '../index.mjs'
 import { fileURLToPath } from 'node:url'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -47,6 +48,20 @@ export async function startServer() {
     rmSync(dir, { recursive: true, force: true })
   }
   return { baseUrl, rootKey, dir, stop }
+}
+
+/** A started server, a `Client` over HTTP to it and a new api named `name` (server stopped if
+ * the api cannot be made). */
+export async function serverWithApi(name) {
+  const server = await startServer()
+  try {
+    const client = new Client({ baseUrl: server.baseUrl, rootKey: server.rootKey })
+    const { apiId } = await client.createApi(name)
+    return { server, client, apiId }
+  } catch (e) {
+    await server.stop()
+    throw e
+  }
 }
 
 /** The error `fn` rejects with (fails when it resolves). */

@@ -5,8 +5,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Client, KeyshiftError, hashKey } from '../index.mjs'
-import { startServer, rejection, tempDir } from './helpers.mjs'
+import { KeyshiftError, hashKey } from '../index.mjs'
+import { serverWithApi, rejection, tempDir } from './helpers.mjs'
 
 let server
 let client
@@ -14,9 +14,7 @@ let apiId
 let dir
 
 before(async () => {
-  server = await startServer()
-  client = new Client({ baseUrl: server.baseUrl, rootKey: server.rootKey })
-  ;({ apiId } = await client.createApi('node-migrate-tests'))
+  ;({ server, client, apiId } = await serverWithApi('node-migrate-tests'))
   dir = tempDir('migrate')
 })
 after(async () => {

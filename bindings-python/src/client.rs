@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use crate::runtime::{into_future as future_into_py, ready};
+use keyshift_core::migrate::MigrateOptions;
 use keyshift_core::wire::{self, Patch};
 use keyshift_core::{runtime, CreateKey, Error, Pager, RetryPolicy, VerifyOptions};
 use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
@@ -340,45 +341,6 @@ impl Client {
         })
     }
 
-    /// Migrates keys from a JSONL/CSV file (path) or any iterable of dicts (pulled lazily);
-    /// see `keyshift.migrate_keys`.
-    #[pyo3(signature = (source, *, api_id, migration_id, variant = "sha256_base64", batch_size = 100, concurrency = 4, checkpoint = None, report = None, dry_run = false, resume = false, on_progress = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn migrate_keys(
-        &self,
-        py: Python<'_>,
-        source: &Bound<'_, PyAny>,
-        api_id: String,
-        migration_id: String,
-        variant: &str,
-        batch_size: usize,
-        concurrency: usize,
-        checkpoint: Option<std::path::PathBuf>,
-        report: Option<std::path::PathBuf>,
-        dry_run: bool,
-        resume: bool,
-        on_progress: Option<Py<PyAny>>,
-    ) -> PyResult<MigrationReport> {
-        let client = self.inner.get()?;
-        let run = migrate::Run::new(
-            source,
-            api_id,
-            migration_id,
-            variant,
-            batch_size,
-            concurrency,
-            checkpoint,
-            report,
-            dry_run,
-            resume,
-            on_progress,
-            None,
-        )?;
-        let raised = run.raised.clone();
-        let out = py.detach(move || runtime::block_on(run.start(client)));
-        raised.check(out).map(MigrationReport::from)
-    }
-
     /// `verify`, then on NOT_FOUND asks `legacy(key) -> bool`; with `backfill`, a key the legacy
     /// check accepts is migrated on the spot (its hash only). An exception raised by `legacy`
     /// propagates unchanged.
@@ -434,50 +396,6 @@ impl AsyncClient {
         let pager = self.inner.get()?.keys_pager(api_id);
         Ok(AsyncKeyIterator {
             state: Arc::new(tokio::sync::Mutex::new((pager, VecDeque::new()))),
-        })
-    }
-
-    /// `Client.migrate_keys` as an awaitable (a sync iterable is pulled on a reader thread).
-    #[pyo3(signature = (source, *, api_id, migration_id, variant = "sha256_base64", batch_size = 100, concurrency = 4, checkpoint = None, report = None, dry_run = false, resume = false, on_progress = None))]
-    #[allow(clippy::too_many_arguments)]
-    fn migrate_keys<'py>(
-        &self,
-        py: Python<'py>,
-        source: &Bound<'py, PyAny>,
-        api_id: String,
-        migration_id: String,
-        variant: &str,
-        batch_size: usize,
-        concurrency: usize,
-        checkpoint: Option<std::path::PathBuf>,
-        report: Option<std::path::PathBuf>,
-        dry_run: bool,
-        resume: bool,
-        on_progress: Option<Py<PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.inner.get()?;
-        let run = migrate::Run::new(
-            source,
-            api_id,
-            migration_id,
-            variant,
-            batch_size,
-            concurrency,
-            checkpoint,
-            report,
-            dry_run,
-            resume,
-            on_progress,
-            Some(crate::runtime::running_loop(py)?),
-        )?;
-        let raised = run.raised.clone();
-        future_into_py(py, async move {
-            // The run's reader thread pulls the host iterator; the runtime drives the rest.
-            let out = runtime::spawn(run.start(client))
-                .await
-                .map_err(|e| Error::io(e.to_string()))
-                .and_then(|r| r);
-            raised.check(out).map(MigrationReport::from)
         })
     }
 
@@ -713,14 +631,76 @@ client_methods! {
     /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
     #[pyo3(signature = (portal, external_id, scopes, *, return_url = None))]
     fn create_portal_session(portal: String, external_id: String, scopes: Vec<String>, return_url: Option<String>) -> PortalSession {
-        let request = wire::CreatePortalSessionRequest {
-            portal,
-            external_id,
-            scopes,
-            return_url,
-            ..Default::default()
-        };
+        let request = wire::CreatePortalSessionRequest::new(portal, external_id, scopes, return_url);
     } => |c| { c.create_portal_session(&request).await.map(PortalSession::from) }
+}
+
+/// `migrate_keys` of `Client` and `AsyncClient`: one keyword signature, the arguments gathered
+/// into a `migrate::Run`; `|py, client, run| event_loop => answer` finishes the call.
+macro_rules! migrate_keys {
+    ($cls:ident<$lt:lifetime> -> $out:ty, $(#[$m:meta])*
+        |$py:ident, $client:ident, $run:ident| $event_loop:expr => $answer:block) => {
+        #[pymethods]
+        impl $cls {
+            $(#[$m])*
+            #[pyo3(signature = (source, *, api_id, migration_id, variant = "sha256_base64", batch_size = 100, concurrency = 4, checkpoint = None, report = None, dry_run = false, resume = false, on_progress = None))]
+            #[allow(clippy::too_many_arguments)]
+            fn migrate_keys<$lt>(
+                &self,
+                $py: Python<$lt>,
+                source: &Bound<$lt, PyAny>,
+                api_id: String,
+                migration_id: String,
+                variant: &str,
+                batch_size: usize,
+                concurrency: usize,
+                checkpoint: Option<std::path::PathBuf>,
+                report: Option<std::path::PathBuf>,
+                dry_run: bool,
+                resume: bool,
+                on_progress: Option<Py<PyAny>>,
+            ) -> PyResult<$out> {
+                let $client = self.inner.get()?;
+                let mut options = MigrateOptions::new(api_id, migration_id)
+                    .variant(variant.parse().map_err(to_py)?)
+                    .batch_size(batch_size)
+                    .concurrency(concurrency)
+                    .dry_run(dry_run)
+                    .resume(resume);
+                options.checkpoint = checkpoint;
+                options.report = report;
+                let $run = migrate::Run::new(source, options, on_progress, $event_loop)?;
+                $answer
+            }
+        }
+    };
+}
+
+migrate_keys! {
+    Client<'py> -> MigrationReport,
+    /// Migrates keys from a JSONL/CSV file (path) or any iterable of dicts (pulled lazily);
+    /// see `keyshift.migrate_keys`.
+    |py, client, run| None => {
+        let raised = run.raised.clone();
+        let out = py.detach(move || runtime::block_on(run.start(client)));
+        raised.check(out).map(MigrationReport::from)
+    }
+}
+
+migrate_keys! {
+    AsyncClient<'py> -> Bound<'py, PyAny>,
+    /// `Client.migrate_keys` as an awaitable (a sync iterable is pulled on a reader thread).
+    |py, client, run| Some(crate::runtime::running_loop(py)?) => {
+        let raised = run.raised.clone();
+        future_into_py(py, async move {
+            // The run's reader thread pulls the host iterator; the runtime drives the rest.
+            let out = runtime::spawn(run.start(client))
+                .await
+                .map_err(|e| Error::io(e.to_string()))
+                .and_then(|r| r);
+            raised.check(out).map(MigrationReport::from)
+        })
+    }
 }
 
 type KeyPager = (

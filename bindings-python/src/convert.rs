@@ -75,6 +75,29 @@ impl<'py> IntoPyObject<'py> for Code {
     }
 }
 
+/// Python's `repr()` of a string: `'text'`, quoted and escaped the way Python does it.
+pub fn py_repr(py: Python<'_>, s: &str) -> PyResult<String> {
+    Ok(pyo3::types::PyString::new(py, s).repr()?.to_string())
+}
+
+/// `Name(field='value', …)` of a class holding a secret, from the strings it may show.
+pub fn shown_repr(py: Python<'_>, name: &str, shown: &[(&str, &str)]) -> PyResult<String> {
+    let parts = shown
+        .iter()
+        .map(|(k, v)| Ok(format!("{k}={}", py_repr(py, v)?)))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(format!("{name}({})", parts.join(", ")))
+}
+
+/// `to_dict()` of a class holding a secret: the strings it may show.
+pub fn shown_dict<'py>(py: Python<'py>, shown: &[(&str, &str)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in shown {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
 /// `repr` of a record: `Name(field=value, …)` from its `to_dict()`.
 pub fn record_repr(py: Python<'_>, name: &str, value: &impl Serialize) -> PyResult<String> {
     let dict = pythonize::pythonize(py, value)?;

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 
 use crate::convert::record;
-use crate::error::{to_py, CoreResult, Raised};
+use crate::error::{CoreResult, Raised};
 
 record! {
     /// A problem with one record (`line` is 1-based; for iterables, the position).
@@ -193,33 +193,17 @@ pub struct Run {
 }
 
 impl Run {
-    #[allow(clippy::too_many_arguments)]
+    /// `options` as given; the run adds its cancel token (set when a callback raises).
     pub fn new(
         source: &Bound<'_, PyAny>,
-        api_id: String,
-        migration_id: String,
-        variant: &str,
-        batch_size: usize,
-        concurrency: usize,
-        checkpoint: Option<PathBuf>,
-        report: Option<PathBuf>,
-        dry_run: bool,
-        resume: bool,
+        options: MigrateOptions,
         on_progress: Option<Py<PyAny>>,
         event_loop: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Run> {
         let raised = Raised::default();
         let source = source_of(source, &raised, event_loop)?;
         let cancel = CancelToken::new();
-        let mut options = MigrateOptions::new(api_id, migration_id)
-            .variant(variant.parse().map_err(to_py)?)
-            .batch_size(batch_size)
-            .concurrency(concurrency)
-            .dry_run(dry_run)
-            .resume(resume)
-            .cancel(cancel.clone());
-        options.checkpoint = checkpoint;
-        options.report = report;
+        let options = options.cancel(cancel.clone());
         let progress = on_progress.map(|f| progress_fn(f, raised.clone(), cancel));
         Ok(Run {
             source,

@@ -6,7 +6,7 @@ use keyshift_core::SecretKey;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{record, Code, Meta};
+use crate::convert::{record, shown_dict, shown_repr, Code, Meta};
 use crate::scope::Scope;
 
 record! {
@@ -286,23 +286,12 @@ impl CreatedKey {
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("key_id", &self.key_id)?;
-        d.set_item("masked", &self.masked)?;
-        Ok(d)
+        shown_dict(py, &[("key_id", &self.key_id), ("masked", &self.masked)])
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let r = |s: &str| {
-            pyo3::types::PyString::new(py, s)
-                .repr()
-                .map(|r| r.to_string())
-        };
-        Ok(format!(
-            "CreatedKey(key_id={}, key={})",
-            r(&self.key_id)?,
-            r(&self.masked)?
-        ))
+        let shown = [("key_id", self.key_id.as_str()), ("key", &self.masked)];
+        shown_repr(py, "CreatedKey", &shown)
     }
 }
 
@@ -341,22 +330,14 @@ impl PortalSession {
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        d.set_item("id", &self.id)?;
-        d.set_item("url", self.shown_url())?;
-        Ok(d)
+        shown_dict(py, &[("id", &self.id), ("url", &self.shown_url())])
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let r = |s: &str| {
-            pyo3::types::PyString::new(py, s)
-                .repr()
-                .map(|r| r.to_string())
-        };
-        Ok(format!(
-            "PortalSession(id={}, url={})",
-            r(&self.id)?,
-            r(&self.shown_url())?
-        ))
+        shown_repr(
+            py,
+            "PortalSession",
+            &[("id", &self.id), ("url", &self.shown_url())],
+        )
     }
 }

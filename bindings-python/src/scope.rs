@@ -5,6 +5,7 @@ use keyshift_core::{query, scope};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::convert::py_repr;
 use crate::error::to_py;
 
 /// A resource and the actions allowed on it: `Scope("profile", read=True, update=True)`
@@ -109,7 +110,7 @@ impl Scope {
         let b = |v: bool| if v { "True" } else { "False" };
         Ok(format!(
             "Scope({}, read={}, create={}, update={}, delete={})",
-            pyo3::types::PyString::new(py, &self.representation).repr()?,
+            py_repr(py, &self.representation)?,
             b(self.read),
             b(self.create),
             b(self.update),
@@ -157,7 +158,7 @@ impl PermissionQuery {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "PermissionQuery({})",
-            pyo3::types::PyString::new(py, &self.0.to_string()).repr()?
+            py_repr(py, &self.0.to_string())?
         ))
     }
 }

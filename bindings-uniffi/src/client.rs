@@ -3,17 +3,16 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use keyshift_core::client as core;
-use keyshift_core::wire::{self, Patch};
-use keyshift_core::RetryPolicy;
+use keyshift_core::wire;
 
+use crate::convert::{map, meta_from_json, HostLegacy};
 use crate::error::{on_core, KeyshiftError, Raised};
 use crate::migrate::{
     run_migration, CancelToken, MigrateOptions, MigrationReport, ProgressListener, RecordSource,
 };
-use crate::scope::{to_core, Scope};
+use crate::scope::Scope;
 
 // ----- configuration ---------------------------------------------------------------------
 
@@ -32,44 +31,6 @@ pub struct ClientConfig {
     /// Attempts in all, the first included (default 3; 1 = never retry).
     #[uniffi(default = None)]
     pub max_attempts: Option<u32>,
-}
-
-impl std::fmt::Display for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ClientConfig(baseUrl={}, rootKey={}, timeoutMs={:?}, deadlineMs={:?}, maxAttempts={:?})",
-            self.base_url,
-            keyshift_core::mask_key(&self.root_key),
-            self.timeout_ms,
-            self.deadline_ms,
-            self.max_attempts
-        )
-    }
-}
-
-fn meta_from_json(
-    field: &str,
-    json: Option<String>,
-) -> Result<Option<wire::Metadata>, KeyshiftError> {
-    json.map(|s| {
-        serde_json::from_str::<wire::Metadata>(&s).map_err(|e| {
-            keyshift_core::Error::invalid_input(
-                field,
-                format!("{field} must be a JSON object: {e}"),
-            )
-            .into()
-        })
-    })
-    .transpose()
-}
-
-fn meta_to_json(meta: Option<wire::Metadata>) -> Option<String> {
-    meta.map(|m| serde_json::Value::Object(m).to_string())
-}
-
-fn map<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
-    items.into_iter().map(Into::into).collect()
 }
 
 // ----- records ---------------------------------------------------------------------------
@@ -101,34 +62,6 @@ pub struct CreditsRefill {
     pub refill_day: Option<u8>,
 }
 
-impl From<CreditsRefill> for wire::KeyCreditsRefill {
-    fn from(r: CreditsRefill) -> Self {
-        wire::KeyCreditsRefill {
-            interval: match r.interval {
-                RefillInterval::Daily => wire::RefillInterval::Daily,
-                RefillInterval::Monthly => wire::RefillInterval::Monthly,
-                RefillInterval::Unknown => wire::RefillInterval::Unknown,
-            },
-            amount: r.amount,
-            refill_day: r.refill_day,
-        }
-    }
-}
-
-impl From<wire::KeyCreditsRefill> for CreditsRefill {
-    fn from(r: wire::KeyCreditsRefill) -> Self {
-        CreditsRefill {
-            interval: match r.interval {
-                wire::RefillInterval::Daily => RefillInterval::Daily,
-                wire::RefillInterval::Monthly => RefillInterval::Monthly,
-                wire::RefillInterval::Unknown => RefillInterval::Unknown,
-            },
-            amount: r.amount,
-            refill_day: r.refill_day,
-        }
-    }
-}
-
 /// A ratelimit to configure on a key or identity (`duration` in ms, ≥ 1000).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Ratelimit {
@@ -139,17 +72,6 @@ pub struct Ratelimit {
     pub auto_apply: bool,
 }
 
-impl From<Ratelimit> for wire::RatelimitRequest {
-    fn from(r: Ratelimit) -> Self {
-        wire::RatelimitRequest {
-            name: r.name,
-            limit: r.limit,
-            duration: r.duration,
-            auto_apply: r.auto_apply,
-        }
-    }
-}
-
 /// A ratelimit as stored.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct RatelimitInfo {
@@ -158,18 +80,6 @@ pub struct RatelimitInfo {
     pub limit: i64,
     pub duration: i64,
     pub auto_apply: bool,
-}
-
-impl From<wire::RatelimitResponse> for RatelimitInfo {
-    fn from(r: wire::RatelimitResponse) -> Self {
-        RatelimitInfo {
-            id: r.id,
-            name: r.name,
-            limit: r.limit,
-            duration: r.duration,
-            auto_apply: r.auto_apply,
-        }
-    }
 }
 
 /// Options of `createApiKey`; `scopes` and `permissions` are merged. `metaJson` is a JSON
@@ -207,27 +117,6 @@ pub struct CreateKey {
     pub enabled: Option<bool>,
 }
 
-impl CreateKey {
-    fn into_core(self) -> Result<core::CreateKey, KeyshiftError> {
-        Ok(core::CreateKey {
-            api_id: self.api_id,
-            name: self.name,
-            prefix: self.prefix,
-            byte_length: self.byte_length,
-            external_id: self.external_id,
-            meta: meta_from_json("meta", self.meta_json)?,
-            scopes: to_core(self.scopes),
-            permissions: self.permissions,
-            roles: self.roles,
-            expires: self.expires,
-            credits: self.credits,
-            refill: self.refill.map(Into::into),
-            ratelimits: map(self.ratelimits),
-            enabled: self.enabled,
-        })
-    }
-}
-
 /// A new key: `key` is the plaintext, here once. `toString()` shows only `masked`.
 #[derive(Clone, uniffi::Record)]
 #[uniffi::export(Display)]
@@ -235,22 +124,6 @@ pub struct CreatedKey {
     pub key_id: String,
     pub key: String,
     pub masked: String,
-}
-
-impl std::fmt::Display for CreatedKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CreatedKey(keyId={}, key={})", self.key_id, self.masked)
-    }
-}
-
-impl From<core::CreatedKey> for CreatedKey {
-    fn from(c: core::CreatedKey) -> Self {
-        CreatedKey {
-            key_id: c.key_id,
-            key: c.key.into_inner(),
-            masked: c.masked,
-        }
-    }
 }
 
 /// A self-service portal session: send the end user to `url` (its code is single use, valid 15
@@ -261,22 +134,6 @@ pub struct PortalSession {
     /// `ps_…`: not a credential (`portal.revokeSession` takes it).
     pub id: String,
     pub url: String,
-}
-
-impl std::fmt::Display for PortalSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = wire::mask_portal_url(&self.url);
-        write!(f, "PortalSession(id={}, url={shown})", self.id)
-    }
-}
-
-impl From<wire::CreatePortalSessionResponseData> for PortalSession {
-    fn from(d: wire::CreatePortalSessionResponseData) -> Self {
-        PortalSession {
-            id: d.id,
-            url: d.url,
-        }
-    }
 }
 
 /// A ratelimit to check while verifying, optionally overriding its settings.
@@ -306,27 +163,6 @@ pub struct VerifyOptions {
     pub tags: Vec<String>,
 }
 
-impl From<VerifyOptions> for core::VerifyOptions {
-    fn from(o: VerifyOptions) -> Self {
-        core::VerifyOptions {
-            permissions: o.permissions,
-            scopes: to_core(o.scopes),
-            credits_cost: o.credits_cost,
-            ratelimits: o
-                .ratelimits
-                .into_iter()
-                .map(|r| wire::VerifyRatelimit {
-                    name: r.name,
-                    cost: r.cost,
-                    limit: r.limit,
-                    duration: r.duration,
-                })
-                .collect(),
-            tags: o.tags,
-        }
-    }
-}
-
 /// The outcome code of a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum VerifyCode {
@@ -341,23 +177,6 @@ pub enum VerifyCode {
     Expired,
     /// A code this version does not know.
     Unknown,
-}
-
-impl From<wire::VerifyCode> for VerifyCode {
-    fn from(c: wire::VerifyCode) -> Self {
-        match c {
-            wire::VerifyCode::Valid => VerifyCode::Valid,
-            wire::VerifyCode::NotFound => VerifyCode::NotFound,
-            wire::VerifyCode::Forbidden => VerifyCode::Forbidden,
-            wire::VerifyCode::InsufficientPermissions => VerifyCode::InsufficientPermissions,
-            wire::VerifyCode::InsufficientCredits => VerifyCode::InsufficientCredits,
-            wire::VerifyCode::UsageExceeded => VerifyCode::UsageExceeded,
-            wire::VerifyCode::RateLimited => VerifyCode::RateLimited,
-            wire::VerifyCode::Disabled => VerifyCode::Disabled,
-            wire::VerifyCode::Expired => VerifyCode::Expired,
-            _ => VerifyCode::Unknown,
-        }
-    }
 }
 
 /// The wire string of a code (`VALID`, `NOT_FOUND`, …).
@@ -406,17 +225,6 @@ pub struct Identity {
     pub ratelimits: Vec<RatelimitInfo>,
 }
 
-impl From<wire::Identity> for Identity {
-    fn from(i: wire::Identity) -> Self {
-        Identity {
-            id: i.id,
-            external_id: i.external_id,
-            meta_json: meta_to_json(i.meta),
-            ratelimits: map(i.ratelimits.unwrap_or_default()),
-        }
-    }
-}
-
 /// The outcome of a verification: an invalid key is `valid == false` with a `code`, never an
 /// exception.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -441,59 +249,11 @@ pub struct Verification {
     pub scopes: Vec<Scope>,
 }
 
-impl From<core::Verification> for Verification {
-    fn from(v: core::Verification) -> Self {
-        let scopes = map(v.scopes());
-        Verification {
-            valid: v.valid,
-            code: v.code.into(),
-            key_id: v.key_id,
-            name: v.name,
-            external_id: v.external_id,
-            meta_json: meta_to_json(v.meta),
-            permissions: v.permissions,
-            roles: v.roles,
-            credits: v.credits,
-            expires: v.expires,
-            enabled: v.enabled,
-            ratelimits: v
-                .ratelimits
-                .into_iter()
-                .map(|r| VerifyRatelimitResult {
-                    exceeded: r.exceeded,
-                    id: r.id,
-                    name: r.name,
-                    limit: r.limit,
-                    duration: r.duration,
-                    reset: r.reset,
-                    remaining: r.remaining,
-                })
-                .collect(),
-            identity: v.identity.map(Into::into),
-            request_id: v.request_id,
-            source: match v.source {
-                core::VerificationSource::KeyService => VerificationSource::KeyService,
-                core::VerificationSource::Legacy => VerificationSource::Legacy,
-            },
-            scopes,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct KeyCredits {
     /// None = unlimited.
     pub remaining: Option<i64>,
     pub refill: Option<CreditsRefill>,
-}
-
-impl From<wire::KeyCreditsData> for KeyCredits {
-    fn from(c: wire::KeyCreditsData) -> Self {
-        KeyCredits {
-            remaining: c.remaining,
-            refill: c.refill.map(Into::into),
-        }
-    }
 }
 
 /// A key as `getKey`, `whoami` and `listKeys` describe it (never its plaintext).
@@ -513,27 +273,6 @@ pub struct KeyInfo {
     pub credits: Option<KeyCredits>,
     pub identity: Option<Identity>,
     pub ratelimits: Vec<RatelimitInfo>,
-}
-
-impl From<wire::KeyResponseData> for KeyInfo {
-    fn from(k: wire::KeyResponseData) -> Self {
-        KeyInfo {
-            key_id: k.key_id,
-            start: k.start,
-            enabled: k.enabled,
-            name: k.name,
-            meta_json: meta_to_json(k.meta),
-            created_at: k.created_at,
-            updated_at: k.updated_at,
-            last_used_at: k.last_used_at,
-            expires: k.expires,
-            permissions: k.permissions.unwrap_or_default(),
-            roles: k.roles.unwrap_or_default(),
-            credits: k.credits.map(Into::into),
-            identity: k.identity.map(Into::into),
-            ratelimits: map(k.ratelimits.unwrap_or_default()),
-        }
-    }
 }
 
 /// One page of `listKeys`.
@@ -563,10 +302,6 @@ pub enum RefillPatch {
     Set { value: CreditsRefill },
 }
 
-fn patch<T, U>(p: Option<T>, f: impl FnOnce(T) -> Patch<U>) -> Patch<U> {
-    p.map(f).unwrap_or(Patch::Leave)
-}
-
 /// `updateKey`: each `…Patch` field left `null` keeps the key's value; the others replace it
 /// when given. `meta` is a JSON object.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -594,54 +329,6 @@ pub struct UpdateKey {
     pub permissions: Option<Vec<String>>,
 }
 
-fn string_patch(p: StringPatch) -> Patch<String> {
-    match p {
-        StringPatch::Clear => Patch::Clear,
-        StringPatch::Set { value } => Patch::Set(value),
-    }
-}
-
-fn int_patch(p: IntPatch) -> Patch<i64> {
-    match p {
-        IntPatch::Clear => Patch::Clear,
-        IntPatch::Set { value } => Patch::Set(value),
-    }
-}
-
-impl UpdateKey {
-    fn into_wire(self) -> Result<wire::UpdateKeyRequest, KeyshiftError> {
-        let meta = match self.meta_json {
-            None => Patch::Leave,
-            Some(StringPatch::Clear) => Patch::Clear,
-            Some(StringPatch::Set { value }) => {
-                Patch::Set(meta_from_json("meta", Some(value))?.unwrap_or_default())
-            }
-        };
-        let credits = match (self.credits_remaining, self.credits_refill) {
-            (None, None) => Patch::Leave,
-            (remaining, refill) => Patch::Set(wire::UpdateKeyCredits {
-                remaining: patch(remaining, int_patch),
-                refill: patch(refill, |r| match r {
-                    RefillPatch::Clear => Patch::Clear,
-                    RefillPatch::Set { value } => Patch::Set(value.into()),
-                }),
-            }),
-        };
-        Ok(wire::UpdateKeyRequest {
-            key_id: self.key_id,
-            name: patch(self.name, string_patch),
-            external_id: patch(self.external_id, string_patch),
-            meta,
-            expires: patch(self.expires, int_patch),
-            credits,
-            ratelimits: self.ratelimits.map(map),
-            enabled: self.enabled,
-            roles: self.roles,
-            permissions: self.permissions,
-        })
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CreditsOperation {
     Set,
@@ -657,34 +344,12 @@ pub struct Permission {
     pub description: Option<String>,
 }
 
-impl From<wire::Permission> for Permission {
-    fn from(p: wire::Permission) -> Self {
-        Permission {
-            id: p.id,
-            name: p.name,
-            slug: p.slug,
-            description: p.description,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct Role {
     pub id: String,
     pub name: String,
     pub description: Option<String>,
     pub permissions: Vec<Permission>,
-}
-
-impl From<wire::Role> for Role {
-    fn from(r: wire::Role) -> Self {
-        Role {
-            id: r.id,
-            name: r.name,
-            description: r.description,
-            permissions: map(r.permissions.unwrap_or_default()),
-        }
-    }
 }
 
 /// Where `verifyWithFallback` migrates a key its legacy check accepts (hash only).
@@ -705,22 +370,6 @@ pub struct Backfill {
 #[async_trait::async_trait]
 pub trait LegacyCheck: Send + Sync {
     async fn check(&self, key: String) -> Result<bool, KeyshiftError>;
-}
-
-/// Core's `LegacyCheck` over a host implementation; a host error is kept in `raised`.
-struct HostLegacy {
-    host: Arc<dyn LegacyCheck>,
-    raised: Raised,
-}
-
-#[async_trait::async_trait]
-impl keyshift_core::LegacyCheck for HostLegacy {
-    async fn check(&self, key: &keyshift_core::SecretKey) -> keyshift_core::Result<bool> {
-        self.host
-            .check(key.expose().to_owned())
-            .await
-            .map_err(|e| self.raised.keep(e, "legacy check"))
-    }
 }
 
 // ----- the client ------------------------------------------------------------------------
@@ -768,19 +417,11 @@ impl Client {
     #[uniffi::constructor]
     pub fn new(config: ClientConfig) -> Result<Arc<Self>, KeyshiftError> {
         let _runtime = keyshift_core::runtime::handle().enter();
-        let mut builder = keyshift_core::Client::builder()
+        let builder = keyshift_core::Client::builder()
             .base_url(config.base_url)
             .root_key(config.root_key)
-            .user_agent("uniffi", user_agent_version());
-        if let Some(ms) = config.timeout_ms {
-            builder = builder.timeout(Duration::from_millis(ms));
-        }
-        if let Some(ms) = config.deadline_ms {
-            builder = builder.deadline(Duration::from_millis(ms));
-        }
-        if let Some(n) = config.max_attempts {
-            builder = builder.retry(RetryPolicy::default().with_max_attempts(n));
-        }
+            .user_agent("uniffi", user_agent_version())
+            .limits_ms(config.timeout_ms, config.deadline_ms, config.max_attempts);
         Ok(Arc::new(Client {
             inner: builder.build()?,
         }))
@@ -803,78 +444,6 @@ impl Client {
         Ok(Arc::new(Client {
             inner: builder.user_agent("uniffi", user_agent_version()).build()?,
         }))
-    }
-
-    // ----- apis --------------------------------------------------------------------------
-
-    pub async fn create_api(&self, name: String) -> Result<Api, KeyshiftError> {
-        let data: wire::CreateApiResponseData = self
-            .run(|c| async move { c.create_api(&name).await })
-            .await?;
-        Ok(Api {
-            api_id: data.api_id,
-        })
-    }
-
-    pub async fn get_api(&self, api_id: String) -> Result<ApiInfo, KeyshiftError> {
-        let data: wire::GetApiResponseData = self
-            .run(|c| async move { c.get_api(&api_id).await })
-            .await?;
-        Ok(ApiInfo {
-            id: data.id,
-            name: data.name,
-        })
-    }
-
-    pub async fn delete_api(&self, api_id: String) -> Result<(), KeyshiftError> {
-        self.run(|c| async move { c.delete_api(&api_id).await })
-            .await
-    }
-
-    /// One page of an api's keys.
-    #[uniffi::method(default(limit = None, cursor = None, external_id = None))]
-    pub async fn list_keys(
-        &self,
-        api_id: String,
-        limit: Option<u32>,
-        cursor: Option<String>,
-        external_id: Option<String>,
-    ) -> Result<KeyPage, KeyshiftError> {
-        let request = wire::ListKeysRequest {
-            api_id,
-            limit,
-            cursor,
-            external_id,
-            ..Default::default()
-        };
-        let page: core::Page<wire::KeyResponseData> = self
-            .run(|c| async move { c.list_keys(&request).await })
-            .await?;
-        Ok(KeyPage {
-            keys: map(page.items),
-            cursor: page.cursor,
-            has_more: page.has_more,
-        })
-    }
-
-    // ----- keys --------------------------------------------------------------------------
-
-    pub async fn create_api_key(&self, options: CreateKey) -> Result<CreatedKey, KeyshiftError> {
-        let options = options.into_core()?;
-        self.run(|c| async move { c.create_api_key(&options).await })
-            .await
-    }
-
-    /// Verifies a key. An invalid key is an outcome (`valid == false`), never an exception.
-    #[uniffi::method(default(options = None))]
-    pub async fn verify(
-        &self,
-        key: String,
-        options: Option<VerifyOptions>,
-    ) -> Result<Verification, KeyshiftError> {
-        let options: core::VerifyOptions = options.unwrap_or_default().into();
-        self.run(|c| async move { c.verify(&key, &options).await })
-            .await
     }
 
     /// Verifies against the key service first; on NOT_FOUND asks `legacy`. An error the
@@ -910,283 +479,6 @@ impl Client {
         raised.settle(result).map(Into::into)
     }
 
-    pub async fn get_key(&self, key_id: String) -> Result<KeyInfo, KeyshiftError> {
-        self.run(|c| async move { c.get_key(&key_id).await }).await
-    }
-
-    /// The key a plaintext belongs to.
-    pub async fn whoami(&self, key: String) -> Result<KeyInfo, KeyshiftError> {
-        self.run(|c| async move { c.whoami(&key).await }).await
-    }
-
-    pub async fn update_key(&self, patch: UpdateKey) -> Result<(), KeyshiftError> {
-        let request = patch.into_wire()?;
-        self.run(|c| async move { c.update_key(&request).await })
-            .await
-    }
-
-    #[uniffi::method(default(permanent = false))]
-    pub async fn delete_key(&self, key_id: String, permanent: bool) -> Result<(), KeyshiftError> {
-        self.run(|c| async move { c.delete_key(&key_id, permanent).await })
-            .await
-    }
-
-    /// A new key with the old one's settings; the old key stays valid `expirationMs` more.
-    #[uniffi::method(default(expiration_ms = 0))]
-    pub async fn reroll_key(
-        &self,
-        key_id: String,
-        expiration_ms: i64,
-    ) -> Result<CreatedKey, KeyshiftError> {
-        self.run(|c| async move { c.reroll_key(&key_id, expiration_ms).await })
-            .await
-    }
-
-    #[uniffi::method(default(value = None))]
-    pub async fn update_credits(
-        &self,
-        key_id: String,
-        operation: CreditsOperation,
-        value: Option<i64>,
-    ) -> Result<KeyCredits, KeyshiftError> {
-        let operation = match operation {
-            CreditsOperation::Set => wire::CreditsOperation::Set,
-            CreditsOperation::Increment => wire::CreditsOperation::Increment,
-            CreditsOperation::Decrement => wire::CreditsOperation::Decrement,
-        };
-        self.run(|c| async move { c.update_credits(&key_id, operation, value).await })
-            .await
-    }
-
-    pub async fn add_permissions(
-        &self,
-        key_id: String,
-        permissions: Vec<String>,
-    ) -> Result<Vec<Permission>, KeyshiftError> {
-        let l: Vec<wire::Permission> = self
-            .run(|c| async move { c.add_permissions(&key_id, &permissions).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    pub async fn remove_permissions(
-        &self,
-        key_id: String,
-        permissions: Vec<String>,
-    ) -> Result<Vec<Permission>, KeyshiftError> {
-        let l: Vec<wire::Permission> = self
-            .run(|c| async move { c.remove_permissions(&key_id, &permissions).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    pub async fn set_permissions(
-        &self,
-        key_id: String,
-        permissions: Vec<String>,
-    ) -> Result<Vec<Permission>, KeyshiftError> {
-        let l: Vec<wire::Permission> = self
-            .run(|c| async move { c.set_permissions(&key_id, &permissions).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    pub async fn add_roles(
-        &self,
-        key_id: String,
-        roles: Vec<String>,
-    ) -> Result<Vec<Role>, KeyshiftError> {
-        let l: Vec<wire::Role> = self
-            .run(|c| async move { c.add_roles(&key_id, &roles).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    pub async fn remove_roles(
-        &self,
-        key_id: String,
-        roles: Vec<String>,
-    ) -> Result<Vec<Role>, KeyshiftError> {
-        let l: Vec<wire::Role> = self
-            .run(|c| async move { c.remove_roles(&key_id, &roles).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    pub async fn set_roles(
-        &self,
-        key_id: String,
-        roles: Vec<String>,
-    ) -> Result<Vec<Role>, KeyshiftError> {
-        let l: Vec<wire::Role> = self
-            .run(|c| async move { c.set_roles(&key_id, &roles).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    // ----- permissions and roles -----------------------------------------------------------
-
-    /// Answers the new permission's id.
-    #[uniffi::method(default(slug = None, description = None))]
-    pub async fn create_permission(
-        &self,
-        name: String,
-        slug: Option<String>,
-        description: Option<String>,
-    ) -> Result<String, KeyshiftError> {
-        let data: wire::CreatePermissionResponseData = self
-            .run(|c| async move {
-                c.create_permission(&name, slug.as_deref(), description.as_deref())
-                    .await
-            })
-            .await?;
-        Ok(data.permission_id)
-    }
-
-    /// By id or slug.
-    pub async fn get_permission(&self, permission: String) -> Result<Permission, KeyshiftError> {
-        self.run(|c| async move { c.get_permission(&permission).await })
-            .await
-    }
-
-    pub async fn delete_permission(&self, permission: String) -> Result<(), KeyshiftError> {
-        self.run(|c| async move { c.delete_permission(&permission).await })
-            .await
-    }
-
-    pub async fn list_permissions(&self) -> Result<Vec<Permission>, KeyshiftError> {
-        let l: Vec<wire::Permission> = self
-            .run(|c| async move { c.list_permissions().await })
-            .await?;
-        Ok(map(l))
-    }
-
-    /// Answers the new role's id.
-    #[uniffi::method(default(permissions = [], description = None))]
-    pub async fn create_role(
-        &self,
-        name: String,
-        permissions: Vec<String>,
-        description: Option<String>,
-    ) -> Result<String, KeyshiftError> {
-        let data: wire::CreateRoleResponseData = self
-            .run(|c| async move {
-                c.create_role(&name, &permissions, description.as_deref())
-                    .await
-            })
-            .await?;
-        Ok(data.role_id)
-    }
-
-    /// By id or name.
-    pub async fn get_role(&self, role: String) -> Result<Role, KeyshiftError> {
-        self.run(|c| async move { c.get_role(&role).await }).await
-    }
-
-    pub async fn delete_role(&self, role: String) -> Result<(), KeyshiftError> {
-        self.run(|c| async move { c.delete_role(&role).await })
-            .await
-    }
-
-    pub async fn list_roles(&self) -> Result<Vec<Role>, KeyshiftError> {
-        let l: Vec<wire::Role> = self.run(|c| async move { c.list_roles().await }).await?;
-        Ok(map(l))
-    }
-
-    /// The role (an id) gets exactly these permission slugs; answers them.
-    pub async fn set_role_permissions(
-        &self,
-        role_id: String,
-        permissions: Vec<String>,
-    ) -> Result<Vec<Permission>, KeyshiftError> {
-        let l: Vec<wire::Permission> = self
-            .run(|c| async move { c.set_role_permissions(&role_id, &permissions).await })
-            .await?;
-        Ok(map(l))
-    }
-
-    // ----- identities ----------------------------------------------------------------------
-
-    /// Answers the new identity's id.
-    #[uniffi::method(default(meta_json = None, ratelimits = []))]
-    pub async fn create_identity(
-        &self,
-        external_id: String,
-        meta_json: Option<String>,
-        ratelimits: Vec<Ratelimit>,
-    ) -> Result<String, KeyshiftError> {
-        let request = wire::CreateIdentityRequest {
-            external_id,
-            meta: meta_from_json("meta", meta_json)?,
-            ratelimits: (!ratelimits.is_empty()).then(|| map(ratelimits)),
-        };
-        let data: wire::CreateIdentityResponseData = self
-            .run(|c| async move { c.create_identity(&request).await })
-            .await?;
-        Ok(data.identity_id)
-    }
-
-    /// By id or external id.
-    pub async fn get_identity(&self, identity: String) -> Result<Identity, KeyshiftError> {
-        self.run(|c| async move { c.get_identity(&identity).await })
-            .await
-    }
-
-    /// `metaJson` / `ratelimits`, when given, replace the identity's.
-    #[uniffi::method(default(meta_json = None, ratelimits = None))]
-    pub async fn update_identity(
-        &self,
-        identity: String,
-        meta_json: Option<String>,
-        ratelimits: Option<Vec<Ratelimit>>,
-    ) -> Result<Identity, KeyshiftError> {
-        let request = wire::UpdateIdentityRequest {
-            identity,
-            meta: meta_from_json("meta", meta_json)?,
-            ratelimits: ratelimits.map(map),
-        };
-        self.run(|c| async move { c.update_identity(&request).await })
-            .await
-    }
-
-    pub async fn delete_identity(&self, identity: String) -> Result<(), KeyshiftError> {
-        self.run(|c| async move { c.delete_identity(&identity).await })
-            .await
-    }
-
-    pub async fn list_identities(&self) -> Result<Vec<Identity>, KeyshiftError> {
-        let l: Vec<wire::Identity> = self
-            .run(|c| async move { c.list_identities().await })
-            .await?;
-        Ok(map(l))
-    }
-
-    // ----- self-service portal ----------------------------------------------------------------
-
-    /// `portal.createSession`: a session for the end user `externalId` on `portal` (a portal id
-    /// or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
-    /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
-    #[uniffi::method(default(return_url = None))]
-    pub async fn create_portal_session(
-        &self,
-        portal: String,
-        external_id: String,
-        scopes: Vec<String>,
-        return_url: Option<String>,
-    ) -> Result<PortalSession, KeyshiftError> {
-        let request = wire::CreatePortalSessionRequest {
-            portal,
-            external_id,
-            scopes,
-            return_url,
-            ..Default::default()
-        };
-        self.run(|c| async move { c.create_portal_session(&request).await })
-            .await
-    }
-
-    // ----- migration ------------------------------------------------------------------------
-
     /// Migrates every record of a JSONL or CSV file (plaintext is hashed here and dropped).
     #[uniffi::method(default(progress = None, cancel = None))]
     pub async fn migrate_keys_file(
@@ -1196,14 +488,8 @@ impl Client {
         progress: Option<Arc<dyn ProgressListener>>,
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<MigrationReport, KeyshiftError> {
-        run_migration(
-            self,
-            crate::migrate::Input::File(path),
-            options,
-            progress,
-            cancel,
-        )
-        .await
+        let input = crate::migrate::Input::File(path);
+        run_migration(self, input, options, progress, cancel).await
     }
 
     /// Migrates the records a host source hands over (JSON objects, one batch at a time).
@@ -1216,13 +502,166 @@ impl Client {
         progress: Option<Arc<dyn ProgressListener>>,
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<MigrationReport, KeyshiftError> {
-        run_migration(
-            self,
-            crate::migrate::Input::Host(source),
-            options,
-            progress,
-            cancel,
-        )
-        .await
+        let input = crate::migrate::Input::Host(source);
+        run_migration(self, input, options, progress, cancel).await
     }
+}
+
+/// `fn name(args) -> Out { prep } => |c| call;`: an exported `suspend`/`async` method that
+/// runs `call` (a core call on the client `c`) on core's runtime and converts its answer into
+/// `Out`. The `#[uniffi::export]` impl block is written here so that uniffi sees the methods
+/// (`prep` is taken as raw tokens: uniffi's parser misreads a `let` passed as a `stmt`).
+macro_rules! calls {
+    ($(
+        $(#[$m:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty $({ $($prep:tt)* })?
+            => |$c:ident| $call:expr;
+    )*) => {
+        #[uniffi::export]
+        impl Client {
+            $(
+                $(#[$m])*
+                pub async fn $name(&self, $($arg: $ty),*) -> Result<$out, KeyshiftError> {
+                    $($($prep)*)?
+                    self.run(|$c| async move { $call }).await
+                }
+            )*
+        }
+    };
+}
+
+calls! {
+    // ----- apis --------------------------------------------------------------------------
+    fn create_api(name: String) -> Api => |c| c.create_api(&name).await;
+    fn get_api(api_id: String) -> ApiInfo =>
+        |c| c.get_api(&api_id).await.map(|d| ApiInfo { id: d.id, name: d.name });
+    fn delete_api(api_id: String) -> () => |c| c.delete_api(&api_id).await;
+    /// One page of an api's keys.
+    #[uniffi::method(default(limit = None, cursor = None, external_id = None))]
+    fn list_keys(
+        api_id: String,
+        limit: Option<u32>,
+        cursor: Option<String>,
+        external_id: Option<String>,
+    ) -> KeyPage {
+        let request =
+            wire::ListKeysRequest { api_id, limit, cursor, external_id, ..Default::default() };
+    } => |c| c.list_keys(&request).await;
+
+    // ----- keys --------------------------------------------------------------------------
+    fn create_api_key(options: CreateKey) -> CreatedKey {
+        let options = options.into_core()?;
+    } => |c| c.create_api_key(&options).await;
+    /// Verifies a key. An invalid key is an outcome (`valid == false`), never an exception.
+    #[uniffi::method(default(options = None))]
+    fn verify(key: String, options: Option<VerifyOptions>) -> Verification {
+        let options: core::VerifyOptions = options.unwrap_or_default().into();
+    } => |c| c.verify(&key, &options).await;
+    fn get_key(key_id: String) -> KeyInfo => |c| c.get_key(&key_id).await;
+    /// The key a plaintext belongs to.
+    fn whoami(key: String) -> KeyInfo => |c| c.whoami(&key).await;
+    fn update_key(patch: UpdateKey) -> () {
+        let request = patch.into_wire()?;
+    } => |c| c.update_key(&request).await;
+    #[uniffi::method(default(permanent = false))]
+    fn delete_key(key_id: String, permanent: bool) -> () =>
+        |c| c.delete_key(&key_id, permanent).await;
+    /// A new key with the old one's settings; the old key stays valid `expirationMs` more.
+    #[uniffi::method(default(expiration_ms = 0))]
+    fn reroll_key(key_id: String, expiration_ms: i64) -> CreatedKey =>
+        |c| c.reroll_key(&key_id, expiration_ms).await;
+    #[uniffi::method(default(value = None))]
+    fn update_credits(
+        key_id: String,
+        operation: CreditsOperation,
+        value: Option<i64>,
+    ) -> KeyCredits {
+        let operation = wire::CreditsOperation::from(operation);
+    } => |c| c.update_credits(&key_id, operation, value).await;
+    fn add_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> =>
+        |c| c.add_permissions(&key_id, &permissions).await.map(map);
+    fn remove_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> =>
+        |c| c.remove_permissions(&key_id, &permissions).await.map(map);
+    fn set_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> =>
+        |c| c.set_permissions(&key_id, &permissions).await.map(map);
+    fn add_roles(key_id: String, roles: Vec<String>) -> Vec<Role> =>
+        |c| c.add_roles(&key_id, &roles).await.map(map);
+    fn remove_roles(key_id: String, roles: Vec<String>) -> Vec<Role> =>
+        |c| c.remove_roles(&key_id, &roles).await.map(map);
+    fn set_roles(key_id: String, roles: Vec<String>) -> Vec<Role> =>
+        |c| c.set_roles(&key_id, &roles).await.map(map);
+
+    // ----- permissions and roles -----------------------------------------------------------
+    /// Answers the new permission's id.
+    #[uniffi::method(default(slug = None, description = None))]
+    fn create_permission(name: String, slug: Option<String>, description: Option<String>)
+        -> String => |c| {
+            let data = c.create_permission(&name, slug.as_deref(), description.as_deref()).await?;
+            Ok(data.permission_id)
+        };
+    /// By id or slug.
+    fn get_permission(permission: String) -> Permission =>
+        |c| c.get_permission(&permission).await;
+    fn delete_permission(permission: String) -> () => |c| c.delete_permission(&permission).await;
+    fn list_permissions() -> Vec<Permission> => |c| c.list_permissions().await.map(map);
+    /// Answers the new role's id.
+    #[uniffi::method(default(permissions = [], description = None))]
+    fn create_role(name: String, permissions: Vec<String>, description: Option<String>)
+        -> String => |c| {
+            let data = c.create_role(&name, &permissions, description.as_deref()).await?;
+            Ok(data.role_id)
+        };
+    /// By id or name.
+    fn get_role(role: String) -> Role => |c| c.get_role(&role).await;
+    fn delete_role(role: String) -> () => |c| c.delete_role(&role).await;
+    fn list_roles() -> Vec<Role> => |c| c.list_roles().await.map(map);
+    /// The role (an id) gets exactly these permission slugs; answers them.
+    fn set_role_permissions(role_id: String, permissions: Vec<String>) -> Vec<Permission> =>
+        |c| c.set_role_permissions(&role_id, &permissions).await.map(map);
+
+    // ----- identities ----------------------------------------------------------------------
+    /// Answers the new identity's id.
+    #[uniffi::method(default(meta_json = None, ratelimits = []))]
+    fn create_identity(
+        external_id: String,
+        meta_json: Option<String>,
+        ratelimits: Vec<Ratelimit>,
+    ) -> String {
+        let request = wire::CreateIdentityRequest {
+            external_id,
+            meta: meta_from_json("meta", meta_json)?,
+            ratelimits: (!ratelimits.is_empty()).then(|| map(ratelimits)),
+        };
+    } => |c| c.create_identity(&request).await.map(|d| d.identity_id);
+    /// By id or external id.
+    fn get_identity(identity: String) -> Identity => |c| c.get_identity(&identity).await;
+    /// `metaJson` / `ratelimits`, when given, replace the identity's.
+    #[uniffi::method(default(meta_json = None, ratelimits = None))]
+    fn update_identity(
+        identity: String,
+        meta_json: Option<String>,
+        ratelimits: Option<Vec<Ratelimit>>,
+    ) -> Identity {
+        let request = wire::UpdateIdentityRequest {
+            identity,
+            meta: meta_from_json("meta", meta_json)?,
+            ratelimits: ratelimits.map(map),
+        };
+    } => |c| c.update_identity(&request).await;
+    fn delete_identity(identity: String) -> () => |c| c.delete_identity(&identity).await;
+    fn list_identities() -> Vec<Identity> => |c| c.list_identities().await.map(map);
+
+    // ----- self-service portal ----------------------------------------------------------------
+    /// `portal.createSession`: a session for the end user `externalId` on `portal` (a portal id
+    /// or an api id) with `scopes` (`keys:read`, `keys:create`, `keys:update`, `keys:reroll`,
+    /// `keys:delete`, `analytics:read`); send the user to the answer's `url`.
+    #[uniffi::method(default(return_url = None))]
+    fn create_portal_session(
+        portal: String,
+        external_id: String,
+        scopes: Vec<String>,
+        return_url: Option<String>,
+    ) -> PortalSession {
+        let request = wire::CreatePortalSessionRequest::new(portal, external_id, scopes, return_url);
+    } => |c| c.create_portal_session(&request).await;
 }

@@ -5,6 +5,7 @@
 uniffi::setup_scaffolding!();
 
 pub mod client;
+mod convert;
 pub mod error;
 pub mod hashing;
 pub mod keyformat;

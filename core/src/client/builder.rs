@@ -49,6 +49,26 @@ impl ClientBuilder {
         retry(retry: RetryPolicy) => config.retry = retry;
     }
 
+    /// The bindings' optional limits: per-attempt timeout and total deadline in milliseconds,
+    /// attempts in all; `None` keeps the default.
+    pub fn limits_ms(
+        mut self,
+        timeout_ms: Option<u64>,
+        deadline_ms: Option<u64>,
+        max_attempts: Option<u32>,
+    ) -> Self {
+        if let Some(ms) = timeout_ms {
+            self = self.timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = deadline_ms {
+            self = self.deadline(Duration::from_millis(ms));
+        }
+        if let Some(n) = max_attempts {
+            self = self.retry(RetryPolicy::default().with_max_attempts(n));
+        }
+        self
+    }
+
     /// `User-Agent: keyshift-<language>/<version>`; bindings name their language here.
     pub fn user_agent(mut self, language: &str, version: &str) -> Self {
         self.config.user_agent = format!("keyshift-{language}/{version}");

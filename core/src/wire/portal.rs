@@ -51,6 +51,24 @@ wire_struct! {
     }
 }
 
+impl CreatePortalSessionRequest {
+    /// A session request without `preview`: what the bindings' `createPortalSession` sends.
+    pub fn new(
+        portal: String,
+        external_id: String,
+        scopes: Vec<String>,
+        return_url: Option<String>,
+    ) -> Self {
+        CreatePortalSessionRequest {
+            portal,
+            external_id,
+            scopes,
+            return_url,
+            ..Default::default()
+        }
+    }
+}
+
 /// `portal.createSession` data: the session id (not a credential) and the URL to send the end
 /// user to, which carries a single-use exchange code valid 15 minutes (a credential: masked in
 /// `Debug`).
