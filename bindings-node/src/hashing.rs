@@ -3,8 +3,10 @@
 //! buffer in, one `Buffer` of fixed-width hashes out), `verifyBcrypt`, `parseKeyHash`.
 
 use keyshift_core::hashing::{self, HashVariant, KeyHash as CoreHash, PackedBatch, PackedKeys};
-use napi::bindgen_prelude::{AsyncTask, Buffer, Uint32ArraySlice, Uint8Array, Uint8ArraySlice};
-use napi::{Env, Task};
+use napi::bindgen_prelude::{
+    Array, AsyncTask, Buffer, FromNapiValue, JsValue, Uint32ArraySlice, Uint8Array, Uint8ArraySlice,
+};
+use napi::{check_status, sys, Env, JsString, Task};
 use napi_derive::napi;
 
 use crate::error::js_error;
@@ -95,6 +97,147 @@ impl Task for HashKeysTask {
 )]
 pub fn hash_keys_json_async(keys_json: String, variant: Option<String>) -> AsyncTask<HashKeysTask> {
     AsyncTask::new(HashKeysTask { keys_json, variant })
+}
+
+/// Keys per Node-API handle scope in [`hash_keys_array`]: bounds the handles alive at once.
+const SCOPE: usize = 4096;
+
+/// Runs `f` inside a new Node-API handle scope, closed afterwards (handles made inside die).
+fn in_handle_scope<T>(env: sys::napi_env, f: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
+    let mut scope = std::ptr::null_mut();
+    // SAFETY: called on the JS thread (from a #[napi] function) with its live `env`.
+    check_status!(unsafe { sys::napi_open_handle_scope(env, &mut scope) })?;
+    let out = f();
+    // SAFETY: `scope` was opened just above, on this thread, and every scope opened inside `f`
+    // has been closed by then (scopes nest).
+    check_status!(unsafe { sys::napi_close_handle_scope(env, scope) })?;
+    out
+}
+
+/// The UTF-8 of every element of `keys`, back to back in one buffer, and the offsets of each
+/// (one more than there are keys), read with one `napi_get_element` and one
+/// `napi_get_value_string_utf8` per key straight into the buffer (no String per key). `None`
+/// when an element is not a string.
+fn read_utf8_keys(js: &Env, keys: &Array<'_>) -> napi::Result<Option<(Vec<u8>, Vec<u32>)>> {
+    let env = js.raw();
+    let n = keys.len() as usize;
+    let arr = keys.raw();
+    let mut data: Vec<u8> = Vec::with_capacity(n * 48 + 4096);
+    let mut offsets: Vec<u32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    for first in (0..n).step_by(SCOPE) {
+        let done = in_handle_scope(env, || {
+            for i in first..n.min(first + SCOPE) {
+                let mut v = std::ptr::null_mut();
+                // SAFETY: `arr` is a live array handle of the caller's scope; `i` < its length
+                // (a hole or a getter that removed it reads as `undefined`, refused below).
+                check_status!(unsafe { sys::napi_get_element(env, arr, i as u32, &mut v) })?;
+                loop {
+                    if data.capacity() - data.len() < 4096 {
+                        data.reserve(data.len().max(4096));
+                    }
+                    let spare = data.spare_capacity_mut();
+                    let mut written = 0usize;
+                    // SAFETY: writes at most `spare.len()` bytes (including its NUL) into the
+                    // vector's unused capacity and says how many (without the NUL) in
+                    // `written`; `v` is a live handle.
+                    let status = unsafe {
+                        sys::napi_get_value_string_utf8(
+                            env,
+                            v,
+                            spare.as_mut_ptr().cast(),
+                            spare.len(),
+                            &mut written,
+                        )
+                    };
+                    if status == sys::Status::napi_string_expected {
+                        return Ok(false);
+                    }
+                    check_status!(status)?;
+                    // A string is cut short only at a character boundary within the last 4
+                    // bytes of the space (4 = the longest UTF-8 character, plus the NUL), so
+                    // anything shorter is the whole key.
+                    if written + 4 < spare.len() {
+                        // SAFETY: the first `written` bytes of the spare capacity were just
+                        // initialised by Node.
+                        unsafe { data.set_len(data.len() + written) };
+                        break;
+                    }
+                    let mut full = 0usize;
+                    // SAFETY: a NULL buffer only asks for the UTF-8 length.
+                    check_status!(unsafe {
+                        sys::napi_get_value_string_utf8(env, v, std::ptr::null_mut(), 0, &mut full)
+                    })?;
+                    data.reserve(full + 4096);
+                }
+                let end = u32::try_from(data.len()).map_err(|_| {
+                    js_error(
+                        js,
+                        &keyshift_core::Error::invalid_input(
+                            "keys",
+                            "the keys of one batch must be under 4 GiB in total",
+                        ),
+                    )
+                })?;
+                offsets.push(end);
+            }
+            Ok(true)
+        })?;
+        if !done {
+            return Ok(None);
+        }
+    }
+    Ok(Some((data, offsets)))
+}
+
+/// All the hashes as one JS string made with `napi_create_string_latin1` (a one-byte V8
+/// string): index.js cuts it into one string per hash with `slice`, which V8 does far faster
+/// (a sliced string points into this one) than Node-API can make a million separate strings.
+fn latin1_string<'e>(env: &'e Env, packed: &[u8]) -> napi::Result<JsString<'e>> {
+    assert!(packed.is_ascii());
+    let raw = env.raw();
+    let mut s = std::ptr::null_mut();
+    // SAFETY: `packed` is readable for its length (ASCII, so Latin-1 means the same); V8 copies
+    // it into a new string, a handle of the caller's scope.
+    check_status!(unsafe {
+        sys::napi_create_string_latin1(raw, packed.as_ptr().cast(), packed.len() as isize, &mut s)
+    })?;
+    // SAFETY: `s` is a live string handle of this env.
+    unsafe { JsString::from_napi_value(raw, s) }
+}
+
+/// `hashKeys` for an array of strings (sha256 variants): every key is read as UTF-8 into one
+/// buffer, hashed by core's batch loop, and the hashes come back back to back in one one-byte
+/// JS string (44 or 64 characters each; index.js splits it). `null` when this form cannot take
+/// the call (bcrypt, or an element that is not a string): index.js then uses the general form,
+/// which reports the bad element.
+#[napi(
+    ts_args_type = "keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null",
+    ts_return_type = "string | null"
+)]
+pub fn hash_keys_array<'e>(
+    env: &'e Env,
+    keys: Array<'e>,
+    variant: Option<String>,
+) -> napi::Result<Option<JsString<'e>>> {
+    let variant = self::variant(variant).map_err(|e| js_error(env, &e))?;
+    let Some(width) = hashing::packed_width(variant) else {
+        return Ok(None);
+    };
+    let Some((data, offsets)) = read_utf8_keys(env, &keys)? else {
+        return Ok(None);
+    };
+    let mut out = vec![0u8; (offsets.len() - 1) * width];
+    PackedBatch::new(
+        PackedKeys::Offsets {
+            data: &data,
+            offsets: &offsets,
+        },
+        None,
+    )
+    .and_then(|batch| batch.hash_into(variant, &mut out))
+    .map_err(|e| js_error(env, &e))?;
+    latin1_string(env, &out).map(Some)
 }
 
 #[napi]
