@@ -124,15 +124,6 @@ export declare function generateKey(prefix?: string | undefined | null, byteLeng
 
 export declare function hashKey(key: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): KeyHash
 
-/**
- * `hashKeys` for an array of strings (sha256 variants): every key is read as UTF-8 into one
- * buffer, hashed by core's batch loop, and the hashes come back back to back in one one-byte
- * JS string (44 or 64 characters each; index.js splits it). `null` when this form cannot take
- * the call (bcrypt, or an element that is not a string): index.js then uses the general form,
- * which reports the bad element.
- */
-export declare function hashKeysArray(keys: string[], variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): string | null
-
 /** Hashes on the calling thread (parallel inside core for large batches). */
 export declare function hashKeysJson(keysJson: string, variant?: 'sha256_base64' | 'sha256_hex' | 'bcrypt' | undefined | null): string
 

@@ -845,7 +845,6 @@ module.exports.PortalSession = nativeBinding.PortalSession
 module.exports.checksum = nativeBinding.checksum
 module.exports.generateKey = nativeBinding.generateKey
 module.exports.hashKey = nativeBinding.hashKey
-module.exports.hashKeysArray = nativeBinding.hashKeysArray
 module.exports.hashKeysJson = nativeBinding.hashKeysJson
 module.exports.hashKeysJsonAsync = nativeBinding.hashKeysJsonAsync
 module.exports.hashKeysOffsets = nativeBinding.hashKeysOffsets

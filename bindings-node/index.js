@@ -109,11 +109,6 @@ function hashKeysVia(packed, viaJson) {
   }
 }
 
-const hashKeysSync = hashKeysVia(
-  (data, variant, count) => native.hashKeysPacked(data, 10, variant, count),
-  (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), variant)),
-)
-
 const hashKeysAsync = hashKeysVia(
   (data, variant, count) => native.hashKeysPackedAsync(data, 10, variant, count),
   async (keys, variant) => JSON.parse(await native.hashKeysJsonAsync(keysJson(keys), variant)),
@@ -282,17 +277,10 @@ module.exports = {
   PortalSession,
   PermissionQuery: native.PermissionQuery,
   hashKey: native.hashKey,
-  hashKeys: (keys, variant) => {
-    if (!Array.isArray(keys)) throw new TypeError('keys must be an array of strings')
-    // Each key read in place by Rust, the hashes back as one string cut here (V8 slices are
-    // far cheaper than Node-API strings); null for bcrypt or a non-string element.
-    const all = native.hashKeysArray(keys, keyOnly(variant))
-    if (all === null) return hashKeysSync(keys, variant)
-    const width = WIDTH[keyOnly(variant) ?? 'sha256_base64']
-    const out = new Array(keys.length)
-    for (let i = 0, at = 0; i < out.length; i++, at += width) out[i] = all.slice(at, at + width)
-    return out
-  },
+  hashKeys: hashKeysVia(
+    (data, variant, count) => native.hashKeysPacked(data, 10, variant, count),
+    (keys, variant) => JSON.parse(native.hashKeysJson(keysJson(keys), variant)),
+  ),
   hashKeysAsync: async (keys, variant) => hashKeysAsync(keys, variant),
   hashKeysPacked: (data, options = {}) =>
     native.hashKeysPacked(packedData(data), sepByte(options.sep), keyOnly(options.variant), keyOnly(options.count)),

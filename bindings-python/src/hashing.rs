@@ -211,7 +211,7 @@ fn fill_ascii_strs(
     packed: &[u8],
     width: usize,
 ) -> PyResult<()> {
-    assert!(width > 0 && packed.len() % width == 0 && packed.is_ascii());
+    assert!(width > 0 && packed.len().is_multiple_of(width) && packed.is_ascii());
     assert!(first + packed.len() / width <= list.len());
     let mut data_at: Option<usize> = None;
     for (i, hash) in packed.chunks_exact(width).enumerate() {
