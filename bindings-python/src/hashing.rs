@@ -136,6 +136,11 @@ fn overlapped<'py>(
     use std::sync::Mutex;
     let n = views.len();
     let list = new_list(py, n)?;
+    // SAFETY: `list` is a live list (a GC-tracked container). Untracked, `gc.get_objects()` in
+    // another thread (which may run while this one hashes without the GIL) cannot hand out the
+    // list while slots are still empty; tracked again below once every slot is set (dropping
+    // it untracked on error is fine: its dealloc untracks again, which is allowed).
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(list.as_ptr().cast()) };
     let mut out = vec![0u8; n * width];
     let chunks: Vec<Mutex<&mut [u8]>> = out.chunks_mut(CHUNK * width).map(Mutex::new).collect();
     let ready: Vec<AtomicBool> = chunks.iter().map(|_| AtomicBool::new(false)).collect();
@@ -184,7 +189,10 @@ fn overlapped<'py>(
     if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(to_py(e));
     }
-    built.map(|()| list)
+    built?;
+    // SAFETY: every slot is set (`built` is Ok and no chunk failed); the list was untracked above.
+    unsafe { pyo3::ffi::PyObject_GC_Track(list.as_ptr().cast()) };
+    Ok(list)
 }
 
 /// A new list of `n` empty slots, to be filled by [`fill_ascii_strs`] before it is returned.

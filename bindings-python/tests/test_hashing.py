@@ -113,3 +113,32 @@ def test_list_form_strings_are_ordinary_and_nothing_leaks() -> None:
     first = b64(keys[0])
     keys.clear()  # the answer is the caller's own list, independent of the input
     assert len(out) == 3004 and out[0] == first
+
+
+def test_list_form_answer_is_gc_tracked_while_other_threads_run() -> None:
+    """Large batches build the answer while other threads may run (the GIL is released while
+    hashing): the answer comes back as an ordinary, GC-tracked list, and a thread walking the
+    GC's objects meanwhile never sees a half-filled list."""
+    import gc
+    import threading
+
+    keys = [f"sk_{i:045d}" for i in range(20000)]
+    stop = threading.Event()
+    seen_none: list[bool] = []
+
+    def walk() -> None:
+        while not stop.is_set():
+            for obj in gc.get_objects():
+                if type(obj) is list and len(obj) == len(keys):
+                    seen_none.append(any(x is None for x in obj))
+
+    walker = threading.Thread(target=walk)
+    walker.start()
+    try:
+        for _ in range(5):
+            out = keyshift.hash_keys(keys)
+            assert gc.is_tracked(out) and out[-1] == b64(keys[-1])
+    finally:
+        stop.set()
+        walker.join()
+    assert not any(seen_none)
