@@ -102,20 +102,23 @@ try {
     '@unkey/api': async () => { const r = await unkey.keys.verifyKey({ key, permissions: 'profile.read' }); if (!r.data.valid) throw new Error(r.data.code) },
     'raw fetch': async () => { const r = await fetch(url, { method: 'POST', headers, body }); const j = await r.json(); if (!j.data.valid) throw new Error('invalid') },
   }
-  // Warm every path (connection pools, JIT), then alternate rounds so drift hits all alike.
+  // Warm every path (connection pools, JIT), then alternate rounds so drift hits all alike;
+  // each figure is the median of its rounds (a ×1 loop's mean is easily pulled by one
+  // scheduling stall of the shared machine).
   for (const call of Object.values(loops)) await rate(call, 16, 0.5)
-  const results = {}
-  const rounds = 2
+  const rounds = 3
+  const samples = {}
   for (let r = 0; r < rounds; r++) {
     for (const [name, call] of Object.entries(loops)) {
       for (const inFlight of [1, 16]) {
-        const k = `${name} ×${inFlight}`
-        results[k] = (results[k] ?? 0) + (await rate(call, inFlight, SECONDS / rounds)) / rounds
+        ;(samples[`${name} ×${inFlight}`] ??= []).push(await rate(call, inFlight, SECONDS / rounds))
       }
     }
   }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+  const results = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]))
   log(`verify against ${server.bin.includes('release') ? 'release' : 'DEBUG'} keyshift serve (${SECONDS}s per loop, @unkey/api ${unkeyVersion}, node ${process.version})`)
-  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} ${fmt(v)} calls/s`)
+  for (const [k, v] of Object.entries(results)) log(`  ${k.padEnd(18)} ${fmt(v)} calls/s   (rounds: ${samples[k].map((x) => x.toFixed(0)).join(', ')})`)
   const ks1 = results['keyshift ×1']
   const ks16 = results['keyshift ×16']
   log('ratios:')

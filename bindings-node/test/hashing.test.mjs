@@ -77,6 +77,24 @@ test('hashKeys: keys with a newline, empty and blank keys, non-strings', async (
   assert.ok(ks.hashKeys(['é'], 'bcrypt')[0].startsWith('$2b$10$'))
 })
 
+test('hashKeys: long, non-ASCII and lone-surrogate keys, 0 and 1 keys, holes', () => {
+  // Keys of several KiB with multi-byte characters, between 5000 ordinary ones.
+  const long = ['x'.repeat(4090), '日'.repeat(1400), 'é'.repeat(2047) + '🔑', '🔑'.repeat(5000)]
+  const keys = [...randomKeys(5000, 21), ...long, ...long.map((k) => `${k}!`)]
+  assert.deepEqual(ks.hashKeys(keys), keys.map(b64))
+  assert.deepEqual(ks.hashKeys([]), [])
+  assert.deepEqual(ks.hashKeys(['k']), [b64('k')])
+  // A lone surrogate reads as U+FFFD, as node:crypto and Buffer.from read it.
+  assert.deepEqual(ks.hashKeys(['a\ud800b', '\udfff1']), [b64('a\ud800b'), b64('\udfff1')])
+  const answer = ks.hashKeys(keys.slice(0, 3))
+  assert.ok(answer.every((h) => typeof h === 'string' && h.length === 44))
+  answer.push('mutable') // an ordinary array the caller owns
+  const holes = ['a', 'b']
+  holes[3] = 'd' // index 2 is a hole (undefined): the general form reports it
+  invalid(() => ks.hashKeys(holes), 'keys', undefined, 'hole in the array')
+  invalid(() => ks.hashKeys(['a'], 'md5'), 'variant', undefined, 'unknown variant')
+})
+
 test('packed forms: edge cases are typed errors', async () => {
   assert.equal(ks.hashKeysPacked(Buffer.alloc(0)).length, 0)
   assert.equal(ks.hashKeysPacked('abc\n').toString(), b64('abc'))

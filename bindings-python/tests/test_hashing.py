@@ -82,3 +82,63 @@ def test_list_form_errors_name_the_first_bad_key() -> None:
         keyshift.hash_keys(keys)
     assert (info.value.field, info.value.record) == ("key", 4322)
     assert keyshift.hash_keys(["é"], "bcrypt")[0].startswith("$2b$10$")
+
+
+def test_list_form_strings_are_ordinary_and_nothing_leaks() -> None:
+    """hash_keys reads keys in place and writes each hash into a new str through the C API:
+    the answers must be ordinary ASCII str objects owned only by the list, input strings must
+    get back their reference counts, and the answer must not depend on later changes."""
+    import sys
+
+    rng = random.Random(11)
+    keys = ["sk_" + "".join(rng.choice("abcXYZ019") for _ in range(45)) for _ in range(3000)]
+    keys += ["é" * 30, "日本🔑", "x" * 500, "k"]  # non-ASCII, multi-block, one-character
+    refs = [sys.getrefcount(k) for k in keys[:5]]
+    out = keyshift.hash_keys(keys)
+    assert [sys.getrefcount(k) for k in keys[:5]] == refs  # no reference kept or lost
+    assert out == [b64(k) for k in keys]
+    for i in (0, 1, 2, -4, -3, -2, -1):
+        h = out[i]
+        assert type(h) is str and len(h) == 44 and h.isascii() and h.isprintable()
+        assert sys.getrefcount(h) <= 3  # the list, `h`, getrefcount's argument: no leak
+        assert h == str(h.encode("ascii"), "ascii") and hash(h) == hash(h[:22] + h[22:])
+    assert {h: i for i, h in enumerate(out)}[out[7]] == 7
+    assert keyshift.hash_keys([]) == [] and keyshift.hash_keys(keys[-1:]) == [b64("k")]
+    assert keyshift.hash_keys(keys[:1], "sha256_hex") == [
+        hashlib.sha256(keys[0].encode()).hexdigest()]
+    class Key(str):  # a str subclass, from a generator: read like a plain str
+        pass
+
+    assert keyshift.hash_keys(Key(k) for k in keys[:3]) == out[:3]
+    first = b64(keys[0])
+    keys.clear()  # the answer is the caller's own list, independent of the input
+    assert len(out) == 3004 and out[0] == first
+
+
+def test_list_form_answer_is_gc_tracked_while_other_threads_run() -> None:
+    """Large batches build the answer while other threads may run (the GIL is released while
+    hashing): the answer comes back as an ordinary, GC-tracked list, and a thread walking the
+    GC's objects meanwhile never sees a half-filled list."""
+    import gc
+    import threading
+
+    keys = [f"sk_{i:045d}" for i in range(20000)]
+    stop = threading.Event()
+    seen_none: list[bool] = []
+
+    def walk() -> None:
+        while not stop.is_set():
+            for obj in gc.get_objects():
+                if type(obj) is list and len(obj) == len(keys):
+                    seen_none.append(any(x is None for x in obj))
+
+    walker = threading.Thread(target=walk)
+    walker.start()
+    try:
+        for _ in range(5):
+            out = keyshift.hash_keys(keys)
+            assert gc.is_tracked(out) and out[-1] == b64(keys[-1])
+    finally:
+        stop.set()
+        walker.join()
+    assert not any(seen_none)
