@@ -67,10 +67,9 @@ impl Adapt {
         batch_size: Option<usize>,
         concurrency: Option<usize>,
     ) -> Adapt {
-        limits.keys.store(
-            batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
-            Ordering::Relaxed,
-        );
+        limits
+            .keys
+            .store(batch_size.unwrap_or(DEFAULT_BATCH_SIZE), Ordering::Relaxed);
         Adapt {
             limits,
             size: batch_size.is_none(),

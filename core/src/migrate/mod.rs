@@ -25,11 +25,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use crate::hashing::HashVariant;
-pub use reader::{Format, MigrationSource};
-pub use record::{MigrationRecord, RecordError};
 pub use adapt::{
     MAX_ADAPTIVE_CONCURRENCY, MIN_ADAPTIVE_BATCH, MIN_ADAPTIVE_CONCURRENCY, SLOW_ANSWER,
 };
+pub use reader::{Format, MigrationSource};
+pub use record::{MigrationRecord, RecordError};
 pub use report::{MigrationReport, Progress};
 pub use run::{migrate_keys_with, MigrationBackend, DEFAULT_BATCH_ATTEMPTS, MAX_BATCH_WAIT};
 

@@ -565,7 +565,11 @@ pub async fn migrate_keys_with(
         Some(n) => n * 2 + 8,
         None => super::MAX_ADAPTIVE_CONCURRENCY + 2,
     };
-    let depth = if batch_size.is_none() { depth.min(6) } else { depth };
+    let depth = if batch_size.is_none() {
+        depth.min(6)
+    } else {
+        depth
+    };
     let (tx, mut rx) = mpsc::channel::<Event>(depth);
     let producer = {
         let counters = counters.clone();
