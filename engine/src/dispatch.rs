@@ -311,6 +311,7 @@ impl Engine {
             };
             return self.inner.migrations.submit(
                 job,
+                body.len(),
                 || self.inner.writer(),
                 |conn, job| {
                     let MigrateJob {

@@ -298,10 +298,14 @@ impl Drop for Writer<'_> {
 /// exactly what its own transaction would have given; only the commit (and its WAL writes of
 /// the pages the jobs share) is shared. Callers whose job another caller ran find their
 /// answer when they get the writer, and hand it straight back. Answers are handed out only
-/// after the commit.
+/// after the commit. A group takes queued jobs in arrival order up to [`GROUP_WEIGHT`] (their
+/// request bytes; at least one job), so a caller waits for a bounded amount of others' work.
 pub(crate) struct GroupCommit<J, R> {
-    queue: Mutex<Vec<Arc<Queued<J, R>>>>,
+    queue: Mutex<std::collections::VecDeque<(Arc<Queued<J, R>>, usize)>>,
 }
+
+/// Most request bytes one group commit takes (beyond its first job).
+pub(crate) const GROUP_WEIGHT: usize = 1 << 20;
 
 struct Queued<J, R> {
     job: Mutex<Option<J>>,
@@ -311,44 +315,59 @@ struct Queued<J, R> {
 impl<J, R> Default for GroupCommit<J, R> {
     fn default() -> Self {
         GroupCommit {
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(std::collections::VecDeque::new()),
         }
     }
 }
 
 impl<J, R> GroupCommit<J, R> {
-    /// Runs `job` through `run` in a transaction of the writer that `writer` waits for,
-    /// together with whatever other jobs are queued then.
+    /// Runs `job` (of `weight` request bytes) through `run` in a transaction of the writer
+    /// that `writer` waits for, together with the jobs queued before and after it (in arrival
+    /// order, up to [`GROUP_WEIGHT`]).
     pub(crate) fn submit<'w>(
         &self,
         job: J,
-        writer: impl FnOnce() -> Writer<'w>,
+        weight: usize,
+        writer: impl Fn() -> Writer<'w>,
         run: impl Fn(&Connection, J) -> Result<R>,
     ) -> Result<R> {
         let mine = Arc::new(Queued {
             job: Mutex::new(Some(job)),
             answer: Mutex::new(None),
         });
-        self.queue.lock().push(mine.clone());
-        let mut w = writer();
-        let answered = mine.answer.lock().take();
-        if let Some(answer) = answered {
-            return answer;
-        }
-        let group = std::mem::take(&mut *self.queue.lock());
-        let answers = Self::run_group(&mut w, &group, &run);
-        for (queued, answer) in group.iter().zip(answers) {
-            if let Some(answer) = answer {
-                *queued.answer.lock() = Some(answer);
+        self.queue.lock().push_back((mine.clone(), weight));
+        loop {
+            let mut w = writer();
+            let answered = mine.answer.lock().take();
+            if let Some(answer) = answered {
+                return answer;
+            }
+            let group: Vec<Arc<Queued<J, R>>> = {
+                let mut queue = self.queue.lock();
+                let mut total = 0usize;
+                let mut group = Vec::new();
+                while let Some((_, w)) = queue.front() {
+                    if !group.is_empty() && total + w > GROUP_WEIGHT {
+                        break;
+                    }
+                    total += w;
+                    group.extend(queue.pop_front().map(|(q, _)| q));
+                }
+                group
+            };
+            if group.is_empty() {
+                // Not queued, not answered: its group failed without an answer (a panic).
+                return Err(keyshift_core::Error::server(
+                    "the write was lost with a failed group of writes",
+                ));
+            }
+            let answers = Self::run_group(&mut w, &group, &run);
+            for (queued, answer) in group.iter().zip(answers) {
+                if let Some(answer) = answer {
+                    *queued.answer.lock() = Some(answer);
+                }
             }
         }
-        drop(w);
-        let answer = mine.answer.lock().take();
-        answer.unwrap_or_else(|| {
-            Err(keyshift_core::Error::server(
-                "the write was lost with a failed group of writes",
-            ))
-        })
     }
 
     /// Every job of `group` still to run, in one transaction; an answer per job run (the
@@ -432,6 +451,7 @@ mod tests {
                     s.spawn(move || {
                         group.submit(
                             n,
+                            1,
                             || Writer {
                                 conn: writer.lock(),
                                 readers: None,

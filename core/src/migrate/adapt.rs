@@ -26,7 +26,7 @@ use super::prepare::Limits;
 use super::{DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_BATCH_SIZE};
 
 /// An answer slower than this is unhealthy: the batch size halves.
-pub const SLOW_ANSWER: Duration = Duration::from_secs(1);
+pub const SLOW_ANSWER: Duration = Duration::from_secs(2);
 /// Smallest batch size adaptivity shrinks to (a 413 may split single batches further).
 pub const MIN_ADAPTIVE_BATCH: usize = 10;
 /// Fewest requests in flight adaptivity keeps (one being answered, one on its way).
@@ -185,10 +185,10 @@ mod tests {
         }
         assert_eq!(a.batch_size(), MAX_BATCH_SIZE);
         // A batch taking longer than SLOW_ANSWER halves it.
-        a.observe(&ok(MAX_BATCH_SIZE, 1500));
+        a.observe(&ok(MAX_BATCH_SIZE, 2500));
         assert_eq!(a.batch_size(), MAX_BATCH_SIZE / 2);
         // An answer that, doubled, would be slow does not grow it.
-        a.observe(&ok(500, 300));
+        a.observe(&ok(500, 600));
         assert_eq!(a.batch_size(), 500);
     }
 
