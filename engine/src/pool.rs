@@ -301,8 +301,11 @@ impl Drop for Writer<'_> {
 /// after the commit. A group takes queued jobs in arrival order up to [`GROUP_WEIGHT`] (their
 /// request bytes; at least one job), so a caller waits for a bounded amount of others' work.
 pub(crate) struct GroupCommit<J, R> {
-    queue: Mutex<std::collections::VecDeque<(Arc<Queued<J, R>>, usize)>>,
+    /// Jobs waiting, with their weight.
+    queue: Mutex<std::collections::VecDeque<Waiting<J, R>>>,
 }
+
+type Waiting<J, R> = (Arc<Queued<J, R>>, usize);
 
 /// Most request bytes one group commit takes (beyond its first job).
 pub(crate) const GROUP_WEIGHT: usize = 1 << 20;
