@@ -586,6 +586,11 @@ pub async fn migrate_keys_with(
         batches_done: 0,
     };
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
+    let launcher = Launcher {
+        backend,
+        policy,
+        may_split,
+    };
     // Halves of batches refused as too large, to send before anything new.
     let mut again: VecDeque<Ready> = VecDeque::new();
     let mut input_done = false;
@@ -613,20 +618,9 @@ pub async fn migrate_keys_with(
                 break;
             };
             t.report.batches += 1;
-            match start_batch(ready, None, &mut checkpoint) {
-                Ok((request, sent)) => {
-                    in_flight.spawn(send_batch(
-                        backend.clone(),
-                        policy.clone(),
-                        request,
-                        sent,
-                        may_split,
-                    ));
-                }
-                Err(e) => {
-                    abort.get_or_insert(e);
-                    rx.close();
-                }
+            if let Err(e) = launcher.launch(ready, None, &mut checkpoint, &mut in_flight) {
+                abort.get_or_insert(e);
+                rx.close();
             }
         }
         let room = in_flight.len() < adapt.concurrency() && again.is_empty();
@@ -674,20 +668,11 @@ pub async fn migrate_keys_with(
                         t.report.valid += ready.hashes.len() as u64;
                         t.report.batches += 1;
                         let previous = unfinished.get(&ready.no);
-                        match start_batch(ready, previous, &mut checkpoint) {
-                            Ok((request, sent)) => {
-                                in_flight.spawn(send_batch(
-                                    backend.clone(),
-                                    policy.clone(),
-                                    request,
-                                    sent,
-                                    may_split,
-                                ));
-                            }
-                            Err(e) => {
-                                abort.get_or_insert(e);
-                                rx.close();
-                            }
+                        if let Err(e) =
+                            launcher.launch(ready, previous, &mut checkpoint, &mut in_flight)
+                        {
+                            abort.get_or_insert(e);
+                            rx.close();
                         }
                     }
                 }
@@ -756,6 +741,33 @@ fn entry_of(
         migrated: None,
         already_present: None,
         failed: None,
+    }
+}
+
+/// Starts batches: records each as sent, then sends it on a task of `in_flight`.
+struct Launcher {
+    backend: Arc<dyn MigrationBackend>,
+    policy: RetryPolicy,
+    may_split: bool,
+}
+
+impl Launcher {
+    fn launch(
+        &self,
+        ready: Ready,
+        previous: Option<&Entry>,
+        checkpoint: &mut Option<Checkpoint>,
+        in_flight: &mut JoinSet<Sent>,
+    ) -> Result<()> {
+        let (request, sent) = start_batch(ready, previous, checkpoint)?;
+        in_flight.spawn(send_batch(
+            self.backend.clone(),
+            self.policy.clone(),
+            request,
+            sent,
+            self.may_split,
+        ));
+        Ok(())
     }
 }
 
