@@ -71,12 +71,14 @@ pub struct MigrateArgs {
     /// Form of `hash` values in records without their own `variant`.
     #[arg(long, value_enum, default_value = "sha256_base64")]
     pub variant: VariantArg,
-    /// Keys per request (1–1000).
-    #[arg(long, default_value_t = migrate::DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
-    /// Requests in flight (1–64).
-    #[arg(long, default_value_t = migrate::DEFAULT_CONCURRENCY)]
-    pub concurrency: usize,
+    /// Keys per request (1–1000). Default: adaptive, from 100 up to 1000 while the key
+    /// service answers quickly.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Requests in flight (1–64). Default: adaptive, 2–16 (starting at 4), more only while
+    /// answers are slow to come back.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Checkpoint file (default: FILE.checkpoint). Lets --resume continue a killed run.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,

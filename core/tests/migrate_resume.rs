@@ -44,6 +44,8 @@ struct Fake {
     script: Box<Script>,
     delay: Duration,
     batch_size: u64,
+    /// Every attempt: (first key's record index, keys, Idempotency-Key).
+    log: Mutex<Vec<(u64, usize, String)>>,
 }
 
 impl Fake {
@@ -55,6 +57,7 @@ impl Fake {
             script: Box::new(script),
             delay: Duration::ZERO,
             batch_size,
+            log: Mutex::new(Vec::new()),
         })
     }
 
@@ -112,9 +115,14 @@ impl MigrationBackend for Fake {
     async fn migrate_batch(
         &self,
         request: &MigrateKeysRequest,
-        _idempotency_key: &str,
+        idempotency_key: &str,
     ) -> Result<MigrateKeysResponseData> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.log.lock().unwrap().push((
+            index()[&request.keys[0].hash],
+            request.keys.len(),
+            idempotency_key.to_string(),
+        ));
         // One record per line and one variant: the batch is the first key's record index
         // divided by the batch size.
         let batch = index()
@@ -555,4 +563,142 @@ async fn an_early_error_still_records_batches_in_flight() {
         .unwrap();
     assert_eq!((report.skipped_resumed, report.migrated), (300, 100));
     assert_eq!(key_rows(&dir.path().join("report.jsonl")).len(), 400);
+}
+
+/// Checkpoint entries of batches sent and never recorded as done (nor split).
+fn unfinished(path: &Path) -> Vec<checkpoint::Entry> {
+    let (_, entries) = checkpoint::read_entries(path).unwrap();
+    let settled: HashSet<u64> = entries
+        .iter()
+        .filter(|e| e.state != State::Sent)
+        .map(|e| e.batch)
+        .collect();
+    entries
+        .into_iter()
+        .filter(|e| e.state == State::Sent && !settled.contains(&e.batch))
+        .collect()
+}
+
+/// Adaptive batch sizes (the default): the checkpoint records each batch's boundaries, and a
+/// run stopped mid-way, then crashed before its last `done` entries reached the disk, resumes
+/// with another (explicit) batch size: the unfinished recorded batches go out again exactly
+/// as they were (same keys, same Idempotency-Key), finished ones are skipped, and every key
+/// ends up migrated once.
+#[tokio::test]
+async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_change() {
+    let dir = temp_dir();
+    let file = dir.path().join("keys.jsonl");
+    write_export(&file, 3000);
+    let ckpt = dir.path().join("ckpt");
+    let adaptive = || {
+        MigrateOptions::new("api_test", "adaptive-resume")
+            .checkpoint(&ckpt)
+            .report(dir.path().join("report.jsonl"))
+    };
+    // Run 1: a fast service; from record 1500 on it refuses the root key (401), which stops
+    // the run with what is in flight accounted for.
+    let fake = Fake::new(1, |first, _| {
+        if first >= 1500 {
+            Act::Refuse(server_error(401))
+        } else {
+            Act::Answer
+        }
+    });
+    let err = run(fake.clone(), file.clone(), adaptive())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unauthorized);
+    let (header, entries) = checkpoint::read_entries(&ckpt).unwrap();
+    assert_eq!(header.checkpoint, checkpoint::VERSION_RECORDED);
+    let biggest = entries.iter().map(|e| e.count).max().unwrap();
+    assert!(biggest > 100, "batches grew past 100 keys: {biggest}");
+    // The crash: the last two `done` entries never reached the disk.
+    assert_eq!(lose_last_done_entries(&ckpt, 2), 2);
+    let unfinished = unfinished(&ckpt);
+    assert!(unfinished.len() >= 3, "{unfinished:?}");
+
+    // Run 2: resumed with a fixed batch size of 37 against the same keys.
+    let again = Fake::new(1, |_, _| Act::Answer);
+    *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
+    let report = run(
+        again.clone(),
+        file.clone(),
+        adaptive().batch_size(37).concurrency(3).resume(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed, 0, "{:?}", report.errors.first());
+    assert_eq!(
+        report.migrated + report.already_present + report.skipped_resumed,
+        3000
+    );
+    assert_eq!(again.keys.lock().unwrap().len(), 3000);
+    let log = again.log.lock().unwrap().clone();
+    for e in &unfinished {
+        let first = e.first_line - 1;
+        assert!(
+            log.iter()
+                .any(|(f, n, k)| *f == first && *n as u64 == e.count && *k == e.idempotency_key),
+            "batch {} re-sent as recorded: {log:?}",
+            e.batch
+        );
+    }
+    let recorded_firsts: HashSet<u64> = unfinished.iter().map(|e| e.first_line - 1).collect();
+    for (first, n, _) in &log {
+        assert!(
+            recorded_firsts.contains(first) || *n <= 37,
+            "a new batch of {n} keys at {first}"
+        );
+    }
+    // No key was sent twice in run 2: the batches it sent do not overlap.
+    let sent: u64 = log.iter().map(|(_, n, _)| *n as u64).sum();
+    assert_eq!(sent, report.migrated + report.already_present);
+    let rows = key_rows(&dir.path().join("report.jsonl"));
+    assert_eq!(rows.len(), 3000, "each key reported once");
+}
+
+/// A checkpoint with fixed batches (format 1, as every run before adaptive batches wrote it)
+/// resumes under the default options with its own batch size.
+#[tokio::test]
+async fn fixed_batch_checkpoints_resume_under_the_default_options() {
+    let dir = temp_dir();
+    let file = dir.path().join("keys.jsonl");
+    write_export(&file, 1000);
+    let ckpt = dir.path().join("ckpt");
+    let fake = Fake::new(50, |batch, _| {
+        if batch >= 10 {
+            Act::Refuse(server_error(401))
+        } else {
+            Act::Answer
+        }
+    });
+    run(
+        fake.clone(),
+        file.clone(),
+        options(dir.path(), "fixed-then-default", 50),
+    )
+    .await
+    .unwrap_err();
+    let (header, _) = checkpoint::read_entries(&ckpt).unwrap();
+    assert_eq!((header.checkpoint, header.batch_size), (VERSION, 50));
+
+    let again = Fake::new(50, |_, _| Act::Answer);
+    *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
+    let report = run(
+        again.clone(),
+        file.clone(),
+        MigrateOptions::new("api_test", "fixed-then-default")
+            .checkpoint(&ckpt)
+            .resume(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed, 0, "{:?}", report.errors.first());
+    assert_eq!(report.skipped_resumed, 500);
+    assert_eq!(again.keys.lock().unwrap().len(), 1000);
+    let log = again.log.lock().unwrap();
+    assert!(
+        log.iter().all(|(first, n, _)| *n == 50 && first % 50 == 0),
+        "fixed batches of 50: {log:?}"
+    );
 }

@@ -298,30 +298,80 @@ impl Engine {
             .flatten();
         // Likewise the fingerprint (canonical JSON) of a request carrying an idempotency key.
         let fingerprint = idempotency_key.map(|_| idempotency::fingerprint(op.name(), body));
-        self.write(|conn| {
-            // Before any replay: a root key may not fetch an answer it could not have caused.
-            authz::authorize(conn, ws, &ctx.grants, op, body, migration.as_ref())?;
-            let slot = match (idempotency_key, fingerprint) {
-                (Some(k), Some(fp)) => {
-                    match idempotency::lookup(&self.inner.idempotency, conn, ws, op.name(), fp, k)?
-                    {
-                        Ok(replay) => return Ok(replay),
-                        Err(slot) => Some(slot),
-                    }
-                }
-                _ => None,
+        let idempotency = idempotency_key.zip(fingerprint);
+        if let Some(req) = migration {
+            // Batches arriving while the writer is busy are committed together (see
+            // `pool::GroupCommit`); each one's answer is what it would be alone.
+            let job = MigrateJob {
+                ws: ws.to_string(),
+                grants: ctx.grants.clone(),
+                body: body.to_vec(),
+                req,
+                idempotency: idempotency.map(|(k, fp)| (k.to_string(), fp)),
             };
-            let out = match migration {
-                Some(req) => reply(crate::migrate::migrate_keys(conn, ws, &req)?)?,
-                None => execute(conn, ws, op, body)?,
-            };
-            if op == Op::ListIdentities {
-                authz::authorize_listed_identities(&ctx.grants, &out.data)?;
-            }
-            if let Some(slot) = slot {
-                idempotency::store(conn, ws, op.name(), slot, &out)?;
-            }
-            Ok(out)
-        })
+            return self.inner.migrations.submit(
+                job,
+                body.len(),
+                || self.inner.writer(),
+                |conn, job| {
+                    let MigrateJob {
+                        ws,
+                        grants,
+                        body,
+                        req,
+                        idempotency,
+                    } = job;
+                    let idempotency = idempotency.as_ref().map(|(k, fp)| (k.as_str(), fp.clone()));
+                    self.write_op(conn, &ws, &grants, op, &body, Some(req), idempotency)
+                },
+            );
+        }
+        self.write(|conn| self.write_op(conn, ws, &ctx.grants, op, body, None, idempotency))
     }
+
+    /// One operation inside the caller's write transaction: authorization, then the replay of
+    /// an earlier answer to the same idempotency key, or the operation and its stored answer.
+    #[allow(clippy::too_many_arguments)]
+    fn write_op(
+        &self,
+        conn: &Connection,
+        ws: &str,
+        grants: &crate::authz::Grants,
+        op: Op,
+        body: &[u8],
+        migration: Option<wire::MigrateKeysRequest>,
+        idempotency: Option<(&str, String)>,
+    ) -> Result<Reply> {
+        // Before any replay: a root key may not fetch an answer it could not have caused.
+        authz::authorize(conn, ws, grants, op, body, migration.as_ref())?;
+        let slot = match idempotency {
+            Some((k, fp)) => {
+                match idempotency::lookup(&self.inner.idempotency, conn, ws, op.name(), fp, k)? {
+                    Ok(replay) => return Ok(replay),
+                    Err(slot) => Some(slot),
+                }
+            }
+            None => None,
+        };
+        let out = match migration {
+            Some(req) => reply(crate::migrate::migrate_keys(conn, ws, &req)?)?,
+            None => execute(conn, ws, op, body)?,
+        };
+        if op == Op::ListIdentities {
+            authz::authorize_listed_identities(grants, &out.data)?;
+        }
+        if let Some(slot) = slot {
+            idempotency::store(conn, ws, op.name(), slot, &out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// A `keys.migrateKeys` batch waiting for the writer (owned: another caller may run it).
+pub(crate) struct MigrateJob {
+    ws: String,
+    grants: std::sync::Arc<crate::authz::Grants>,
+    body: Vec<u8>,
+    req: wire::MigrateKeysRequest,
+    idempotency: Option<(String, String)>,
 }

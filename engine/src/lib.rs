@@ -97,6 +97,8 @@ pub(crate) struct Inner {
     portal_lifetimes: portal::Lifetimes,
     /// The verification log (see [`analytics`]).
     pub(crate) analytics: Arc<analytics::VerificationLog>,
+    /// `keys.migrateKeys` batches committed together (see [`pool::GroupCommit`]).
+    pub(crate) migrations: pool::GroupCommit<dispatch::MigrateJob, Reply>,
 }
 
 impl Drop for Inner {
@@ -262,6 +264,7 @@ impl Engine {
                 root_keys: RwLock::new(HashMap::new()),
                 portal_lifetimes: portal::Lifetimes::default(),
                 analytics,
+                migrations: pool::GroupCommit::default(),
             }),
         };
         analytics::spawn_writer(

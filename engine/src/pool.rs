@@ -16,6 +16,7 @@
 //! checkpoints the whole WAL, truncating it. It does not wait for other processes' readers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -287,5 +288,213 @@ impl Drop for Writer<'_> {
         if let Some(readers) = self.readers {
             readers.checkpoint_if_large(&self.conn);
         }
+    }
+}
+
+/// Group commit of writes that arrive while the writer is busy (`keys.migrateKeys` batches):
+/// each caller queues its job, then waits for the writer; whoever gets it first runs every job
+/// queued by then in ONE transaction, each inside its own savepoint, and commits once. A job
+/// that fails is rolled back to its savepoint alone, so each job's answer and effects are
+/// exactly what its own transaction would have given; only the commit (and its WAL writes of
+/// the pages the jobs share) is shared. Callers whose job another caller ran find their
+/// answer when they get the writer, and hand it straight back. Answers are handed out only
+/// after the commit. A group takes queued jobs in arrival order up to [`GROUP_WEIGHT`] (their
+/// request bytes; at least one job), so a caller waits for a bounded amount of others' work.
+pub(crate) struct GroupCommit<J, R> {
+    /// Jobs waiting, with their weight.
+    queue: Mutex<std::collections::VecDeque<Waiting<J, R>>>,
+}
+
+type Waiting<J, R> = (Arc<Queued<J, R>>, usize);
+
+/// Most request bytes one group commit takes (beyond its first job).
+pub(crate) const GROUP_WEIGHT: usize = 1 << 20;
+
+struct Queued<J, R> {
+    job: Mutex<Option<J>>,
+    answer: Mutex<Option<Result<R>>>,
+}
+
+impl<J, R> Default for GroupCommit<J, R> {
+    fn default() -> Self {
+        GroupCommit {
+            queue: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+}
+
+impl<J, R> GroupCommit<J, R> {
+    /// Runs `job` (of `weight` request bytes) through `run` in a transaction of the writer
+    /// that `writer` waits for, together with the jobs queued before and after it (in arrival
+    /// order, up to [`GROUP_WEIGHT`]).
+    pub(crate) fn submit<'w>(
+        &self,
+        job: J,
+        weight: usize,
+        writer: impl Fn() -> Writer<'w>,
+        run: impl Fn(&Connection, J) -> Result<R>,
+    ) -> Result<R> {
+        let mine = Arc::new(Queued {
+            job: Mutex::new(Some(job)),
+            answer: Mutex::new(None),
+        });
+        self.queue.lock().push_back((mine.clone(), weight));
+        loop {
+            let mut w = writer();
+            let answered = mine.answer.lock().take();
+            if let Some(answer) = answered {
+                return answer;
+            }
+            let group: Vec<Arc<Queued<J, R>>> = {
+                let mut queue = self.queue.lock();
+                let mut total = 0usize;
+                let mut group = Vec::new();
+                while let Some((_, w)) = queue.front() {
+                    if !group.is_empty() && total + w > GROUP_WEIGHT {
+                        break;
+                    }
+                    total += w;
+                    group.extend(queue.pop_front().map(|(q, _)| q));
+                }
+                group
+            };
+            if group.is_empty() {
+                // Not queued, not answered: its group failed without an answer (a panic).
+                return Err(keyshift_core::Error::server(
+                    "the write was lost with a failed group of writes",
+                ));
+            }
+            let answers = Self::run_group(&mut w, &group, &run);
+            for (queued, answer) in group.iter().zip(answers) {
+                if let Some(answer) = answer {
+                    *queued.answer.lock() = Some(answer);
+                }
+            }
+        }
+    }
+
+    /// Every job of `group` still to run, in one transaction; an answer per job run (the
+    /// transaction's own error for all of them when it cannot begin or commit).
+    fn run_group(
+        conn: &mut Connection,
+        group: &[Arc<Queued<J, R>>],
+        run: &impl Fn(&Connection, J) -> Result<R>,
+    ) -> Vec<Option<Result<R>>> {
+        use crate::util::Db;
+        let jobs: Vec<Option<J>> = group.iter().map(|q| q.job.lock().take()).collect();
+        let ran: Vec<bool> = jobs.iter().map(Option::is_some).collect();
+        // The transaction's own failure: every job run gets it (nothing was committed).
+        let fail_all = |e: keyshift_core::Error| {
+            ran.iter()
+                .map(|r| r.then(|| Err(e.clone())))
+                .collect::<Vec<_>>()
+        };
+        let mut tx = match conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .db()
+        {
+            Ok(tx) => tx,
+            Err(e) => return fail_all(e),
+        };
+        let mut answers: Vec<Option<Result<R>>> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let Some(job) = job else {
+                answers.push(None);
+                continue;
+            };
+            let sp = match tx.savepoint().db() {
+                Ok(sp) => sp,
+                Err(e) => return fail_all(e),
+            };
+            let answer = run(&sp, job);
+            // A failed job's writes go (rolled back to its savepoint); a kept one's stay.
+            let ended = match &answer {
+                Ok(_) => sp.commit().db(),
+                Err(_) => sp.finish().db(),
+            };
+            if let Err(e) = ended {
+                return fail_all(e);
+            }
+            answers.push(Some(answer));
+        }
+        if let Err(e) = tx.commit().db() {
+            return fail_all(e);
+        }
+        answers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Jobs queued while the writer is busy run together, by one caller, in one transaction;
+    /// a failing job is rolled back alone and every caller gets its own answer.
+    #[test]
+    fn queued_jobs_commit_together_and_fail_alone() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .unwrap();
+        let writer = Mutex::new(conn);
+        let group: GroupCommit<i64, i64> = GroupCommit::default();
+        let ran_by: Mutex<Vec<(i64, std::thread::ThreadId)>> = Mutex::new(Vec::new());
+        let run = |c: &Connection, n: i64| -> Result<i64> {
+            ran_by.lock().push((n, std::thread::current().id()));
+            c.execute("INSERT INTO t (n) VALUES (?1)", [n]).unwrap();
+            if n == 1 {
+                return Err(keyshift_core::Error::not_found("job 1 fails after writing"));
+            }
+            Ok(n * 10)
+        };
+        let held = writer.lock();
+        let answers = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|n| {
+                    let (group, writer, run) = (&group, &writer, &run);
+                    s.spawn(move || {
+                        group.submit(
+                            n,
+                            1,
+                            || Writer {
+                                conn: writer.lock(),
+                                readers: None,
+                            },
+                            run,
+                        )
+                    })
+                })
+                .collect();
+            // Every job queued behind the busy writer before it is free.
+            while group.queue.lock().len() < 3 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(answers[0].as_ref().ok(), Some(&0));
+        assert_eq!(answers[2].as_ref().ok(), Some(&20));
+        assert_eq!(
+            answers[1].as_ref().unwrap_err().code,
+            keyshift_core::ErrorCode::NotFound
+        );
+        let ran_by = ran_by.into_inner();
+        assert_eq!(ran_by.len(), 3, "each job ran once");
+        assert!(
+            ran_by.iter().all(|(_, t)| *t == ran_by[0].1),
+            "one caller ran the whole group"
+        );
+        let conn = writer.lock();
+        let stored: Vec<i64> = conn
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(stored, vec![0, 2], "the failed job's write was rolled back");
+        assert!(conn.is_autocommit(), "the group's transaction ended");
     }
 }

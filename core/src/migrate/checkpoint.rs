@@ -14,6 +14,23 @@
 //! with the same `Idempotency-Key` (the server replays its answer; a hash it reports as existing
 //! counts as already present), and the rest are sent as new.
 //!
+//! Two formats, told apart by the header's `checkpoint` number:
+//!
+//! - **1, fixed batches** (a run with an explicit `batch_size`): batch `n` is always the `n`-th
+//!   batch of `batchSize` keys, so a resumed run re-forms the same batches from the input and
+//!   must use the same batch size (another one is refused).
+//! - **2, recorded batches** (a run with the default, adaptive batch size): batch sizes follow
+//!   the server's answer times, so they cannot be re-formed from the input. Each entry's
+//!   `firstLine` and `count` are the batch's boundaries (the `count` keys of the first record's
+//!   hash variant from `firstLine` on); a resumed run replays exactly the recorded batches
+//!   (same keys, same number, same `Idempotency-Key`), whatever its own batch size, and forms
+//!   new batches only for records no entry covers. A batch the server refused as too large
+//!   (413) gets a `split` entry: nothing of it was stored, and its keys are sent again in
+//!   smaller batches with entries of their own. `batchSize` is the starting size there.
+//!
+//! A format-1 file resumed by a run with the default options continues with fixed batches of
+//! its recorded size.
+//!
 //! A torn last line (a crash in the middle of an append) is cut off on resume. Any other line
 //! that is not an entry means the file was changed or damaged: resume refuses it, naming the
 //! line, rather than guess which batches were sent.
@@ -27,7 +44,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// Format 1: fixed batches (see the module docs).
 pub const VERSION: u32 = 1;
+/// Format 2: recorded batch boundaries (see the module docs).
+pub const VERSION_RECORDED: u32 = 2;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -45,6 +65,9 @@ pub struct Header {
 pub enum State {
     Sent,
     Done,
+    /// Refused whole as too large (413, format 2 only): nothing of it was stored; its keys
+    /// went out again in smaller batches.
+    Split,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,11 +92,22 @@ pub struct Entry {
 pub struct ResumeState {
     pub done: HashMap<u64, Entry>,
     pub sent: HashMap<u64, Entry>,
+    /// The header found (`None` for a new checkpoint).
+    pub found: Option<Header>,
+    /// Highest batch number any entry uses (split ones included).
+    pub last_batch: Option<u64>,
 }
 
 impl ResumeState {
     pub fn is_empty(&self) -> bool {
         self.done.is_empty() && self.sent.is_empty()
+    }
+
+    /// Whether the batches of this checkpoint are recorded by their boundaries (format 2).
+    pub fn recorded(&self) -> bool {
+        self.found
+            .as_ref()
+            .is_some_and(|h| h.checkpoint == VERSION_RECORDED)
     }
 }
 
@@ -154,7 +188,7 @@ impl Checkpoint {
         let first = lines.first().copied().unwrap_or_default();
         let found: Header = serde_json::from_slice(first)
             .map_err(|_| corrupt(path, 1, "the header is not a keyshift checkpoint"))?;
-        if found.checkpoint != VERSION {
+        if found.checkpoint != VERSION && found.checkpoint != VERSION_RECORDED {
             return Err(corrupt(path, 1, "unsupported checkpoint version"));
         }
         for (what, a, b) in [
@@ -172,7 +206,12 @@ impl Checkpoint {
                 ));
             }
         }
-        if found.batch_size != header.batch_size {
+        // Fixed batches must be re-formed with their size; a run with the default (adaptive)
+        // options resumes them with it, and recorded batches are replayed whatever the size.
+        if found.checkpoint == VERSION
+            && header.checkpoint == VERSION
+            && found.batch_size != header.batch_size
+        {
             return Err(Error::invalid_input(
                 "checkpoint",
                 format!(
@@ -184,6 +223,7 @@ impl Checkpoint {
         }
         let mut state = ResumeState::default();
         for entry in parse_entries(path, &lines[..complete])? {
+            state.last_batch = state.last_batch.max(Some(entry.batch));
             match entry.state {
                 State::Sent => {
                     if !state.done.contains_key(&entry.batch) {
@@ -194,8 +234,12 @@ impl Checkpoint {
                     state.sent.remove(&entry.batch);
                     state.done.insert(entry.batch, entry);
                 }
+                State::Split => {
+                    state.sent.remove(&entry.batch);
+                }
             }
         }
+        state.found = Some(found);
         if !ends_with_newline {
             // A torn last line (a crash in the middle of an append, never synced): its
             // request was not sent yet (`sent`) or the batch is simply sent again (`done`).

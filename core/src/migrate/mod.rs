@@ -11,6 +11,7 @@
 //! Memory: constant in the input size except duplicate detection, which keeps an 8-byte
 //! fingerprint per key (~8–10 bytes per key in 65 536 sorted buckets, plus ~1.5 MiB).
 
+mod adapt;
 pub mod checkpoint;
 mod prepare;
 pub mod reader;
@@ -24,6 +25,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use crate::hashing::HashVariant;
+pub use adapt::{
+    MAX_ADAPTIVE_CONCURRENCY, MIN_ADAPTIVE_BATCH, MIN_ADAPTIVE_CONCURRENCY, SLOW_ANSWER,
+};
 pub use reader::{Format, MigrationSource};
 pub use record::{MigrationRecord, RecordError};
 pub use report::{MigrationReport, Progress};
@@ -32,11 +36,11 @@ pub use run::{migrate_keys_with, MigrationBackend, DEFAULT_BATCH_ATTEMPTS, MAX_B
 use crate::backend::CallOptions;
 use crate::{Client, Error, Result, RetryPolicy};
 
-/// Default keys per request.
+/// Keys per request an adaptive run starts with (see [`MigrateOptions::batch_size`]).
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// Largest accepted `batch_size`.
 pub const MAX_BATCH_SIZE: usize = 1000;
-/// Default requests in flight.
+/// Requests in flight an adaptive run starts with (see [`MigrateOptions::concurrency`]).
 pub const DEFAULT_CONCURRENCY: usize = 4;
 /// Largest accepted `concurrency`.
 pub const MAX_CONCURRENCY: usize = 64;
@@ -98,8 +102,16 @@ pub struct MigrateOptions {
     /// Form of records that carry `hash` without `variant`. Plaintext `key`s are always
     /// hashed to `sha256_base64`, the server's own storage form.
     pub variant: HashVariant,
-    pub batch_size: usize,
-    pub concurrency: usize,
+    /// Keys per request (1–[`MAX_BATCH_SIZE`]). `None` (the default): adaptive, starting at
+    /// [`DEFAULT_BATCH_SIZE`] and growing toward [`MAX_BATCH_SIZE`] while answers come back
+    /// quickly, shrinking on slow answers, timeouts, 429/503, and on a 413 (whose batch is
+    /// split and sent again). `Some(n)`: exactly `n` (fixed batches).
+    pub batch_size: Option<usize>,
+    /// Requests in flight (1–[`MAX_CONCURRENCY`]). `None` (the default): adaptive, starting at
+    /// [`DEFAULT_CONCURRENCY`], between [`MIN_ADAPTIVE_CONCURRENCY`] and
+    /// [`MAX_ADAPTIVE_CONCURRENCY`], higher only while answers are slow to come back without
+    /// queueing at the server. `Some(n)`: exactly `n`.
+    pub concurrency: Option<usize>,
     /// Append-only checkpoint file; required for `resume`.
     pub checkpoint: Option<PathBuf>,
     /// JSONL report file.
@@ -124,8 +136,8 @@ impl Default for MigrateOptions {
             api_id: String::new(),
             migration_id: String::new(),
             variant: HashVariant::default(),
-            batch_size: DEFAULT_BATCH_SIZE,
-            concurrency: DEFAULT_CONCURRENCY,
+            batch_size: None,
+            concurrency: None,
             checkpoint: None,
             report: None,
             dry_run: false,
@@ -147,8 +159,8 @@ impl MigrateOptions {
     }
     crate::setters::setters! {
         variant(v: HashVariant) => variant = v;
-        batch_size(n: usize) => batch_size = n;
-        concurrency(n: usize) => concurrency = n;
+        batch_size(n: usize) => batch_size = Some(n);
+        concurrency(n: usize) => concurrency = Some(n);
         checkpoint(path: impl Into<PathBuf>) => checkpoint = Some(path.into());
         report(path: impl Into<PathBuf>) => report = Some(path.into());
         dry_run(yes: bool) => dry_run = yes;
@@ -165,13 +177,19 @@ impl MigrateOptions {
 
     /// Checks the options themselves (ids only matter when something is sent).
     pub fn validate(&self) -> Result<()> {
-        if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
+        if self
+            .batch_size
+            .is_some_and(|n| !(1..=MAX_BATCH_SIZE).contains(&n))
+        {
             return Err(Error::invalid_input(
                 "batch_size",
                 format!("batch_size must be 1–{MAX_BATCH_SIZE}"),
             ));
         }
-        if !(1..=MAX_CONCURRENCY).contains(&self.concurrency) {
+        if self
+            .concurrency
+            .is_some_and(|n| !(1..=MAX_CONCURRENCY).contains(&n))
+        {
             return Err(Error::invalid_input(
                 "concurrency",
                 format!("concurrency must be 1–{MAX_CONCURRENCY}"),

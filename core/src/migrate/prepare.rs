@@ -1,11 +1,16 @@
 //! Validation, local hashing, duplicate detection and batching: everything between the reader
 //! and the wire. Runs on a blocking thread; plaintext lives only inside one chunk.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use super::checkpoint::Entry;
 use super::reader::RecordReader;
 use super::record::{digest_of, Checked, Material, RecordError};
 use crate::hashing::{hash_keys, HashVariant};
 use crate::wire::MigrateKeyData;
-use crate::{ErrorCode, Result};
+use crate::{Error, ErrorCode, Result};
 
 /// Records validated and hashed together (plaintext of one chunk is hashed in parallel).
 pub(crate) const CHUNK: usize = 2048;
@@ -184,6 +189,10 @@ pub(crate) struct Batch {
     pub variant: HashVariant,
     pub lines: Vec<u64>,
     pub keys: Vec<MigrateKeyData>,
+    /// [`estimate_bytes`] of its keys.
+    pub est_bytes: usize,
+    /// The checkpoint entry this batch replays (a resumed run with recorded boundaries).
+    pub recorded: Option<Entry>,
 }
 
 impl Batch {
@@ -195,7 +204,7 @@ impl Batch {
     }
 }
 
-fn estimate_bytes(d: &MigrateKeyData) -> usize {
+pub(crate) fn estimate_bytes(d: &MigrateKeyData) -> usize {
     let mut n = 64 + d.hash.len();
     n += d.name.as_ref().map_or(0, |s| s.len() + 16);
     n += d.external_id.as_ref().map_or(0, |s| s.len() + 16);
@@ -217,13 +226,57 @@ fn estimate_bytes(d: &MigrateKeyData) -> usize {
     n + 160
 }
 
-/// Groups keys by variant into batches of `batch_size` (or fewer when the body would exceed
-/// [`MAX_BATCH_BYTES`]). Deterministic: the same input and options give the same batches, which
-/// is what lets a resumed run recognise the batches of its checkpoint.
+/// How big the batches the [`Batcher`] forms are: keys per batch and estimated body bytes.
+/// Fixed for a run with an explicit `batch_size`; moved by the run as answers come in when it
+/// adapts (the batcher reads them for every batch it starts).
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub keys: AtomicUsize,
+    pub bytes: AtomicUsize,
+}
+
+impl Limits {
+    pub fn new(keys: usize) -> Arc<Limits> {
+        Arc::new(Limits {
+            keys: AtomicUsize::new(keys),
+            bytes: AtomicUsize::new(MAX_BATCH_BYTES),
+        })
+    }
+    pub fn keys(&self) -> usize {
+        self.keys.load(Ordering::Relaxed).max(1)
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A recorded batch being re-formed: its entry and the keys gathered so far.
+struct Replaying {
+    entry: Entry,
+    lines: Vec<u64>,
+    keys: Vec<MigrateKeyData>,
+    bytes: usize,
+}
+
+pub(crate) fn input_changed(why: String) -> Error {
+    Error::invalid_input(
+        "checkpoint",
+        format!("the input changed since the checkpoint was written: {why}"),
+    )
+}
+
+/// Groups keys by variant into batches of `limits.keys` (or fewer when the body would exceed
+/// `limits.bytes`). With fixed limits it is deterministic: the same input and options give the
+/// same batches, which is what lets a resumed run with fixed batches recognise them. With
+/// recorded batches ([`Batcher::replay`]) it first re-forms exactly those, by their
+/// boundaries, and batches only the keys no recorded batch covers.
 pub(crate) struct Batcher {
-    batch_size: usize,
-    next_no: u64,
+    limits: Arc<Limits>,
+    next_no: Arc<AtomicU64>,
     pending: [(Vec<u64>, Vec<MigrateKeyData>, usize); 3],
+    /// Recorded batches not started yet, by first line.
+    replay: VecDeque<Entry>,
+    replaying: [Option<Replaying>; 3],
 }
 
 fn slot(v: HashVariant) -> usize {
@@ -241,30 +294,100 @@ const SLOTS: [HashVariant; 3] = [
 ];
 
 impl Batcher {
+    /// Fixed batches of `batch_size`, numbered from 0.
     pub fn new(batch_size: usize) -> Self {
+        Self::with_limits(Limits::new(batch_size), Arc::new(AtomicU64::new(0)))
+    }
+
+    /// Batches of `limits`, numbered from `next_no` (shared with whoever else numbers batches).
+    pub fn with_limits(limits: Arc<Limits>, next_no: Arc<AtomicU64>) -> Self {
         Batcher {
-            batch_size,
-            next_no: 0,
+            limits,
+            next_no,
             pending: Default::default(),
+            replay: VecDeque::new(),
+            replaying: Default::default(),
         }
     }
 
-    /// Adds a key; returns the batches it completed (usually none, at most two).
-    pub fn push(&mut self, key: PreparedKey) -> Vec<Batch> {
+    /// Re-form these recorded batches (any order) before forming new ones.
+    pub fn replay(mut self, mut entries: Vec<Entry>) -> Self {
+        entries.sort_by_key(|e| (e.first_line, e.batch));
+        self.replay = entries.into();
+        self
+    }
+
+    /// Adds a key; returns the batches it completed (usually none, at most two). An error when
+    /// the input no longer matches the recorded batches.
+    pub fn push(&mut self, key: PreparedKey) -> Result<Vec<Batch>> {
         let i = slot(key.variant);
         let size = estimate_bytes(&key.data);
         let mut out = Vec::new();
-        if !self.pending[i].0.is_empty() && self.pending[i].2 + size > MAX_BATCH_BYTES {
+        if let Some(r) = &mut self.replaying[i] {
+            r.lines.push(key.line);
+            r.keys.push(key.data);
+            r.bytes += size;
+            if r.keys.len() as u64 >= r.entry.count {
+                out.push(self.finish_replay(i)?);
+            }
+            return Ok(out);
+        }
+        if let Some(head) = self.replay.front() {
+            if head.first_line < key.line {
+                return Err(input_changed(format!(
+                    "batch {} began at line {}, which is no longer a key to migrate",
+                    head.batch, head.first_line
+                )));
+            }
+            if head.first_line == key.line {
+                let entry = self.replay.pop_front().expect("a head");
+                // A new batch of this variant never spans a recorded one.
+                out.extend(self.take(i));
+                self.replaying[i] = Some(Replaying {
+                    entry,
+                    lines: vec![key.line],
+                    keys: vec![key.data],
+                    bytes: size,
+                });
+                if self.replaying[i]
+                    .as_ref()
+                    .is_some_and(|r| r.keys.len() as u64 >= r.entry.count)
+                {
+                    out.push(self.finish_replay(i)?);
+                }
+                return Ok(out);
+            }
+        }
+        if !self.pending[i].0.is_empty() && self.pending[i].2 + size > self.limits.bytes() {
             out.extend(self.take(i));
         }
         let p = &mut self.pending[i];
         p.0.push(key.line);
         p.1.push(key.data);
         p.2 += size;
-        if p.0.len() >= self.batch_size {
+        if p.0.len() >= self.limits.keys() {
             out.extend(self.take(i));
         }
-        out
+        Ok(out)
+    }
+
+    fn finish_replay(&mut self, i: usize) -> Result<Batch> {
+        let r = self.replaying[i].take().expect("a batch being replayed");
+        let last = r.lines.last().copied().unwrap_or(0);
+        if last != r.entry.last_line {
+            return Err(input_changed(format!(
+                "batch {} was lines {}–{} and is now {}–{}",
+                r.entry.batch, r.entry.first_line, r.entry.last_line, r.entry.first_line, last
+            )));
+        }
+        Ok(Batch {
+            no: r.entry.batch,
+            variant: SLOTS[i],
+            lines: r.lines,
+            keys: r.keys,
+            est_bytes: r.bytes,
+            recorded: Some(r.entry),
+        })
     }
 
     fn take(&mut self, i: usize) -> Option<Batch> {
@@ -274,19 +397,34 @@ impl Batcher {
         }
         let lines = std::mem::take(&mut p.0);
         let keys = std::mem::take(&mut p.1);
-        p.2 = 0;
-        let no = self.next_no;
-        self.next_no += 1;
+        let est_bytes = std::mem::take(&mut p.2);
+        let no = self.next_no.fetch_add(1, Ordering::Relaxed);
         Some(Batch {
             no,
             variant: SLOTS[i],
             lines,
             keys,
+            est_bytes,
+            recorded: None,
         })
     }
 
-    /// The remaining partial batches, in a fixed variant order.
-    pub fn finish(&mut self) -> Vec<Batch> {
-        (0..3).filter_map(|i| self.take(i)).collect()
+    /// The remaining partial batches, in a fixed variant order; an error when a recorded
+    /// batch could not be re-formed (the input ended before it).
+    pub fn finish(&mut self) -> Result<Vec<Batch>> {
+        let open = self
+            .replaying
+            .iter()
+            .flatten()
+            .map(|r| &r.entry)
+            .chain(self.replay.front())
+            .min_by_key(|e| e.first_line);
+        if let Some(e) = open {
+            return Err(input_changed(format!(
+                "the input ends before batch {} (lines {}–{}) is complete",
+                e.batch, e.first_line, e.last_line
+            )));
+        }
+        Ok((0..3).filter_map(|i| self.take(i)).collect())
     }
 }

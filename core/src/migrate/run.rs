@@ -1,7 +1,8 @@
-//! The migration run: producer thread (read, validate, hash, batch) → bounded channel →
-//! up to `concurrency` requests in flight → report and checkpoint.
+//! The migration run: producer thread (read, validate, hash, batch, encode) → bounded channel
+//! → up to `concurrency` requests in flight → report and checkpoint. Batch size and in-flight
+//! count follow the answers unless the options fix them ([`super::adapt`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,8 +11,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::checkpoint::{Checkpoint, Entry, Header, ResumeState, State, VERSION};
-use super::prepare::{Batch, Batcher, Prepared, Preparer};
+use super::adapt::{Adapt, Outcome};
+use super::checkpoint::{Checkpoint, Entry, Header, ResumeState, State, VERSION, VERSION_RECORDED};
+use super::prepare::{input_changed, Batch, Batcher, Limits, Prepared, Preparer};
 use super::reader::{self, MigrationSource};
 use super::record::RecordError;
 use super::report::{MigrationReport, Progress, ReportWriter};
@@ -120,8 +122,75 @@ impl Counters {
 
 enum Event {
     Invalid(RecordError),
-    Send(Batch),
+    Send(Ready),
     Skip(u64),
+}
+
+/// A batch encoded for the wire (by the producer thread, off the async workers).
+struct Ready {
+    no: u64,
+    first_line: u64,
+    last_line: u64,
+    lines: Vec<u64>,
+    hashes: Vec<String>,
+    request: MigrateKeysRequest,
+    idempotency_key: String,
+    est_bytes: usize,
+}
+
+impl Ready {
+    fn new(batch: Batch, migration_id: &str, api_id: &str) -> Result<Ready> {
+        let hashes: Vec<String> = batch.keys.iter().map(|k| k.hash.clone()).collect();
+        let (first_line, last_line) = (batch.first_line(), batch.last_line());
+        let request = MigrateKeysRequest {
+            migration_id: migration_id.to_string(),
+            api_id: api_id.to_string(),
+            keys: batch.keys,
+            hash_variant: (batch.variant != HashVariant::Sha256Base64).then_some(batch.variant),
+        };
+        let body = serde_json::to_vec(&request).map_err(|e| Error::io(e.to_string()))?;
+        let idempotency_key = idempotency_key(migration_id, batch.no, first_line, &body);
+        Ok(Ready {
+            no: batch.no,
+            first_line,
+            last_line,
+            lines: batch.lines,
+            hashes,
+            request,
+            idempotency_key,
+            est_bytes: batch.est_bytes,
+        })
+    }
+
+    /// Two halves of a batch the server refused as too large, as new batches numbered from
+    /// `next_no`.
+    fn split(self, next_no: &AtomicU64) -> Result<[Ready; 2]> {
+        let Ready {
+            mut lines,
+            mut request,
+            est_bytes,
+            ..
+        } = self;
+        let half = lines.len() / 2;
+        let (migration_id, api_id) = (request.migration_id.clone(), request.api_id.clone());
+        let variant = request.hash_variant.unwrap_or_default();
+        let (tail_lines, tail_keys) = (lines.split_off(half), request.keys.split_off(half));
+        let mk = |lines: Vec<u64>, keys| {
+            Ready::new(
+                Batch {
+                    no: next_no.fetch_add(1, Ordering::Relaxed),
+                    variant,
+                    lines,
+                    keys,
+                    est_bytes: est_bytes / 2,
+                    recorded: None,
+                },
+                &migration_id,
+                &api_id,
+            )
+        };
+        Ok([mk(lines, request.keys)?, mk(tail_lines, tail_keys)?])
+    }
 }
 
 struct Tally {
@@ -177,7 +246,7 @@ pub(crate) fn dry_run(
         None => None,
     };
     let mut prep = Preparer::new(reader::open(source)?, options.variant);
-    let mut batcher = Batcher::new(options.batch_size);
+    let mut batcher = Batcher::new(options.batch_size.unwrap_or(super::DEFAULT_BATCH_SIZE));
     let counters = Counters::default();
     let mut t = Tally {
         report: MigrationReport {
@@ -198,7 +267,7 @@ pub(crate) fn dry_run(
             match p {
                 Prepared::Key(k) => {
                     t.report.valid += 1;
-                    t.report.batches += batcher.push(k).len() as u64;
+                    t.report.batches += batcher.push(k)?.len() as u64;
                 }
                 Prepared::Invalid(e) => {
                     t.report.invalid += 1;
@@ -217,7 +286,7 @@ pub(crate) fn dry_run(
             }
         }
     }
-    t.report.batches += batcher.finish().len() as u64;
+    t.report.batches += batcher.finish()?.len() as u64;
     t.report.total = prep.records;
     t.report.elapsed = started.elapsed();
     if let Some(w) = &mut report_w {
@@ -234,37 +303,73 @@ pub(crate) fn dry_run(
     Ok(t.report)
 }
 
+/// How the producer forms batches.
+enum Plan {
+    /// Fixed batches (checkpoint format 1): batch `n` is the `n`-th of the fixed size, and
+    /// those the checkpoint records as done are skipped.
+    Fixed { done: HashMap<u64, Entry> },
+    /// Recorded batches (format 2): these entries (done or sent) are re-formed by their
+    /// boundaries first; done ones are checked against the input and skipped.
+    Recorded { entries: Vec<Entry> },
+}
+
 /// The producer: runs on a blocking thread until the input ends or the consumer goes away.
+#[allow(clippy::too_many_arguments)]
 fn produce(
     source: MigrationSource,
     variant: HashVariant,
-    batch_size: usize,
-    done: HashMap<u64, Entry>,
+    ids: (String, String),
+    limits: Arc<Limits>,
+    next_no: Arc<AtomicU64>,
+    plan: Plan,
     counters: Arc<Counters>,
     tx: mpsc::Sender<Event>,
 ) -> Result<()> {
+    let (migration_id, api_id) = ids;
     let mut prep = Preparer::new(reader::open(source)?, variant);
     counters.update(&prep);
-    let mut batcher = Batcher::new(batch_size);
+    let mut batcher = Batcher::with_limits(limits, next_no);
+    let done = match plan {
+        Plan::Fixed { done } => done,
+        Plan::Recorded { entries } => {
+            batcher = batcher.replay(entries);
+            HashMap::new()
+        }
+    };
     // Returns false when the consumer has stopped listening (aborted run).
-    let emit = |b: Batch| -> Result<bool> {
-        let ev = match done.get(&b.no) {
-            Some(e) => {
+    let emit = |mut b: Batch| -> Result<bool> {
+        let ev = match (b.recorded.take(), done.get(&b.no)) {
+            (Some(e), _) if e.state == State::Done => {
+                // Checked and skipped.
+                // The same keys as when it was sent: the same request, so the same key.
+                let count = b.keys.len() as u64;
+                let ready = Ready::new(b, &migration_id, &api_id)?;
+                if ready.idempotency_key != e.idempotency_key {
+                    return Err(input_changed(format!(
+                        "batch {} (lines {}–{}) is not what was sent",
+                        e.batch, e.first_line, e.last_line
+                    )));
+                }
+                Event::Skip(count)
+            }
+            (Some(_), _) => Event::Send(Ready::new(b, &migration_id, &api_id)?),
+            (None, Some(e)) => {
                 if e.first_line != b.first_line()
                     || e.last_line != b.last_line()
                     || e.count != b.keys.len() as u64
                 {
-                    return Err(Error::invalid_input(
-                        "checkpoint",
-                        format!(
-                            "the input changed since the checkpoint was written: batch {} was lines {}–{} and is now {}–{}",
-                            b.no, e.first_line, e.last_line, b.first_line(), b.last_line()
-                        ),
-                    ));
+                    return Err(input_changed(format!(
+                        "batch {} was lines {}–{} and is now {}–{}",
+                        b.no,
+                        e.first_line,
+                        e.last_line,
+                        b.first_line(),
+                        b.last_line()
+                    )));
                 }
                 Event::Skip(e.count)
             }
-            None => Event::Send(b),
+            (None, None) => Event::Send(Ready::new(b, &migration_id, &api_id)?),
         };
         Ok(tx.blocking_send(ev).is_ok())
     };
@@ -278,7 +383,7 @@ fn produce(
                     }
                 }
                 Prepared::Key(k) => {
-                    for b in batcher.push(k) {
+                    for b in batcher.push(k)? {
                         if !emit(b)? {
                             return Ok(());
                         }
@@ -287,7 +392,7 @@ fn produce(
             }
         }
     }
-    for b in batcher.finish() {
+    for b in batcher.finish()? {
         if !emit(b)? {
             return Ok(());
         }
@@ -309,6 +414,15 @@ struct Sent {
     /// ignores Idempotency-Key (as Unkey does).
     resent: bool,
     result: Result<MigrateKeysResponseData>,
+    outcome: Outcome,
+    /// The request, given back when the server refused it as too large and it may be split.
+    refused: Option<MigrateKeysRequest>,
+}
+
+/// Whether an error says the server is struggling (the batch size or in-flight count should
+/// come down).
+fn strained(e: &Error) -> bool {
+    matches!(e.code, ErrorCode::Timeout | ErrorCode::RateLimited) || e.status == Some(503)
 }
 
 async fn send_batch(
@@ -316,10 +430,24 @@ async fn send_batch(
     policy: RetryPolicy,
     request: MigrateKeysRequest,
     mut sent: Sent,
+    may_split: bool,
 ) -> Sent {
     let mut attempt = 1u32;
     loop {
-        match backend.migrate_batch(&request, &sent.idempotency_key).await {
+        let began = Instant::now();
+        let result = backend.migrate_batch(&request, &sent.idempotency_key).await;
+        match &result {
+            Ok(_) => sent.outcome.answered_in = Some(began.elapsed()),
+            Err(e) => sent.outcome.strained |= strained(e),
+        }
+        match result {
+            Err(e) if e.status == Some(413) && may_split && request.keys.len() > 1 => {
+                // Nothing of it was stored: it goes out again in two halves.
+                sent.outcome.too_large = true;
+                sent.result = Err(e);
+                sent.refused = Some(request);
+                return sent;
+            }
             Err(e) if attempt < policy.max_attempts && batch_retryable(&e, &policy) => {
                 if !e.not_sent {
                     sent.resent = true;
@@ -367,11 +495,16 @@ pub async fn migrate_keys_with(
             .map_err(|e| Error::io(format!("validation thread failed: {e}")))?;
     }
     let started = Instant::now();
+    // An explicit batch size writes fixed batches (format 1, as ever); the adaptive default
+    // records each batch's boundaries (format 2).
     let header = Header {
-        checkpoint: VERSION,
+        checkpoint: match options.batch_size {
+            Some(_) => VERSION,
+            None => VERSION_RECORDED,
+        },
         migration_id: options.migration_id.clone(),
         api_id: options.api_id.clone(),
-        batch_size: options.batch_size,
+        batch_size: options.batch_size.unwrap_or(super::DEFAULT_BATCH_SIZE),
         variant: options.variant.as_str().to_string(),
         source: source.describe(),
     };
@@ -381,6 +514,13 @@ pub async fn migrate_keys_with(
             (Some(c), r)
         }
         None => (None, ResumeState::default()),
+    };
+    // Fixed batches found in the checkpoint are resumed with their size; recorded ones are
+    // replayed whatever the size of the new batches.
+    let (recorded, batch_size) = match &resume.found {
+        Some(found) if found.checkpoint == VERSION => (false, Some(found.batch_size)),
+        Some(_) => (true, options.batch_size),
+        None => (header.checkpoint == VERSION_RECORDED, options.batch_size),
     };
     // On resume the report is cut back to what the checkpoint records as finished: rows of
     // batches it does not record as done (a crash between the report flush and the
@@ -397,16 +537,46 @@ pub async fn migrate_keys_with(
     let ResumeState {
         done,
         sent: unfinished,
+        last_batch,
+        ..
     } = resume;
     let policy = batch_policy(&options, backend.as_ref());
+    let limits = Limits::new(batch_size.unwrap_or(super::DEFAULT_BATCH_SIZE));
+    // Fixed batches are numbered from 0 (their number is their position); recorded ones
+    // continue after the highest number used.
+    let next_no = Arc::new(AtomicU64::new(match (recorded, last_batch) {
+        (true, Some(n)) => n + 1,
+        _ => 0,
+    }));
+    let mut adapt = Adapt::new(limits.clone(), batch_size, options.concurrency);
+    // Only recorded batches may be split (fixed ones must keep their boundaries).
+    let may_split = adapt.splits() && recorded;
+    let plan = if recorded {
+        let mut entries: Vec<Entry> = done.values().cloned().collect();
+        entries.extend(unfinished.values().cloned());
+        Plan::Recorded { entries }
+    } else {
+        Plan::Fixed { done: done.clone() }
+    };
 
     let counters = Arc::new(Counters::default());
-    let (tx, mut rx) = mpsc::channel::<Event>(options.concurrency * 2 + 8);
+    // A short queue when the size adapts, so that a new size reaches the wire soon.
+    let depth = match options.concurrency {
+        Some(n) => n * 2 + 8,
+        None => super::MAX_ADAPTIVE_CONCURRENCY + 2,
+    };
+    let depth = if batch_size.is_none() {
+        depth.min(6)
+    } else {
+        depth
+    };
+    let (tx, mut rx) = mpsc::channel::<Event>(depth);
     let producer = {
         let counters = counters.clone();
-        let (variant, batch_size) = (options.variant, options.batch_size);
+        let ids = (options.migration_id.clone(), options.api_id.clone());
+        let (variant, limits, next_no) = (options.variant, limits.clone(), next_no.clone());
         tokio::task::spawn_blocking(move || {
-            produce(source, variant, batch_size, done, counters, tx)
+            produce(source, variant, ids, limits, next_no, plan, counters, tx)
         })
     };
 
@@ -416,6 +586,13 @@ pub async fn migrate_keys_with(
         batches_done: 0,
     };
     let mut in_flight: JoinSet<Sent> = JoinSet::new();
+    let launcher = Launcher {
+        backend,
+        policy,
+        may_split,
+    };
+    // Halves of batches refused as too large, to send before anything new.
+    let mut again: VecDeque<Ready> = VecDeque::new();
     let mut input_done = false;
     // The first error that stops the run. Whatever it is, the loop goes on until every batch
     // in flight has answered and been accounted for, and the checkpoint and report are made
@@ -424,19 +601,43 @@ pub async fn migrate_keys_with(
     let mut last_progress = Instant::now();
 
     loop {
-        if input_done && in_flight.is_empty() {
+        if abort.is_some() {
+            again.clear();
+        }
+        if input_done && in_flight.is_empty() && again.is_empty() {
             break;
         }
         if abort.is_none() && options.cancelled() {
             // Like an abort: no new batch; those in flight are accounted for below.
             abort = Some(CancelToken::error());
             rx.close();
+            continue;
         }
+        while abort.is_none() && in_flight.len() < adapt.concurrency() {
+            let Some(ready) = again.pop_front() else {
+                break;
+            };
+            t.report.batches += 1;
+            if let Err(e) = launcher.launch(ready, None, &mut checkpoint, &mut in_flight) {
+                abort.get_or_insert(e);
+                rx.close();
+            }
+        }
+        let room = in_flight.len() < adapt.concurrency() && again.is_empty();
         tokio::select! {
             biased;
             Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
                 let step = match joined {
-                    Ok(s) => finish_batch(s, &mut t, &mut report_w, &mut checkpoint),
+                    Ok(mut s) => {
+                        adapt.observe(&s.outcome);
+                        match s.refused.take() {
+                            Some(request) if abort.is_none() => {
+                                split_batch(s, request, &next_no, &mut checkpoint)
+                                    .map(|halves| again.extend(halves))
+                            }
+                            _ => finish_batch(s, &mut t, &mut report_w, &mut checkpoint),
+                        }
+                    }
                     Err(e) => Err(Error::io(format!("batch task failed: {e}"))),
                 };
                 if let Err(e) = step {
@@ -444,7 +645,7 @@ pub async fn migrate_keys_with(
                     rx.close();
                 }
             }
-            ev = rx.recv(), if !input_done && in_flight.len() < options.concurrency => {
+            ev = rx.recv(), if !input_done && room => {
                 match ev {
                     None => input_done = true,
                     // After an abort, drain what the producer had queued without acting on it.
@@ -463,27 +664,22 @@ pub async fn migrate_keys_with(
                         t.report.skipped_resumed += count;
                         t.report.valid += count;
                     }
-                    Some(Event::Send(batch)) => {
-                        t.report.valid += batch.keys.len() as u64;
+                    Some(Event::Send(ready)) => {
+                        t.report.valid += ready.hashes.len() as u64;
                         t.report.batches += 1;
-                        let previous = unfinished.get(&batch.no);
-                        match start_batch(batch, previous, &options, &mut checkpoint) {
-                            Ok((request, sent)) => {
-                                in_flight.spawn(send_batch(
-                                    backend.clone(),
-                                    policy.clone(),
-                                    request,
-                                    sent,
-                                ));
-                            }
-                            Err(e) => {
-                                abort.get_or_insert(e);
-                                rx.close();
-                            }
+                        let previous = unfinished.get(&ready.no);
+                        if let Err(e) =
+                            launcher.launch(ready, previous, &mut checkpoint, &mut in_flight)
+                        {
+                            abort.get_or_insert(e);
+                            rx.close();
                         }
                     }
                 }
             }
+            // Only reached with nothing in flight and no room for input: an abort with
+            // halves waiting (cleared above), so go round.
+            else => {}
         }
         if let Some(cb) = &on_progress {
             if last_progress.elapsed() >= PROGRESS_EVERY {
@@ -527,68 +723,149 @@ pub async fn migrate_keys_with(
     Ok(t.report)
 }
 
-/// Records the batch as sent (durably) and builds its request.
+fn entry_of(
+    no: u64,
+    first_line: u64,
+    last_line: u64,
+    count: usize,
+    state: State,
+    idempotency_key: &str,
+) -> Entry {
+    Entry {
+        batch: no,
+        first_line,
+        last_line,
+        count: count as u64,
+        state,
+        idempotency_key: idempotency_key.to_string(),
+        migrated: None,
+        already_present: None,
+        failed: None,
+    }
+}
+
+/// Starts batches: records each as sent, then sends it on a task of `in_flight`.
+struct Launcher {
+    backend: Arc<dyn MigrationBackend>,
+    policy: RetryPolicy,
+    may_split: bool,
+}
+
+impl Launcher {
+    fn launch(
+        &self,
+        ready: Ready,
+        previous: Option<&Entry>,
+        checkpoint: &mut Option<Checkpoint>,
+        in_flight: &mut JoinSet<Sent>,
+    ) -> Result<()> {
+        let (request, sent) = start_batch(ready, previous, checkpoint)?;
+        in_flight.spawn(send_batch(
+            self.backend.clone(),
+            self.policy.clone(),
+            request,
+            sent,
+            self.may_split,
+        ));
+        Ok(())
+    }
+}
+
+/// Records the batch as sent (durably) and hands back its request.
 fn start_batch(
-    batch: Batch,
+    ready: Ready,
     previous: Option<&Entry>,
-    options: &MigrateOptions,
     checkpoint: &mut Option<Checkpoint>,
 ) -> Result<(MigrateKeysRequest, Sent)> {
-    let hashes: Vec<String> = batch.keys.iter().map(|k| k.hash.clone()).collect();
-    let (first_line, last_line) = (batch.first_line(), batch.last_line());
-    let request = MigrateKeysRequest {
-        migration_id: options.migration_id.clone(),
-        api_id: options.api_id.clone(),
-        keys: batch.keys,
-        hash_variant: (batch.variant != HashVariant::Sha256Base64).then_some(batch.variant),
-    };
-    let body = serde_json::to_vec(&request).map_err(|e| Error::io(e.to_string()))?;
-    let key = idempotency_key(&options.migration_id, batch.no, first_line, &body);
-    drop(body);
+    let Ready {
+        no,
+        first_line,
+        last_line,
+        lines,
+        hashes,
+        request,
+        idempotency_key: key,
+        est_bytes,
+    } = ready;
     let resent = match previous {
         Some(e) if e.idempotency_key != key => {
-            return Err(Error::invalid_input(
-                "checkpoint",
-                format!(
-                    "the input changed since the checkpoint was written: batch {} (lines {}–{}) is not what was sent",
-                    batch.no, e.first_line, e.last_line
-                ),
-            ))
+            return Err(input_changed(format!(
+                "batch {no} (lines {}–{}) is not what was sent",
+                e.first_line, e.last_line
+            )))
         }
         Some(_) => true,
         None => {
             if let Some(c) = checkpoint {
                 c.append(
-                    &Entry {
-                        batch: batch.no,
-                        first_line,
-                        last_line,
-                        count: hashes.len() as u64,
-                        state: State::Sent,
-                        idempotency_key: key.clone(),
-                        migrated: None,
-                        already_present: None,
-                        failed: None,
-                    },
+                    &entry_of(no, first_line, last_line, hashes.len(), State::Sent, &key),
                     true,
                 )?;
             }
             false
         }
     };
+    let outcome = Outcome {
+        keys: hashes.len(),
+        est_bytes,
+        ..Outcome::default()
+    };
     Ok((
         request,
         Sent {
-            no: batch.no,
+            no,
             first_line,
             last_line,
-            lines: batch.lines,
+            lines,
             hashes,
             idempotency_key: key,
             resent,
             result: Ok(MigrateKeysResponseData::default()),
+            outcome,
+            refused: None,
         },
     ))
+}
+
+/// A batch the server refused as too large: recorded as split (nothing of it was stored) and
+/// made into two halves, new batches, which the run sends next.
+fn split_batch(
+    s: Sent,
+    request: MigrateKeysRequest,
+    next_no: &AtomicU64,
+    checkpoint: &mut Option<Checkpoint>,
+) -> Result<[Ready; 2]> {
+    tracing::debug!(
+        batch = s.no,
+        keys = s.hashes.len(),
+        "batch refused as too large; splitting it"
+    );
+    if let Some(c) = checkpoint {
+        // Durable with the halves' `sent` entries. Lost in a crash, the batch is simply
+        // sent again whole on resume.
+        c.append(
+            &entry_of(
+                s.no,
+                s.first_line,
+                s.last_line,
+                s.hashes.len(),
+                State::Split,
+                &s.idempotency_key,
+            ),
+            false,
+        )?;
+    }
+    Ready {
+        no: s.no,
+        first_line: s.first_line,
+        last_line: s.last_line,
+        lines: s.lines,
+        hashes: s.hashes,
+        request,
+        idempotency_key: s.idempotency_key,
+        est_bytes: s.outcome.est_bytes,
+    }
+    .split(next_no)
 }
 
 /// Accounts for an answered (or given-up) batch: report lines, then the `done` checkpoint entry.
