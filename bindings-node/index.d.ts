@@ -294,7 +294,9 @@ export interface MigrateOptions {
   migrationId: string
   /** Form of records carrying `hash` without `variant` (default `sha256_base64`). */
   variant?: HashVariant
+  /** Keys per request; omitted: core adapts it to the answer times (100 growing to 1,000). */
   batchSize?: number
+  /** Requests in flight; omitted: adapts between 2 and 16. */
   concurrency?: number
   /** Append-only checkpoint file (needed for `resume`). */
   checkpoint?: string

@@ -643,7 +643,7 @@ macro_rules! migrate_keys {
         #[pymethods]
         impl $cls {
             $(#[$m])*
-            #[pyo3(signature = (source, *, api_id, migration_id, variant = "sha256_base64", batch_size = 100, concurrency = 4, checkpoint = None, report = None, dry_run = false, resume = false, on_progress = None))]
+            #[pyo3(signature = (source, *, api_id, migration_id, variant = "sha256_base64", batch_size = None, concurrency = None, checkpoint = None, report = None, dry_run = false, resume = false, on_progress = None))]
             #[allow(clippy::too_many_arguments)]
             fn migrate_keys<$lt>(
                 &self,
@@ -652,8 +652,8 @@ macro_rules! migrate_keys {
                 api_id: String,
                 migration_id: String,
                 variant: &str,
-                batch_size: usize,
-                concurrency: usize,
+                batch_size: Option<usize>,
+                concurrency: Option<usize>,
                 checkpoint: Option<std::path::PathBuf>,
                 report: Option<std::path::PathBuf>,
                 dry_run: bool,
@@ -663,10 +663,11 @@ macro_rules! migrate_keys {
                 let $client = self.inner.get()?;
                 let mut options = MigrateOptions::new(api_id, migration_id)
                     .variant(variant.parse().map_err(to_py)?)
-                    .batch_size(batch_size)
-                    .concurrency(concurrency)
                     .dry_run(dry_run)
                     .resume(resume);
+                // None: core adapts batch size and requests in flight to the answer times.
+                options.batch_size = batch_size;
+                options.concurrency = concurrency;
                 options.checkpoint = checkpoint;
                 options.report = report;
                 let $run = migrate::Run::new(source, options, on_progress, $event_loop)?;

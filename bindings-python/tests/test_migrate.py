@@ -70,6 +70,21 @@ def test_generator_is_streamed(client: keyshift.Client, api_id: str, server: Ser
     assert probe == [True], "the first batch was not sent before the generator was exhausted"
 
 
+def test_default_batches_adapt_and_an_explicit_size_is_kept(client: keyshift.Client,
+                                                             api_id: str, kind: str) -> None:
+    # With no batch_size, core grows batches past 100 while the server answers quickly; a
+    # given batch_size is used as is (3,000 keys = 30 batches of 100).
+    adaptive = client.migrate_keys(({"key": f"mg_adapt_{kind}_{i:06d}_padpadpad"}
+                                    for i in range(3000)),
+                                   api_id=api_id, migration_id="py-adapt-" + kind)
+    fixed = client.migrate_keys(({"key": f"mg_fixed_{kind}_{i:06d}_padpadpad"}
+                                 for i in range(3000)),
+                                api_id=api_id, migration_id="py-fixed-" + kind, batch_size=100)
+    assert adaptive.migrated == fixed.migrated == 3000
+    assert fixed.batches == 30
+    assert adaptive.batches < 30
+
+
 def test_raising_generator_propagates_the_same_exception(client: keyshift.Client,
                                                          api_id: str) -> None:
     boom = ValueError("legacy database went away")

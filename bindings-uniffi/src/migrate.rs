@@ -20,10 +20,13 @@ pub struct MigrateOptions {
     /// Form of records carrying `hash` without `variant` (default sha256_base64).
     #[uniffi(default = None)]
     pub variant: Option<HashVariant>,
-    #[uniffi(default = 100)]
-    pub batch_size: u32,
-    #[uniffi(default = 4)]
-    pub concurrency: u32,
+    /// Keys per request; none (the default) lets core adapt it to the answer times (100 up to
+    /// 1,000), a value fixes it.
+    #[uniffi(default = None)]
+    pub batch_size: Option<u32>,
+    /// Requests in flight; none (the default) adapts (2 to 16), a value fixes it.
+    #[uniffi(default = None)]
+    pub concurrency: Option<u32>,
     /// Append-only checkpoint file; required for `resume`.
     #[uniffi(default = None)]
     pub checkpoint: Option<String>,
@@ -47,8 +50,8 @@ impl MigrateOptions {
             api_id: self.api_id,
             migration_id: self.migration_id,
             variant: self.variant.map(Into::into).unwrap_or_default(),
-            batch_size: Some(self.batch_size as usize),
-            concurrency: Some(self.concurrency as usize),
+            batch_size: self.batch_size.map(|n| n as usize),
+            concurrency: self.concurrency.map(|n| n as usize),
             checkpoint: self.checkpoint.map(Into::into),
             report: self.report.map(Into::into),
             dry_run: self.dry_run,

@@ -36,6 +36,12 @@ def sync_smoke(client: keyshift.Client) -> str:
     report = client.migrate_keys(records, api_id=api_id, migration_id=migration_id, batch_size=10)
     assert report.migrated == 25 and report.is_complete, report
     assert client.verify(f"legacy_{run}_3_abcdefghijklmnop").valid
+    # Default options: batch size and requests in flight adapt to this server's answer times.
+    bulk = ({"key": f"bulk_{run}_{i}_abcdefghijklmnop"} for i in range(2000))
+    report = client.migrate_keys(bulk, api_id=api_id, migration_id=migration_id)
+    assert report.migrated == 2000 and report.is_complete, report
+    print(f"adaptive migration: 2000 keys in {report.batches} batches")
+    assert client.verify(f"bulk_{run}_1999_abcdefghijklmnop").valid
     seen: list[str] = []
     fallback = client.verify_with_fallback(f"legacy_only_{run}_abcdefghijkl",
                                            legacy=lambda k: seen.append(k) is None)

@@ -83,7 +83,7 @@ async fn default_batches_grow_past_100_and_explicit_ones_stay_fixed() {
 async fn a_413_splits_the_batch_and_later_batches_shrink() {
     // Room for about 60 of these records per request, not 100: the first batches are
     // refused.
-    let server = TestServer::start_configured(|c| c.body_limit = 12 * 1024).await;
+    let server = TestServer::start_configured(|c| c.router.body_limit = 12 * 1024).await;
     let (client, api_id) = server.client_with_api("too-large").await;
     let (dir, file) = temp_file("keys.jsonl");
     write_export(&file, 4000);

@@ -3475,8 +3475,15 @@ public struct MigrateOptions: Equatable, Hashable {
      * Form of records carrying `hash` without `variant` (default sha256_base64).
      */
     public var variant: HashVariant?
-    public var batchSize: UInt32
-    public var concurrency: UInt32
+    /**
+     * Keys per request; none (the default) lets core adapt it to the answer times (100 up to
+     * 1,000), a value fixes it.
+     */
+    public var batchSize: UInt32?
+    /**
+     * Requests in flight; none (the default) adapts (2 to 16), a value fixes it.
+     */
+    public var concurrency: UInt32?
     /**
      * Append-only checkpoint file; required for `resume`.
      */
@@ -3506,7 +3513,14 @@ public struct MigrateOptions: Equatable, Hashable {
          */migrationId: String, 
         /**
          * Form of records carrying `hash` without `variant` (default sha256_base64).
-         */variant: HashVariant? = nil, batchSize: UInt32 = UInt32(100), concurrency: UInt32 = UInt32(4), 
+         */variant: HashVariant? = nil, 
+        /**
+         * Keys per request; none (the default) lets core adapt it to the answer times (100 up to
+         * 1,000), a value fixes it.
+         */batchSize: UInt32? = nil, 
+        /**
+         * Requests in flight; none (the default) adapts (2 to 16), a value fixes it.
+         */concurrency: UInt32? = nil, 
         /**
          * Append-only checkpoint file; required for `resume`.
          */checkpoint: String? = nil, 
@@ -3553,8 +3567,8 @@ public struct FfiConverterTypeMigrateOptions: FfiConverterRustBuffer {
                 apiId: FfiConverterString.read(from: &buf), 
                 migrationId: FfiConverterString.read(from: &buf), 
                 variant: FfiConverterOptionTypeHashVariant.read(from: &buf), 
-                batchSize: FfiConverterUInt32.read(from: &buf), 
-                concurrency: FfiConverterUInt32.read(from: &buf), 
+                batchSize: FfiConverterOptionUInt32.read(from: &buf), 
+                concurrency: FfiConverterOptionUInt32.read(from: &buf), 
                 checkpoint: FfiConverterOptionString.read(from: &buf), 
                 report: FfiConverterOptionString.read(from: &buf), 
                 dryRun: FfiConverterBool.read(from: &buf), 
@@ -3567,8 +3581,8 @@ public struct FfiConverterTypeMigrateOptions: FfiConverterRustBuffer {
         FfiConverterString.write(value.apiId, into: &buf)
         FfiConverterString.write(value.migrationId, into: &buf)
         FfiConverterOptionTypeHashVariant.write(value.variant, into: &buf)
-        FfiConverterUInt32.write(value.batchSize, into: &buf)
-        FfiConverterUInt32.write(value.concurrency, into: &buf)
+        FfiConverterOptionUInt32.write(value.batchSize, into: &buf)
+        FfiConverterOptionUInt32.write(value.concurrency, into: &buf)
         FfiConverterOptionString.write(value.checkpoint, into: &buf)
         FfiConverterOptionString.write(value.report, into: &buf)
         FfiConverterBool.write(value.dryRun, into: &buf)

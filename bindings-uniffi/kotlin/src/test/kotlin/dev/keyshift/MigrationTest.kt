@@ -33,7 +33,8 @@ class MigrationTest {
         assertEquals(10_000uL, report.total)
         assertEquals(10_000uL, report.migrated)
         assertEquals(0uL, report.failed + report.invalid)
-        assertTrue(report.batches >= 100uL, report.toString())
+        // No batchSize given: core grows batches past 100 while the server answers quickly.
+        assertTrue(report.batches < 100uL, report.toString())
         assertTrue(report.toString().contains("10000 migrated"), report.toString())
         assertTrue(snapshots.isNotEmpty())
         val last = snapshots.last()
