@@ -26,8 +26,9 @@ if ! "$PY" -c 'import unkey.py, httpx, maturin' 2>/dev/null; then
 fi
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! "$PY" -c 'import keyshift' 2>/dev/null; then
   echo "bench: pip install ./bindings-python (wheel, profile $PROFILE)" >&2
-  MATURIN_PEP517_ARGS="--profile $PROFILE" "$PY" -m pip install -q --disable-pip-version-check \
-    --no-build-isolation --force-reinstall --no-deps ./bindings-python >&2
+  # Without build isolation the maturin backend runs the venv's `maturin` by name: PATH has it.
+  PATH="$VENV/bin:$PATH" MATURIN_PEP517_ARGS="--profile $PROFILE" "$PY" -m pip install -q \
+    --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps ./bindings-python >&2
   echo "$want" > "$STAMP"
 fi
 echo "$PY"
