@@ -408,20 +408,10 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_is_served() {
     let s = start().await;
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let resp = h2
-        .post(s.url("/v2/apis.createApi"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({"name": "over-h2"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let (status, v) = s
+        .call_h2("apis.createApi", json!({"name": "over-h2"}), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
     assert_success_envelope(&v);
     s.stop().await;
 }

@@ -678,10 +678,13 @@ async fn creating_a_session_needs_the_matching_root_key_permissions() {
     }
     // The permission on another api does not count; the wildcard does.
     let elsewhere = restricted_root_key(&s, &[&format!("api.{other}.create_key")]);
-    let (status, _) = s
-        .call_as(&elsewhere, "portal.createSession", body(&["keys:create"]))
-        .await;
-    assert_eq!(status, 403);
+    s.fails_as(
+        &elsewhere,
+        "portal.createSession",
+        body(&["keys:create"]),
+        403,
+    )
+    .await;
     let creator = restricted_root_key(&s, &["api.*.create_key"]);
     s.ok_as(
         &creator,
@@ -785,18 +788,12 @@ async fn portal_configuration_and_grantable_permissions() {
 
     // Restricted root keys: read needs read_api, update needs update_api.
     let reader = restricted_root_key(&s, &["api.*.read_key"]);
-    let (status, _) = s
-        .call_as(&reader, "portal.getPortal", json!({"portal": api}))
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = s
-        .call_as(
-            &reader,
-            "portal.updatePortal",
-            json!({"portal": api, "name": "x"}),
-        )
-        .await;
-    assert_eq!(status, 403);
+    for (op, body) in [
+        ("portal.getPortal", json!({"portal": api})),
+        ("portal.updatePortal", json!({"portal": api, "name": "x"})),
+    ] {
+        s.fails_as(&reader, op, body, 403).await;
+    }
     s.fails("portal.getPortal", json!({"portal": "portal_nope"}), 404)
         .await;
     s.stop().await;

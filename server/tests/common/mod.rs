@@ -170,6 +170,26 @@ impl TestServer {
         (status, value)
     }
 
+    /// POST /v2/{op} over HTTP/2 (prior knowledge) with the server's root key and, when given,
+    /// a second `Authorization` header; asserts the answer came over HTTP/2 and returns
+    /// (status, body).
+    pub async fn call_h2(&self, op: &str, body: Value, second_auth: Option<&str>) -> (u16, Value) {
+        let h2 = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut request = h2.post(self.url(&format!("/v2/{op}")));
+        request = request.bearer_auth(&self.root_key);
+        if let Some(auth) = second_auth {
+            request = request.header("authorization", auth);
+        }
+        let resp = request.json(&body).send().await.expect("an answer over h2");
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a JSON body"))
+    }
+
     /// POST and expect 200; returns `data` after checking the success envelope.
     pub async fn ok(&self, op: &str, body: Value) -> Value {
         self.ok_as(&self.root_key.clone(), op, body).await
@@ -185,7 +205,13 @@ impl TestServer {
 
     /// POST and expect an error status; returns the `error` object after checking its shape.
     pub async fn fails(&self, op: &str, body: Value, status: u16) -> Value {
-        let (got, value) = self.call(op, body).await;
+        self.fails_as(&self.root_key.clone(), op, body, status)
+            .await
+    }
+
+    /// [`TestServer::fails`] with another root key (another workspace's, a restricted one).
+    pub async fn fails_as(&self, root_key: &str, op: &str, body: Value, status: u16) -> Value {
+        let (got, value) = self.call_as(root_key, op, body).await;
         assert_eq!(got, status, "{op}: expected {status}, got {got}: {value}");
         assert_problem(&value, status);
         value["error"].clone()
