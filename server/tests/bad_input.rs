@@ -1174,7 +1174,9 @@ async fn duplicated_authorization_over_http2_is_refused() {
         "Bearer sk_other_0123456789".into(),
     ] {
         let body = json!({"apiId": api});
-        let (status, v) = s.call_h2("keys.createKey", body, Some(&second)).await;
+        let (status, v) = s
+            .call_h2("keys.createKey", body, &[("authorization", &second)])
+            .await;
         assert_eq!(status, 400, "{second}: {v}");
         assert_problem(&v, 400);
         assert_eq!(v["error"]["errors"][0]["location"], "header.Authorization");

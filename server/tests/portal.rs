@@ -802,8 +802,7 @@ async fn portal_configuration_and_grantable_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_assets_carry_strict_headers() {
     let s = start().await;
-    let resp = s.get("/portal").await;
-    assert_eq!(resp.status(), 200);
+    let resp = s.get_status("/portal", 200).await;
     let h = resp.headers().clone();
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
     let csp = h["content-security-policy"].to_str().unwrap();
@@ -830,8 +829,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         ("/portal/assets/keyshift-keys.js", "text/javascript"),
         ("/portal/assets/portal.css", "text/css"),
     ] {
-        let resp = s.get(path).await;
-        assert_eq!(resp.status(), 200, "{path}");
+        let resp = s.get_status(path, 200).await;
         let h = resp.headers();
         assert!(
             h["content-type"].to_str().unwrap().starts_with(kind),
@@ -841,8 +839,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(h["cache-control"].to_str().unwrap().contains("max-age"));
     }
-    let resp = s.get("/portal/assets/other.js").await;
-    assert_eq!(resp.status(), 404);
+    s.get_status("/portal/assets/other.js", 404).await;
     s.stop().await;
 }
 
