@@ -135,12 +135,9 @@ fn create_verify_get_reroll_delete_over_http() {
     assert_eq!(deleted.code, 0, "{}", deleted.stderr);
     let missing = keyshift(&["keys", "get", &new_id], "", &env);
     assert_eq!(missing.code, 1);
-    assert!(missing.stderr.contains("not_found"), "{}", missing.stderr);
-    assert!(
-        missing.stderr.contains("[request req_"),
-        "{}",
-        missing.stderr
-    );
+    let stderr = &missing.stderr;
+    assert!(stderr.contains("not_found"), "{stderr}");
+    assert!(stderr.contains("[request req_"), "{stderr}");
 }
 
 #[test]

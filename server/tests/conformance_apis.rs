@@ -194,13 +194,8 @@ async fn list_keys_of_an_api_without_keys_is_200_empty() {
             .await;
         assert_eq!(status, 200, "{v}");
     }
-    let (status, v) = s
-        .call(
-            "apis.listKeys",
-            json!({"apiId": api, "cursor": "not_a_valid_cursor_format_!!!"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{v}");
+    let bad_cursor = json!({"apiId": api, "cursor": "not_a_valid_cursor_format_!!!"});
+    s.ok("apis.listKeys", bad_cursor).await;
     s.stop().await;
 }
 

@@ -9,8 +9,7 @@ use serde_json::{json, Value};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_and_request_ids() {
     let s = start().await;
-    let resp = s.get("/v2/liveness").await;
-    assert_eq!(resp.status(), 200);
+    let resp = s.get_status("/v2/liveness", 200).await;
     let header_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(
         resp.headers()["x-unkey-request-id"].to_str().unwrap(),
@@ -112,12 +111,10 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
         .unwrap()
         .contains("/v2/keys.nope"));
 
-    let resp = s.get("/nothing/here").await;
-    assert_eq!(resp.status(), 404);
+    let resp = s.get_status("/nothing/here", 404).await;
     assert_problem(&resp.json().await.unwrap(), 404);
 
-    let resp = s.get("/v2/keys.createKey").await;
-    assert_eq!(resp.status(), 405);
+    let resp = s.get_status("/v2/keys.createKey", 405).await;
     assert_eq!(resp.headers()["allow"], "POST");
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_problem(&resp.json().await.unwrap(), 405);
@@ -181,8 +178,7 @@ async fn malformed_json_is_a_400_naming_the_problem() {
     let (status, v) = raw_post(&s, "keys.verifyKey", Some(JSON), deep.into_bytes()).await;
     assert_eq!(status, 400, "{v}");
     // The server is still up.
-    let liveness = s.get("/v2/liveness").await;
-    assert_eq!(liveness.status(), 200);
+    s.get_status("/v2/liveness", 200).await;
     s.stop().await;
 }
 
@@ -299,17 +295,12 @@ async fn a_stalled_body_is_cut_off_with_408() {
 async fn idempotency_key_header_is_validated() {
     let s = start().await;
     for bad in ["", &"k".repeat(300)] {
-        let resp = s
-            .client
-            .post(s.url("/v2/apis.createApi"))
-            .bearer_auth(&s.root_key)
-            .header("idempotency-key", bad)
-            .json(&json!({"name": "api-x"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        let v: Value = resp.json().await.unwrap();
+        let body = json!({"name": "api-x"});
+        let idempotency_key = [("idempotency-key", bad)];
+        let (status, v) = s
+            .call_with_headers("apis.createApi", body, &idempotency_key)
+            .await;
+        assert_eq!(status, 400, "{bad:?}: {v}");
         assert_problem(&v, 400);
         assert_eq!(
             v["error"]["errors"][0]["location"],
@@ -322,8 +313,7 @@ async fn idempotency_key_header_is_validated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_lists_exactly_the_served_operations() {
     let s = start().await;
-    let resp = s.get("/openapi.json").await;
-    assert_eq!(resp.status(), 200);
+    let resp = s.get_status("/openapi.json", 200).await;
     let doc: Value = resp.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
@@ -408,20 +398,10 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_prior_knowledge_is_served() {
     let s = start().await;
-    let h2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let resp = h2
-        .post(s.url("/v2/apis.createApi"))
-        .bearer_auth(&s.root_key)
-        .json(&json!({"name": "over-h2"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let (status, v) = s
+        .call_h2("apis.createApi", json!({"name": "over-h2"}), &[])
+        .await;
+    assert_eq!(status, 200, "{v}");
     assert_success_envelope(&v);
     s.stop().await;
 }

@@ -678,10 +678,13 @@ async fn creating_a_session_needs_the_matching_root_key_permissions() {
     }
     // The permission on another api does not count; the wildcard does.
     let elsewhere = restricted_root_key(&s, &[&format!("api.{other}.create_key")]);
-    let (status, _) = s
-        .call_as(&elsewhere, "portal.createSession", body(&["keys:create"]))
-        .await;
-    assert_eq!(status, 403);
+    s.fails_as(
+        &elsewhere,
+        "portal.createSession",
+        body(&["keys:create"]),
+        403,
+    )
+    .await;
     let creator = restricted_root_key(&s, &["api.*.create_key"]);
     s.ok_as(
         &creator,
@@ -785,18 +788,12 @@ async fn portal_configuration_and_grantable_permissions() {
 
     // Restricted root keys: read needs read_api, update needs update_api.
     let reader = restricted_root_key(&s, &["api.*.read_key"]);
-    let (status, _) = s
-        .call_as(&reader, "portal.getPortal", json!({"portal": api}))
-        .await;
-    assert_eq!(status, 403);
-    let (status, _) = s
-        .call_as(
-            &reader,
-            "portal.updatePortal",
-            json!({"portal": api, "name": "x"}),
-        )
-        .await;
-    assert_eq!(status, 403);
+    for (op, body) in [
+        ("portal.getPortal", json!({"portal": api})),
+        ("portal.updatePortal", json!({"portal": api, "name": "x"})),
+    ] {
+        s.fails_as(&reader, op, body, 403).await;
+    }
     s.fails("portal.getPortal", json!({"portal": "portal_nope"}), 404)
         .await;
     s.stop().await;
@@ -805,8 +802,7 @@ async fn portal_configuration_and_grantable_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_and_its_assets_carry_strict_headers() {
     let s = start().await;
-    let resp = s.get("/portal").await;
-    assert_eq!(resp.status(), 200);
+    let resp = s.get_status("/portal", 200).await;
     let h = resp.headers().clone();
     assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
     let csp = h["content-security-policy"].to_str().unwrap();
@@ -833,8 +829,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         ("/portal/assets/keyshift-keys.js", "text/javascript"),
         ("/portal/assets/portal.css", "text/css"),
     ] {
-        let resp = s.get(path).await;
-        assert_eq!(resp.status(), 200, "{path}");
+        let resp = s.get_status(path, 200).await;
         let h = resp.headers();
         assert!(
             h["content-type"].to_str().unwrap().starts_with(kind),
@@ -844,8 +839,7 @@ async fn the_page_and_its_assets_carry_strict_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert!(h["cache-control"].to_str().unwrap().contains("max-age"));
     }
-    let resp = s.get("/portal/assets/other.js").await;
-    assert_eq!(resp.status(), 404);
+    s.get_status("/portal/assets/other.js", 404).await;
     s.stop().await;
 }
 

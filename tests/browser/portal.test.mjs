@@ -151,6 +151,13 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(OUT, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true })
 }
 
+/** The end of a page's test: a last screenshot (when named), no page errors, the context closed. */
+async function finish(page, context, shotName) {
+  if (shotName) await screenshot(page, shotName)
+  assert.deepEqual(page.errors, [])
+  await context.close()
+}
+
 const row = (page, name) => page.locator('keyshift-keys tr', { hasText: name })
 
 /** The one-time panel's key: clicks Copy and reads the clipboard, checks it equals the field. */
@@ -330,9 +337,7 @@ test('end user A: open the minted URL, create and copy a key, verify it, rename,
   await ok('portal.revokeSession', { sessionId: session.id })
   await page.reload()
   await page.getByText(EXPIRED_TEXT).waitFor()
-  await screenshot(page, 'a-revoked-expired')
-  assert.deepEqual(page.errors, [])
-  await context.close()
+  await finish(page, context, 'a-revoked-expired')
 })
 
 test('a used or unknown link is refused with the expired page; Sign out ends the session', async () => {
@@ -360,9 +365,7 @@ test('a used or unknown link is refused with the expired page; Sign out ends the
   await page.getByText(EXPIRED_TEXT).waitFor()
   await page.reload()
   await page.getByText(EXPIRED_TEXT).waitFor()
-  await screenshot(page, 'signed-out')
-  assert.deepEqual(page.errors, [])
-  await context.close()
+  await finish(page, context, 'signed-out')
 })
 
 test('phone width (360 px): no horizontal scrolling, keys as labelled cards, dialogs fit', async () => {
@@ -383,9 +386,7 @@ test('phone width (360 px): no horizontal scrolling, keys as labelled cards, dia
   await page.getByRole('button', { name: 'Delete phone key one' }).click()
   const box = await page.getByRole('dialog').boundingBox()
   assert.ok(box.x >= 0 && box.x + box.width <= 360, `dialog fits: ${JSON.stringify(box)}`)
-  await screenshot(page, 'phone-delete-dialog')
-  assert.deepEqual(page.errors, [])
-  await context.close()
+  await finish(page, context, 'phone-delete-dialog')
 })
 
 test('analytics:read adds per-key verification counts: one valid and one refused verification show as 2 (1 valid)', async () => {
@@ -418,9 +419,7 @@ test('analytics:read adds per-key verification counts: one valid and one refused
   assert.equal(await cell.innerText(), '2 (1 valid)')
   // Read-only session: no create form, no row actions.
   assert.equal(await page.getByRole('button', { name: /^(Rename|Reroll|Delete) / }).count(), 0)
-  await screenshot(page, 'analytics-counts')
-  assert.deepEqual(page.errors, [])
-  await context.close()
+  await finish(page, context, 'analytics-counts')
 })
 
 test('embedded: <keyshift-keys session-url> on another origin listed in --portal-origin works; an unlisted origin gets nothing', async () => {
@@ -443,8 +442,7 @@ test('embedded: <keyshift-keys session-url> on another origin listed in --portal
   await page.getByRole('dialog').getByRole('button', { name: 'Delete key' }).click()
   await page.getByText('You have no keys yet.').waitFor()
   assert.equal((await verify(key)).valid, false)
-  assert.deepEqual(page.errors, [])
-  await context.close()
+  await finish(page, context)
 
   // The same element on an origin the server does not list: CORS refuses, nothing is shown.
   const session2 = await mintSession('user_embed')
@@ -492,9 +490,7 @@ test('a session past its lifetime (--portal-session-ttl 2) is refused: the page 
     assert.equal(late.status, 401, JSON.stringify(late.json))
     await page.reload()
     await page.getByText(EXPIRED_TEXT).waitFor()
-    await screenshot(page, 'session-lifetime-passed')
-    assert.deepEqual(page.errors, [])
-    await context.close()
+    await finish(page, context, 'session-lifetime-passed')
   } finally {
     await short.stop()
   }

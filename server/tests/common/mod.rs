@@ -139,6 +139,13 @@ impl TestServer {
         request.send().await.expect("request reaches the server")
     }
 
+    /// GET `path`, which must answer `status`; the raw response.
+    pub async fn get_status(&self, path: &str, status: u16) -> reqwest::Response {
+        let resp = self.get(path).await;
+        assert_eq!(resp.status(), status, "GET {path}");
+        resp
+    }
+
     /// POST `body` as JSON to `path` with the server's root key; the raw response.
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         let request = self.client.post(self.url(path)).bearer_auth(&self.root_key);
@@ -170,6 +177,49 @@ impl TestServer {
         (status, value)
     }
 
+    /// POST /v2/{op} through `client` with the server's root key and the extra `headers`
+    /// (appended: a second `authorization` is a second header line).
+    async fn send_op(
+        &self,
+        client: &reqwest::Client,
+        op: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = client.post(self.url(&format!("/v2/{op}")));
+        request = request.bearer_auth(&self.root_key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.json(&body).send().await.expect("an answer")
+    }
+
+    /// [`TestServer::call`] with extra `headers`; returns (status, body).
+    pub async fn call_with_headers(
+        &self,
+        op: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let resp = self.send_op(&self.client, op, body, headers).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a JSON body"))
+    }
+
+    /// [`TestServer::call_with_headers`] over HTTP/2 (prior knowledge); asserts the answer came
+    /// over HTTP/2.
+    pub async fn call_h2(&self, op: &str, body: Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let h2 = reqwest::Client::builder()
+            .http2_prior_knowledge()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let resp = self.send_op(&h2, op, body, headers).await;
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a JSON body"))
+    }
+
     /// POST and expect 200; returns `data` after checking the success envelope.
     pub async fn ok(&self, op: &str, body: Value) -> Value {
         self.ok_as(&self.root_key.clone(), op, body).await
@@ -185,7 +235,13 @@ impl TestServer {
 
     /// POST and expect an error status; returns the `error` object after checking its shape.
     pub async fn fails(&self, op: &str, body: Value, status: u16) -> Value {
-        let (got, value) = self.call(op, body).await;
+        self.fails_as(&self.root_key.clone(), op, body, status)
+            .await
+    }
+
+    /// [`TestServer::fails`] with another root key (another workspace's, a restricted one).
+    pub async fn fails_as(&self, root_key: &str, op: &str, body: Value, status: u16) -> Value {
+        let (got, value) = self.call_as(root_key, op, body).await;
         assert_eq!(got, status, "{op}: expected {status}, got {got}: {value}");
         assert_problem(&value, status);
         value["error"].clone()

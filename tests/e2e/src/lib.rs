@@ -243,3 +243,90 @@ pub async fn new_identity(
         .await
         .expect("identity created")
 }
+
+/// `client`'s migration of `source` with `options` and no progress callback (panics on an
+/// error).
+pub async fn run_migration(
+    client: &Client,
+    source: impl Into<keyshift_core::migrate::MigrationSource>,
+    options: keyshift_core::migrate::MigrateOptions,
+) -> keyshift_core::migrate::MigrationReport {
+    client
+        .migrate_keys(source, options, None)
+        .await
+        .expect("migration ran")
+}
+
+/// Asserts a report's `(migrated, already_present, failed)`, showing its first error when
+/// they differ.
+#[track_caller]
+pub fn assert_migrated(
+    report: &keyshift_core::migrate::MigrationReport,
+    expected: (u64, u64, u64),
+) {
+    assert_eq!(
+        (report.migrated, report.already_present, report.failed),
+        expected,
+        "(migrated, already present, failed); first error: {:?}",
+        report.errors.first()
+    );
+}
+
+/// Writes `n` records of `migrate::sample` to `path` as JSON lines (record `i` with scopes
+/// when `with_scopes(i)`) and returns them for the checks.
+pub fn write_sample(
+    path: &std::path::Path,
+    n: u64,
+    with_scopes: impl Fn(u64) -> bool,
+) -> Vec<serde_json::Value> {
+    let records: Vec<serde_json::Value> = (0..n)
+        .map(|i| keyshift_core::migrate::sample::sample_record(i, with_scopes(i)).expect("sample"))
+        .collect();
+    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(path, text).expect("sample written");
+    records
+}
+
+/// Owned copies of `items` (the permission and role lists the client takes).
+pub fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Fallback options that backfill an accepted legacy key into `api_id` under
+/// `migration_id`, with `template`'s permissions, roles, meta ….
+pub fn backfill_options(
+    api_id: &str,
+    migration_id: &str,
+    template: keyshift_core::wire::MigrateKeyData,
+) -> keyshift_core::FallbackOptions {
+    keyshift_core::FallbackOptions {
+        backfill: Some(keyshift_core::Backfill {
+            api_id: api_id.into(),
+            migration_id: migration_id.into(),
+            template,
+        }),
+        ..Default::default()
+    }
+}
+
+impl TestServer {
+    /// What a migration test starts from: a client of the server, a new api `name`, and a
+    /// temp dir holding `keys.jsonl` with `n` sample records (see [`write_sample`]).
+    pub async fn export(
+        &self,
+        name: &str,
+        n: u64,
+        with_scopes: impl Fn(u64) -> bool,
+    ) -> (
+        Client,
+        String,
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Vec<serde_json::Value>,
+    ) {
+        let (client, api_id) = self.client_with_api(name).await;
+        let (dir, file) = temp_file("keys.jsonl");
+        let records = write_sample(&file, n, with_scopes);
+        (client, api_id, dir, file, records)
+    }
+}

@@ -5,10 +5,13 @@ use std::time::{Duration, Instant};
 
 use keyshift_core::wire::{self, CreditsOperation, UpdateKeyRequest};
 use keyshift_core::{
-    Backfill, CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope,
-    SecretKey, VerificationSource, VerifyCode, VerifyOptions,
+    CallOptions, Client, CreateKey, ErrorCode, FallbackOptions, RetryPolicy, Scope, SecretKey,
+    VerificationSource, VerifyCode, VerifyOptions,
 };
-use keyshift_e2e::{local_client, meta, new_identity, new_key, verified, verify_code, TestServer};
+use keyshift_e2e::{
+    backfill_options, local_client, meta, new_identity, new_key, strings, verified, verify_code,
+    TestServer,
+};
 
 /// Runs one async test body against both backends.
 macro_rules! both_backends {
@@ -253,7 +256,7 @@ async fn permissions_and_roles(client: Client) {
     let role = client
         .create_role(
             "editor",
-            &["documents.write".to_string(), "documents.read".to_string()],
+            &strings(&["documents.write", "documents.read"]),
             None,
         )
         .await
@@ -265,12 +268,8 @@ async fn permissions_and_roles(client: Client) {
         granted.contains(&"documents.write".to_string()),
         "{granted:?}"
     );
-    assert!(client
-        .list_roles()
-        .await
-        .unwrap()
-        .iter()
-        .any(|r| r.name == "editor"));
+    let roles = client.list_roles().await.unwrap();
+    assert!(roles.iter().any(|r| r.name == "editor"), "{roles:?}");
     let listed = slugs(client.list_permissions().await.unwrap());
     assert!(
         listed.contains(&"documents.write".to_string()),
@@ -283,13 +282,13 @@ async fn permissions_and_roles(client: Client) {
     let write_code = || verify_code(&client, key.key.expose(), &needs_write);
     assert_eq!(write_code().await, VerifyCode::InsufficientPermissions);
     let roles = client
-        .add_roles(&key.key_id, &["editor".to_string()])
+        .add_roles(&key.key_id, &strings(&["editor"]))
         .await
         .unwrap();
     assert_eq!(roles.len(), 1);
     assert_eq!(write_code().await, VerifyCode::Valid);
     let missing = client
-        .add_roles(&key.key_id, &["no-such-role".to_string()])
+        .add_roles(&key.key_id, &strings(&["no-such-role"]))
         .await
         .unwrap_err();
     assert_eq!(missing.code, ErrorCode::NotFound);
@@ -297,20 +296,17 @@ async fn permissions_and_roles(client: Client) {
     assert_eq!(write_code().await, VerifyCode::InsufficientPermissions);
 
     let perms = client
-        .add_permissions(
-            &key.key_id,
-            &["audit.read".to_string(), "audit.write".to_string()],
-        )
+        .add_permissions(&key.key_id, &strings(&["audit.read", "audit.write"]))
         .await
         .unwrap();
     assert_eq!(perms.len(), 2);
     let perms = client
-        .remove_permissions(&key.key_id, &["audit.write".to_string()])
+        .remove_permissions(&key.key_id, &strings(&["audit.write"]))
         .await
         .unwrap();
     assert_eq!(slugs(perms), ["audit.read"]);
     let perms = client
-        .set_permissions(&key.key_id, &["reports.read".to_string()])
+        .set_permissions(&key.key_id, &strings(&["reports.read"]))
         .await
         .unwrap();
     assert_eq!(perms.len(), 1);
@@ -347,12 +343,11 @@ async fn identities(client: Client) {
     let fetched = client.get_identity("user_7").await.unwrap();
     assert_eq!(fetched.id, created.identity_id);
     assert_eq!(fetched.meta.unwrap()["tier"], "gold");
-    assert!(client
-        .list_identities()
-        .await
-        .unwrap()
-        .iter()
-        .any(|i| i.external_id == "user_7"));
+    let identities = client.list_identities().await.unwrap();
+    assert!(
+        identities.iter().any(|i| i.external_id == "user_7"),
+        "{identities:?}"
+    );
     client.delete_identity("user_7").await.unwrap();
     assert_eq!(
         client.get_identity("user_7").await.unwrap_err().code,
@@ -406,17 +401,11 @@ async fn fallback(client: Client) {
     assert_eq!(rejected.code, VerifyCode::NotFound);
     assert_eq!(rejected.source, VerificationSource::KeyService);
 
-    let options = FallbackOptions {
-        backfill: Some(Backfill {
-            api_id: api_id.clone(),
-            migration_id: "legacy-rollout".into(),
-            template: wire::MigrateKeyData {
-                permissions: Some(vec!["profile.read".into()]),
-                ..Default::default()
-            },
-        }),
+    let template = wire::MigrateKeyData {
+        permissions: Some(vec!["profile.read".into()]),
         ..Default::default()
     };
+    let options = backfill_options(&api_id, "legacy-rollout", template);
     let accepted = client
         .verify_with_fallback(legacy_key, &legacy, &options)
         .await

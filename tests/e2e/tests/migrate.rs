@@ -6,7 +6,7 @@
 //! Sizes scale with `KEYSHIFT_E2E_MIGRATE_N` (default 20 000; the full size is 100 000).
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,7 +16,10 @@ use keyshift_core::migrate::{
     self, checkpoint, HashVariant, MigrateOptions, MigrationRecord, MigrationSource, Progress,
 };
 use keyshift_core::{hash_bcrypt, Client, VerifyCode, VerifyOptions};
-use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
+use keyshift_e2e::{
+    assert_migrated, count_keys, read_jsonl, run_migration, temp_file, verify_code, write_sample,
+    TestServer,
+};
 use serde_json::{json, Value};
 
 fn scale() -> u64 {
@@ -55,20 +58,6 @@ impl Rng {
     }
 }
 
-/// Writes `n` sample records and returns them (as JSON) for the checks.
-fn write_sample(path: &Path, n: u64, with_scopes: bool) -> Vec<Value> {
-    let records: Vec<Value> = (0..n)
-        .map(|i| migrate::sample::sample_record(i, with_scopes).unwrap())
-        .collect();
-    let mut text = String::with_capacity(records.len() * 200);
-    for r in &records {
-        text.push_str(&r.to_string());
-        text.push('\n');
-    }
-    std::fs::write(path, text).unwrap();
-    records
-}
-
 fn expected_permissions(record: &Value) -> Vec<String> {
     let (_, data) = MigrationRecord::from_value(record.clone())
         .unwrap()
@@ -98,9 +87,7 @@ async fn verify_sample(client: &Client, records: &[Value], sample: usize, rng: &
 async fn large_export_migrates_and_every_key_verifies_with_its_permissions() {
     let n = scale();
     let server = TestServer::start().await;
-    let (client, api_id) = server.client_with_api("migrated").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    let records = write_sample(&file, n, true);
+    let (client, api_id, dir, file, records) = server.export("migrated", n, |_| true).await;
     let report_path = dir.path().join("report.jsonl");
     let calls = Arc::new(AtomicU64::new(0));
     let last = Arc::new(parking_progress::Last::default());
@@ -178,16 +165,10 @@ async fn large_export_migrates_and_every_key_verifies_with_its_permissions() {
         .unwrap_err();
     assert_eq!(err.code, keyshift_core::ErrorCode::InvalidInput);
     // … and resuming a finished run sends nothing.
-    let again = client
-        .migrate_keys(
-            file.clone(),
-            MigrateOptions::new(&api_id, "bulk-1")
-                .checkpoint(dir.path().join("ckpt"))
-                .resume(true),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = MigrateOptions::new(&api_id, "bulk-1")
+        .checkpoint(dir.path().join("ckpt"))
+        .resume(true);
+    let again = run_migration(&client, file.clone(), options).await;
     assert_eq!((again.skipped_resumed, again.migrated), (n, 0));
     assert_eq!(count_keys(&client, &api_id).await.0, n as usize);
     server.stop().await;
@@ -238,7 +219,7 @@ async fn faults_end_with_every_key_present_exactly_once() {
             .unwrap()
             .api_id;
         let file = dir.path().join(format!("keys-{i}.jsonl"));
-        let records = write_sample(&file, n, i % 2 == 0);
+        let records = write_sample(&file, n, |_| i % 2 == 0);
         let client = server.faulty_quick(spec, 20, 100);
         let report = client
             .migrate_keys(
@@ -308,9 +289,7 @@ fn migrate_child_process() {
 async fn killed_with_sigkill_and_resumed_ends_with_every_key_exactly_once() {
     let n = scale();
     let server = TestServer::start().await;
-    let (client, api_id) = server.client_with_api("killed").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    let records = write_sample(&file, n, false);
+    let (client, api_id, dir, file, records) = server.export("killed", n, |_| false).await;
     let ckpt = dir.path().join("ckpt");
     let mut rng = Rng::new();
     let exe = std::env::current_exe().unwrap();
@@ -492,10 +471,7 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
             ..Default::default()
         })
         .collect();
-    let report = client
-        .migrate_keys(records, MigrateOptions::new(&api_id, "legacy-2"), None)
-        .await
-        .unwrap();
+    let report = run_migration(&client, records, MigrateOptions::new(&api_id, "legacy-2")).await;
     assert_eq!(report.migrated, 50);
     assert_eq!(
         verify_code(
@@ -512,9 +488,7 @@ async fn hex_and_bcrypt_hashes_migrate_and_verify() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before() {
     let server = TestServer::start().await;
-    let (client, api_id) = server.client_with_api("present").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    let records = write_sample(&file, 150, false);
+    let (client, api_id, dir, file, records) = server.export("present", 150, |_| false).await;
     let wire_keys: Vec<_> = records
         .iter()
         .map(|r| {
@@ -576,30 +550,18 @@ async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before(
         ),
     )
     .unwrap();
-    let report = client
-        .migrate_keys(
-            file.clone(),
-            MigrateOptions::new(&api_id, "resume-me")
-                .checkpoint(&ckpt)
-                .resume(true),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.already_present, report.migrated, report.failed),
-        (60, 90, 0),
-        "{:?}",
-        report.errors.first()
+    let options = MigrateOptions::new(&api_id, "resume-me")
+        .checkpoint(&ckpt)
+        .resume(true);
+    assert_migrated(
+        &run_migration(&client, file.clone(), options).await,
+        (90, 60, 0),
     );
     assert_eq!(count_keys(&client, &api_id).await, (150, 150));
 
     // A different migration of the same export never sent those keys: they are conflicts
     // (reported, not silently counted as migrated).
-    let report = client
-        .migrate_keys(file, MigrateOptions::new(&api_id, "another-run"), None)
-        .await
-        .unwrap();
+    let report = run_migration(&client, file, MigrateOptions::new(&api_id, "another-run")).await;
     assert_eq!((report.migrated, report.failed), (0, 150));
     assert_eq!(report.errors[0].code, keyshift_core::ErrorCode::Conflict);
     let lines: HashSet<u64> = report.errors.iter().map(|e| e.line).collect();
@@ -612,9 +574,7 @@ async fn existing_hashes_count_as_already_present_only_when_we_sent_them_before(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     let server = TestServer::start_with_faults().await;
-    let (admin, api_id) = server.client_with_api("refused").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    write_sample(&file, 700, true);
+    let (admin, api_id, dir, file, _) = server.export("refused", 700, |_| true).await;
     let ckpt = dir.path().join("ckpt");
     let options = || {
         MigrateOptions::new(&api_id, "refused-1")
@@ -624,11 +584,7 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     };
 
     // Every request refused with a 400: each key reported failed, no batch finished.
-    let report = server
-        .faulty("status=400")
-        .migrate_keys(file.clone(), options(), None)
-        .await
-        .unwrap();
+    let report = run_migration(&server.faulty("status=400"), file.clone(), options()).await;
     assert_eq!((report.migrated, report.failed), (0, 700));
     assert_eq!(report.errors[0].code, keyshift_core::ErrorCode::BadRequest);
     let (_, entries) = checkpoint::read_entries(&ckpt).unwrap();
@@ -643,7 +599,7 @@ async fn refused_batches_stay_unfinished_and_resume_sends_them() {
     assert_eq!(err.code, keyshift_core::ErrorCode::Unauthorized);
 
     // Resumed with a working connection: everything lands, once.
-    let report = admin.migrate_keys(file, options(), None).await.unwrap();
+    let report = run_migration(&admin, file, options()).await;
     assert_eq!(report.migrated + report.already_present, 700);
     assert_eq!(report.failed, 0);
     assert_eq!(count_keys(&admin, &api_id).await, (700, 700));
@@ -666,14 +622,8 @@ async fn large_records_split_batches_under_the_body_limit() {
     }
     std::fs::write(&file, text).unwrap();
     // 300 × ~50 KB would be a 15 MB body at batch size 1000: the engine splits it.
-    let report = client
-        .migrate_keys(
-            file,
-            MigrateOptions::new(&api_id, "big-1").batch_size(1000),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = MigrateOptions::new(&api_id, "big-1").batch_size(1000);
+    let report = run_migration(&client, file, options).await;
     assert_eq!(report.migrated, 300, "{:?}", report.errors.first());
     assert_eq!(report.batches, 2);
     let v = client

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use keyshift_core::migrate::{checkpoint, MigrateOptions};
-use keyshift_e2e::{count_keys, temp_file, TestServer};
+use keyshift_e2e::{assert_migrated, count_keys, run_migration, temp_file, TestServer};
 
 /// `migrateKeys` requests the server has answered (each carried an Idempotency-Key, whose
 /// first answer the server stores).
@@ -34,14 +34,8 @@ async fn default_batches_grow_past_100_and_explicit_ones_stay_fixed() {
     let (dir, file) = temp_file("keys.jsonl");
     write_export(&file, 5000);
 
-    let report = client
-        .migrate_keys(
-            file.clone(),
-            MigrateOptions::new(&api_id, "adaptive-1").checkpoint(dir.path().join("ckpt1")),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = MigrateOptions::new(&api_id, "adaptive-1").checkpoint(dir.path().join("ckpt1"));
+    let report = run_migration(&client, file.clone(), options).await;
     assert_eq!((report.migrated, report.failed), (5000, 0));
     let requests = migrate_requests(&server.db_path);
     assert!(
@@ -57,16 +51,10 @@ async fn default_batches_grow_past_100_and_explicit_ones_stay_fixed() {
     let (_, api_2) = server.client_with_api("fixed").await;
     let (_dir2, file2) = temp_file("other.jsonl");
     write_export(&file2, 5000);
-    let report = client
-        .migrate_keys(
-            file2,
-            MigrateOptions::new(&api_2, "fixed-1")
-                .batch_size(100)
-                .checkpoint(dir.path().join("ckpt2")),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = MigrateOptions::new(&api_2, "fixed-1")
+        .batch_size(100)
+        .checkpoint(dir.path().join("ckpt2"));
+    let report = run_migration(&client, file2, options).await;
     assert_eq!((report.migrated, report.failed), (5000, 0));
     assert_eq!(migrate_requests(&server.db_path), requests + 50);
     let (header, entries) = checkpoint::read_entries(&dir.path().join("ckpt2")).unwrap();
@@ -88,21 +76,12 @@ async fn a_413_splits_the_batch_and_later_batches_shrink() {
     let (dir, file) = temp_file("keys.jsonl");
     write_export(&file, 4000);
     let ckpt = dir.path().join("ckpt");
-    let report = client
-        .migrate_keys(
-            file.clone(),
-            MigrateOptions::new(&api_id, "split-1")
-                .checkpoint(&ckpt)
-                .report(dir.path().join("report.jsonl")),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.migrated, report.failed, report.already_present),
+    let options = MigrateOptions::new(&api_id, "split-1")
+        .checkpoint(&ckpt)
+        .report(dir.path().join("report.jsonl"));
+    assert_migrated(
+        &run_migration(&client, file.clone(), options).await,
         (4000, 0, 0),
-        "{:?}",
-        report.errors.first()
     );
     assert_eq!(count_keys(&client, &api_id).await, (4000, 4000));
 

@@ -4,7 +4,7 @@
 
 use keyshift_core::wire::{self, RatelimitRequest, UpdateIdentityRequest};
 use keyshift_core::{Client, ErrorCode, VerifyCode, VerifyOptions};
-use keyshift_e2e::{local_client, meta, new_identity, verify_code, TestServer};
+use keyshift_e2e::{local_client, meta, new_identity, strings, verify_code, TestServer};
 
 async fn update_identity_and_set_role_permissions(client: Client) {
     let created = new_identity(&client, "cust_42", serde_json::json!({"plan": "free"})).await;
@@ -50,7 +50,7 @@ async fn update_identity_and_set_role_permissions(client: Client) {
     assert_eq!(err.code, ErrorCode::NotFound);
 
     let role = client
-        .create_role("analyst", &["reports.read".to_string()], None)
+        .create_role("analyst", &strings(&["reports.read"]), None)
         .await
         .unwrap();
     let api = client.create_api("reports").await.unwrap().api_id;
@@ -59,10 +59,7 @@ async fn update_identity_and_set_role_permissions(client: Client) {
     let key = client.create_api_key(&options).await.unwrap().key;
 
     let set = client
-        .set_role_permissions(
-            &role.role_id,
-            &["reports.write".to_string(), "reports.read".to_string()],
-        )
+        .set_role_permissions(&role.role_id, &strings(&["reports.write", "reports.read"]))
         .await
         .unwrap();
     let slugs: Vec<&str> = set.iter().map(|p| p.slug.as_str()).collect();
@@ -90,7 +87,7 @@ async fn update_identity_and_set_role_permissions(client: Client) {
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound, "a role is named by its id");
     let err = client
-        .set_role_permissions(&role.role_id, &["not a slug".to_string()])
+        .set_role_permissions(&role.role_id, &strings(&["not a slug"]))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);

@@ -17,10 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use keyshift_core::migrate::{self, MigrateOptions};
 use keyshift_core::wire::{self, Op, UpdateKeyRequest};
-use keyshift_core::{
-    Backfill, CallOptions, Client, CreateKey, FallbackOptions, SecretKey, VerifyCode, VerifyOptions,
-};
-use keyshift_e2e::{verified, TestServer};
+use keyshift_core::{CallOptions, Client, CreateKey, SecretKey, VerifyCode, VerifyOptions};
+use keyshift_e2e::{backfill_options, run_migration, verified, TestServer};
 use serde_json::{json, Value};
 
 /// `op` with the raw `body`, past the client's own checks: the error it must end in.
@@ -170,6 +168,15 @@ impl Outcome {
         self.texts.push(format!("{what}: {e}"));
         self.texts.push(format!("{what}: {e:?}"));
     }
+
+    /// Records the error `call` must end in.
+    async fn failed<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        call: impl std::future::Future<Output = keyshift_core::Result<T>>,
+    ) {
+        self.error(what, call.await.unwrap_err());
+    }
 }
 
 async fn workload(server: &TestServer, dir: &Path) -> Outcome {
@@ -207,6 +214,7 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         .unwrap()
         .len();
     assert_eq!(count, 6, "retried creates minted one key each");
+    let first = created[0].key.expose();
 
     // Verify: valid, valid through 503s and a dropped connection, invalid keys.
     for (i, c) in created.iter().enumerate() {
@@ -228,10 +236,7 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
     assert_eq!(v.code, VerifyCode::NotFound);
     out.texts.push(format!("{v:?}"));
     let v = client
-        .verify(
-            created[0].key.expose(),
-            &VerifyOptions::permissions("admin.write"),
-        )
+        .verify(first, &VerifyOptions::permissions("admin.write"))
         .await
         .unwrap();
     assert_eq!(v.code, VerifyCode::InsufficientPermissions);
@@ -270,31 +275,28 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
 
     // Failing requests.
     let bad_query = client
-        .verify(
-            created[0].key.expose(),
-            &VerifyOptions::permissions("a AND (b"),
-        )
+        .verify(first, &VerifyOptions::permissions("a AND (b"))
         .await
         .unwrap_err();
     out.error("bad permission query", bad_query);
     // The same sent raw, past the client's local checks, so the server answers the 400s.
     for body in [
-        json!({"key": created[0].key.expose(), "permissions": "a AND (b"}),
-        json!({"key": created[0].key.expose(), "unknownField": created[1].key.expose()}),
-        json!({"key": [created[0].key.expose()]}),
-        json!({"key": created[0].key.expose(), "credits": {"cost": "one"}}),
+        json!({"key": first, "permissions": "a AND (b"}),
+        json!({"key": first, "unknownField": created[1].key.expose()}),
+        json!({"key": [first]}),
+        json!({"key": first, "credits": {"cost": "one"}}),
     ] {
         out.error(
             "raw bad verify",
             refused(&client, Op::VerifyKey, body).await,
         );
     }
-    let body = json!({"apiId": api_id, "prefix": created[0].key.expose()});
+    let body = json!({"apiId": api_id, "prefix": first});
     out.error("bad prefix", refused(&client, Op::CreateKey, body).await);
     let e = client
         .call::<_, Value>(
             Op::MigrateKeys,
-            &json!({"apiId": api_id, "migrationId": "m", "keys": [{"hash": created[0].key.expose()}]}),
+            &json!({"apiId": api_id, "migrationId": "m", "keys": [{"hash": first}]}),
             &CallOptions::default(),
         )
         .await;
@@ -303,22 +305,16 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         Err(e) => out.error("plaintext as hash", e),
     }
     let mut bad_create = CreateKey::new(&api_id);
-    bad_create.prefix = Some(format!("{}!", created[0].key.expose()));
-    out.error(
-        "local bad prefix",
-        client.create_api_key(&bad_create).await.unwrap_err(),
-    );
-    out.error(
-        "unknown key id",
-        client.get_key("key_doesnotexist").await.unwrap_err(),
-    );
-    out.error(
+    bad_create.prefix = Some(format!("{}!", first));
+    out.failed("local bad prefix", client.create_api_key(&bad_create))
+        .await;
+    out.failed("unknown key id", client.get_key("key_doesnotexist"))
+        .await;
+    out.failed(
         "unknown api",
-        client
-            .create_api_key(&CreateKey::new("api_doesnotexist"))
-            .await
-            .unwrap_err(),
-    );
+        client.create_api_key(&CreateKey::new("api_doesnotexist")),
+    )
+    .await;
     let wrong_root = "ks_root_WrongButSecret4Fh8Kp2Qw7Zx9";
     out.secrets.push(wrong_root.into());
     let stranger = Client::builder()
@@ -327,57 +323,41 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         .build()
         .unwrap();
     out.texts.push(format!("{stranger:?}"));
-    out.error(
+    out.failed(
         "unknown root key (verify)",
-        stranger
-            .verify(created[0].key.expose(), &VerifyOptions::default())
-            .await
-            .unwrap_err(),
-    );
-    out.error(
+        stranger.verify(first, &VerifyOptions::default()),
+    )
+    .await;
+    out.failed(
         "unknown root key (create)",
-        stranger
-            .create_api_key(&CreateKey::new(&api_id))
-            .await
-            .unwrap_err(),
-    );
-    out.error(
+        stranger.create_api_key(&CreateKey::new(&api_id)),
+    )
+    .await;
+    out.failed(
         "503 past every retry",
         server
             .faulty("status=503")
-            .verify(created[0].key.expose(), &VerifyOptions::default())
-            .await
-            .unwrap_err(),
-    );
-    out.error(
+            .verify(first, &VerifyOptions::default()),
+    )
+    .await;
+    out.failed(
         "429 past every retry",
         server
             .faulty("status=429;retry-after-ms=5")
-            .create_api_key(&CreateKey::new(&api_id))
-            .await
-            .unwrap_err(),
-    );
-    out.error(
+            .create_api_key(&CreateKey::new(&api_id)),
+    )
+    .await;
+    out.failed(
         "dropped past every retry",
-        server
-            .faulty("drop")
-            .whoami(created[0].key.expose())
-            .await
-            .unwrap_err(),
-    );
+        server.faulty("drop").whoami(first),
+    )
+    .await;
 
     // Rollout with a legacy fallback and backfill (logs the key masked only).
     let legacy_key = "legacy_live_Lg7Hq2Wm9Zp4Xc8Vb3Nt";
     out.secrets.push(legacy_key.into());
     let legacy = |k: &str| k == legacy_key;
-    let fallback = FallbackOptions {
-        backfill: Some(Backfill {
-            api_id: api_id.clone(),
-            migration_id: "rollout".into(),
-            template: wire::MigrateKeyData::default(),
-        }),
-        ..Default::default()
-    };
+    let fallback = backfill_options(&api_id, "rollout", wire::MigrateKeyData::default());
     let v = client
         .verify_with_fallback(legacy_key, &legacy, &fallback)
         .await
@@ -404,32 +384,18 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
     std::fs::write(&input, lines).unwrap();
     let report_path = dir.join("report.jsonl");
     let checkpoint_path = dir.join("migration.ckpt");
-    let dry = server
-        .client()
-        .migrate_keys(
-            input.as_path(),
-            MigrateOptions::new(&api_id, "plaintext-import")
-                .dry_run(true)
-                .report(dir.join("dry-report.jsonl")),
-            None,
-        )
-        .await
-        .unwrap();
+    let import = || MigrateOptions::new(&api_id, "plaintext-import");
+    let options = import().dry_run(true).report(dir.join("dry-report.jsonl"));
+    let dry = run_migration(&server.client(), input.as_path(), options).await;
     assert_eq!(dry.invalid, 1, "{dry:?}");
     out.texts.push(format!("{dry:?}"));
-    let report = server
-        .faulty("fail-first=1;after-dispatch-status=503")
-        .migrate_keys(
-            input.as_path(),
-            MigrateOptions::new(&api_id, "plaintext-import")
-                .batch_size(50)
-                .concurrency(3)
-                .checkpoint(&checkpoint_path)
-                .report(&report_path),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = import()
+        .batch_size(50)
+        .concurrency(3)
+        .checkpoint(&checkpoint_path)
+        .report(&report_path);
+    let faulty = server.faulty("fail-first=1;after-dispatch-status=503");
+    let report = run_migration(&faulty, input.as_path(), options).await;
     assert_eq!(report.migrated + report.already_present, n, "{report:?}");
     assert_eq!(report.invalid, 1, "{report:?}");
     out.texts.push(format!("{report:?}"));
@@ -438,19 +404,17 @@ async fn workload(server: &TestServer, dir: &Path) -> Outcome {
         out.texts.push(format!("{e:?}"));
     }
     // A rerun resumes from the checkpoint: nothing sent twice.
-    let again = server
-        .faulty("fail-first=1;drop")
-        .migrate_keys(
-            input.as_path(),
-            MigrateOptions::new(&api_id, "plaintext-import")
-                .batch_size(50)
-                .checkpoint(&checkpoint_path)
-                .report(&report_path)
-                .resume(true),
-            None,
-        )
-        .await
-        .unwrap();
+    let options = import()
+        .batch_size(50)
+        .checkpoint(&checkpoint_path)
+        .report(&report_path)
+        .resume(true);
+    let again = run_migration(
+        &server.faulty("fail-first=1;drop"),
+        input.as_path(),
+        options,
+    )
+    .await;
     out.texts.push(format!("{again:?}"));
     // The migrated keys work, with retries through faults.
     let verifier = server.faulty("fail-first=2;status=500");

@@ -7,19 +7,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use keyshift_core::migrate::{self, MigrateOptions};
+use keyshift_core::migrate::MigrateOptions;
 use keyshift_core::{Client, CreateKey, RetryPolicy, VerifyCode, VerifyOptions};
-use keyshift_e2e::{count_keys, read_jsonl, temp_file, verify_code, TestServer};
+use keyshift_e2e::{
+    assert_migrated, count_keys, read_jsonl, run_migration, verify_code, write_sample, TestServer,
+};
 use serde_json::Value;
-
-fn write_sample(path: &Path, n: u64) -> Vec<Value> {
-    let records: Vec<Value> = (0..n)
-        .map(|i| migrate::sample::sample_record(i, i % 2 == 0).unwrap())
-        .collect();
-    let text: String = records.iter().map(|r| format!("{r}\n")).collect();
-    std::fs::write(path, text).unwrap();
-    records
-}
 
 fn unkey_like_client(server: &TestServer, spec: &str) -> Client {
     server.faulty_quick(spec, 10, 50)
@@ -66,27 +59,13 @@ async fn no_idempotency_switch_ignores_the_header() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failed_null_is_nothing_failed_and_no_batch_is_sent_twice() {
     let server = TestServer::start_unkey_like().await;
-    let (admin, api_id) = server.client_with_api("failed-null").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    write_sample(&file, 1000);
+    let (admin, api_id, dir, file, _) = server.export("failed-null", 1000, |i| i % 2 == 0).await;
     let report_path = dir.path().join("report.jsonl");
     let client = unkey_like_client(&server, "failed-null");
-    let report = client
-        .migrate_keys(
-            file,
-            MigrateOptions::new(&api_id, "failed-null")
-                .batch_size(100)
-                .report(&report_path),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (report.migrated, report.already_present, report.failed),
-        (1000, 0, 0),
-        "{:?}",
-        report.errors.first()
-    );
+    let options = MigrateOptions::new(&api_id, "failed-null")
+        .batch_size(100)
+        .report(&report_path);
+    assert_migrated(&run_migration(&client, file, options).await, (1000, 0, 0));
     let (rows, _) = report_rows(&report_path);
     assert_eq!(rows.len(), 1000);
     assert!(rows.values().all(|r| r["keyId"].is_string()));
@@ -115,7 +94,7 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
             let tag = format!("lost-{i}-{with_checkpoint}");
             let api_id = admin.create_api(&tag).await.unwrap().api_id;
             let file = dir.path().join(format!("{tag}.jsonl"));
-            let records = write_sample(&file, n);
+            let records = write_sample(&file, n, |i| i % 2 == 0);
             let report_path = dir.path().join(format!("{tag}.report.jsonl"));
             let mut options = MigrateOptions::new(&api_id, &tag)
                 .batch_size(100)
@@ -171,9 +150,7 @@ async fn lost_answers_without_idempotency_end_exactly_once_and_succeed() {
 async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     let n = 900u64;
     let server = TestServer::start_unkey_like().await;
-    let (admin, api_id) = server.client_with_api("resume-unkey-like").await;
-    let (dir, file) = temp_file("keys.jsonl");
-    write_sample(&file, n);
+    let (admin, api_id, dir, file, _) = server.export("resume-unkey-like", n, |i| i % 2 == 0).await;
     let report_path = dir.path().join("report.jsonl");
     let options = || {
         MigrateOptions::new(&api_id, "resume-unkey-like")
@@ -191,10 +168,7 @@ async fn a_resumed_migration_against_an_unkey_like_server_is_exactly_once() {
     assert_eq!(report.failed, n);
     assert_eq!(count_keys(&admin, &api_id).await.0, n as usize);
     // Run 2: resumed through a healthy connection to the same (idempotency-less) server.
-    let report = unkey_like_client(&server, "failed-null")
-        .migrate_keys(file, options(), None)
-        .await
-        .unwrap();
+    let report = run_migration(&unkey_like_client(&server, "failed-null"), file, options()).await;
     assert_eq!((report.failed, report.already_present), (0, n));
     assert!(report.is_complete());
     let (rows, _) = report_rows(&report_path);
