@@ -73,3 +73,18 @@ export async function rejection(fn) {
   }
   throw new Error('expected a rejection, the call succeeded')
 }
+
+/** Watches the event loop with a `setInterval` every `ms`: `ticks()` counts the ticks so far,
+ *  `maxGap()` is the longest time between two of them, `stop()` clears the interval. */
+export function loopWatch(ms) {
+  let ticks = 0
+  let maxGap = 0
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    maxGap = Math.max(maxGap, now - last)
+    last = now
+    ticks++
+  }, ms)
+  return { ticks: () => ticks, maxGap: () => maxGap, stop: () => clearInterval(timer) }
+}
