@@ -1,5 +1,7 @@
 // keyshift for Node/TypeScript: the public API (hand-written over the generated binding.d.ts).
 
+import type { Scope } from './binding'
+
 /** DESIGN §5 error codes, identical in every language. */
 export type ErrorCode =
   | 'invalid_input'
@@ -45,14 +47,9 @@ export type HashVariant = 'sha256_base64' | 'sha256_hex' | 'bcrypt'
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
 export type Metadata = { [key: string]: JsonValue }
 
-/** A resource and the actions allowed on it: `profile` + read → `profile.read`. */
-export interface Scope {
-  representation: string
-  read?: boolean
-  create?: boolean
-  update?: boolean
-  delete?: boolean
-}
+// A resource and the actions allowed on it: `profile` + read → `profile.read`. Declared once,
+// by napi from src/scope.rs (`binding.d.ts`).
+export type { Scope }
 
 export interface ClientOptions {
   /** Default `KEYSHIFT_BASE_URL`, else hosted Unkey. */

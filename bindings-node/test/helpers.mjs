@@ -1,11 +1,11 @@
 // Shared by the test files: a real `keyshift serve` on a free loopback port with a temporary
-// database (one per test file), and small assertions helpers.
+// database (one per test file), and small assertions helpers. Importing it does not load the
+// addon (only `serverWithApi` does), so suites without the binding can use `startServer` too.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve, dirname } from 'node:path'
 import { createInterface } from 'node:readline'
-import { Client } from '../index.mjs'
 import { fileURLToPath } from 'node:url'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -21,13 +21,13 @@ export function tempDir(tag = 'node') {
   return mkdtempSync(join(tmpdir(), `keyshift-${tag}-`))
 }
 
-/** Starts `keyshift serve --db <tmp> --listen 127.0.0.1:0 --json`; returns {baseUrl, rootKey, dir, stop}. */
-export async function startServer() {
+/** Starts `keyshift serve --db <tmp> --listen 127.0.0.1:0 --json` (plus `extraArgs`); returns {baseUrl, rootKey, dir, stop}. */
+export async function startServer(extraArgs = []) {
   const dir = tempDir('serve')
   const env = { ...process.env }
   delete env.KEYSHIFT_ROOT_KEY
   delete env.UNKEY_ROOT_KEY
-  const child = spawn(keyshiftBin(), ['serve', '--db', join(dir, 'k.db'), '--listen', '127.0.0.1:0', '--json'], {
+  const child = spawn(keyshiftBin(), ['serve', '--db', join(dir, 'k.db'), '--listen', '127.0.0.1:0', '--json', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   })
@@ -53,6 +53,7 @@ export async function startServer() {
 /** A started server, a `Client` over HTTP to it and a new api named `name` (server stopped if
  * the api cannot be made). */
 export async function serverWithApi(name) {
+  const { Client } = await import('../index.mjs')
   const server = await startServer()
   try {
     const client = new Client({ baseUrl: server.baseUrl, rootKey: server.rootKey })
@@ -72,4 +73,19 @@ export async function rejection(fn) {
     return e
   }
   throw new Error('expected a rejection, the call succeeded')
+}
+
+/** Watches the event loop with a `setInterval` every `ms`: `ticks()` counts the ticks so far,
+ *  `maxGap()` is the longest time between two of them, `stop()` clears the interval. */
+export function loopWatch(ms) {
+  let ticks = 0
+  let maxGap = 0
+  let last = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    maxGap = Math.max(maxGap, now - last)
+    last = now
+    ticks++
+  }, ms)
+  return { ticks: () => ticks, maxGap: () => maxGap, stop: () => clearInterval(timer) }
 }

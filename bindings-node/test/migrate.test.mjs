@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { writeFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { KeyshiftError, hashKey } from '../index.mjs'
-import { serverWithApi, rejection, tempDir } from './helpers.mjs'
+import { loopWatch, serverWithApi, rejection, tempDir } from './helpers.mjs'
 
 let server
 let client
@@ -85,13 +85,7 @@ test('from an async generator: pulled lazily, progress in order, loop keeps tick
   let maxAhead = 0
   let lastRead = 0
   const snapshots = []
-  let maxGap = 0
-  let last = performance.now()
-  const timer = setInterval(() => {
-    const now = performance.now()
-    maxGap = Math.max(maxGap, now - last)
-    last = now
-  }, 10)
+  const loop = loopWatch(10)
   const r = await client.migrateKeys(records(), {
     apiId, migrationId: 'node-generator', batchSize: 250, concurrency: 4,
     onProgress: async (p) => {
@@ -101,7 +95,8 @@ test('from an async generator: pulled lazily, progress in order, loop keeps tick
       maxAhead = Math.max(maxAhead, produced - p.recordsRead)
     },
   })
-  clearInterval(timer)
+  loop.stop()
+  const maxGap = loop.maxGap()
   assert.equal(r.migrated, n)
   assert.equal(r.total, n)
   assert.equal(produced, n)

@@ -14,7 +14,7 @@ use pyo3::exceptions::{PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use serde::Deserialize;
 
-use crate::convert::{FromDict, Meta, UnixMs};
+use crate::convert::{map, FromDict, Meta, UnixMs};
 use crate::error::{to_py, CoreResult};
 use crate::migrate::{self, MigrationReport};
 use crate::models::*;
@@ -443,7 +443,7 @@ client_methods! {
         let request = wire::ListKeysRequest { api_id, limit, cursor, external_id, decrypt: None, revalidate_keys_cache: None };
     } => |c| {
         c.list_keys(&request).await.map(|p| KeyPage {
-            keys: p.items.into_iter().map(Key::from).collect(),
+            keys: map(p.items),
             cursor: p.cursor,
             has_more: p.has_more,
         })
@@ -553,22 +553,22 @@ client_methods! {
     } => |c| { c.update_credits(&key_id, op, value).await.map(Credits::from) }
 
     fn add_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> {} => |c| {
-        c.add_permissions(&key_id, &permissions).await.map(|v| v.into_iter().map(Permission::from).collect())
+        c.add_permissions(&key_id, &permissions).await.map(map)
     }
     fn remove_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> {} => |c| {
-        c.remove_permissions(&key_id, &permissions).await.map(|v| v.into_iter().map(Permission::from).collect())
+        c.remove_permissions(&key_id, &permissions).await.map(map)
     }
     fn set_permissions(key_id: String, permissions: Vec<String>) -> Vec<Permission> {} => |c| {
-        c.set_permissions(&key_id, &permissions).await.map(|v| v.into_iter().map(Permission::from).collect())
+        c.set_permissions(&key_id, &permissions).await.map(map)
     }
     fn add_roles(key_id: String, roles: Vec<String>) -> Vec<Role> {} => |c| {
-        c.add_roles(&key_id, &roles).await.map(|v| v.into_iter().map(Role::from).collect())
+        c.add_roles(&key_id, &roles).await.map(map)
     }
     fn remove_roles(key_id: String, roles: Vec<String>) -> Vec<Role> {} => |c| {
-        c.remove_roles(&key_id, &roles).await.map(|v| v.into_iter().map(Role::from).collect())
+        c.remove_roles(&key_id, &roles).await.map(map)
     }
     fn set_roles(key_id: String, roles: Vec<String>) -> Vec<Role> {} => |c| {
-        c.set_roles(&key_id, &roles).await.map(|v| v.into_iter().map(Role::from).collect())
+        c.set_roles(&key_id, &roles).await.map(map)
     }
 
     /// A new permission; answers its id.
@@ -582,7 +582,7 @@ client_methods! {
     }
     fn delete_permission(permission: String) -> () {} => |c| { c.delete_permission(&permission).await }
     fn list_permissions() -> Vec<Permission> {} => |c| {
-        c.list_permissions().await.map(|v| v.into_iter().map(Permission::from).collect())
+        c.list_permissions().await.map(map)
     }
 
     /// A new role with these permissions (created when missing); answers its id.
@@ -594,11 +594,11 @@ client_methods! {
     fn get_role(role: String) -> Role {} => |c| { c.get_role(&role).await.map(Role::from) }
     fn delete_role(role: String) -> () {} => |c| { c.delete_role(&role).await }
     fn list_roles() -> Vec<Role> {} => |c| {
-        c.list_roles().await.map(|v| v.into_iter().map(Role::from).collect())
+        c.list_roles().await.map(map)
     }
     /// The role gets exactly these permissions; answers them.
     fn set_role_permissions(role_id: String, permissions: Vec<String>) -> Vec<Permission> {} => |c| {
-        c.set_role_permissions(&role_id, &permissions).await.map(|v| v.into_iter().map(Permission::from).collect())
+        c.set_role_permissions(&role_id, &permissions).await.map(map)
     }
 
     /// A new identity (owner of keys); answers its id.
@@ -623,7 +623,7 @@ client_methods! {
     } => |c| { c.update_identity(&request).await.map(Identity::from) }
     fn delete_identity(identity: String) -> () {} => |c| { c.delete_identity(&identity).await }
     fn list_identities() -> Vec<Identity> {} => |c| {
-        c.list_identities().await.map(|v| v.into_iter().map(Identity::from).collect())
+        c.list_identities().await.map(map)
     }
 
     /// A self-service portal session for the end user `external_id` on `portal` (a portal id

@@ -75,6 +75,11 @@ impl<'py> IntoPyObject<'py> for Code {
     }
 }
 
+/// Converts every item of a core list into its binding type.
+pub fn map<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
+    items.into_iter().map(Into::into).collect()
+}
+
 /// Python's `repr()` of a string: `'text'`, quoted and escaped the way Python does it.
 pub fn py_repr(py: Python<'_>, s: &str) -> PyResult<String> {
     Ok(pyo3::types::PyString::new(py, s).repr()?.to_string())

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +19,8 @@ import keyshift
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors"
-
-
-def keyshift_bin() -> str:
-    path = os.environ.get("KEYSHIFT_BIN") or str(REPO / "target" / "debug" / "keyshift")
-    if not Path(path).is_file():
-        pytest.fail(f"keyshift binary not found at {path}: run `cargo build -p keyshift-cli`")
-    return path
+sys.path.insert(0, str(REPO / "tests" / "python"))
+from keyshift_testbin import keyshift_bin  # noqa: E402  (shared with tests/python, tests/compat)
 
 
 class Server:
@@ -35,8 +30,7 @@ class Server:
         self.root_key = root_key
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        self.proc.terminate()  # SIGTERM, unless it has already exited
         try:
             return self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -9,7 +9,6 @@ use keyshift_core::wire::{self, Patch};
 
 use crate::client::*;
 use crate::error::{KeyshiftError, Raised};
-use crate::scope::to_core;
 
 impl std::fmt::Display for ClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,7 +114,7 @@ impl CreateKey {
             byte_length: self.byte_length,
             external_id: self.external_id,
             meta: meta_from_json("meta", self.meta_json)?,
-            scopes: to_core(self.scopes),
+            scopes: self.scopes,
             permissions: self.permissions,
             roles: self.roles,
             expires: self.expires,
@@ -163,7 +162,7 @@ impl From<VerifyOptions> for core::VerifyOptions {
     fn from(o: VerifyOptions) -> Self {
         core::VerifyOptions {
             permissions: o.permissions,
-            scopes: to_core(o.scopes),
+            scopes: o.scopes,
             credits_cost: o.credits_cost,
             ratelimits: o
                 .ratelimits
@@ -210,7 +209,7 @@ impl From<wire::Identity> for Identity {
 
 impl From<core::Verification> for Verification {
     fn from(v: core::Verification) -> Self {
-        let scopes = map(v.scopes());
+        let scopes = v.scopes();
         Verification {
             valid: v.valid,
             code: v.code.into(),

@@ -6,8 +6,12 @@ use keyshift_core::{query, scope as core};
 
 use crate::error::KeyshiftError;
 
+pub use keyshift_core::Scope;
+
+// Core's own `Scope` crosses as a record: uniffi's remote form restates its fields (the item
+// itself is core's), so no mirror type and no conversions.
 /// A resource and the actions allowed on it: `profile` → `profile.read`, `profile.update`, …
-#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Scope {
     pub representation: String,
     #[uniffi(default = false)]
@@ -20,59 +24,28 @@ pub struct Scope {
     pub delete: bool,
 }
 
-impl From<Scope> for core::Scope {
-    fn from(s: Scope) -> Self {
-        core::Scope {
-            representation: s.representation,
-            read: s.read,
-            create: s.create,
-            update: s.update,
-            delete: s.delete,
-        }
-    }
-}
-
-impl From<core::Scope> for Scope {
-    fn from(s: core::Scope) -> Self {
-        Scope {
-            representation: s.representation,
-            read: s.read,
-            create: s.create,
-            update: s.update,
-            delete: s.delete,
-        }
-    }
-}
-
-pub(crate) fn to_core(scopes: Vec<Scope>) -> Vec<core::Scope> {
-    scopes.into_iter().map(Into::into).collect()
-}
-
 /// The permissions one scope grants (`Scope::permissions`).
 #[uniffi::export]
 pub fn scope_permissions(scope: Scope) -> Vec<String> {
-    core::Scope::from(scope).permissions()
+    scope.permissions()
 }
 
 /// Every permission the scopes grant, without duplicates.
 #[uniffi::export]
 pub fn scopes_to_permissions(scopes: Vec<Scope>) -> Vec<String> {
-    core::scopes_to_permissions(&to_core(scopes))
+    core::scopes_to_permissions(&scopes)
 }
 
 /// Permissions folded back into scopes (`profile.read` → `profile: read`); others are ignored.
 #[uniffi::export]
 pub fn permissions_to_scopes(permissions: Vec<String>) -> Vec<Scope> {
     core::permissions_to_scopes(&permissions)
-        .into_iter()
-        .map(Into::into)
-        .collect()
 }
 
 /// The CLI form `profile:read,update` (`*` = all four actions).
 #[uniffi::export]
 pub fn parse_scope(input: String) -> Result<Scope, KeyshiftError> {
-    Ok(core::Scope::parse_cli(&input)?.into())
+    Ok(Scope::parse_cli(&input)?)
 }
 
 /// A parsed permission query (`a AND (b OR c)`); its `toString()` is the canonical form.
