@@ -9,14 +9,12 @@
 // Environment: KEYSHIFT_BIN (default target/debug/keyshift), CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { createServer } from 'node:http'
-import { mkdtempSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, mkdirSync, readFileSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { startServer } from '../../bindings-node/test/helpers.mjs'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '..', '..')
@@ -34,45 +32,7 @@ let browser
 let apiId
 let shot = 0
 
-// ---- processes ---------------------------------------------------------------------------------
-
-function keyshiftBin() {
-  const bin = process.env.KEYSHIFT_BIN || join(REPO, 'target', 'debug', 'keyshift')
-  if (!existsSync(bin)) throw new Error(`keyshift binary not found at ${bin}; run \`cargo build -p keyshift-cli\` or set KEYSHIFT_BIN`)
-  return bin
-}
-
-/** `keyshift serve --json` on a free loopback port with a temp database. */
-async function startKeyshift(extraArgs) {
-  const dir = mkdtempSync(join(tmpdir(), 'keyshift-browser-'))
-  const env = { ...process.env }
-  delete env.KEYSHIFT_ROOT_KEY
-  delete env.UNKEY_ROOT_KEY
-  const child = spawn(keyshiftBin(), ['serve', '--db', join(dir, 'k.db'), '--listen', '127.0.0.1:0', '--json', ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  })
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d.toString() })
-  const exited = new Promise((res) => child.once('exit', () => res()))
-  const line = await new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`keyshift serve printed nothing in 20 s:\n${stderr}`)), 20_000)
-    const rl = createInterface({ input: child.stdout })
-    rl.once('line', (l) => { clearTimeout(timer); rl.close(); res(l) })
-    child.once('exit', (code) => { clearTimeout(timer); rej(new Error(`keyshift serve exited with ${code}:\n${stderr}`)) })
-  })
-  const { baseUrl, rootKey } = JSON.parse(line)
-  assert.match(baseUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
-  return {
-    baseUrl,
-    rootKey,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-      await exited
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
-}
+// ---- processes (keyshift serve: the Node binding's test helper, which needs no built addon) ----
 
 /**
  * A plain static site on its own loopback port: /element.js is the npm package's file
@@ -179,7 +139,7 @@ before(async () => {
   mkdirSync(OUT, { recursive: true })
   embed = await startEmbedSite()
   stranger = await startEmbedSite()
-  server = await startKeyshift(['--portal-origin', embed.origin])
+  server = await startServer(['--portal-origin', embed.origin])
   // playwright-core gives every launch a fresh, empty --user-data-dir of its own.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -456,7 +416,7 @@ test('embedded: <keyshift-keys session-url> on another origin listed in --portal
 })
 
 test('a session past its lifetime (--portal-session-ttl 2) is refused: the page shows the expired message, the API answers 401', async () => {
-  const short = await startKeyshift(['--portal-session-ttl', '2'])
+  const short = await startServer(['--portal-session-ttl', '2'])
   try {
     const call = async (op, body, token = short.rootKey) => {
       const res = await fetch(`${short.baseUrl}/v2/${op}`, {
