@@ -5,10 +5,7 @@ HTTP and against `Client.local` (the in-process engine on its own SQLite file)."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,41 +17,15 @@ import keyshift
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors"
 sys.path.insert(0, str(REPO / "tests" / "python"))
-from keyshift_testbin import keyshift_bin  # noqa: E402  (shared with tests/python, tests/compat)
+from keyshift_testbin import Serve  # noqa: E402  (shared with tests/python, tests/compat)
 
 
-class Server:
-    def __init__(self, proc: subprocess.Popen[str], base_url: str, root_key: str) -> None:
-        self.proc = proc
-        self.base_url = base_url
-        self.root_key = root_key
-
-    def stop(self) -> int:
-        self.proc.terminate()  # SIGTERM, unless it has already exited
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+class Server(Serve):
+    """The session's `keyshift serve` (see keyshift_testbin.Serve)."""
 
 
 def start_server(tmp: Path) -> Server:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSHIFT_", "UNKEY_"))}
-    proc = subprocess.Popen(
-        [keyshift_bin(), "serve", "--db", str(tmp / "keyshift.db"),
-         "--listen", "127.0.0.1:0", "--json"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True, env=env)
-    line: list[str] = []
-    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-    reader.start()
-    reader.join(timeout=30)
-    if not line or not line[0].strip():
-        proc.kill()
-        pytest.fail("keyshift serve did not announce itself within 30 s")
-    announce = json.loads(line[0])
-    assert announce["baseUrl"].startswith("http://127.0.0.1:")
-    return Server(proc, announce["baseUrl"], announce["rootKey"])
+    return Server(tmp)
 
 
 @pytest.fixture(scope="session")
