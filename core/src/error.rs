@@ -208,6 +208,20 @@ impl Error {
         Error::new(ErrorCode::InvalidInput, message).with_field(field)
     }
 
+    /// `Ok` when `value` lies in `range`, otherwise `invalid_input` on `field` with `message`.
+    pub(crate) fn check_range<T: PartialOrd>(
+        field: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        if range.contains(&value) {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(field, message()))
+        }
+    }
+
     crate::setters::setters! {
         with_field(field: impl Into<String>) => field = Some(field.into());
         with_status(status: u16) => status = Some(status);

@@ -674,14 +674,9 @@ fn bcrypt_raw(plaintext: &str, cost: u32) -> Result<String> {
 }
 
 fn check_bcrypt_cost(cost: u32) -> Result<()> {
-    if (MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&cost) {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "cost",
-            format!("cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}"),
-        ))
-    }
+    Error::check_range("cost", cost, MIN_BCRYPT_COST..=MAX_BCRYPT_COST, || {
+        format!("cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}")
+    })
 }
 
 fn decode_sha256_base64(value: &str) -> Result<[u8; 32]> {

@@ -244,11 +244,11 @@ fn key_rows(report: &Path) -> HashMap<u64, Value> {
 
 /// [`migrate_keys_with`] against `fake`, without a progress callback.
 async fn run(
-    fake: Arc<Fake>,
-    file: impl Into<migrate::MigrationSource>,
+    fake: &Arc<Fake>,
+    file: &Path,
     options: MigrateOptions,
 ) -> Result<migrate::MigrationReport> {
-    migrate_keys_with(fake, file, options, None).await
+    migrate_keys_with(fake.clone(), file, options, None).await
 }
 
 fn options(dir: &Path, name: &str, batch: usize) -> MigrateOptions {
@@ -369,8 +369,8 @@ async fn an_absurd_retry_after_does_not_hang_a_batch() {
     let report = tokio::time::timeout(
         Duration::from_secs(5),
         run(
-            fake.clone(),
-            file,
+            &fake,
+            &file,
             options(dir.path(), "absurd", 10).retry(policy),
         ),
     )
@@ -475,13 +475,9 @@ async fn resumed_report_lists_each_key_exactly_once() {
 
     // Run 1: batch 3 is refused (400, not retried) and reported failed.
     let fake = Fake::one_bad_batch(100, 3, || Act::Refuse(server_error(400)));
-    let report = run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "exactly-once", 100),
-    )
-    .await
-    .unwrap();
+    let report = run(&fake, &file, options(dir.path(), "exactly-once", 100))
+        .await
+        .unwrap();
     assert_eq!(
         (report.migrated, report.failed, report.invalid),
         (500, 100, 2)
@@ -493,8 +489,8 @@ async fn resumed_report_lists_each_key_exactly_once() {
     let fixed = Fake::new(100, |_, _| Act::Answer);
     *fixed.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
     let report = run(
-        fixed.clone(),
-        file.clone(),
+        &fixed,
+        &file,
         options(dir.path(), "exactly-once", 100).resume(true),
     )
     .await
@@ -526,13 +522,9 @@ async fn an_early_error_still_records_batches_in_flight() {
     write_export(&file, 400);
     let mut fake = Fake::one_bad_batch(100, 0, || Act::Panic);
     Arc::get_mut(&mut fake).unwrap().delay = Duration::from_millis(100);
-    let err = run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "early", 100),
-    )
-    .await
-    .unwrap_err();
+    let err = run(&fake, &file, options(dir.path(), "early", 100))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("batch task failed"), "{err}");
     let (_, entries) = checkpoint::read_entries(&dir.path().join("ckpt")).unwrap();
     let done: HashSet<u64> = entries
@@ -558,9 +550,13 @@ async fn an_early_error_still_records_batches_in_flight() {
     );
     // And the resume finishes batch 0 (sent once already: already present is fine).
     let fixed = Fake::new(100, |_, _| Act::Answer);
-    let report = run(fixed, file, options(dir.path(), "early", 100).resume(true))
-        .await
-        .unwrap();
+    let report = run(
+        &fixed,
+        &file,
+        options(dir.path(), "early", 100).resume(true),
+    )
+    .await
+    .unwrap();
     assert_eq!((report.skipped_resumed, report.migrated), (300, 100));
     assert_eq!(key_rows(&dir.path().join("report.jsonl")).len(), 400);
 }
@@ -604,9 +600,7 @@ async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_chan
             Act::Answer
         }
     });
-    let err = run(fake.clone(), file.clone(), adaptive())
-        .await
-        .unwrap_err();
+    let err = run(&fake, &file, adaptive()).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthorized);
     let (header, entries) = checkpoint::read_entries(&ckpt).unwrap();
     assert_eq!(header.checkpoint, checkpoint::VERSION_RECORDED);
@@ -621,8 +615,8 @@ async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_chan
     let again = Fake::new(1, |_, _| Act::Answer);
     *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
     let report = run(
-        again.clone(),
-        file.clone(),
+        &again,
+        &file,
         adaptive().batch_size(37).concurrency(3).resume(true),
     )
     .await
@@ -672,21 +666,17 @@ async fn fixed_batch_checkpoints_resume_under_the_default_options() {
             Act::Answer
         }
     });
-    run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "fixed-then-default", 50),
-    )
-    .await
-    .unwrap_err();
+    run(&fake, &file, options(dir.path(), "fixed-then-default", 50))
+        .await
+        .unwrap_err();
     let (header, _) = checkpoint::read_entries(&ckpt).unwrap();
     assert_eq!((header.checkpoint, header.batch_size), (VERSION, 50));
 
     let again = Fake::new(50, |_, _| Act::Answer);
     *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
     let report = run(
-        again.clone(),
-        file.clone(),
+        &again,
+        &file,
         MigrateOptions::new("api_test", "fixed-then-default")
             .checkpoint(&ckpt)
             .resume(true),

@@ -305,13 +305,10 @@ mod tests {
             .unwrap();
         }
         let conn = open(path).unwrap();
-        let permissions: Vec<String> = conn
-            .prepare("SELECT permission FROM root_key_permissions WHERE root_key_id = 'rk_1'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let permissions: Vec<String> = crate::util::column(
+            &conn,
+            "SELECT permission FROM root_key_permissions WHERE root_key_id = 'rk_1'",
+        );
         assert_eq!(permissions, vec!["*"]);
     }
 }

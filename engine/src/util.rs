@@ -5,6 +5,20 @@ use keyshift_core::wire::Validate;
 use keyshift_core::{Error, ErrorCode, FieldError, Result};
 use serde::de::DeserializeOwned;
 
+/// Test helper: the first column of every row `sql` answers.
+#[cfg(test)]
+pub(crate) fn column<T: rusqlite::types::FromSql>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+) -> Vec<T> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
 /// Milliseconds since the unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
