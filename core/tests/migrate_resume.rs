@@ -251,6 +251,13 @@ async fn run(
     migrate_keys_with(fake.clone(), file, options, None).await
 }
 
+/// Resumes run `name` (batches of 100, checkpoint in `dir`) against `fake`.
+async fn resume(fake: &Arc<Fake>, file: &Path, dir: &Path, name: &str) -> migrate::MigrationReport {
+    run(fake, file, options(dir, name, 100).resume(true))
+        .await
+        .unwrap()
+}
+
 fn options(dir: &Path, name: &str, batch: usize) -> MigrateOptions {
     MigrateOptions::new("api_test", name)
         .batch_size(batch)
@@ -488,13 +495,7 @@ async fn resumed_report_lists_each_key_exactly_once() {
     // Run 2 (resume) against the same service, which ignores Idempotency-Key.
     let fixed = Fake::new(100, |_, _| Act::Answer);
     *fixed.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
-    let report = run(
-        &fixed,
-        &file,
-        options(dir.path(), "exactly-once", 100).resume(true),
-    )
-    .await
-    .unwrap();
+    let report = resume(&fixed, &file, dir.path(), "exactly-once").await;
     assert_eq!(report.failed, 0, "{:?}", report.errors.first());
     assert_eq!(report.invalid, 2);
     assert_eq!(report.skipped_resumed, 300);
@@ -550,13 +551,7 @@ async fn an_early_error_still_records_batches_in_flight() {
     );
     // And the resume finishes batch 0 (sent once already: already present is fine).
     let fixed = Fake::new(100, |_, _| Act::Answer);
-    let report = run(
-        &fixed,
-        &file,
-        options(dir.path(), "early", 100).resume(true),
-    )
-    .await
-    .unwrap();
+    let report = resume(&fixed, &file, dir.path(), "early").await;
     assert_eq!((report.skipped_resumed, report.migrated), (300, 100));
     assert_eq!(key_rows(&dir.path().join("report.jsonl")).len(), 400);
 }
