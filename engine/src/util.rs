@@ -19,6 +19,14 @@ pub(crate) fn column<T: rusqlite::types::FromSql>(
         .unwrap()
 }
 
+/// Test helper: a fresh temp dir (removed on drop) and the path of file `name` in it.
+#[cfg(test)]
+pub(crate) fn temp_file(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name).to_str().unwrap().to_string();
+    (dir, path)
+}
+
 /// Milliseconds since the unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
