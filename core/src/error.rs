@@ -3,55 +3,38 @@
 
 use std::fmt;
 
-/// Which kind of failure an [`Error`] is. The string form ([`ErrorCode::as_str`]) is identical
-/// in every language.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    InvalidInput,
-    BadRequest,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    Conflict,
-    RateLimited,
-    ServerError,
-    Network,
-    Timeout,
-    Io,
+crate::setters::str_enum! {
+    /// Which kind of failure an [`Error`] is. The string form ([`ErrorCode::as_str`]) is
+    /// identical in every language.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum ErrorCode {
+        InvalidInput = "invalid_input",
+        BadRequest = "bad_request",
+        Unauthorized = "unauthorized",
+        Forbidden = "forbidden",
+        NotFound = "not_found",
+        Conflict = "conflict",
+        RateLimited = "rate_limited",
+        ServerError = "server_error",
+        Network = "network",
+        Timeout = "timeout",
+        Io = "io",
+    }
+}
+
+impl std::str::FromStr for ErrorCode {
+    type Err = Error;
+
+    /// Parses a §5 code string (exactly as [`ErrorCode::as_str`] writes it). Error:
+    /// `invalid_input` on field `code`.
+    fn from_str(s: &str) -> Result<Self> {
+        ErrorCode::from_wire(s)
+            .ok_or_else(|| Error::invalid_input("code", format!("unknown error code `{s}`")))
+    }
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
-        ErrorCode::InvalidInput,
-        ErrorCode::BadRequest,
-        ErrorCode::Unauthorized,
-        ErrorCode::Forbidden,
-        ErrorCode::NotFound,
-        ErrorCode::Conflict,
-        ErrorCode::RateLimited,
-        ErrorCode::ServerError,
-        ErrorCode::Network,
-        ErrorCode::Timeout,
-        ErrorCode::Io,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidInput => "invalid_input",
-            ErrorCode::BadRequest => "bad_request",
-            ErrorCode::Unauthorized => "unauthorized",
-            ErrorCode::Forbidden => "forbidden",
-            ErrorCode::NotFound => "not_found",
-            ErrorCode::Conflict => "conflict",
-            ErrorCode::RateLimited => "rate_limited",
-            ErrorCode::ServerError => "server_error",
-            ErrorCode::Network => "network",
-            ErrorCode::Timeout => "timeout",
-            ErrorCode::Io => "io",
-        }
-    }
-
     /// The code an HTTP status maps to (problem+json responses of the wire API).
     pub fn from_status(status: u16) -> ErrorCode {
         match status {
@@ -111,12 +94,6 @@ impl ErrorCode {
             },
             _ => RetryClass::Never,
         }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -208,6 +185,20 @@ impl Error {
         Error::new(ErrorCode::InvalidInput, message).with_field(field)
     }
 
+    /// `Ok` when `value` lies in `range`, otherwise `invalid_input` on `field` with `message`.
+    pub(crate) fn check_range<T: PartialOrd>(
+        field: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
+        if range.contains(&value) {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(field, message()))
+        }
+    }
+
     crate::setters::setters! {
         with_field(field: impl Into<String>) => field = Some(field.into());
         with_status(status: u16) => status = Some(status);
@@ -288,6 +279,15 @@ mod tests {
                 "timeout",
                 "io"
             ]
+        );
+        for code in ErrorCode::ALL {
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(code));
+            assert_eq!(code.to_string(), code.as_str());
+        }
+        let err = "NOT_FOUND".parse::<ErrorCode>().unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (ErrorCode::InvalidInput, Some("code"))
         );
         for code in ErrorCode::ALL {
             if code != ErrorCode::InvalidInput && code.status() < 500 {

@@ -27,40 +27,19 @@ pub const MAX_BCRYPT_COST: u32 = 31;
 /// Below this many keys, [`hash_keys`] hashes sha256 variants on the calling thread.
 pub const PARALLEL_THRESHOLD: usize = 2048;
 
-/// How a key's hash is written. The string forms (`as_str`, serde) are part of the wire contract.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HashVariant {
-    /// Standard base64 (with padding) of the SHA-256 of the key: the server's storage form.
-    #[default]
-    Sha256Base64,
-    /// Lowercase hex of the SHA-256 of the key.
-    Sha256Hex,
-    /// A bcrypt hash (`$2a$`, `$2b$` or `$2y$`), carried as-is.
-    Bcrypt,
-}
-
-impl HashVariant {
-    /// Every variant, in declaration order.
-    pub const ALL: [HashVariant; 3] = [
-        HashVariant::Sha256Base64,
-        HashVariant::Sha256Hex,
-        HashVariant::Bcrypt,
-    ];
-
-    /// `"sha256_base64"`, `"sha256_hex"` or `"bcrypt"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HashVariant::Sha256Base64 => "sha256_base64",
-            HashVariant::Sha256Hex => "sha256_hex",
-            HashVariant::Bcrypt => "bcrypt",
-        }
-    }
-}
-
-impl fmt::Display for HashVariant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::setters::str_enum! {
+    /// How a key's hash is written. The string forms (`as_str`, serde) are part of the wire
+    /// contract.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum HashVariant {
+        /// Standard base64 (with padding) of the SHA-256 of the key: the server's storage form.
+        #[default]
+        Sha256Base64 = "sha256_base64",
+        /// Lowercase hex of the SHA-256 of the key.
+        Sha256Hex = "sha256_hex",
+        /// A bcrypt hash (`$2a$`, `$2b$` or `$2y$`), carried as-is.
+        Bcrypt = "bcrypt",
     }
 }
 
@@ -674,14 +653,9 @@ fn bcrypt_raw(plaintext: &str, cost: u32) -> Result<String> {
 }
 
 fn check_bcrypt_cost(cost: u32) -> Result<()> {
-    if (MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&cost) {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "cost",
-            format!("cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}"),
-        ))
-    }
+    Error::check_range("cost", cost, MIN_BCRYPT_COST..=MAX_BCRYPT_COST, || {
+        format!("cost must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}")
+    })
 }
 
 fn decode_sha256_base64(value: &str) -> Result<[u8; 32]> {
@@ -768,6 +742,8 @@ mod tests {
     fn variant_names_round_trip() {
         for v in HashVariant::ALL {
             assert_eq!(v.as_str().parse::<HashVariant>().unwrap(), v);
+            assert_eq!(v.as_str().to_uppercase().parse::<HashVariant>().unwrap(), v);
+            assert_eq!(HashVariant::from_wire(v.as_str()), Some(v));
             assert_eq!(v.to_string(), v.as_str());
             assert_eq!(
                 serde_json::to_string(&v).unwrap(),
@@ -775,6 +751,7 @@ mod tests {
             );
         }
         assert_eq!(HashVariant::default(), HashVariant::Sha256Base64);
+        assert_eq!(HashVariant::from_wire("SHA256_HEX"), None, "exact");
         let err = "md5".parse::<HashVariant>().unwrap_err();
         assert_eq!(err.code(), "invalid_input");
         assert_eq!(err.field.as_deref(), Some("variant"));

@@ -51,14 +51,9 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
 
 /// Checks a random byte length: 16 to 255 (`invalid_input`, field `byteLength`).
 pub fn validate_byte_length(n: usize) -> Result<()> {
-    if (MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH).contains(&n) {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
-            "byteLength",
-            format!("byteLength must be between {MIN_BYTE_LENGTH} and {MAX_BYTE_LENGTH}, got {n}"),
-        ))
-    }
+    Error::check_range("byteLength", n, MIN_BYTE_LENGTH..=MAX_BYTE_LENGTH, || {
+        format!("byteLength must be between {MIN_BYTE_LENGTH} and {MAX_BYTE_LENGTH}, got {n}")
+    })
 }
 
 /// Makes a new key `{prefix}_{base58(byte_length random bytes)}{checksum}` (no `_` without a

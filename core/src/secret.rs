@@ -10,6 +10,45 @@
 use serde::{Deserialize, Serialize, Serializer};
 use zeroize::Zeroize;
 
+/// `impl Debug` for a struct that holds credentials: lists its fields in order, each shown
+/// as is or through a masking function (`field => mask`, called with `&self.field`); a final
+/// `..` leaves the rest out (`finish_non_exhaustive`).
+///
+/// ```
+/// struct Session { id: String, token: String }
+/// keyshift_core::redacted_debug!(Session { id, token => keyshift_core::secret::redacted });
+/// let s = Session { id: "s_1".into(), token: "pat_secret".into() };
+/// assert_eq!(format!("{s:?}"), r#"Session { id: "s_1", token: "…" }"#);
+/// ```
+#[macro_export]
+macro_rules! redacted_debug {
+    (@show $value:expr) => { &$value };
+    (@show $value:expr, $mask:path) => { &$mask(&$value) };
+    ($ty:ident { $($field:ident $(=> $mask:path)?),* $(,)? }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), $crate::redacted_debug!(@show self.$field $(, $mask)?)))*
+                    .finish()
+            }
+        }
+    };
+    ($ty:ident { $($field:ident $(=> $mask:path)?,)* .. }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), $crate::redacted_debug!(@show self.$field $(, $mask)?)))*
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+/// What [`redacted_debug!`] shows for a credential it must not show at all: `"…"`.
+pub fn redacted<T: ?Sized>(_: &T) -> &'static str {
+    "…"
+}
+
 /// A plaintext key or root key. Read it with [`SecretKey::expose`]; everything else masks it.
 #[derive(Clone, Deserialize, Default)]
 #[serde(transparent)]

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -221,6 +221,15 @@ fn write_export(path: &Path, n: u64) -> Vec<String> {
     hashes
 }
 
+/// A temp dir holding `keys.jsonl` of [`write_export`]'s `n` records, that file, and their
+/// hashes.
+fn temp_export(n: u64) -> (tempdir::Dir, PathBuf, Vec<String>) {
+    let dir = temp_dir();
+    let file = dir.path().join("keys.jsonl");
+    let hashes = write_export(&file, n);
+    (dir, file, hashes)
+}
+
 fn read_jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -244,11 +253,18 @@ fn key_rows(report: &Path) -> HashMap<u64, Value> {
 
 /// [`migrate_keys_with`] against `fake`, without a progress callback.
 async fn run(
-    fake: Arc<Fake>,
-    file: impl Into<migrate::MigrationSource>,
+    fake: &Arc<Fake>,
+    file: &Path,
     options: MigrateOptions,
 ) -> Result<migrate::MigrationReport> {
-    migrate_keys_with(fake, file, options, None).await
+    migrate_keys_with(fake.clone(), file, options, None).await
+}
+
+/// Resumes run `name` (batches of 100, checkpoint in `dir`) against `fake`.
+async fn resume(fake: &Arc<Fake>, file: &Path, dir: &Path, name: &str) -> migrate::MigrationReport {
+    run(fake, file, options(dir, name, 100).resume(true))
+        .await
+        .unwrap()
 }
 
 fn options(dir: &Path, name: &str, batch: usize) -> MigrateOptions {
@@ -269,9 +285,7 @@ fn server_error(status: u16) -> Error {
 #[tokio::test]
 async fn lost_answers_count_as_already_present_not_conflicts() {
     for with_checkpoint in [false, true] {
-        let dir = temp_dir();
-        let file = dir.path().join("keys.jsonl");
-        let hashes = write_export(&file, 500);
+        let (dir, file, hashes) = temp_export(500);
         let fake = Fake::new(50, |batch, attempt| match (batch % 3, attempt) {
             (0, 1) => Act::LoseAnswer(server_error(500)),
             (1, 1) => Act::LoseAnswer(Error::new(ErrorCode::Network, "connection reset")),
@@ -309,9 +323,7 @@ async fn lost_answers_count_as_already_present_not_conflicts() {
 /// answer that took effect are not retried; 503, 429 and failures before sending are.
 #[tokio::test]
 async fn batches_are_retried_by_the_one_classification() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
-    write_export(&file, 300);
+    let (dir, file, _) = temp_export(300);
     let fake = Fake::new(50, |batch, attempt| match (batch, attempt) {
         (0, 1) => Act::Refuse(server_error(400)),
         (1, 1) => Act::LoseAnswer(Error::took_effect("keys.migrateKeys", 200, "bad json")),
@@ -355,9 +367,7 @@ async fn batches_are_retried_by_the_one_classification() {
 /// A 429 asking for an absurd wait does not hang the run (the wait is bounded).
 #[tokio::test]
 async fn an_absurd_retry_after_does_not_hang_a_batch() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
-    write_export(&file, 10);
+    let (dir, file, _) = temp_export(10);
     let fake = Fake::new(10, |_, attempt| {
         if attempt == 1 {
             Act::Refuse(server_error(429).with_retry_after(f64::MAX))
@@ -369,8 +379,8 @@ async fn an_absurd_retry_after_does_not_hang_a_batch() {
     let report = tokio::time::timeout(
         Duration::from_secs(5),
         run(
-            fake.clone(),
-            file,
+            &fake,
+            &file,
             options(dir.path(), "absurd", 10).retry(policy),
         ),
     )
@@ -465,23 +475,17 @@ fn lose_last_done_entries(path: &Path, n: usize) -> usize {
 /// batch that failed in the first run, end in a report with each key exactly once.
 #[tokio::test]
 async fn resumed_report_lists_each_key_exactly_once() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
+    let (dir, file, _) = temp_export(600);
     // Two invalid records too: reported once, not once per run.
-    write_export(&file, 600);
     let mut text = std::fs::read_to_string(&file).unwrap();
     text.push_str("{\"name\":\"no key\"}\n{\"key\":\"\"}\n");
     std::fs::write(&file, text).unwrap();
 
     // Run 1: batch 3 is refused (400, not retried) and reported failed.
     let fake = Fake::one_bad_batch(100, 3, || Act::Refuse(server_error(400)));
-    let report = run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "exactly-once", 100),
-    )
-    .await
-    .unwrap();
+    let report = run(&fake, &file, options(dir.path(), "exactly-once", 100))
+        .await
+        .unwrap();
     assert_eq!(
         (report.migrated, report.failed, report.invalid),
         (500, 100, 2)
@@ -492,13 +496,7 @@ async fn resumed_report_lists_each_key_exactly_once() {
     // Run 2 (resume) against the same service, which ignores Idempotency-Key.
     let fixed = Fake::new(100, |_, _| Act::Answer);
     *fixed.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
-    let report = run(
-        fixed.clone(),
-        file.clone(),
-        options(dir.path(), "exactly-once", 100).resume(true),
-    )
-    .await
-    .unwrap();
+    let report = resume(&fixed, &file, dir.path(), "exactly-once").await;
     assert_eq!(report.failed, 0, "{:?}", report.errors.first());
     assert_eq!(report.invalid, 2);
     assert_eq!(report.skipped_resumed, 300);
@@ -521,18 +519,12 @@ async fn resumed_report_lists_each_key_exactly_once() {
 /// summary naming the error.
 #[tokio::test]
 async fn an_early_error_still_records_batches_in_flight() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
-    write_export(&file, 400);
+    let (dir, file, _) = temp_export(400);
     let mut fake = Fake::one_bad_batch(100, 0, || Act::Panic);
     Arc::get_mut(&mut fake).unwrap().delay = Duration::from_millis(100);
-    let err = run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "early", 100),
-    )
-    .await
-    .unwrap_err();
+    let err = run(&fake, &file, options(dir.path(), "early", 100))
+        .await
+        .unwrap_err();
     assert!(err.message.contains("batch task failed"), "{err}");
     let (_, entries) = checkpoint::read_entries(&dir.path().join("ckpt")).unwrap();
     let done: HashSet<u64> = entries
@@ -558,9 +550,7 @@ async fn an_early_error_still_records_batches_in_flight() {
     );
     // And the resume finishes batch 0 (sent once already: already present is fine).
     let fixed = Fake::new(100, |_, _| Act::Answer);
-    let report = run(fixed, file, options(dir.path(), "early", 100).resume(true))
-        .await
-        .unwrap();
+    let report = resume(&fixed, &file, dir.path(), "early").await;
     assert_eq!((report.skipped_resumed, report.migrated), (300, 100));
     assert_eq!(key_rows(&dir.path().join("report.jsonl")).len(), 400);
 }
@@ -586,9 +576,7 @@ fn unfinished(path: &Path) -> Vec<checkpoint::Entry> {
 /// ends up migrated once.
 #[tokio::test]
 async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_change() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
-    write_export(&file, 3000);
+    let (dir, file, _) = temp_export(3000);
     let ckpt = dir.path().join("ckpt");
     let adaptive = || {
         MigrateOptions::new("api_test", "adaptive-resume")
@@ -604,9 +592,7 @@ async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_chan
             Act::Answer
         }
     });
-    let err = run(fake.clone(), file.clone(), adaptive())
-        .await
-        .unwrap_err();
+    let err = run(&fake, &file, adaptive()).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Unauthorized);
     let (header, entries) = checkpoint::read_entries(&ckpt).unwrap();
     assert_eq!(header.checkpoint, checkpoint::VERSION_RECORDED);
@@ -621,8 +607,8 @@ async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_chan
     let again = Fake::new(1, |_, _| Act::Answer);
     *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
     let report = run(
-        again.clone(),
-        file.clone(),
+        &again,
+        &file,
         adaptive().batch_size(37).concurrency(3).resume(true),
     )
     .await
@@ -661,9 +647,7 @@ async fn adaptive_batches_resume_by_their_recorded_boundaries_across_a_size_chan
 /// resumes under the default options with its own batch size.
 #[tokio::test]
 async fn fixed_batch_checkpoints_resume_under_the_default_options() {
-    let dir = temp_dir();
-    let file = dir.path().join("keys.jsonl");
-    write_export(&file, 1000);
+    let (dir, file, _) = temp_export(1000);
     let ckpt = dir.path().join("ckpt");
     let fake = Fake::new(50, |batch, _| {
         if batch >= 10 {
@@ -672,21 +656,17 @@ async fn fixed_batch_checkpoints_resume_under_the_default_options() {
             Act::Answer
         }
     });
-    run(
-        fake.clone(),
-        file.clone(),
-        options(dir.path(), "fixed-then-default", 50),
-    )
-    .await
-    .unwrap_err();
+    run(&fake, &file, options(dir.path(), "fixed-then-default", 50))
+        .await
+        .unwrap_err();
     let (header, _) = checkpoint::read_entries(&ckpt).unwrap();
     assert_eq!((header.checkpoint, header.batch_size), (VERSION, 50));
 
     let again = Fake::new(50, |_, _| Act::Answer);
     *again.keys.lock().unwrap() = fake.keys.lock().unwrap().clone();
     let report = run(
-        again.clone(),
-        file.clone(),
+        &again,
+        &file,
         MigrateOptions::new("api_test", "fixed-then-default")
             .checkpoint(&ckpt)
             .resume(true),

@@ -110,16 +110,12 @@ pub(crate) fn get_api(
 pub(crate) fn delete_api(conn: &Connection, ws: &str, req: &DeleteApiRequest) -> Result<EmptyData> {
     live_api(conn, ws, &req.api_id)?;
     let now = now_ms();
-    conn.execute(
+    for sql in [
         "UPDATE apis SET deleted_at = ?1 WHERE id = ?2",
-        params![now, req.api_id],
-    )
-    .db()?;
-    conn.execute(
         "UPDATE keys SET deleted_at = ?1 WHERE api_id = ?2 AND deleted_at IS NULL",
-        params![now, req.api_id],
-    )
-    .db()?;
+    ] {
+        conn.execute(sql, params![now, req.api_id]).db()?;
+    }
     Ok(EmptyData {})
 }
 

@@ -472,9 +472,8 @@ mod tests {
 
     #[test]
     fn secret_file_is_created_once_private_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.secret");
-        let path = path.to_str().unwrap();
+        let (dir, path) = crate::util::temp_file("db.secret");
+        let path = path.as_str();
         let a = load_or_create_secret(path).unwrap();
         let b = load_or_create_secret(path).unwrap();
         assert_eq!(a, b);

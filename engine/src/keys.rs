@@ -7,7 +7,7 @@ use keyshift_core::Result;
 use rusqlite::{params, Connection};
 
 use crate::credits::apply_refill;
-use crate::links::{link, PermissionLinks, RoleLinks};
+use crate::links::{copy_links, link, PermissionLinks, RoleLinks};
 use crate::rows::*;
 use crate::util::{new_id, not_found, now_ms, Db};
 
@@ -274,17 +274,8 @@ pub(crate) fn reroll_key(
         params![new_id, hash, start, now, old.id],
     )
     .db()?;
-    conn.execute(
-        "INSERT INTO key_permissions (key_id, permission_id) \
-         SELECT ?1, permission_id FROM key_permissions WHERE key_id = ?2",
-        params![new_id, old.id],
-    )
-    .db()?;
-    conn.execute(
-        "INSERT INTO key_roles (key_id, role_id) SELECT ?1, role_id FROM key_roles WHERE key_id = ?2",
-        params![new_id, old.id],
-    )
-    .db()?;
+    copy_links::<PermissionLinks>(conn, &old.id, &new_id)?;
+    copy_links::<RoleLinks>(conn, &old.id, &new_id)?;
     let limits: Vec<RatelimitRequest> = key_ratelimits(conn, &old.id)?
         .into_iter()
         .map(|r| RatelimitRequest {

@@ -28,58 +28,60 @@ pub(crate) trait LinkTable {
     fn linked(conn: &Connection, key_id: &str) -> Result<Vec<Self::Item>>;
 }
 
-/// `key_permissions`: a key's direct permissions.
-pub(crate) struct PermissionLinks;
+/// `impl LinkTable` for a unit type: its item, table and column, and the lookups.
+macro_rules! link_tables {
+    ($(
+        $(#[$doc:meta])*
+        $ty:ident: $item:ty => $table:literal, $column:literal,
+            link $to_link:path, unlink $to_unlink:path, linked $linked:path;
+    )*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $ty;
 
-impl LinkTable for PermissionLinks {
-    type Item = Permission;
-    const TABLE: &'static str = "key_permissions";
-    const COLUMN: &'static str = "permission_id";
+        impl LinkTable for $ty {
+            type Item = $item;
+            const TABLE: &'static str = $table;
+            const COLUMN: &'static str = $column;
 
-    fn to_link(conn: &Connection, ws: &str, slugs: &[String]) -> Result<Vec<String>> {
-        ensure_permissions(conn, ws, slugs)
-    }
+            fn to_link(conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
+                $to_link(conn, ws, names)
+            }
 
-    fn to_unlink(conn: &Connection, ws: &str, slugs: &[String]) -> Result<Vec<String>> {
-        slugs
-            .iter()
-            .map(|slug| {
-                find_id(
-                    conn,
-                    "SELECT id FROM permissions WHERE workspace_id = ?1 \
-                     AND (slug = ?2 OR id = ?2) ORDER BY slug = ?2 DESC LIMIT 1",
-                    ws,
-                    slug,
-                    || Error::not_found(format!("permission `{slug}` was not found")),
-                )
-            })
-            .collect()
-    }
+            fn to_unlink(conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
+                $to_unlink(conn, ws, names)
+            }
 
-    fn linked(conn: &Connection, key_id: &str) -> Result<Vec<Permission>> {
-        direct_permissions(conn, key_id)
-    }
+            fn linked(conn: &Connection, key_id: &str) -> Result<Vec<$item>> {
+                $linked(conn, key_id)
+            }
+        }
+    )*};
 }
 
-/// `key_roles`: a key's roles.
-pub(crate) struct RoleLinks;
+link_tables! {
+    /// `key_permissions`: a key's direct permissions.
+    PermissionLinks: Permission => "key_permissions", "permission_id",
+        link ensure_permissions, unlink existing_permission_ids, linked direct_permissions;
+    /// `key_roles`: a key's roles.
+    RoleLinks: Role => "key_roles", "role_id",
+        link resolve_roles, unlink resolve_roles, linked key_roles;
+}
 
-impl LinkTable for RoleLinks {
-    type Item = Role;
-    const TABLE: &'static str = "key_roles";
-    const COLUMN: &'static str = "role_id";
-
-    fn to_link(conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
-        resolve_roles(conn, ws, names)
-    }
-
-    fn to_unlink(conn: &Connection, ws: &str, names: &[String]) -> Result<Vec<String>> {
-        resolve_roles(conn, ws, names)
-    }
-
-    fn linked(conn: &Connection, key_id: &str) -> Result<Vec<Role>> {
-        key_roles(conn, key_id)
-    }
+/// The ids of the permissions `slugs` (each a slug or an id) of `ws`; 404 for a missing one.
+fn existing_permission_ids(conn: &Connection, ws: &str, slugs: &[String]) -> Result<Vec<String>> {
+    slugs
+        .iter()
+        .map(|slug| {
+            find_id(
+                conn,
+                "SELECT id FROM permissions WHERE workspace_id = ?1 \
+                 AND (slug = ?2 OR id = ?2) ORDER BY slug = ?2 DESC LIMIT 1",
+                ws,
+                slug,
+                || Error::not_found(format!("permission `{slug}` was not found")),
+            )
+        })
+        .collect()
 }
 
 /// Links key `key_id` to the things with `ids` (already linked ones stay).
@@ -95,6 +97,19 @@ pub(crate) fn link<L: LinkTable>(conn: &Connection, key_id: &str, ids: &[String]
             .execute(params![key_id, id])
             .db()?;
     }
+    Ok(())
+}
+
+/// Gives key `to` the links key `from` has.
+pub(crate) fn copy_links<L: LinkTable>(conn: &Connection, from: &str, to: &str) -> Result<()> {
+    let (table, column) = (L::TABLE, L::COLUMN);
+    conn.execute(
+        &format!(
+            "INSERT INTO {table} (key_id, {column}) SELECT ?1, {column} FROM {table} WHERE key_id = ?2"
+        ),
+        params![to, from],
+    )
+    .db()?;
     Ok(())
 }
 

@@ -487,13 +487,7 @@ mod tests {
             "one caller ran the whole group"
         );
         let conn = writer.lock();
-        let stored: Vec<i64> = conn
-            .prepare("SELECT n FROM t ORDER BY n")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let stored: Vec<i64> = crate::util::column(&conn, "SELECT n FROM t ORDER BY n");
         assert_eq!(stored, vec![0, 2], "the failed job's write was rolled back");
         assert!(conn.is_autocommit(), "the group's transaction ended");
     }

@@ -158,17 +158,14 @@ pub struct PortalSessionCtx {
     csrf_token: SecretKey,
 }
 
-impl std::fmt::Debug for PortalSessionCtx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PortalSessionCtx")
-            .field("session_id", &self.session_id)
-            .field("portal_id", &self.portal_id)
-            .field("api_id", &self.api_id)
-            .field("scopes", &self.scopes)
-            .field("expires_at", &self.expires_at)
-            .finish_non_exhaustive()
-    }
-}
+keyshift_core::redacted_debug!(PortalSessionCtx {
+    session_id,
+    portal_id,
+    api_id,
+    scopes,
+    expires_at,
+    ..
+});
 
 impl PortalSessionCtx {
     /// Whether `presented` is this session's CSRF token (constant time).

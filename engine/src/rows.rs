@@ -50,12 +50,9 @@ pub(crate) fn meta_text(meta: Option<&Metadata>) -> Option<String> {
     meta.and_then(|m| serde_json::to_string(m).ok())
 }
 
+/// A stored `hash_variant` (as [`HashVariant::as_str`] wrote it); the default for anything else.
 pub(crate) fn variant_from_str(s: &str) -> HashVariant {
-    match s {
-        "sha256_hex" => HashVariant::Sha256Hex,
-        "bcrypt" => HashVariant::Bcrypt,
-        _ => HashVariant::Sha256Base64,
-    }
+    HashVariant::from_wire(s).unwrap_or_default()
 }
 
 pub(crate) fn interval_str(i: RefillInterval) -> &'static str {

@@ -260,11 +260,8 @@ mod tests {
 
     #[test]
     fn migrates_once_and_refuses_newer_schemas() {
-        let dir = std::env::temp_dir().join(format!("keyshift-schema-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
-        let path = path.to_str().unwrap();
-        let _ = std::fs::remove_file(path);
+        let (_dir, path) = crate::util::temp_file("s.db");
+        let path = path.as_str();
         drop(open(path).unwrap());
         let conn = open(path).unwrap();
         let v: i64 = conn
@@ -284,14 +281,12 @@ mod tests {
         drop(conn);
         let err = open(path).unwrap_err();
         assert!(err.message.contains("newer"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn root_keys_of_an_older_database_get_every_permission() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        let path = path.to_str().unwrap();
+        let (_dir, path) = crate::util::temp_file("v1.db");
+        let path = path.as_str();
         // A database as the first release left it: schema 1 with a root key.
         {
             let conn = Connection::open(path).unwrap();
@@ -305,13 +300,10 @@ mod tests {
             .unwrap();
         }
         let conn = open(path).unwrap();
-        let permissions: Vec<String> = conn
-            .prepare("SELECT permission FROM root_key_permissions WHERE root_key_id = 'rk_1'")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let permissions: Vec<String> = crate::util::column(
+            &conn,
+            "SELECT permission FROM root_key_permissions WHERE root_key_id = 'rk_1'",
+        );
         assert_eq!(permissions, vec!["*"]);
     }
 }

@@ -5,6 +5,28 @@ use keyshift_core::wire::Validate;
 use keyshift_core::{Error, ErrorCode, FieldError, Result};
 use serde::de::DeserializeOwned;
 
+/// Test helper: the first column of every row `sql` answers.
+#[cfg(test)]
+pub(crate) fn column<T: rusqlite::types::FromSql>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+) -> Vec<T> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// Test helper: a fresh temp dir (removed on drop) and the path of file `name` in it.
+#[cfg(test)]
+pub(crate) fn temp_file(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name).to_str().unwrap().to_string();
+    (dir, path)
+}
+
 /// Milliseconds since the unix epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

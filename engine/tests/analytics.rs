@@ -477,11 +477,7 @@ fn read_analytics_permission_scopes_or_refuses() {
         "SELECT 1",
     );
     assert_eq!(err.code, ErrorCode::Forbidden);
-    assert!(
-        err.message.contains("api.*.read_analytics"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("api.*.read_analytics"), "{err}");
 }
 
 #[test]

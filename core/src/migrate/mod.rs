@@ -177,23 +177,13 @@ impl MigrateOptions {
 
     /// Checks the options themselves (ids only matter when something is sent).
     pub fn validate(&self) -> Result<()> {
-        if self
-            .batch_size
-            .is_some_and(|n| !(1..=MAX_BATCH_SIZE).contains(&n))
-        {
-            return Err(Error::invalid_input(
-                "batch_size",
-                format!("batch_size must be 1–{MAX_BATCH_SIZE}"),
-            ));
-        }
-        if self
-            .concurrency
-            .is_some_and(|n| !(1..=MAX_CONCURRENCY).contains(&n))
-        {
-            return Err(Error::invalid_input(
-                "concurrency",
-                format!("concurrency must be 1–{MAX_CONCURRENCY}"),
-            ));
+        for (field, n, max) in [
+            ("batch_size", self.batch_size, MAX_BATCH_SIZE),
+            ("concurrency", self.concurrency, MAX_CONCURRENCY),
+        ] {
+            if let Some(n) = n {
+                Error::check_range(field, n, 1..=max, || format!("{field} must be 1–{max}"))?;
+            }
         }
         if self.resume && self.checkpoint.is_none() {
             return Err(Error::invalid_input(

@@ -79,14 +79,7 @@ pub struct CreatePortalSessionResponseData {
     pub url: String,
 }
 
-impl std::fmt::Debug for CreatePortalSessionResponseData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatePortalSessionResponseData")
-            .field("id", &self.id)
-            .field("url", &mask_portal_url(&self.url))
-            .finish()
-    }
-}
+crate::redacted_debug!(CreatePortalSessionResponseData { id, url => mask_portal_url });
 
 /// A portal session URL with its one-time code replaced by `…` (what `Debug`, logs and the
 /// bindings' printed forms show).
@@ -181,19 +174,15 @@ pub struct PortalSession {
     pub return_url: Option<String>,
 }
 
-impl std::fmt::Debug for PortalSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PortalSession")
-            .field("session_id", &self.session_id)
-            .field("external_id", &self.external_id)
-            .field("scopes", &self.scopes)
-            .field("portal", &self.portal)
-            .field("expires_at", &self.expires_at)
-            .field("csrf_token", &"…")
-            .field("return_url", &self.return_url)
-            .finish()
-    }
-}
+crate::redacted_debug!(PortalSession {
+    session_id,
+    external_id,
+    scopes,
+    portal,
+    expires_at,
+    csrf_token => crate::secret::redacted,
+    return_url,
+});
 
 wire_struct! {
     /// `portal.listKeys`: a page of the session's own keys.
