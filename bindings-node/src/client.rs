@@ -22,7 +22,7 @@ where
     T: Serialize + Send + 'static,
     F: std::future::Future<Output = keyshift_core::Result<T>> + Send + 'static,
 {
-    env.spawn_future_with_callback(on_core(fut), |env, out| {
+    on_core(env, fut, |env, out| {
         let value = out.map_err(|e| js_error(env, &e))?;
         serde_json::to_value(value).map_err(|e| js_error(env, &Error::io(e.to_string())))
     })
@@ -32,10 +32,10 @@ where
 fn answer_class<'e, T, C, F>(env: &'e Env, fut: F) -> napi::Result<PromiseRaw<'e, C>>
 where
     T: Send + 'static,
-    C: From<T> + napi::bindgen_prelude::ToNapiValue,
+    C: From<T> + napi::bindgen_prelude::ToNapiValue + 'static,
     F: std::future::Future<Output = keyshift_core::Result<T>> + Send + 'static,
 {
-    env.spawn_future_with_callback(on_core(fut), |env, out| {
+    on_core(env, fut, |env, out| {
         out.map(C::from).map_err(|e| js_error(env, &e))
     })
 }
@@ -499,7 +499,7 @@ impl Client {
                 .await
                 .map(VerificationJs::from)
         };
-        env.spawn_future_with_callback(on_core(fut), move |env, out| match out {
+        on_core(env, fut, move |env, out| match out {
             Ok(v) => serde_json::to_value(v).map_err(|e| js_error(env, &Error::io(e.to_string()))),
             Err(e) => Err(raised.or_core(env, &e)),
         })

@@ -5,10 +5,12 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use keyshift_core::Error;
-use napi::bindgen_prelude::{Function, FunctionRef, Object, Unknown};
+use napi::bindgen_prelude::{Function, FunctionRef, Object, PromiseRaw, ToNapiValue, Unknown};
 use napi::{Env, JsValue, Status};
 use napi_derive::napi;
 
@@ -64,14 +66,35 @@ fn build(env: &Env, e: &Error) -> napi::Result<napi::Error> {
     Ok(napi::Error::from(obj.to_unknown()))
 }
 
-/// Runs `f` on core's shared runtime (so reqwest's pool lives there) and waits for it from
-/// napi's side; a panic in `f` becomes a rejection.
-pub async fn on_core<T: Send + 'static>(
-    f: impl Future<Output = T> + Send + 'static,
-) -> napi::Result<T> {
-    keyshift_core::runtime::spawn(f)
-        .await
-        .map_err(|e| napi::Error::from_reason(format!("keyshift task failed: {e}")))
+/// Runs `fut` on core's shared runtime (so reqwest's pool lives there) and settles the
+/// returned Promise on the JS thread with `settle(env, answer)`; a panic in `fut` rejects it.
+/// napi's own `spawn_future` would poll `fut` on napi's runtime and hop to core's: two more
+/// thread wakes a call (issue 12, verify ×1).
+pub fn on_core<'e, T, V, F, S>(env: &'e Env, fut: F, settle: S) -> napi::Result<PromiseRaw<'e, V>>
+where
+    T: Send + 'static,
+    V: ToNapiValue + 'static,
+    F: Future<Output = T> + Send + 'static,
+    S: FnOnce(&Env, T) -> napi::Result<V> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred()?;
+    let mut fut = Box::pin(fut);
+    keyshift_core::runtime::spawn(async move {
+        let out = std::future::poll_fn(|cx| {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                Ok(poll) => poll.map(Some),
+                Err(_) => Poll::Ready(None),
+            }
+        })
+        .await;
+        match out {
+            Some(out) => deferred.resolve(move |env| settle(&env, out)),
+            None => deferred.reject(napi::Error::from_reason(
+                "keyshift task failed: it panicked",
+            )),
+        }
+    });
+    Ok(PromiseRaw::new(env.raw(), promise.raw()))
 }
 
 /// The first error a host callback (legacy check, progress, record source) threw, kept to be

@@ -204,7 +204,7 @@ impl Client {
             }
             out
         };
-        env.spawn_future_with_callback(on_core(fut), move |env, out| {
+        on_core(env, fut, move |env, out| {
             if let Some(e) = raised.take() {
                 return Err(e);
             }
