@@ -12,6 +12,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "workspace-hack unifies the features of the shared dependencies (no rebuilds between cargo, maturin, napi)"
+./scripts/check-workspace-hack.sh
+
 step "Rust tests (unit, vectors, engine, server over loopback HTTP, client, migration)"
 cargo test --workspace
 
