@@ -28,9 +28,37 @@ if [ "$QUICK" = 1 ]; then PROFILE=bench-quick; else PROFILE=release; fi
 export KEYSHIFT_BENCH_PROFILE="$PROFILE"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 started=$(date +%s)
-echo "== building (profile $PROFILE): keyshift, bench-rows" >&2
-cargo build --profile "$PROFILE" --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows >&2 || {
+# Everything the producers need is built here, up front, each step timed (wall and CPU). The
+# workspace-hack crate unifies the features of the shared dependencies, so the wheel and the
+# addon reuse this first invocation's compile of them (and of keyshift-core/-engine) and build
+# only their own crates. The producers' own build calls then find everything fresh.
+build_step() { # label, command...: runs it with stdout on stderr, prints wall and CPU seconds
+  local label="$1" rc=0 t0 tf
+  shift
+  t0=$(date +%s.%N)
+  tf="$(mktemp)"
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f '%U %S' -o "$tf" "$@" >&2 || rc=$?
+  else
+    "$@" >&2 || rc=$?
+  fi
+  python3 - "$label" "$t0" "$(date +%s.%N)" "$(tail -1 "$tf")" "$rc" <<'PY' >&2
+import sys
+label, t0, t1, cpu, rc = sys.argv[1:]
+u_s = [float(x) for x in cpu.split()] if len(cpu.split()) == 2 else None
+cpu_txt = f"{u_s[0] + u_s[1]:.0f} CPU-s (user {u_s[0]:.0f} + sys {u_s[1]:.0f})" if u_s else "CPU n/a"
+print(f"== built {label}: {float(t1) - float(t0):.0f}s wall, {cpu_txt}" + ("" if rc == "0" else f", FAILED (exit {rc})"))
+PY
+  rm -f "$tf"
+  return "$rc"
+}
+echo "== building (profile $PROFILE): keyshift, bench-rows, bench-hashing; the wheel; the addon" >&2
+build_step "keyshift + bench binaries" cargo build --profile "$PROFILE" --locked -q \
+  -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows --bin bench-hashing || {
   echo "release build failed" >&2; exit 1; }
+# A failed wheel or addon build is reported by the producers that need it (as failed rows).
+build_step "Python wheel (venv, maturin)" ./bench/build/python-release.sh || true
+build_step "Node addon (npm ci, napi)" ./bench/build/node-release.sh || true
 echo "== built in $(( $(date +%s) - started ))s" >&2
 export KEYSHIFT_BIN="$TARGET/$PROFILE/keyshift" KEYSHIFT_ROOT="$ROOT"
 if [ "$QUICK" = 1 ]; then export KEYSHIFT_BENCH_QUICK=1; else unset KEYSHIFT_BENCH_QUICK; fi

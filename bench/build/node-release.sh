@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Idempotent: bindings-node with its pinned dev dependencies (@unkey/api is the peer of the Node
 # rows) and the addon built in RELEASE mode (napi build with cargo profile $KEYSHIFT_BENCH_PROFILE,
-# default `release` as in `npm run build`). Rebuilds only when the sources of core or
-# bindings-node (or Cargo.lock) or the profile changed since the last build.
+# default `release` as in `npm run build`). Rebuilds only when the sources of core, engine or
+# bindings-node (or Cargo.lock) or the profile changed since the last build into this target
+# dir (the stamp lives there: an empty target dir always rebuilds).
 # The committed binding.js / binding.d.ts are restored afterwards (they do not depend on the
 # profile). Progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKG=bindings-node
-STAMP="$PKG/.keyshift-release-src"
+TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+STAMP="$TARGET/.keyshift-node-release-src"
 src_hash() {
-  find core/src core/Cargo.toml "$PKG/src" "$PKG/Cargo.toml" "$PKG/package-lock.json" Cargo.lock \
+  find Cargo.toml core/src core/Cargo.toml engine/src engine/Cargo.toml "$PKG/src" "$PKG/Cargo.toml" "$PKG/package-lock.json" Cargo.lock \
     -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
 }
 PROFILE="${KEYSHIFT_BENCH_PROFILE:-release}"
@@ -24,5 +26,5 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! ls "$PKG"/keyshift.*.node >
   (cd "$PKG" && CARGO=./scripts/cargo-host.sh npx napi build --platform --profile "$PROFILE" \
     --js binding.js --dts binding.d.ts >&2)
   git checkout -q -- "$PKG/binding.js" "$PKG/binding.d.ts" 2>/dev/null || true
-  echo "$want" > "$STAMP"
+  mkdir -p "$TARGET" && echo "$want" > "$STAMP"
 fi

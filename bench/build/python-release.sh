@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent: a venv at target/bench-venv holding the keyshift wheel built in RELEASE mode (pip +
 # maturin backend; cargo profile $KEYSHIFT_BENCH_PROFILE, default `release`) and the peers of the
-# Python rows (unkey.py, httpx). Rebuilds only when the sources of core or bindings-python (or
+# Python rows (unkey.py, httpx). Rebuilds only when the sources of core, engine, bindings-python (or
 # Cargo.lock) or the profile changed since the last build; prints the venv's python on stdout.
 # Progress goes to stderr.
 set -euo pipefail
@@ -10,7 +10,7 @@ TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
 VENV="$TARGET/bench-venv"
 STAMP="$VENV/.keyshift-src"
 src_hash() {
-  find core/src core/Cargo.toml bindings-python/src bindings-python/python bindings-python/Cargo.toml \
+  find Cargo.toml core/src core/Cargo.toml engine/src engine/Cargo.toml bindings-python/src bindings-python/python bindings-python/Cargo.toml \
     bindings-python/pyproject.toml Cargo.lock -type f -not -name '*.so' -not -name '*.pyc' -print0 \
     | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
 }

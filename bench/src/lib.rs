@@ -15,6 +15,16 @@ pub fn num(name: &str, default: usize) -> usize {
     arg(name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The JSON object of the `RESULT {...}` line a benchmark child (`what`) printed on `stdout`.
+pub fn result_line(stdout: &[u8], what: &str) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("{what}: no RESULT line on stdout"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{what}: RESULT line: {e}"))
+}
+
 /// The e2e harness's in-process server: [`BenchServer::start_at`] on a fresh database, `client()`,
 /// `stop()`.
 pub use keyshift_e2e::TestServer as BenchServer;

@@ -22,7 +22,7 @@ use keyshift_core::Client;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use keyshift_bench::{arg, num, BenchServer};
+use keyshift_bench::{arg, num, result_line, BenchServer};
 
 /// Peak resident set size of this process in KiB (Linux `VmHWM`).
 fn peak_rss_kib() -> u64 {
@@ -193,11 +193,7 @@ fn run_against_fresh_server(dir: &Path, file: &Path, mode: &str) -> Outcome {
             "{mode} child failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let line = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix("RESULT ").map(str::to_string))
-            .expect("child result");
-        let v: Value = serde_json::from_str(&line).unwrap();
+        let v = result_line(&out.stdout, "child");
         Outcome {
             keys: v["keys"].as_u64().unwrap(),
             secs: v["secs"].as_f64().unwrap(),
