@@ -53,9 +53,17 @@ PY
   return "$rc"
 }
 echo "== building (profile $PROFILE): keyshift, bench-rows, bench-hashing; the wheel; the addon" >&2
+# The venv with the Python peers and the Node dev dependencies need no compiler: they are
+# installed while cargo compiles, and the wheel and addon steps find them in place.
+./bench/build/python-release.sh --deps-only >&2 &
+py_deps=$!
+./bench/build/node-release.sh --deps-only >&2 &
+node_deps=$!
 build_step "keyshift + bench binaries" cargo build --profile "$PROFILE" --locked -q \
   -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows --bin bench-hashing || {
   echo "release build failed" >&2; exit 1; }
+wait "$py_deps" || true
+wait "$node_deps" || true
 # A failed wheel or addon build is reported by the producers that need it (as failed rows).
 build_step "Python wheel (venv, maturin)" ./bench/build/python-release.sh || true
 build_step "Node addon (npm ci, napi)" ./bench/build/node-release.sh || true

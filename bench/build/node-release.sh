@@ -5,7 +5,8 @@
 # bindings-node (or Cargo.lock) or the profile changed since the last build into this target
 # dir (the stamp lives there: an empty target dir always rebuilds).
 # The committed binding.js / binding.d.ts are restored afterwards (they do not depend on the
-# profile). Progress goes to stderr.
+# profile). Progress goes to stderr. `--deps-only`: only `npm ci` (bench/run.sh runs it while cargo
+# compiles).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKG=bindings-node
@@ -21,6 +22,7 @@ if [ ! -d "$PKG/node_modules/@unkey/api" ] || [ ! -d "$PKG/node_modules/@napi-rs
   echo "bench: npm ci in $PKG" >&2
   (cd "$PKG" && npm ci --no-audit --no-fund >&2)
 fi
+[ "${1:-}" = --deps-only ] && exit 0
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! ls "$PKG"/keyshift.*.node >/dev/null 2>&1; then
   echo "bench: napi build --profile $PROFILE in $PKG" >&2
   (cd "$PKG" && CARGO=./scripts/cargo-host.sh npx napi build --platform --profile "$PROFILE" \

@@ -3,7 +3,8 @@
 # maturin backend; cargo profile $KEYSHIFT_BENCH_PROFILE, default `release`) and the peers of the
 # Python rows (unkey.py, httpx). Rebuilds only when the sources of core, engine, bindings-python (or
 # Cargo.lock) or the profile changed since the last build; prints the venv's python on stdout.
-# Progress goes to stderr.
+# Progress goes to stderr. `--deps-only`: only the venv and the peers (no compiler needed; bench/run.sh
+# installs them while cargo compiles), nothing on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -24,6 +25,7 @@ PY="$VENV/bin/python"
 if ! "$PY" -c 'import unkey.py, httpx, maturin' 2>/dev/null; then
   "$PY" -m pip install -q --disable-pip-version-check maturin==1.16.0 unkey.py==3.2.2 httpx==0.28.1 >&2
 fi
+[ "${1:-}" = --deps-only ] && exit 0
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! "$PY" -c 'import keyshift' 2>/dev/null; then
   echo "bench: pip install ./bindings-python (wheel, profile $PROFILE)" >&2
   # Without build isolation the maturin backend runs the venv's `maturin` by name: PATH has it.
