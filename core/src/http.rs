@@ -33,19 +33,15 @@ pub struct HttpConfig {
     pub headers: Vec<(String, String)>,
 }
 
-impl std::fmt::Debug for HttpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpConfig")
-            .field("base_url", &self.base_url)
-            .field("root_key", &self.root_key)
-            .field("timeout", &self.timeout)
-            .field("deadline", &self.deadline)
-            .field("retry", &self.retry)
-            .field("user_agent", &self.user_agent)
-            .field("headers", &MaskedHeaders(&self.headers))
-            .finish()
-    }
-}
+crate::redacted_debug!(HttpConfig {
+    base_url,
+    root_key,
+    timeout,
+    deadline,
+    retry,
+    user_agent,
+    headers => MaskedHeaders,
+});
 
 /// Extra headers shown as `name: ***` (their values may be credentials).
 struct MaskedHeaders<'a>(&'a [(String, String)]);
