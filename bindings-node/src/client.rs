@@ -41,11 +41,11 @@ where
 }
 
 /// Rejects at once with a core error (bad options caught before any I/O).
-fn reject<'e, T: Send + 'static + napi::bindgen_prelude::ToNapiValue>(
+fn reject<'e, T: 'static + napi::bindgen_prelude::ToNapiValue>(
     env: &'e Env,
     e: Error,
 ) -> napi::Result<PromiseRaw<'e, T>> {
-    env.spawn_future_with_callback(async move { Ok(e) }, |env, e| {
+    on_core(env, async move { e }, |env, e| {
         Err::<T, _>(js_error(env, &e))
     })
 }
