@@ -65,8 +65,8 @@ build_step "keyshift + bench binaries" cargo build --profile "$PROFILE" --locked
 wait "$py_deps" || true
 wait "$node_deps" || true
 # A failed wheel or addon build is reported by the producers that need it (as failed rows).
-build_step "Python wheel (venv, maturin)" ./bench/build/python-release.sh || true
-build_step "Node addon (npm ci, napi)" ./bench/build/node-release.sh || true
+build_step "Python wheel (maturin)" ./bench/build/python-release.sh || true
+build_step "Node addon (napi)" ./bench/build/node-release.sh || true
 echo "== built in $(( $(date +%s) - started ))s" >&2
 export KEYSHIFT_BIN="$TARGET/$PROFILE/keyshift" KEYSHIFT_ROOT="$ROOT"
 if [ "$QUICK" = 1 ]; then export KEYSHIFT_BENCH_QUICK=1; else unset KEYSHIFT_BENCH_QUICK; fi
