@@ -28,10 +28,11 @@ if [ "$QUICK" = 1 ]; then PROFILE=bench-quick; else PROFILE=release; fi
 export KEYSHIFT_BENCH_PROFILE="$PROFILE"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 started=$(date +%s)
-# Everything the producers need is built here, up front, each step timed (wall and CPU). The
-# workspace-hack crate unifies the features of the shared dependencies, so the wheel and the
-# addon reuse this first invocation's compile of them (and of keyshift-core/-engine) and build
-# only their own crates. The producers' own build calls then find everything fresh.
+# Everything the producers need is built here, up front, each step timed (wall and CPU), in one
+# cargo call: keyshift, the bench binaries, and the Python and Node cdylibs, so that both cores
+# stay busy to the end and shared crates compile once (the workspace-hack crate unifies their
+# features). The wheel and addon steps then only copy the cdylibs into place (their own cargo
+# calls find everything fresh), as do the producers' build calls.
 build_step() { # label, command...: runs it with stdout on stderr, prints wall and CPU seconds
   local label="$1" rc=0 t0 tf
   shift
@@ -52,21 +53,22 @@ PY
   rm -f "$tf"
   return "$rc"
 }
-echo "== building (profile $PROFILE): keyshift, bench-rows, bench-hashing; the wheel; the addon" >&2
+echo "== building (profile $PROFILE): keyshift, bench-rows, bench-hashing, the Python and Node cdylibs" >&2
 # The venv with the Python peers and the Node dev dependencies need no compiler: they are
-# installed while cargo compiles, and the wheel and addon steps find them in place.
+# installed while cargo compiles, and the package and addon steps find them in place.
 ./bench/build/python-release.sh --deps-only >&2 &
 py_deps=$!
 ./bench/build/node-release.sh --deps-only >&2 &
 node_deps=$!
-build_step "keyshift + bench binaries" cargo build --profile "$PROFILE" --locked -q \
-  -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows --bin bench-hashing || {
+build_step "keyshift, bench binaries, Python and Node cdylibs" cargo build --profile "$PROFILE" \
+  --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows --bin bench-hashing \
+  -p keyshift-python -p keyshift-node --lib || {
   echo "release build failed" >&2; exit 1; }
 wait "$py_deps" || true
 wait "$node_deps" || true
-# A failed wheel or addon build is reported by the producers that need it (as failed rows).
-build_step "Python wheel (maturin)" ./bench/build/python-release.sh || true
-build_step "Node addon (napi)" ./bench/build/node-release.sh || true
+# A failed package or addon step is reported by the producers that need it (as failed rows).
+build_step "Python package (venv)" ./bench/build/python-release.sh || true
+build_step "Node addon" ./bench/build/node-release.sh || true
 echo "== built in $(( $(date +%s) - started ))s" >&2
 export KEYSHIFT_BIN="$TARGET/$PROFILE/keyshift" KEYSHIFT_ROOT="$ROOT"
 if [ "$QUICK" = 1 ]; then export KEYSHIFT_BENCH_QUICK=1; else unset KEYSHIFT_BENCH_QUICK; fi

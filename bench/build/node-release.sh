@@ -1,32 +1,28 @@
 #!/usr/bin/env bash
 # Idempotent: bindings-node with its pinned dev dependencies (@unkey/api is the peer of the Node
-# rows) and the addon built in RELEASE mode (napi build with cargo profile $KEYSHIFT_BENCH_PROFILE,
-# default `release` as in `npm run build`). Rebuilds only when the sources of core, engine or
-# bindings-node (or Cargo.lock) or the profile changed since the last build into this target
-# dir (the stamp lives there: an empty target dir always rebuilds).
-# The committed binding.js / binding.d.ts are restored afterwards (they do not depend on the
-# profile). Progress goes to stderr. `--deps-only`: only `npm ci` (bench/run.sh runs it while cargo
-# compiles).
+# rows) and the addon built in RELEASE mode (cargo profile $KEYSHIFT_BENCH_PROFILE, default
+# `release` as in `npm run build`), copied to where the committed loader looks for it
+# (`keyshift.<platform>-<arch>[-gnu].node`), as `napi build --platform` does. The cdylib comes
+# from a plain `cargo build` (a no-op after bench/run.sh's first cargo call, which compiles it
+# beside everything else): `napi build` sets NAPI_TYPE_DEF_TMP_FOLDER, which would recompile the
+# crate only to regenerate the committed type definitions. Progress goes to stderr.
+# `--deps-only`: only `npm ci` (bench/run.sh runs it while cargo compiles).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PKG=bindings-node
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-STAMP="$TARGET/.keyshift-node-release-src"
-src_hash() {
-  find Cargo.toml core/src core/Cargo.toml engine/src engine/Cargo.toml "$PKG/src" "$PKG/Cargo.toml" "$PKG/package-lock.json" Cargo.lock \
-    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
-}
 PROFILE="${KEYSHIFT_BENCH_PROFILE:-release}"
-want="$(src_hash) $PROFILE"
-if [ ! -d "$PKG/node_modules/@unkey/api" ] || [ ! -d "$PKG/node_modules/@napi-rs/cli" ]; then
+if [ ! -d "$PKG/node_modules/@unkey/api" ]; then
   echo "bench: npm ci in $PKG" >&2
   (cd "$PKG" && npm ci --no-audit --no-fund >&2)
 fi
 [ "${1:-}" = --deps-only ] && exit 0
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ] || ! ls "$PKG"/keyshift.*.node >/dev/null 2>&1; then
-  echo "bench: napi build --profile $PROFILE in $PKG" >&2
-  (cd "$PKG" && CARGO=./scripts/cargo-host.sh npx napi build --platform --profile "$PROFILE" \
-    --js binding.js --dts binding.d.ts >&2)
-  git checkout -q -- "$PKG/binding.js" "$PKG/binding.d.ts" 2>/dev/null || true
-  mkdir -p "$TARGET" && echo "$want" > "$STAMP"
-fi
+CARGO_INCREMENTAL=0 cargo build --profile "$PROFILE" --locked -q -p keyshift-node --lib >&2
+case "$(uname -s)" in
+  Darwin) lib=libkeyshift_node.dylib suffix="" ;;
+  *) lib=libkeyshift_node.so suffix="-gnu" ;; # glibc; a musl host would want napi build
+esac
+node_target="$(node -p 'process.platform + "-" + process.arch')$suffix"
+# Via a rename: a process still running the old addon keeps its (unchanged) mapping.
+cp -f "$TARGET/$PROFILE/$lib" "$PKG/.keyshift.$node_target.node.tmp"
+mv -f "$PKG/.keyshift.$node_target.node.tmp" "$PKG/keyshift.$node_target.node"
