@@ -14,18 +14,16 @@ use napi_derive::napi;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{from_json, js_error, on_core, Raised};
+use crate::error::{from_json, js_error, on_core, JsonText, Raised};
 
 /// Answers a core future as a Promise of a plain object (serde form of the core type).
-fn answer<'e, T, F>(env: &'e Env, fut: F) -> napi::Result<PromiseRaw<'e, Value>>
+fn answer<'e, T, F>(env: &'e Env, fut: F) -> napi::Result<PromiseRaw<'e, JsonText>>
 where
     T: Serialize + Send + 'static,
     F: std::future::Future<Output = keyshift_core::Result<T>> + Send + 'static,
 {
-    on_core(env, fut, |env, out| {
-        let value = out.map_err(|e| js_error(env, &e))?;
-        serde_json::to_value(value).map_err(|e| js_error(env, &Error::io(e.to_string())))
-    })
+    let fut = async move { JsonText::of(fut.await?) };
+    on_core(env, fut, |env, out| out.map_err(|e| js_error(env, &e)))
 }
 
 /// Answers a core future as a Promise of a class built from its answer (`CreatedKey`, …).
@@ -335,7 +333,7 @@ pub struct KeysPager {
 impl KeysPager {
     /// The next page, or `null` after the last.
     #[napi(ts_return_type = "Promise<unknown[] | null>")]
-    pub fn next_page<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, Value>> {
+    pub fn next_page<'e>(&self, env: &'e Env) -> napi::Result<PromiseRaw<'e, JsonText>> {
         let inner = self.inner.clone();
         answer(env, async move { inner.lock().await.next_page().await })
     }
@@ -350,7 +348,7 @@ macro_rules! calls {
             $(
                 $(#[$doc])*
                 #[napi(ts_return_type = "Promise<unknown>")]
-                pub fn $name<'e>(&self, env: &'e Env, $($arg: $ty),*) -> napi::Result<PromiseRaw<'e, Value>> {
+                pub fn $name<'e>(&self, env: &'e Env, $($arg: $ty),*) -> napi::Result<PromiseRaw<'e, JsonText>> {
                     let $c = self.inner.clone();
                     answer(env, async move { $body })
                 }
@@ -460,7 +458,7 @@ impl Client {
         env: &'e Env,
         key: String,
         options: Option<String>,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
+    ) -> napi::Result<PromiseRaw<'e, JsonText>> {
         let o: VerifyOptionsJs = opts!(env, "options", options);
         let client = self.inner.clone();
         let fut = async move {
@@ -484,7 +482,7 @@ impl Client {
         key: String,
         legacy: LegacyFn,
         options: Option<String>,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
+    ) -> napi::Result<PromiseRaw<'e, JsonText>> {
         let o: VerifyOptionsJs = opts!(env, "options", options);
         let client = self.inner.clone();
         let raised = Raised::default();
@@ -500,7 +498,7 @@ impl Client {
                 .map(VerificationJs::from)
         };
         on_core(env, fut, move |env, out| match out {
-            Ok(v) => serde_json::to_value(v).map_err(|e| js_error(env, &Error::io(e.to_string()))),
+            Ok(v) => JsonText::of(v).map_err(|e| js_error(env, &e)),
             Err(e) => Err(raised.or_core(env, &e)),
         })
     }
@@ -518,7 +516,7 @@ impl Client {
         &self,
         env: &'e Env,
         patch: String,
-    ) -> napi::Result<PromiseRaw<'e, Value>> {
+    ) -> napi::Result<PromiseRaw<'e, JsonText>> {
         let client = self.inner.clone();
         answer(env, async move {
             client.update_key(&from_json("patch", Some(patch))?).await

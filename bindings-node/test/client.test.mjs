@@ -7,8 +7,10 @@ import { inspect } from 'node:util'
 import { createServer } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { writeFileSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { Client, KeyshiftError, CreatedKey, looksLikeKey, maskKey } from '../index.mjs'
-import { serverWithApi, rejection, keyshiftBin } from './helpers.mjs'
+import { serverWithApi, rejection, keyshiftBin, tempDir } from './helpers.mjs'
 
 let server
 let client
@@ -335,4 +337,40 @@ test('verifyWithFallback: legacy check, backfill, and callbacks that throw or re
   assert.equal(await rejection(() => client.verifyWithFallback('legacy_x_1234567890123', () => { throw boom })), boom)
   const rej = new TypeError('async legacy failure')
   assert.equal(await rejection(() => client.verifyWithFallback('legacy_x_1234567890123', async () => { throw rej })), rej)
+})
+
+test('answers reach every JS thread: a process stays alive until its calls settle, then exits; worker threads get their own', () => {
+  // A script with nothing but pending keyshift calls: the event loop must wait for them (else
+  // the process ends with unsettled Promises), and let the process exit once they settled.
+  const dir = tempDir('threads')
+  const file = join(dir, 'threads.cjs')
+  writeFileSync(file, `
+    const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads')
+    const { Client } = require(${JSON.stringify(fileURLToPath(new URL('../index.js', import.meta.url)))})
+    const { baseUrl, rootKey, apiId } = workerData ?? JSON.parse(process.argv[2])
+    const client = new Client({ baseUrl, rootKey })
+    const run = async (label) => {
+      const [api, missing] = await Promise.all([client.getApi(apiId), client.getKey('key_missing').catch((e) => e.code)])
+      return label + ':' + api.id + ':' + missing
+    }
+    if (isMainThread) {
+      const workers = [1, 2].map(() => new Promise((res, rej) => {
+        const w = new Worker(__filename, { workerData: { baseUrl, rootKey, apiId } })
+        w.once('message', res)
+        w.once('error', rej)
+      }))
+      Promise.all([run('main'), ...workers]).then((lines) => console.log(lines.join(' ')))
+    } else {
+      run('worker').then((line) => parentPort.postMessage(line))
+    }`)
+  try {
+    const out = execFileSync(process.execPath, [file, JSON.stringify({ baseUrl: server.baseUrl, rootKey: server.rootKey, apiId })], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    const want = (label) => `${label}:${apiId}:not_found`
+    assert.equal(out.trim(), [want('main'), want('worker'), want('worker')].join(' '))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
