@@ -9,8 +9,8 @@
 //! ([`checkpoint`]) so that `resume` continues a killed run with nothing lost or duplicated.
 //!
 //! Memory: constant in the input size except duplicate detection, which keeps a 64-bit
-//! fingerprint per key in 6 bytes (~6.5 with growth slack, in 65 536 sorted buckets whose index
-//! is the other 16 bits, plus ~1.5 MiB).
+//! fingerprint per key in 6 bytes (~8.6 in memory with allocation slack, in 65 536 sorted
+//! buckets whose index is the other 16 bits, plus ~1.5 MiB).
 
 mod adapt;
 pub mod checkpoint;
