@@ -8,12 +8,13 @@
 //! deterministic `Idempotency-Key`; answers go to the report ([`report`]) and the checkpoint
 //! ([`checkpoint`]) so that `resume` continues a killed run with nothing lost or duplicated.
 //!
-//! Memory: constant in the input size except duplicate detection, which keeps a 64-bit
-//! fingerprint per key in 6 bytes (~8.6 in memory with allocation slack, in 65 536 sorted
-//! buckets whose index is the other 16 bits, plus ~1.5 MiB).
+//! Memory: bounded whatever the input size. Duplicate detection keeps a 64-bit fingerprint per
+//! key ([`fingerprints`]): the newest million (~9 MiB) in memory, the rest in sorted runs in
+//! unlinked temporary files under the system temp dir (8 bytes a key on disk).
 
 mod adapt;
 pub mod checkpoint;
+mod fingerprints;
 mod prepare;
 pub mod reader;
 pub mod record;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::checkpoint::Entry;
+use super::fingerprints::FingerprintSet;
 use super::reader::RecordReader;
 use super::record::{digest_of, Checked, Material, RecordError};
 use crate::hashing::{hash_keys, HashVariant};
@@ -29,50 +30,14 @@ pub(crate) struct PreparedKey {
     pub data: MigrateKeyData,
 }
 
-/// Fingerprints of every key seen, in 65 536 sorted buckets chosen by the top 16 bits
-/// (fingerprints are uniform, so buckets stay even: ~15 per bucket at a million keys). A bucket
-/// stores only the low 48 bits of each fingerprint (its index is the rest): 6 bytes a key, but
-/// ~8.6 measured with growth slack and the chunks growing buckets free (82 MiB at 10M keys),
-/// plus ~1.5 MiB of bucket headers. Each bucket grows by a quarter at a time, so there is no
-/// rehash spike.
-struct FingerprintSet {
-    buckets: Vec<Vec<[u8; 6]>>,
-}
-
-impl Default for FingerprintSet {
-    fn default() -> Self {
-        FingerprintSet {
-            buckets: (0..1 << 16).map(|_| Vec::new()).collect(),
-        }
-    }
-}
-
-impl FingerprintSet {
-    /// False when the fingerprint was there already.
-    fn insert(&mut self, fp: u64) -> bool {
-        let bytes = fp.to_be_bytes();
-        let bucket = &mut self.buckets[usize::from(u16::from_be_bytes([bytes[0], bytes[1]]))];
-        let low: [u8; 6] = [bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]];
-        match bucket.binary_search(&low) {
-            Ok(_) => false,
-            Err(at) => {
-                if bucket.len() == bucket.capacity() {
-                    bucket.reserve_exact((bucket.len() / 4).max(4));
-                }
-                bucket.insert(at, low);
-                true
-            }
-        }
-    }
-}
-
 /// Pulls records from a reader and yields them validated, hashed and de-duplicated, in order.
 pub(crate) struct Preparer {
     reader: Box<dyn RecordReader>,
     default_variant: HashVariant,
-    /// 8-byte fingerprints (first bytes of the SHA-256 a key stands for) of every key seen:
-    /// ~8.6 bytes per key in memory. Two different keys share a fingerprint with probability
-    /// n²/2⁶⁵ (3·10⁻⁸ for a million keys); such a pair would be reported as a duplicate.
+    /// 8-byte fingerprints (first bytes of the SHA-256 a key stands for) of every key seen,
+    /// in bounded memory ([`FingerprintSet`]). Two different keys share a fingerprint with
+    /// probability n²/2⁶⁵ (3·10⁻⁸ for a million keys); such a pair would be reported as a
+    /// duplicate.
     seen: FingerprintSet,
     pub records: u64,
     eof: bool,
@@ -161,7 +126,12 @@ impl Preparer {
             };
             let digest = digest_of(&data.hash, variant);
             let fp = u64::from_le_bytes(digest[..8].try_into().unwrap_or([0; 8]));
-            if !self.seen.insert(fp) {
+            let new = self.seen.insert(fp).map_err(|e| {
+                Error::io(format!(
+                    "duplicate detection could not read its file back: {e}"
+                ))
+            })?;
+            if !new {
                 let field = if masked.is_some() { "key" } else { "hash" };
                 let what = match masked {
                     Some(m) => format!("duplicate key {m}: an earlier record has the same key"),
@@ -430,52 +400,5 @@ impl Batcher {
             )));
         }
         Ok((0..3).filter_map(|i| self.take(i)).collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::FingerprintSet;
-
-    #[test]
-    fn fingerprints_differing_in_any_bit_are_distinct() {
-        let mut set = FingerprintSet::default();
-        let base = 0x0123_4567_89ab_cdefu64;
-        assert!(set.insert(base));
-        assert!(
-            !set.insert(base),
-            "the same fingerprint twice is a duplicate"
-        );
-        // Same bucket (top 16 bits), other low bits; other bucket, same low 48 bits.
-        for bit in 0..64 {
-            assert!(
-                set.insert(base ^ (1 << bit)),
-                "bit {bit} flipped must be new"
-            );
-        }
-        for bit in 0..64 {
-            assert!(
-                !set.insert(base ^ (1 << bit)),
-                "bit {bit} flipped seen again"
-            );
-        }
-        assert!(set.insert(0) && set.insert(u64::MAX));
-        assert!(!set.insert(0) && !set.insert(u64::MAX));
-    }
-
-    #[test]
-    fn buckets_stay_sorted_as_they_grow() {
-        let mut set = FingerprintSet::default();
-        // 300 fingerprints in one bucket, inserted out of order.
-        let fps: Vec<u64> = (0..300u64)
-            .map(|i| 0xbeef_0000_0000_0000 | (i * 7919 % 300) << 20)
-            .collect();
-        for &fp in &fps {
-            assert!(set.insert(fp));
-        }
-        let bucket = &set.buckets[0xbeef];
-        assert_eq!(bucket.len(), 300);
-        assert!(bucket.windows(2).all(|w| w[0] < w[1]));
-        assert!(fps.iter().all(|&fp| !set.insert(fp)));
     }
 }
