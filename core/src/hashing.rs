@@ -931,13 +931,7 @@ mod tests {
     /// characters, and a splitmix64 stream of random ones.
     fn varied_keys(n: usize) -> Vec<String> {
         let mut state: u64 = 42;
-        let mut next = || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        let mut next = || crate::testing::splitmix64(&mut state);
         let pieces = ["a", "Z", "0", "_", "é", "日本", "🔑", " ", "\t", "ß"];
         let mut keys: Vec<String> = (1..=200).map(|len| "k".repeat(len)).collect();
         while keys.len() < n {

@@ -17,6 +17,8 @@ pub mod retry;
 pub mod runtime;
 pub mod scope;
 pub mod secret;
+#[doc(hidden)]
+pub mod testing;
 pub mod wire;
 
 pub use error::{Error, ErrorCode, FieldError, Result, RetryClass};

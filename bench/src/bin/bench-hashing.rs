@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use keyshift_core::hashing::{hash_keys, hash_keys_into, hash_packed, HashVariant, PackedKeys};
+use keyshift_core::testing::splitmix64;
 use sha2::{Digest, Sha256};
 
 const KEY_LEN: usize = 48;
@@ -46,13 +47,7 @@ fn parse_args() -> (usize, usize) {
 fn make_keys(n: usize) -> Vec<String> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = || splitmix64(&mut state);
     (0..n)
         .map(|_| {
             let mut key = String::with_capacity(KEY_LEN);

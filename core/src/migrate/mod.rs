@@ -13,9 +13,11 @@
 //! unlinked temporary files under the system temp dir (8 bytes a key on disk).
 
 mod adapt;
+mod batch;
 pub mod checkpoint;
 mod fingerprints;
 mod prepare;
+mod produce;
 pub mod reader;
 pub mod record;
 pub mod report;
@@ -30,10 +32,11 @@ pub use crate::hashing::HashVariant;
 pub use adapt::{
     MAX_ADAPTIVE_CONCURRENCY, MIN_ADAPTIVE_BATCH, MIN_ADAPTIVE_CONCURRENCY, SLOW_ANSWER,
 };
+pub use batch::{MigrationBackend, DEFAULT_BATCH_ATTEMPTS, MAX_BATCH_WAIT};
 pub use reader::{Format, MigrationSource};
 pub use record::{MigrationRecord, RecordError};
 pub use report::{MigrationReport, Progress};
-pub use run::{migrate_keys_with, MigrationBackend, DEFAULT_BATCH_ATTEMPTS, MAX_BATCH_WAIT};
+pub use run::migrate_keys_with;
 
 use crate::backend::CallOptions;
 use crate::{Client, Error, Result, RetryPolicy};
@@ -126,7 +129,7 @@ pub struct MigrateOptions {
     pub max_errors: usize,
     /// How each batch is retried (DESIGN.md §4's classification, every batch being
     /// repeatable). Default: the client's policy with at least
-    /// [`run::DEFAULT_BATCH_ATTEMPTS`] attempts.
+    /// [`DEFAULT_BATCH_ATTEMPTS`] attempts.
     pub retry: Option<RetryPolicy>,
     /// Stops the run when cancelled (see [`CancelToken`]).
     pub cancel: Option<CancelToken>,
@@ -229,7 +232,7 @@ pub fn batch_idempotency_key(
     request: &crate::wire::MigrateKeysRequest,
 ) -> Result<String> {
     let body = serde_json::to_vec(request).map_err(|e| Error::io(e.to_string()))?;
-    Ok(run::idempotency_key(
+    Ok(produce::idempotency_key(
         migration_id,
         batch_no,
         first_line,
@@ -243,7 +246,7 @@ pub fn validate_source(
     options: &MigrateOptions,
     on_progress: Option<ProgressFn>,
 ) -> Result<MigrationReport> {
-    run::dry_run(source.into(), options, on_progress)
+    produce::dry_run(source.into(), options, on_progress)
 }
 
 #[async_trait::async_trait]

@@ -565,23 +565,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Everything the process logs (JSON, every level), from [`LogCapture::install`] on. Once per
 /// test binary: it installs the global subscriber.
-#[derive(Clone, Default)]
-pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[derive(Default)]
+pub struct LogCapture(keyshift_core::testing::SharedBuffer);
 
 impl LogCapture {
     pub fn install() -> LogCapture {
         let capture = LogCapture::default();
-        let writer = capture.clone();
+        let writer = capture.0.clone();
         tracing_subscriber::fmt()
             .json()
             .with_max_level(tracing::Level::TRACE)
@@ -592,6 +582,6 @@ impl LogCapture {
 
     /// What was logged so far.
     pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        String::from_utf8(self.0.bytes()).unwrap()
     }
 }

@@ -13,9 +13,9 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use keyshift_core::migrate::{self, MigrateOptions};
+use keyshift_core::testing::SharedBuffer;
 use keyshift_core::wire::{self, Op, UpdateKeyRequest};
 use keyshift_core::{CallOptions, Client, CreateKey, SecretKey, VerifyCode, VerifyOptions};
 use keyshift_e2e::{backfill_options, run_migration, verified, TestServer};
@@ -33,18 +33,8 @@ const PIECE: usize = 12;
 
 // ----- log capture ---------------------------------------------------------------------------
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[derive(Default)]
+struct Capture(SharedBuffer);
 
 impl Capture {
     /// Every event of this process at TRACE, twice: as JSON lines and in the default text
@@ -53,7 +43,7 @@ impl Capture {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
         let capture = Capture::default();
-        let (a, b) = (capture.clone(), capture.clone());
+        let (a, b) = (capture.0.clone(), capture.0.clone());
         tracing_subscriber::registry()
             .with(tracing_subscriber::filter::LevelFilter::TRACE)
             .with(
@@ -72,7 +62,7 @@ impl Capture {
     }
 
     fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
+        self.0.bytes()
     }
 }
 
