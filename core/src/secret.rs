@@ -19,28 +19,30 @@ use zeroize::Zeroize;
 /// keyshift_core::redacted_debug!(Session { id, token => keyshift_core::secret::redacted });
 /// let s = Session { id: "s_1".into(), token: "pat_secret".into() };
 /// assert_eq!(format!("{s:?}"), r#"Session { id: "s_1", token: "…" }"#);
+///
+/// struct Login { user: String, password: String }
+/// keyshift_core::redacted_debug!(Login { user, .. });
+/// let l = Login { user: "ada".into(), password: "hunter2".into() };
+/// assert_eq!(format!("{l:?}"), r#"Login { user: "ada", .. }"#);
 /// ```
 #[macro_export]
 macro_rules! redacted_debug {
     (@show $value:expr) => { &$value };
     (@show $value:expr, $mask:path) => { &$mask(&$value) };
-    ($ty:ident { $($field:ident $(=> $mask:path)?),* $(,)? }) => {
+    (@impl $ty:ident $finish:ident { $($field:ident $(=> $mask:path)?),* }) => {
         impl ::std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.debug_struct(stringify!($ty))
                     $(.field(stringify!($field), $crate::redacted_debug!(@show self.$field $(, $mask)?)))*
-                    .finish()
+                    .$finish()
             }
         }
     };
+    ($ty:ident { $($field:ident $(=> $mask:path)?),* $(,)? }) => {
+        $crate::redacted_debug!(@impl $ty finish { $($field $(=> $mask)?),* });
+    };
     ($ty:ident { $($field:ident $(=> $mask:path)?,)* .. }) => {
-        impl ::std::fmt::Debug for $ty {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    $(.field(stringify!($field), $crate::redacted_debug!(@show self.$field $(, $mask)?)))*
-                    .finish_non_exhaustive()
-            }
-        }
+        $crate::redacted_debug!(@impl $ty finish_non_exhaustive { $($field $(=> $mask)?),* });
     };
 }
 
