@@ -53,6 +53,11 @@ PY
   rm -f "$tf"
   return "$rc"
 }
+kill_tree() { # pid: it and its descendants, children first
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
 echo "== building (profile $PROFILE): keyshift, bench-rows, bench-hashing, the Python and Node cdylibs" >&2
 # The venv with the Python peers and the Node dev dependencies need no compiler: they are
 # installed while cargo compiles, and the package and addon steps find them in place.
@@ -63,7 +68,10 @@ node_deps=$!
 build_step "keyshift, bench binaries, Python and Node cdylibs" cargo build --profile "$PROFILE" \
   --locked -q -p keyshift-cli --bin keyshift -p keyshift-bench --bin bench-rows --bin bench-hashing \
   -p keyshift-python -p keyshift-node --lib || {
-  echo "release build failed" >&2; exit 1; }
+  echo "release build failed" >&2
+  # The installs started above must not outlive the run (pip/npm in the background).
+  kill_tree "$py_deps"; kill_tree "$node_deps"
+  exit 1; }
 wait "$py_deps" || true
 wait "$node_deps" || true
 # A failed package or addon step is reported by the producers that need it (as failed rows).
