@@ -9,8 +9,8 @@
 //! ([`checkpoint`]) so that `resume` continues a killed run with nothing lost or duplicated.
 //!
 //! Memory: bounded whatever the input size. Duplicate detection keeps a 64-bit fingerprint per
-//! key ([`fingerprints`]): the newest million (~9 MiB) in memory, the rest in sorted runs in
-//! unlinked temporary files under the system temp dir (8 bytes a key on disk).
+//! key (`fingerprints.rs`): the newest million (~9 MiB) in memory, the rest in sorted runs in
+//! unlinked temporary files ([`MigrateOptions::spill_dir`], 8 bytes a key on disk).
 
 mod adapt;
 mod batch;
@@ -175,6 +175,18 @@ impl MigrateOptions {
         cancel(token: CancelToken) => cancel = Some(token);
     }
 
+    /// Where duplicate detection writes the fingerprints it does not keep in memory (inputs
+    /// over a million keys, 8 bytes a key, in unlinked files): the checkpoint's directory,
+    /// which the caller chose and can write (on Android the system temp dir is not the app's),
+    /// else the system temp dir (`TMPDIR`).
+    pub fn spill_dir(&self) -> PathBuf {
+        match self.checkpoint.as_deref().and_then(std::path::Path::parent) {
+            Some(dir) if dir.as_os_str().is_empty() => PathBuf::from("."),
+            Some(dir) => dir.to_path_buf(),
+            None => std::env::temp_dir(),
+        }
+    }
+
     /// Whether the run was asked to stop.
     pub(crate) fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(CancelToken::is_cancelled)
@@ -292,5 +304,21 @@ impl Client {
         on_progress: Option<ProgressFn>,
     ) -> Result<MigrationReport> {
         migrate_keys(self, source, options, on_progress).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MigrateOptions;
+    use std::path::PathBuf;
+
+    #[test]
+    fn fingerprints_spill_beside_the_checkpoint_else_to_the_temp_dir() {
+        let options = MigrateOptions::new("api_1", "m1");
+        assert_eq!(options.spill_dir(), std::env::temp_dir());
+        let options = options.checkpoint("/data/app/files/run.ckpt");
+        assert_eq!(options.spill_dir(), PathBuf::from("/data/app/files"));
+        let options = options.checkpoint("run.ckpt");
+        assert_eq!(options.spill_dir(), PathBuf::from("."));
     }
 }

@@ -2,6 +2,7 @@
 //! and the wire. Runs on a blocking thread; plaintext lives only inside one chunk.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -44,11 +45,17 @@ pub(crate) struct Preparer {
 }
 
 impl Preparer {
-    pub fn new(reader: Box<dyn RecordReader>, default_variant: HashVariant) -> Self {
+    /// `spill_dir`: where duplicate detection writes the fingerprints it does not keep in
+    /// memory ([`MigrateOptions::spill_dir`](super::MigrateOptions::spill_dir)).
+    pub fn new(
+        reader: Box<dyn RecordReader>,
+        default_variant: HashVariant,
+        spill_dir: PathBuf,
+    ) -> Self {
         Preparer {
             reader,
             default_variant,
-            seen: FingerprintSet::default(),
+            seen: FingerprintSet::new(super::fingerprints::MEM_KEYS, spill_dir),
             records: 0,
             eof: false,
         }

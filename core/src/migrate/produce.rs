@@ -4,6 +4,7 @@
 //! without sending, and the tally and progress snapshots both share.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -182,7 +183,7 @@ pub(crate) fn dry_run(
         Some(p) => Some(ReportWriter::open(p, false)?),
         None => None,
     };
-    let mut prep = Preparer::new(reader::open(source)?, options.variant);
+    let mut prep = Preparer::new(reader::open(source)?, options.variant, options.spill_dir());
     let mut batcher = Batcher::new(options.batch_size.unwrap_or(super::DEFAULT_BATCH_SIZE));
     let counters = Counters::default();
     let mut t = Tally {
@@ -255,6 +256,7 @@ pub(super) enum Plan {
 pub(super) fn produce(
     source: MigrationSource,
     variant: HashVariant,
+    spill_dir: PathBuf,
     ids: (String, String),
     limits: Arc<Limits>,
     next_no: Arc<AtomicU64>,
@@ -263,7 +265,7 @@ pub(super) fn produce(
     tx: mpsc::Sender<Event>,
 ) -> Result<()> {
     let (migration_id, api_id) = ids;
-    let mut prep = Preparer::new(reader::open(source)?, variant);
+    let mut prep = Preparer::new(reader::open(source)?, variant, spill_dir);
     counters.update(&prep);
     let mut batcher = Batcher::with_limits(limits, next_no);
     let done = match plan {

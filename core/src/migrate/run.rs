@@ -119,8 +119,11 @@ pub async fn migrate_keys_with(
         let counters = counters.clone();
         let ids = (options.migration_id.clone(), options.api_id.clone());
         let (variant, limits, next_no) = (options.variant, limits.clone(), next_no.clone());
+        let spill_dir = options.spill_dir();
         tokio::task::spawn_blocking(move || {
-            produce(source, variant, ids, limits, next_no, plan, counters, tx)
+            produce(
+                source, variant, spill_dir, ids, limits, next_no, plan, counters, tx,
+            )
         })
     };
 
