@@ -36,9 +36,8 @@ async fn default_batches_grow_past_100_and_explicit_ones_stay_fixed() {
 
     // One request in flight: each answer's time is then one batch's work, not a queue behind
     // the others at the single writer, so a loaded test machine does not keep batches at 100.
-    let options = MigrateOptions::new(&api_id, "adaptive-1")
-        .concurrency(1)
-        .checkpoint(dir.path().join("ckpt1"));
+    let one_in_flight = MigrateOptions::new(&api_id, "adaptive-1").concurrency(1);
+    let options = one_in_flight.checkpoint(dir.path().join("ckpt1"));
     let report = run_migration(&client, file.clone(), options).await;
     assert_eq!((report.migrated, report.failed), (5000, 0));
     let requests = migrate_requests(&server.db_path);
