@@ -7,7 +7,8 @@ use crate::{Error, Result, SecretKey};
 
 use super::check;
 
-/// Options of [`Client::create_api_key`](crate::Client::create_api_key). `scopes` and `permissions` are merged.
+/// Options of [`Client::create_api_key`](crate::Client::create_api_key). `scopes` and
+/// `permissions` are merged.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CreateKey {
     pub api_id: String,
@@ -91,8 +92,8 @@ impl CreatedKey {
     }
 }
 
-/// Options of [`Client::verify`](crate::Client::verify). `permissions` is a query (`a AND (b OR c)`); `scopes` are
-/// required in full and are ANDed with it.
+/// Options of [`Client::verify`](crate::Client::verify). `permissions` is a query
+/// (`a AND (b OR c)`); `scopes` are required in full and are ANDed with it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VerifyOptions {
     pub permissions: Option<String>,
@@ -149,7 +150,8 @@ impl VerifyOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VerificationSource {
     KeyService,
-    /// [`Client::verify_with_fallback`](crate::Client::verify_with_fallback)'s legacy check accepted the key.
+    /// The legacy check of [`Client::verify_with_fallback`](crate::Client::verify_with_fallback)
+    /// accepted the key.
     Legacy,
 }
 

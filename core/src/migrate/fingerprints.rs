@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Fingerprints held in memory before they are written out as a run: ~9 MiB at ~8.6 bytes a
 /// key. A million-key migration never touches the disk.
-pub(crate) const MEM_KEYS: usize = 1 << 20;
+const MEM_KEYS: usize = 1 << 20;
 /// Fingerprints per block of a run on disk (4 KiB): one read answers a lookup in a run.
 const BLOCK: usize = 512;
 
@@ -40,15 +40,14 @@ struct Run {
     last: u64,
 }
 
-impl Default for FingerprintSet {
-    fn default() -> Self {
-        FingerprintSet::new(MEM_KEYS, std::env::temp_dir())
-    }
-}
-
 impl FingerprintSet {
+    /// A set that holds [`MEM_KEYS`] fingerprints in memory and writes the rest under `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        FingerprintSet::holding(MEM_KEYS, dir)
+    }
+
     /// A set that holds `mem_keys` fingerprints in memory and writes the rest under `dir`.
-    pub fn new(mem_keys: usize, dir: PathBuf) -> Self {
+    fn holding(mem_keys: usize, dir: PathBuf) -> Self {
         FingerprintSet {
             buckets: (0..1 << 16).map(|_| Vec::new()).collect(),
             in_memory: 0,
@@ -320,7 +319,7 @@ mod tests {
 
     #[test]
     fn fingerprints_differing_in_any_bit_are_distinct() {
-        let mut set = FingerprintSet::default();
+        let mut set = FingerprintSet::new(std::env::temp_dir());
         let base = 0x0123_4567_89ab_cdefu64;
         assert!(set.insert(base).unwrap());
         assert!(
@@ -346,7 +345,7 @@ mod tests {
 
     #[test]
     fn buckets_stay_sorted_as_they_grow() {
-        let mut set = FingerprintSet::default();
+        let mut set = FingerprintSet::new(std::env::temp_dir());
         // 300 fingerprints in one bucket, inserted out of order.
         let fps: Vec<u64> = (0..300u64)
             .map(|i| 0xbeef_0000_0000_0000 | (i * 7919 % 300) << 20)
@@ -368,7 +367,7 @@ mod tests {
     #[test]
     fn fingerprints_written_to_disk_are_still_found() {
         let dir = std::env::temp_dir();
-        let mut set = FingerprintSet::new(1_000, dir);
+        let mut set = FingerprintSet::holding(1_000, dir);
         let n = 25_000;
         for i in 0..n {
             assert!(set.insert(fp(i)).unwrap(), "key {i} is new");
@@ -399,7 +398,7 @@ mod tests {
     #[test]
     fn a_directory_that_cannot_be_written_keeps_fingerprints_in_memory() {
         let dir = std::env::temp_dir().join(format!("keyshift-no-such-dir-{}", std::process::id()));
-        let mut set = FingerprintSet::new(100, dir);
+        let mut set = FingerprintSet::holding(100, dir);
         for i in 0..1_000 {
             assert!(set.insert(fp(i)).unwrap());
         }

@@ -55,7 +55,7 @@ impl Preparer {
         Preparer {
             reader,
             default_variant,
-            seen: FingerprintSet::new(super::fingerprints::MEM_KEYS, spill_dir),
+            seen: FingerprintSet::new(spill_dir),
             records: 0,
             eof: false,
         }
