@@ -89,7 +89,7 @@ where
     let channel = Channel::of(env)?;
     let deferred = Deferred(deferred);
     let mut fut = Box::pin(fut);
-    keyshift_core::runtime::spawn(async move {
+    keyshift_core::runtime::spawn_detached(async move {
         let out = std::future::poll_fn(|cx| {
             match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
                 Ok(poll) => poll.map(Some),

@@ -35,10 +35,11 @@ where
         .unbind();
     let (event_loop, target) = (event_loop.unbind(), py_future.clone().unbind());
     IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    keyshift_core::runtime::spawn(async move {
+    keyshift_core::runtime::spawn_detached(async move {
         let out = fut.await;
-        // Taking the GIL may wait: never on a runtime worker.
-        drop(tokio::task::spawn_blocking(move || {
+        // Taking the GIL may wait: never on a runtime worker. Boxed, so that tokio's blocking
+        // task is compiled once, not once per method's answer type.
+        let hand_over: Box<dyn FnOnce() + Send> = Box::new(move || {
             Python::attach(|py| {
                 let (ok, value) = match out.and_then(|v| v.into_py_any(py)) {
                     Ok(v) => (true, v),
@@ -52,7 +53,8 @@ where
                 );
             });
             IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        }));
+        });
+        drop(tokio::task::spawn_blocking(hand_over));
     });
     Ok(py_future)
 }

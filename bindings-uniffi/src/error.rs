@@ -159,7 +159,13 @@ impl Raised {
 pub(crate) async fn on_core<T: Send + 'static>(
     future: impl std::future::Future<Output = keyshift_core::Result<T>> + Send + 'static,
 ) -> keyshift_core::Result<T> {
-    keyshift_core::runtime::spawn(future)
+    // A detached task and a oneshot rather than a JoinHandle: tokio's task machinery is then
+    // compiled once for the crate, not once per exported method.
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    keyshift_core::runtime::spawn_detached(async move {
+        let _ = answer.send(future.await);
+    });
+    answered
         .await
-        .map_err(|e| keyshift_core::Error::io(format!("keyshift task failed: {e}")))?
+        .map_err(|_| keyshift_core::Error::io("keyshift task failed: it panicked"))?
 }

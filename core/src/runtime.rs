@@ -4,6 +4,7 @@
 //! and works on any tokio runtime, from any thread.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
@@ -38,6 +39,20 @@ where
     get().spawn(future)
 }
 
+/// A task nobody joins, boxed: [`spawn_detached`] hands tokio this one type, so tokio's task
+/// machinery is compiled once per crate instead of once per caller's future (each binding
+/// method used to compile its own copy: a third of the bindings' code).
+pub type DetachedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Runs `future` on the shared runtime in the background, without a handle to wait on.
+pub fn spawn_detached(future: impl Future<Output = ()> + Send + 'static) {
+    spawn_boxed(Box::pin(future));
+}
+
+fn spawn_boxed(task: DetachedTask) {
+    drop(get().spawn(task));
+}
+
 /// Runs `future` on the shared runtime and waits for it, from any thread:
 /// - a thread outside any runtime (a host thread) simply blocks;
 /// - a worker of a multi-thread runtime (this one or another: e.g. a host callback such as a
@@ -50,12 +65,22 @@ where
     F: Future + Send,
     F::Output: Send,
 {
+    // Only this wrapper is compiled per future type; the waiting below is compiled once.
+    let mut output = None;
+    {
+        let task = std::pin::pin!(async { output = Some(future.await) });
+        block_on_erased(task);
+    }
+    output.expect("block_on returns once the future is done")
+}
+
+fn block_on_erased(task: Pin<&mut (dyn Future<Output = ()> + Send + '_)>) {
     match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Err(_) => get().block_on(future),
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| get().block_on(future)),
+        Err(_) => get().block_on(task),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| get().block_on(task)),
         Ok(_) => std::thread::scope(|scope| {
             scope
-                .spawn(|| get().block_on(future))
+                .spawn(|| get().block_on(task))
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         }),
@@ -96,5 +121,22 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(current.block_on(async { block_on(async { 6 }) }), 6);
+    }
+
+    #[test]
+    fn detached_tasks_run_to_the_end() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        spawn_detached(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            tx.send(8).unwrap();
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(8));
+    }
+
+    #[test]
+    fn block_on_passes_a_panic_through() {
+        let caught = std::panic::catch_unwind(|| block_on(async { panic!("inside the future") }));
+        let message = caught.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"inside the future"));
     }
 }
