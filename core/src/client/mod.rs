@@ -133,6 +133,12 @@ impl Client {
     ) -> Result<Reply> {
         let body =
             serde_json::to_vec(request).map_err(|e| Error::invalid_input("body", e.to_string()))?;
+        self.call_body(op, body, options).await
+    }
+
+    /// The part of every call that does not depend on its request type, kept out of the generic
+    /// `call_raw` so that it is compiled once, not once per request type in every crate.
+    async fn call_body(&self, op: Op, body: Vec<u8>, options: &CallOptions) -> Result<Reply> {
         if options.idempotency_key.is_none() && op.sends_idempotency_key() {
             // One key per logical call, reused by every retry of it.
             let options = options.clone().with_idempotency_key(new_idempotency_key());
