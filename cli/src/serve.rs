@@ -8,6 +8,9 @@ use clap::{Args, Subcommand};
 use keyshift_core::{Error, Result, SecretKey};
 use keyshift_engine::Engine;
 use keyshift_server::{ServerConfig, DEFAULT_BODY_LIMIT};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -89,16 +92,17 @@ fn init_logging(json: bool) {
     let filter = std::env::var("KEYSHIFT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_string());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    // `level` or `target=level,…` directives (tracing-subscriber's `Targets`: the env-filter
+    // syntax without span and field filters, and without the regex engine they need).
+    let filter: Targets = filter
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
     // Another subscriber may already be installed; keep it then.
     let _ = if json {
-        builder.json().try_init()
+        builder.json().finish().with(filter).try_init()
     } else {
-        builder.try_init()
+        builder.finish().with(filter).try_init()
     };
 }
 

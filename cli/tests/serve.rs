@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{spawn_serve, temp_db, Served, BIN};
+use common::{spawn_serve, spawn_serve_logging_to, temp_db, Served, BIN};
 
 /// Minimal HTTP/1.1 client (Connection: close) so the test needs no async runtime.
 fn http(
@@ -275,4 +275,36 @@ fn serve_portal_flags_set_the_session_url_base_and_cors_origins() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--portal-origin"), "{stderr}");
+}
+
+/// What `keyshift serve --json` logs to stderr for one request, with `env` set.
+fn access_log_with(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let served = spawn_serve_logging_to(":memory:", env, &[], file.into());
+    let (status, _) = http(&served.base_url, "GET", "/v2/liveness", None, None);
+    assert_eq!(status, 200);
+    assert!(sigterm_and_wait(served).success());
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[test]
+fn log_filter_from_keyshift_log_or_rust_log() {
+    let access = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("keyshift_server::access") && l.contains("/v2/liveness"))
+            .count()
+    };
+    // Default `info`, and an unreadable filter falls back to it.
+    assert_eq!(access(&access_log_with(&[])), 1);
+    assert_eq!(access(&access_log_with(&[("KEYSHIFT_LOG", "=?")])), 1);
+    // A level hides the access events; a target directive brings them back.
+    assert_eq!(access(&access_log_with(&[("KEYSHIFT_LOG", "warn")])), 0);
+    assert_eq!(access(&access_log_with(&[("RUST_LOG", "warn")])), 0);
+    let directive = "warn,keyshift_server::access=info";
+    assert_eq!(access(&access_log_with(&[("KEYSHIFT_LOG", directive)])), 1);
+    // KEYSHIFT_LOG wins over RUST_LOG.
+    let both = [("KEYSHIFT_LOG", "info"), ("RUST_LOG", "off")];
+    assert_eq!(access(&access_log_with(&both)), 1);
 }

@@ -28,6 +28,8 @@ fn command<'a>(
     cmd.env_remove("KEYSHIFT_BASE_URL")
         .env_remove("KEYSHIFT_ROOT_KEY")
         .env_remove("UNKEY_ROOT_KEY")
+        .env_remove("KEYSHIFT_LOG")
+        .env_remove("RUST_LOG")
         .envs(env)
         .stdin(stdin)
         .stdout(Stdio::piped())
@@ -38,8 +40,18 @@ fn command<'a>(
 /// Starts `keyshift serve --db DB --listen 127.0.0.1:0 --json` (with `KEYSHIFT_ROOT_KEY`
 /// removed unless `extra_env` sets it) and reads its JSON line; it must come up within 3 s.
 pub fn spawn_serve(db: &str, extra_env: &[(&str, &str)], extra_args: &[&str]) -> Served {
+    spawn_serve_logging_to(db, extra_env, extra_args, Stdio::null())
+}
+
+/// [`spawn_serve`] with its stderr (the logs) going to `stderr`.
+pub fn spawn_serve_logging_to(
+    db: &str,
+    extra_env: &[(&str, &str)],
+    extra_args: &[&str],
+    stderr: Stdio,
+) -> Served {
     let started = Instant::now();
-    let mut cmd = command(extra_env.iter().copied(), Stdio::null(), Stdio::null());
+    let mut cmd = command(extra_env.iter().copied(), Stdio::null(), stderr);
     cmd.args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--json"])
         .args(extra_args);
     let mut child = cmd.spawn().expect("keyshift binary starts");
