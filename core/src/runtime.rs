@@ -39,17 +39,14 @@ where
     get().spawn(future)
 }
 
-/// A task nobody joins, boxed: [`spawn_detached`] hands tokio this one type, so tokio's task
-/// machinery is compiled once per crate instead of once per caller's future (each binding
-/// method used to compile its own copy: a third of the bindings' code).
-pub type DetachedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
 /// Runs `future` on the shared runtime in the background, without a handle to wait on.
 pub fn spawn_detached(future: impl Future<Output = ()> + Send + 'static) {
     spawn_boxed(Box::pin(future));
 }
 
-fn spawn_boxed(task: DetachedTask) {
+/// Tokio gets this one boxed task type, so its task machinery is compiled once, in core,
+/// instead of once per caller's future (every binding method compiled its own copy).
+fn spawn_boxed(task: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
     drop(get().spawn(task));
 }
 
