@@ -31,6 +31,14 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
+    /// No options: the client's defaults (the same as `CallOptions::default()`).
+    pub const DEFAULT: CallOptions = CallOptions {
+        idempotency_key: None,
+        timeout: None,
+        deadline: None,
+        retry: None,
+    };
+
     crate::setters::setters! {
         with_idempotency_key(key: impl Into<String>) => idempotency_key = Some(key.into());
         with_timeout(timeout: Duration) => timeout = Some(timeout);

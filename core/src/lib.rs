@@ -39,3 +39,8 @@ pub use client::{
 };
 pub use retry::RetryPolicy;
 pub use wire::VerifyCode;
+
+/// The future of a [`Client`] call (await it like any other). Boxed so that the call's body is
+/// compiled once, in this crate: the body of an `async fn` is compiled again in every crate that
+/// awaits it (each binding, the CLI, the benches), which made it most of their build time.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

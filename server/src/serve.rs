@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use keyshift_core::{Error, SecretKey};
+use keyshift_core::{BoxFuture, Error, SecretKey};
 use keyshift_engine::Engine;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
@@ -52,7 +52,23 @@ impl BoundServer {
 
     /// Serve until `shutdown` completes, then stop accepting, let in-flight requests finish
     /// (up to [`SHUTDOWN_GRACE`]) and return.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> keyshift_core::Result<()> {
+    pub fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> BoxFuture<'static, keyshift_core::Result<()>> {
+        self.run_boxed(Box::pin(shutdown))
+    }
+
+    /// [`BoundServer::run`] without its type parameter, so that the serving loop (hyper, h2,
+    /// the router) is compiled once, in this crate.
+    fn run_boxed(
+        self,
+        shutdown: BoxFuture<'static, ()>,
+    ) -> BoxFuture<'static, keyshift_core::Result<()>> {
+        Box::pin(self.run_until(shutdown))
+    }
+
+    async fn run_until(self, shutdown: BoxFuture<'static, ()>) -> keyshift_core::Result<()> {
         let BoundServer { listener, app, .. } = self;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // A client that opens a connection and never finishes its headers is cut off.
@@ -126,7 +142,11 @@ impl std::fmt::Display for ConnectionDropped {
 impl std::error::Error for ConnectionDropped {}
 
 /// Open the database, make sure a first workspace and root key exist, and bind the listener.
-pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
+pub fn bind(config: ServerConfig) -> BoxFuture<'static, keyshift_core::Result<BoundServer>> {
+    Box::pin(bind_listener(config))
+}
+
+async fn bind_listener(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
     let ServerConfig {
         db,
         listen,
@@ -166,7 +186,7 @@ pub async fn bind(config: ServerConfig) -> keyshift_core::Result<BoundServer> {
 /// [`bind`] then [`BoundServer::run`].
 pub async fn serve(
     config: ServerConfig,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> keyshift_core::Result<()> {
     bind(config).await?.run(shutdown).await
 }

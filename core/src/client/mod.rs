@@ -15,7 +15,7 @@ use crate::backend::{Backend, CallOptions, Reply};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
 use crate::wire::{self, Op, Validate};
-use crate::{Result, SecretKey};
+use crate::{BoxFuture, Result, SecretKey};
 
 use options::non_empty;
 
@@ -29,7 +29,12 @@ pub use options::{CreateKey, CreatedKey, Verification, VerificationSource, Verif
 pub use pager::{Page, Pager};
 pub use rollout::{Backfill, FallbackOptions, LegacyCheck};
 
+/// The options of a call made without any.
+static DEFAULT_CALL: CallOptions = CallOptions::DEFAULT;
+
 /// A key service client. Cheap to clone; clones share one connection pool.
+///
+/// Each call returns a [`BoxFuture`]: `client.verify(key, &options).await`.
 #[derive(Clone)]
 pub struct Client {
     backend: Arc<dyn Backend>,
@@ -52,20 +57,20 @@ macro_rules! one_field_calls {
     };
     (@one $(#[$doc:meta])* $name:ident($field:ident) -> $answer:ty = $op:ident via $request:ident) => {
         $(#[$doc])*
-        pub async fn $name(&self, $field: &str) -> Result<$answer> {
+        pub fn $name(&self, $field: &str) -> BoxFuture<'_, Result<$answer>> {
             let request = wire::$request {
                 $field: $field.to_string(),
             };
-            self.send(Op::$op, &request).await
+            Box::pin(async move { self.send(Op::$op, &request).await })
         }
     };
     (@one $(#[$doc:meta])* $name:ident($field:ident) = $op:ident via $request:ident) => {
         $(#[$doc])*
-        pub async fn $name(&self, $field: &str) -> Result<()> {
+        pub fn $name(&self, $field: &str) -> BoxFuture<'_, Result<()>> {
             let request = wire::$request {
                 $field: $field.to_string(),
             };
-            self.send_unit(Op::$op, &request).await
+            Box::pin(async move { self.send_unit(Op::$op, &request).await })
         }
     };
 }
@@ -75,8 +80,9 @@ macro_rules! one_field_calls {
 macro_rules! key_list_calls {
     ($($name:ident($list:ident) -> $item:ty = $op:ident;)*) => {
         $(
-            pub async fn $name(&self, key_id: &str, $list: &[String]) -> Result<Vec<$item>> {
-                self.key_list(Op::$op, stringify!($list), key_id, $list).await
+            pub fn $name(&self, key_id: &str, $list: &[String]) -> BoxFuture<'_, Result<Vec<$item>>> {
+                let body = serde_json::json!({ "keyId": key_id, stringify!($list): $list });
+                Box::pin(async move { self.call(Op::$op, &body, &CallOptions::default()).await })
             }
         )*
     };
@@ -88,9 +94,11 @@ macro_rules! checked_calls {
     ($($(#[$doc:meta])* $name:ident($request:ident) -> $answer:ty = $op:ident;)*) => {
         $(
             $(#[$doc])*
-            pub async fn $name(&self, request: &wire::$request) -> Result<$answer> {
-                check(request)?;
-                self.send(Op::$op, request).await
+            pub fn $name<'a>(&'a self, request: &'a wire::$request) -> BoxFuture<'a, Result<$answer>> {
+                Box::pin(async move {
+                    check(request)?;
+                    self.send(Op::$op, request).await
+                })
             }
         )*
     };
@@ -165,12 +173,14 @@ impl Client {
 
     // ----- apis ---------------------------------------------------------------------------
 
-    pub async fn create_api(&self, name: &str) -> Result<wire::CreateApiResponseData> {
+    pub fn create_api(&self, name: &str) -> BoxFuture<'_, Result<wire::CreateApiResponseData>> {
         let request = wire::CreateApiRequest {
             name: name.to_string(),
         };
-        check(&request)?;
-        self.send(Op::CreateApi, &request).await
+        Box::pin(async move {
+            check(&request)?;
+            self.send(Op::CreateApi, &request).await
+        })
     }
 
     // ----- get and delete by one id or name -----------------------------------------------
@@ -197,14 +207,16 @@ impl Client {
     }
 
     /// One page of an api's keys.
-    pub async fn list_keys(
-        &self,
-        request: &wire::ListKeysRequest,
-    ) -> Result<Page<wire::KeyResponseData>> {
-        check(request)?;
-        let body = serde_json::to_value(request)
-            .map_err(|e| Error::invalid_input("body", e.to_string()))?;
-        self.page(Op::ListKeys, body).await
+    pub fn list_keys<'a>(
+        &'a self,
+        request: &'a wire::ListKeysRequest,
+    ) -> BoxFuture<'a, Result<Page<wire::KeyResponseData>>> {
+        Box::pin(async move {
+            check(request)?;
+            let body = serde_json::to_value(request)
+                .map_err(|e| Error::invalid_input("body", e.to_string()))?;
+            self.page(Op::ListKeys, body).await
+        })
     }
 
     /// Every key of an api, page by page.
@@ -214,108 +226,129 @@ impl Client {
 
     // ----- keys ---------------------------------------------------------------------------
 
-    pub async fn create_api_key(&self, options: &CreateKey) -> Result<CreatedKey> {
-        self.create_api_key_with(options, &CallOptions::default())
-            .await
+    pub fn create_api_key<'a>(
+        &'a self,
+        options: &'a CreateKey,
+    ) -> BoxFuture<'a, Result<CreatedKey>> {
+        self.create_api_key_with(options, &DEFAULT_CALL)
     }
 
-    pub async fn create_api_key_with(
-        &self,
-        options: &CreateKey,
-        call: &CallOptions,
-    ) -> Result<CreatedKey> {
-        let request = options.to_request()?;
-        let data: wire::CreateKeyResponseData = self.call(Op::CreateKey, &request, call).await?;
-        Ok(CreatedKey::new(data.key_id, data.key))
+    pub fn create_api_key_with<'a>(
+        &'a self,
+        options: &'a CreateKey,
+        call: &'a CallOptions,
+    ) -> BoxFuture<'a, Result<CreatedKey>> {
+        Box::pin(async move {
+            let request = options.to_request()?;
+            let data: wire::CreateKeyResponseData =
+                self.call(Op::CreateKey, &request, call).await?;
+            Ok(CreatedKey::new(data.key_id, data.key))
+        })
     }
 
-    pub async fn verify(&self, key: &str, options: &VerifyOptions) -> Result<Verification> {
-        self.verify_with(key, options, &CallOptions::default())
-            .await
+    pub fn verify<'a>(
+        &'a self,
+        key: &'a str,
+        options: &'a VerifyOptions,
+    ) -> BoxFuture<'a, Result<Verification>> {
+        self.verify_with(key, options, &DEFAULT_CALL)
     }
 
-    pub async fn verify_with(
-        &self,
-        key: &str,
-        options: &VerifyOptions,
-        call: &CallOptions,
-    ) -> Result<Verification> {
-        let request = options.to_request(key)?;
-        let reply = self.call_raw(Op::VerifyKey, &request, call).await?;
-        let request_id = reply.request_id.clone();
-        let data: wire::VerifyKeyResponseData = decode(Op::VerifyKey, reply)?;
-        Ok(Verification::from_wire(data, request_id))
+    pub fn verify_with<'a>(
+        &'a self,
+        key: &'a str,
+        options: &'a VerifyOptions,
+        call: &'a CallOptions,
+    ) -> BoxFuture<'a, Result<Verification>> {
+        Box::pin(async move {
+            let request = options.to_request(key)?;
+            let reply = self.call_raw(Op::VerifyKey, &request, call).await?;
+            let request_id = reply.request_id.clone();
+            let data: wire::VerifyKeyResponseData = decode(Op::VerifyKey, reply)?;
+            Ok(Verification::from_wire(data, request_id))
+        })
     }
 
-    pub async fn get_key(&self, key_id: &str) -> Result<wire::KeyResponseData> {
+    pub fn get_key(&self, key_id: &str) -> BoxFuture<'_, Result<wire::KeyResponseData>> {
         let request = wire::GetKeyRequest {
             key_id: key_id.to_string(),
             decrypt: None,
         };
-        self.send(Op::GetKey, &request).await
+        Box::pin(async move { self.send(Op::GetKey, &request).await })
     }
 
     /// The key a plaintext belongs to (`keys.whoami`).
-    pub async fn whoami(&self, key: &str) -> Result<wire::KeyResponseData> {
+    pub fn whoami(&self, key: &str) -> BoxFuture<'_, Result<wire::KeyResponseData>> {
         let request = wire::WhoamiRequest {
             key: SecretKey::new(key),
         };
-        self.send(Op::Whoami, &request).await
+        Box::pin(async move { self.send(Op::Whoami, &request).await })
     }
 
     /// `analytics.getVerifications`: one read-only SQL `SELECT` over the verification log's
     /// public views (`key_verifications_v1`, `key_verifications_per_{minute,hour,day,month}_v1`);
     /// one JSON object per row. Needs `api.*.read_analytics` (or per api) on a server.
-    pub async fn get_verifications(
+    pub fn get_verifications(
         &self,
         query: &str,
-    ) -> Result<wire::GetVerificationsResponseData> {
+    ) -> BoxFuture<'_, Result<wire::GetVerificationsResponseData>> {
         let request = wire::GetVerificationsRequest {
             query: query.to_string(),
         };
-        self.send(Op::GetVerifications, &request).await
+        Box::pin(async move { self.send(Op::GetVerifications, &request).await })
     }
 
     /// Applies a patch: each field is `Patch::Leave` (unchanged), `Patch::Clear` or `Patch::Set`.
-    pub async fn update_key(&self, patch: &wire::UpdateKeyRequest) -> Result<()> {
-        check(patch)?;
-        self.send_unit(Op::UpdateKey, patch).await
+    pub fn update_key<'a>(
+        &'a self,
+        patch: &'a wire::UpdateKeyRequest,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            check(patch)?;
+            self.send_unit(Op::UpdateKey, patch).await
+        })
     }
 
-    pub async fn delete_key(&self, key_id: &str, permanent: bool) -> Result<()> {
+    pub fn delete_key(&self, key_id: &str, permanent: bool) -> BoxFuture<'_, Result<()>> {
         let request = wire::DeleteKeyRequest {
             key_id: key_id.to_string(),
             permanent: permanent.then_some(true),
         };
-        self.send_unit(Op::DeleteKey, &request).await
+        Box::pin(async move { self.send_unit(Op::DeleteKey, &request).await })
     }
 
     /// A new key with the old one's settings; the old key stays valid `expiration_ms` more.
-    pub async fn reroll_key(&self, key_id: &str, expiration_ms: i64) -> Result<CreatedKey> {
+    pub fn reroll_key(
+        &self,
+        key_id: &str,
+        expiration_ms: i64,
+    ) -> BoxFuture<'_, Result<CreatedKey>> {
         let request = wire::RerollKeyRequest {
             key_id: key_id.to_string(),
             expiration: expiration_ms,
         };
-        check(&request)?;
-        let data: wire::RerollKeyResponseData = self
-            .call(Op::RerollKey, &request, &CallOptions::default())
-            .await?;
-        Ok(CreatedKey::new(data.key_id, data.key))
+        Box::pin(async move {
+            check(&request)?;
+            let data: wire::RerollKeyResponseData = self.send(Op::RerollKey, &request).await?;
+            Ok(CreatedKey::new(data.key_id, data.key))
+        })
     }
 
-    pub async fn update_credits(
+    pub fn update_credits(
         &self,
         key_id: &str,
         operation: wire::CreditsOperation,
         value: Option<i64>,
-    ) -> Result<wire::KeyCreditsData> {
+    ) -> BoxFuture<'_, Result<wire::KeyCreditsData>> {
         let request = wire::UpdateCreditsRequest {
             key_id: key_id.to_string(),
             value,
             operation,
         };
-        check(&request)?;
-        self.send(Op::UpdateCredits, &request).await
+        Box::pin(async move {
+            check(&request)?;
+            self.send(Op::UpdateCredits, &request).await
+        })
     }
 
     key_list_calls! {
@@ -327,94 +360,91 @@ impl Client {
         set_roles(roles) -> wire::Role = SetRoles;
     }
 
-    async fn key_list<T: DeserializeOwned>(
-        &self,
-        op: Op,
-        field: &str,
-        key_id: &str,
-        values: &[String],
-    ) -> Result<T> {
-        let body = serde_json::json!({ "keyId": key_id, field: values });
-        self.call(op, &body, &CallOptions::default()).await
-    }
-
     /// One `keys.migrateKeys` request, retried under the client policy with one
     /// `Idempotency-Key` for all its attempts (the migration engine sends batches through here).
-    pub async fn migrate_keys_batch(
-        &self,
-        request: &wire::MigrateKeysRequest,
+    pub fn migrate_keys_batch<'a>(
+        &'a self,
+        request: &'a wire::MigrateKeysRequest,
         idempotency_key: &str,
-    ) -> Result<wire::MigrateKeysResponseData> {
+    ) -> BoxFuture<'a, Result<wire::MigrateKeysResponseData>> {
         let options = CallOptions::default().with_idempotency_key(idempotency_key);
-        self.migrate_keys_batch_with(request, &options).await
+        Box::pin(async move { self.migrate_keys_batch_with(request, &options).await })
     }
 
     /// [`Client::migrate_keys_batch`] with explicit call options (the migration engine sends
     /// one attempt at a time through here).
-    pub async fn migrate_keys_batch_with(
-        &self,
-        request: &wire::MigrateKeysRequest,
-        options: &CallOptions,
-    ) -> Result<wire::MigrateKeysResponseData> {
-        check(request)?;
-        self.call(Op::MigrateKeys, request, options).await
+    pub fn migrate_keys_batch_with<'a>(
+        &'a self,
+        request: &'a wire::MigrateKeysRequest,
+        options: &'a CallOptions,
+    ) -> BoxFuture<'a, Result<wire::MigrateKeysResponseData>> {
+        Box::pin(async move {
+            check(request)?;
+            self.call(Op::MigrateKeys, request, options).await
+        })
     }
 
     // ----- permissions and roles -----------------------------------------------------------
 
-    pub async fn create_permission(
+    pub fn create_permission(
         &self,
         name: &str,
         slug: Option<&str>,
         description: Option<&str>,
-    ) -> Result<wire::CreatePermissionResponseData> {
+    ) -> BoxFuture<'_, Result<wire::CreatePermissionResponseData>> {
         let request = wire::CreatePermissionRequest {
             name: name.to_string(),
             slug: slug.unwrap_or(name).to_string(),
             description: description.map(str::to_string),
         };
-        check(&request)?;
-        self.send(Op::CreatePermission, &request).await
+        Box::pin(async move {
+            check(&request)?;
+            self.send(Op::CreatePermission, &request).await
+        })
     }
 
     /// Every permission of the workspace (all pages).
-    pub async fn list_permissions(&self) -> Result<Vec<wire::Permission>> {
-        self.list_all(Op::ListPermissions).await
+    pub fn list_permissions(&self) -> BoxFuture<'_, Result<Vec<wire::Permission>>> {
+        Box::pin(self.list_all(Op::ListPermissions))
     }
 
-    pub async fn create_role(
+    pub fn create_role(
         &self,
         name: &str,
         permissions: &[String],
         description: Option<&str>,
-    ) -> Result<wire::CreateRoleResponseData> {
+    ) -> BoxFuture<'_, Result<wire::CreateRoleResponseData>> {
         let request = wire::CreateRoleRequest {
             name: name.to_string(),
             description: description.map(str::to_string),
             permissions: non_empty(permissions),
         };
-        check(&request)?;
-        self.send(Op::CreateRole, &request).await
+        Box::pin(async move {
+            check(&request)?;
+            self.send(Op::CreateRole, &request).await
+        })
     }
 
     /// `permissions.setRolePermissions`: the role `role_id` (an id) gets exactly these
     /// permission slugs (missing ones are created, `[]` clears); answers them.
-    pub async fn set_role_permissions(
+    pub fn set_role_permissions(
         &self,
         role_id: &str,
         permissions: &[String],
-    ) -> Result<Vec<wire::Permission>> {
+    ) -> BoxFuture<'_, Result<Vec<wire::Permission>>> {
         let request = wire::SetRolePermissionsRequest {
             role_id: role_id.to_string(),
             permissions: permissions.to_vec(),
         };
-        check(&request)?;
-        self.send(Op::SetRolePermissions, &request).await
+        Box::pin(async move {
+            check(&request)?;
+            self.send(Op::SetRolePermissions, &request).await
+        })
     }
 
     /// Every role of the workspace (all pages).
-    pub async fn list_roles(&self) -> Result<Vec<wire::Role>> {
-        self.list_all(Op::ListRoles).await
+    pub fn list_roles(&self) -> BoxFuture<'_, Result<Vec<wire::Role>>> {
+        Box::pin(self.list_all(Op::ListRoles))
     }
 
     // ----- identities --------------------------------------------------------------------
@@ -426,8 +456,8 @@ impl Client {
         update_identity(UpdateIdentityRequest) -> wire::Identity = UpdateIdentity;
     }
 
-    pub async fn list_identities(&self) -> Result<Vec<wire::Identity>> {
-        self.list_all(Op::ListIdentities).await
+    pub fn list_identities(&self) -> BoxFuture<'_, Result<Vec<wire::Identity>>> {
+        Box::pin(self.list_all(Op::ListIdentities))
     }
 
     // ----- portal --------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::backend::CallOptions;
+use crate::backend::{CallOptions, Reply};
 use crate::wire::Op;
-use crate::Result;
+use crate::{BoxFuture, Result};
 
 use super::{decode, Client};
 
@@ -18,27 +18,49 @@ pub struct Page<T> {
 
 /// Walks every page of a list operation: `while let Some(page) = pager.next_page().await? {}`.
 pub struct Pager<T> {
+    cursor: PageCursor,
+    decode: fn(Op, Reply) -> Result<Vec<T>>,
+}
+
+/// The part of a [`Pager`] that does not depend on its item type, so that fetching a page is
+/// compiled once, here, not in every crate that walks a list.
+struct PageCursor {
     client: Client,
     op: Op,
     body: serde_json::Value,
     cursor: Option<String>,
     done: bool,
-    _items: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: DeserializeOwned> Pager<T> {
+impl PageCursor {
+    /// The next page's reply, or `None` after the last one.
+    fn fetch(&mut self) -> BoxFuture<'_, Result<Option<Reply>>> {
+        Box::pin(async move {
+            if self.done {
+                return Ok(None);
+            }
+            let mut body = self.body.clone();
+            if let (Some(cursor), Some(obj)) = (&self.cursor, body.as_object_mut()) {
+                obj.insert("cursor".into(), serde_json::Value::String(cursor.clone()));
+            }
+            let reply = self
+                .client
+                .call_raw(self.op, &body, &CallOptions::default())
+                .await?;
+            let pagination = reply.pagination.clone().unwrap_or_default();
+            self.cursor = pagination.cursor.filter(|c| !c.is_empty());
+            self.done = !pagination.has_more || self.cursor.is_none();
+            Ok(Some(reply))
+        })
+    }
+}
+
+impl<T> Pager<T> {
     pub async fn next_page(&mut self) -> Result<Option<Vec<T>>> {
-        if self.done {
-            return Ok(None);
+        match self.cursor.fetch().await? {
+            Some(reply) => (self.decode)(self.cursor.op, reply).map(Some),
+            None => Ok(None),
         }
-        let mut body = self.body.clone();
-        if let (Some(cursor), Some(obj)) = (&self.cursor, body.as_object_mut()) {
-            obj.insert("cursor".into(), serde_json::Value::String(cursor.clone()));
-        }
-        let page: Page<T> = self.client.page(self.op, body).await?;
-        self.cursor = page.cursor.filter(|c| !c.is_empty());
-        self.done = !page.has_more || self.cursor.is_none();
-        Ok(Some(page.items))
     }
 
     /// Every remaining item of every page.
@@ -67,14 +89,16 @@ impl Client {
         })
     }
 
-    pub(super) fn pager<T>(&self, op: Op, body: serde_json::Value) -> Pager<T> {
+    pub(super) fn pager<T: DeserializeOwned>(&self, op: Op, body: serde_json::Value) -> Pager<T> {
         Pager {
-            client: self.clone(),
-            op,
-            body,
-            cursor: None,
-            done: false,
-            _items: std::marker::PhantomData,
+            cursor: PageCursor {
+                client: self.clone(),
+                op,
+                body,
+                cursor: None,
+                done: false,
+            },
+            decode: decode::<Vec<T>>,
         }
     }
 

@@ -2,7 +2,7 @@
 //! the caller's [`LegacyCheck`] about keys the service does not know, and may backfill them.
 
 use crate::wire::{self, VerifyCode};
-use crate::{Result, SecretKey};
+use crate::{BoxFuture, Result, SecretKey};
 
 use super::{new_idempotency_key, Client, Verification, VerificationSource, VerifyOptions};
 
@@ -51,7 +51,16 @@ impl Client {
     /// Verifies against the key service first; on NOT_FOUND asks the caller's legacy check.
     /// A key the legacy check accepts is VALID with `source == Legacy` and, with `backfill`,
     /// is migrated on the spot (its hash only). Keys are logged masked only.
-    pub async fn verify_with_fallback(
+    pub fn verify_with_fallback<'a>(
+        &'a self,
+        key: &'a str,
+        legacy: &'a dyn LegacyCheck,
+        options: &'a FallbackOptions,
+    ) -> BoxFuture<'a, Result<Verification>> {
+        Box::pin(self.fallback(key, legacy, options))
+    }
+
+    async fn fallback(
         &self,
         key: &str,
         legacy: &dyn LegacyCheck,

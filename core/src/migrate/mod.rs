@@ -39,7 +39,7 @@ pub use report::{MigrationReport, Progress};
 pub use run::migrate_keys_with;
 
 use crate::backend::CallOptions;
-use crate::{Client, Error, Result, RetryPolicy};
+use crate::{BoxFuture, Client, Error, Result, RetryPolicy};
 
 /// Keys per request an adaptive run starts with (see [`MigrateOptions::batch_size`]).
 pub const DEFAULT_BATCH_SIZE: usize = 100;
@@ -286,24 +286,24 @@ impl MigrationBackend for Client {
 /// see [`MigrationReport::is_complete`]); returns an error when the run could not continue
 /// (unreadable input, checkpoint mismatch, 401/403 from the server). With a checkpoint, such a
 /// run is resumed by calling again with `resume: true`.
-pub async fn migrate_keys(
+pub fn migrate_keys(
     client: &Client,
     source: impl Into<MigrationSource>,
     options: MigrateOptions,
     on_progress: Option<ProgressFn>,
-) -> Result<MigrationReport> {
-    migrate_keys_with(Arc::new(client.clone()), source, options, on_progress).await
+) -> BoxFuture<'static, Result<MigrationReport>> {
+    migrate_keys_with(Arc::new(client.clone()), source, options, on_progress)
 }
 
 impl Client {
     /// [`migrate_keys`] as a method.
-    pub async fn migrate_keys(
+    pub fn migrate_keys(
         &self,
         source: impl Into<MigrationSource>,
         options: MigrateOptions,
         on_progress: Option<ProgressFn>,
-    ) -> Result<MigrationReport> {
-        migrate_keys(self, source, options, on_progress).await
+    ) -> BoxFuture<'static, Result<MigrationReport>> {
+        migrate_keys(self, source, options, on_progress)
     }
 }
 

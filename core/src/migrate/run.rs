@@ -21,16 +21,34 @@ use super::produce::{
 use super::reader::MigrationSource;
 use super::report::{MigrationReport, ReportWriter};
 use super::{CancelToken, MigrateOptions, ProgressFn};
-use crate::{Error, Result};
+use crate::{BoxFuture, Error, Result};
 
 /// Runs a migration with any backend (the client implements [`MigrationBackend`]).
-pub async fn migrate_keys_with(
+pub fn migrate_keys_with(
     backend: Arc<dyn MigrationBackend>,
     source: impl Into<MigrationSource>,
     options: MigrateOptions,
     on_progress: Option<ProgressFn>,
+) -> BoxFuture<'static, Result<MigrationReport>> {
+    run(backend, source.into(), options, on_progress)
+}
+
+/// The run itself, boxed here so that it is compiled once, in this crate.
+fn run(
+    backend: Arc<dyn MigrationBackend>,
+    source: MigrationSource,
+    options: MigrateOptions,
+    on_progress: Option<ProgressFn>,
+) -> BoxFuture<'static, Result<MigrationReport>> {
+    Box::pin(run_to_end(backend, source, options, on_progress))
+}
+
+async fn run_to_end(
+    backend: Arc<dyn MigrationBackend>,
+    source: MigrationSource,
+    options: MigrateOptions,
+    on_progress: Option<ProgressFn>,
 ) -> Result<MigrationReport> {
-    let source = source.into();
     options.validate()?;
     if options.dry_run {
         let opts = options.clone();
