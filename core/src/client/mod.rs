@@ -82,7 +82,7 @@ macro_rules! key_list_calls {
         $(
             pub fn $name(&self, key_id: &str, $list: &[String]) -> BoxFuture<'_, Result<Vec<$item>>> {
                 let body = serde_json::json!({ "keyId": key_id, stringify!($list): $list });
-                Box::pin(async move { self.call(Op::$op, &body, &CallOptions::default()).await })
+                Box::pin(async move { self.send(Op::$op, &body).await })
             }
         )*
     };
