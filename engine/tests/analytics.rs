@@ -371,6 +371,13 @@ fn statements_other_than_one_select_are_refused() {
             "SELECT name FROM pragma_database_list",
             "invalid_analytics_table",
         ),
+        // Not in our SQLite build (.cargo/config.toml), refused as any unknown table/function.
+        ("SELECT * FROM dbstat", "invalid_analytics_table"),
+        (
+            "SELECT soundex(outcome) FROM key_verifications_v1",
+            "invalid_analytics_function",
+        ),
+        ("SELECT no_such_fn(1)", "invalid_analytics_function"),
         ("SELECT load_extension('x')", "invalid_analytics_function"),
         ("SELECT zeroblob(1000000000)", "invalid_analytics_function"),
         (

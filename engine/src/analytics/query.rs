@@ -236,6 +236,13 @@ impl QueryConn {
             rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.starts_with("no such table") => {
                 query_error(Kind::Table, format!("{}; {msg}", VIEWS.join(", ")))
             }
+            // A function SQLite does not have is one the query may not use either.
+            rusqlite::Error::SqliteFailure(_, Some(msg))
+            | rusqlite::Error::SqlInputError { msg, .. }
+                if msg.starts_with("no such function") =>
+            {
+                query_error(Kind::Function, format!("{msg} (see server/ANALYTICS.md)"))
+            }
             rusqlite::Error::SqliteFailure(_, Some(msg)) => query_error(Kind::Query, msg),
             other => query_error(Kind::Query, other),
         }
