@@ -267,8 +267,18 @@ pub(crate) fn redact_path(path: &str) -> String {
 }
 
 /// Parses a JSON request body into `T` (unknown fields, wrong types and missing fields are a
-/// 400 naming the field as `body.<path>`), then runs its [`Validate`] checks.
+/// 400 naming the field as `body.<path>`), then runs its [`Validate`] checks. Generic only in
+/// the decode itself: the error handling is compiled once, not once per request type.
 pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T> {
+    require_body(body)?;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(decode_error)?;
+    de.end().map_err(trailing_error)?;
+    validated(value.validate())?;
+    Ok(value)
+}
+
+fn require_body(body: &[u8]) -> Result<()> {
     if body.iter().all(u8::is_ascii_whitespace) {
         // Every operation's body is required (Unkey's description marks it so), even where
         // every field is optional: send `{}`.
@@ -277,40 +287,42 @@ pub(crate) fn parse_body<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<
             "the request body is empty; send a JSON object (`{}` when every field is optional)",
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value: T = match serde_path_to_error::deserialize(&mut de) {
-        Ok(value) => value,
-        Err(err) => {
-            let path = redact_path(&err.path().to_string());
-            let inner = err.into_inner();
-            let message = redact_serde_message(&inner.to_string());
-            let mut location = if path.is_empty() || path == "." {
-                "body".to_string()
-            } else if path.starts_with('[') {
-                format!("body{path}")
-            } else {
-                format!("body.{path}")
-            };
-            // A missing or repeated field is named by the message, not by the path.
-            if let Some(rest) = message
-                .strip_prefix("missing field `")
-                .or_else(|| message.strip_prefix("duplicate field `"))
-            {
-                if let Some(name) = rest.split('`').next() {
-                    location = format!("{location}.{name}");
-                }
-            }
-            return Err(bad_request(vec![FieldError { location, message }]));
-        }
+    Ok(())
+}
+
+fn decode_error(err: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let path = redact_path(&err.path().to_string());
+    let inner = err.into_inner();
+    let message = redact_serde_message(&inner.to_string());
+    let mut location = if path.is_empty() || path == "." {
+        "body".to_string()
+    } else if path.starts_with('[') {
+        format!("body{path}")
+    } else {
+        format!("body.{path}")
     };
-    if let Err(err) = de.end() {
-        return Err(field_error("body", redact_serde_message(&err.to_string())));
+    // A missing or repeated field is named by the message, not by the path.
+    if let Some(rest) = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
+    {
+        if let Some(name) = rest.split('`').next() {
+            location = format!("{location}.{name}");
+        }
     }
-    let errors = value.validate();
-    if !errors.is_empty() {
-        return Err(bad_request(errors));
+    bad_request(vec![FieldError { location, message }])
+}
+
+fn trailing_error(err: serde_json::Error) -> Error {
+    field_error("body", redact_serde_message(&err.to_string()))
+}
+
+fn validated(errors: Vec<FieldError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(bad_request(errors))
     }
-    Ok(value)
 }
 
 #[cfg(test)]
