@@ -97,15 +97,21 @@ fn block<T: Send>(
     py: Python<'_>,
     fut: impl std::future::Future<Output = CoreResult<T>> + Send,
 ) -> PyResult<T> {
-    // Wait in slices without the GIL, checking for signals between them, so Ctrl-C interrupts
-    // a blocking call (KeyboardInterrupt); dropping the future cancels the request.
-    let mut fut = std::pin::pin!(fut);
+    // Only the answer's slot is generic: the waiting is compiled once, not once per method.
+    let mut answer = None;
+    wait(py, Box::pin(async { answer = Some(fut.await) }))?;
+    answer.expect("the call ran to its end").map_err(to_py)
+}
+
+/// Waits for `fut` in slices without the GIL, checking for signals between them, so Ctrl-C
+/// interrupts a blocking call (KeyboardInterrupt); dropping the future cancels the request.
+fn wait(py: Python<'_>, mut fut: keyshift_core::BoxFuture<'_, ()>) -> PyResult<()> {
     loop {
-        let slice = py.detach(|| {
-            runtime::block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut fut).await.ok() })
+        let done = py.detach(|| {
+            runtime::block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut fut).await.is_ok() })
         });
-        if let Some(out) = slice {
-            return out.map_err(to_py);
+        if done {
+            return Ok(());
         }
         py.check_signals()?;
     }

@@ -20,43 +20,68 @@ static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static COMPLETE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Runs `fut` on core's runtime; returns an asyncio future of the running loop for its result.
+/// Generic only where it must be (awaiting `fut`, converting its value): the loop plumbing and
+/// the hand-over are compiled once, not once per method.
 pub fn into_future<'py, T, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let event_loop = GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()?;
-    let py_future = event_loop.call_method0("create_future")?;
-    let complete = COMPLETE
-        .import(py, "keyshift._aio", "complete")?
-        .clone()
-        .unbind();
-    let (event_loop, target) = (event_loop.unbind(), py_future.clone().unbind());
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+    let (py_future, pending) = Pending::new(py)?;
     keyshift_core::runtime::spawn_detached(async move {
         let out = fut.await;
-        // Taking the GIL may wait: never on a runtime worker. Boxed, so that tokio's blocking
-        // task is compiled once, not once per method's answer type.
-        let hand_over: Box<dyn FnOnce() + Send> = Box::new(move || {
+        pending.hand_over(Box::new(move |py| out.and_then(|v| v.into_py_any(py))));
+    });
+    Ok(py_future)
+}
+
+/// A call's answer, turned into a Python object once the GIL is held.
+type Answer = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// Where a spawned call's answer goes: the asyncio future and its loop.
+struct Pending {
+    event_loop: Py<PyAny>,
+    target: Py<PyAny>,
+    complete: Py<PyAny>,
+}
+
+impl Pending {
+    fn new(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Pending)> {
+        let event_loop = GET_RUNNING_LOOP
+            .import(py, "asyncio", "get_running_loop")?
+            .call0()?;
+        let py_future = event_loop.call_method0("create_future")?;
+        let complete = COMPLETE
+            .import(py, "keyshift._aio", "complete")?
+            .clone()
+            .unbind();
+        let pending = Pending {
+            event_loop: event_loop.unbind(),
+            target: py_future.clone().unbind(),
+            complete,
+        };
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        Ok((py_future, pending))
+    }
+
+    fn hand_over(self, answer: Answer) {
+        // Taking the GIL may wait: never on a runtime worker.
+        drop(tokio::task::spawn_blocking(move || {
             Python::attach(|py| {
-                let (ok, value) = match out.and_then(|v| v.into_py_any(py)) {
+                let (ok, value) = match answer(py) {
                     Ok(v) => (true, v),
                     Err(e) => (false, e.into_value(py).into_any()),
                 };
                 // Fails only when the loop is closed; nobody is waiting then.
-                let _ = event_loop.call_method1(
+                let _ = self.event_loop.call_method1(
                     py,
                     "call_soon_threadsafe",
-                    (complete, target, ok, value),
+                    (self.complete, self.target, ok, value),
                 );
             });
             IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        });
-        drop(tokio::task::spawn_blocking(hand_over));
-    });
-    Ok(py_future)
+        }));
+    }
 }
 
 /// An already-completed asyncio future holding `value` (for `__aenter__` / `__aexit__`).
