@@ -11,7 +11,7 @@ use std::ptr;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use keyshift_core::Error;
+use keyshift_core::{BoxFuture, Error};
 use napi::bindgen_prelude::{
     Function, FunctionRef, JsObjectValue, Object, PromiseRaw, ToNapiValue, Unknown,
 };
@@ -84,14 +84,33 @@ where
     F: Future<Output = T> + Send + 'static,
     S: FnOnce(&Env, T) -> napi::Result<V> + Send + 'static,
 {
+    // Generic only in awaiting `fut` and converting its answer: the Promise, the task and the
+    // hop back to the JS thread are compiled once, not once per method.
+    let answer: BoxFuture<'static, Settle> = Box::pin(async move {
+        let out = fut.await;
+        Box::new(move |env: &Env| {
+            settle(env, out).and_then(|v| unsafe { V::to_napi_value(env.raw(), v) })
+        }) as Settle
+    });
+    let promise = spawn_answer(env, answer)?;
+    Ok(PromiseRaw::new(env.raw(), promise))
+}
+
+/// A finished call's answer, made a JS value on the JS thread.
+type Settle = Box<dyn FnOnce(&Env) -> napi::Result<sys::napi_value> + Send>;
+
+/// Runs `answer` on core's runtime and settles the returned Promise with it on this JS thread.
+fn spawn_answer(
+    env: &Env,
+    mut answer: BoxFuture<'static, Settle>,
+) -> napi::Result<sys::napi_value> {
     let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
     check_status!(unsafe { sys::napi_create_promise(env.raw(), &mut deferred, &mut promise) })?;
     let channel = Channel::of(env)?;
     let deferred = Deferred(deferred);
-    let mut fut = Box::pin(fut);
     keyshift_core::runtime::spawn_detached(async move {
         let out = std::future::poll_fn(|cx| {
-            match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| answer.as_mut().poll(cx))) {
                 Ok(poll) => poll.map(Some),
                 Err(_) => Poll::Ready(None),
             }
@@ -101,9 +120,7 @@ where
             let deferred = deferred;
             let env = Env::from_raw(raw_env);
             let value = match out {
-                Some(out) => {
-                    settle(&env, out).and_then(|v| unsafe { V::to_napi_value(raw_env, v) })
-                }
+                Some(settle) => settle(&env),
                 None => Err(napi::Error::from_reason(
                     "keyshift task failed: it panicked",
                 )),
@@ -111,7 +128,7 @@ where
             deferred.settle(raw_env, value);
         }));
     });
-    Ok(PromiseRaw::new(env.raw(), promise))
+    Ok(promise)
 }
 
 /// What a finished call does on the JS thread with its environment.
