@@ -233,7 +233,12 @@ impl QueryConn {
             rusqlite::Error::MultipleStatement => {
                 query_error(Kind::QueryType, "send exactly one statement")
             }
-            rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.starts_with("no such table") => {
+            // rusqlite reports a prepare error as either variant (`SqlInputError` when SQLite
+            // gives the offending offset): both name the table or function the same way.
+            rusqlite::Error::SqliteFailure(_, Some(msg))
+            | rusqlite::Error::SqlInputError { msg, .. }
+                if msg.starts_with("no such table") =>
+            {
                 query_error(Kind::Table, format!("{}; {msg}", VIEWS.join(", ")))
             }
             // A function SQLite does not have is one the query may not use either.
