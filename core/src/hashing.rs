@@ -459,7 +459,6 @@ where
     let width = packed_width_or_err(variant)?;
     debug_assert_eq!(out.len(), n * width);
     let hex = variant == HashVariant::Sha256Hex;
-    let lanes = lanes_enabled();
     let run = |first: usize, out: &mut [u8]| -> Option<usize> {
         let mut bad = None;
         let count = out.len() / width;
@@ -476,19 +475,15 @@ where
         };
         let mut j = 0;
         while j < count {
-            // Eight one-block keys at once where the CPU makes that faster (see `lanes`).
-            #[cfg(target_arch = "x86_64")]
-            if lanes && j + 8 <= count {
-                let keys: [&[u8]; 8] = std::array::from_fn(|i| key(first + j + i));
-                if keys.iter().all(|k| k.len() <= lanes::MAX_KEY) {
-                    // SAFETY: `lanes_enabled` checked that the CPU has AVX2.
-                    let digests = unsafe { lanes::digests(keys) };
-                    for (k, digest) in keys.iter().zip(&digests) {
-                        encode(slots.next().expect("a slot per key"), k, digest);
-                    }
-                    j += 8;
-                    continue;
-                }
+            // Eight one-block keys at once where the CPU gains by it (see `lanes`).
+            let group = lanes::hash_group(
+                |i| key(first + j + i),
+                count - j,
+                |k, digest| encode(slots.next().expect("a slot per key"), k, digest),
+            );
+            if group > 0 {
+                j += group;
+                continue;
             }
             let k = key(first + j);
             encode(slots.next().expect("a slot per key"), k, &sha256_one(k));
@@ -534,13 +529,16 @@ fn key_error(k: &[u8], check_utf8: bool) -> Error {
 
 #[cfg(target_arch = "x86_64")]
 mod lanes;
-
-/// Whether [`hash_batch`] hashes eight keys at a time (x86-64 with AVX2 but no SHA-NI).
-fn lanes_enabled() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return lanes::enabled();
-    #[cfg(not(target_arch = "x86_64"))]
-    return false;
+#[cfg(not(target_arch = "x86_64"))]
+mod lanes {
+    /// One key at a time elsewhere.
+    pub(super) fn hash_group<'k>(
+        _key: impl Fn(usize) -> &'k [u8],
+        _left: usize,
+        _each: impl FnMut(&'k [u8], &[u8; 32]),
+    ) -> usize {
+        0
+    }
 }
 
 /// SHA-256 initial state (FIPS 180-4 §5.3.3).
@@ -1007,7 +1005,7 @@ mod tests {
     #[test]
     fn short_key_batches_equal_per_key_hashes() {
         // Mostly one-block keys (the eight-lane path on CPUs with AVX2 but no SHA-NI), with a
-        // longer key now and then so that some groups of eight go one key at a time, and a count
+        // longer key now and then so that some groups go one key at a time, and a count
         // that leaves a partial group at the end of the batch and of each parallel chunk.
         let mut state: u64 = 7;
         let mut next = || crate::testing::splitmix64(&mut state);
@@ -1028,7 +1026,7 @@ mod tests {
             hash_keys_into(&keys, variant, &mut out).unwrap();
             assert_eq!(out, expected(&keys, variant));
         }
-        // A blank key in the middle of a group of eight is found, and is the one reported.
+        // A blank key in the middle of a group is found, and is the one reported.
         keys[2053] = "  ".into();
         keys[2990] = String::new();
         let mut out = vec![0u8; keys.len() * 44];
