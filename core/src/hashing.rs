@@ -559,17 +559,29 @@ fn sha256_one(data: &[u8]) -> [u8; 32] {
             std::slice::from_ref(GenericArray::from_slice(block)),
         );
     }
-    let tail = &data[full..];
     let mut last = [GenericArray::default(), GenericArray::default()];
     let mut buf = [0u8; 128];
-    buf[..tail.len()].copy_from_slice(tail);
-    buf[tail.len()] = 0x80;
-    let nblocks = if tail.len() < 56 { 1 } else { 2 };
-    let bits = (data.len() as u64).wrapping_mul(8);
-    buf[nblocks * 64 - 8..nblocks * 64].copy_from_slice(&bits.to_be_bytes());
+    let nblocks = pad_tail(&data[full..], data.len(), &mut buf);
     last[0].copy_from_slice(&buf[..64]);
     last[1].copy_from_slice(&buf[64..]);
     sha2::compress256(&mut state, &last[..nblocks]);
+    state_digest(state)
+}
+
+/// SHA-256's padding (FIPS 180-4 §5.1.1): writes the message's last `tail` bytes (fewer than
+/// 64), 0x80 and the length in bits of the whole `total`-byte message into the zeroed `buf`,
+/// and returns how many 64-byte blocks that fills (1, or 2 when `tail` is 56 bytes or more).
+fn pad_tail(tail: &[u8], total: usize, buf: &mut [u8]) -> usize {
+    buf[..tail.len()].copy_from_slice(tail);
+    buf[tail.len()] = 0x80;
+    let nblocks = if tail.len() < 56 { 1 } else { 2 };
+    let bits = (total as u64).wrapping_mul(8);
+    buf[nblocks * 64 - 8..nblocks * 64].copy_from_slice(&bits.to_be_bytes());
+    nblocks
+}
+
+/// The digest of a final SHA-256 state: its words, big-endian.
+fn state_digest(state: [u32; 8]) -> [u8; 32] {
     let mut digest = [0u8; 32];
     for (d, s) in digest.chunks_exact_mut(4).zip(state) {
         d.copy_from_slice(&s.to_be_bytes());

@@ -36,7 +36,7 @@ pub(super) fn hash_group<'k>(
         let keys: [&[u8]; 8] = std::array::from_fn(&key);
         if keys.iter().all(|k| k.len() <= MAX_KEY) {
             // SAFETY: `enabled` found AVX2.
-            let digests = unsafe { digests8(keys) };
+            let digests = unsafe { digests(keys) };
             keys.iter().zip(&digests).for_each(|(k, d)| each(k, d));
             return 8;
         }
@@ -56,35 +56,22 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// Each key's one padded block (FIPS 180-4 §5.1.1).
-fn padded<const N: usize>(keys: [&[u8]; N]) -> [[u8; 64]; N] {
-    let mut blocks = [[0u8; 64]; N];
+/// Each key's one padded block.
+fn padded(keys: [&[u8]; 8]) -> [[u8; 64]; 8] {
+    let mut blocks = [[0u8; 64]; 8];
     for (block, key) in blocks.iter_mut().zip(keys) {
         assert!(key.len() <= MAX_KEY, "a key longer than one block");
-        block[..key.len()].copy_from_slice(key);
-        block[key.len()] = 0x80;
-        block[56..].copy_from_slice(&(key.len() as u64 * 8).to_be_bytes());
+        super::pad_tail(key, key.len(), block);
     }
     blocks
 }
 
 /// Message word `t` of every lane's block.
-fn words<const N: usize>(blocks: &[[u8; 64]; N], t: usize) -> [i32; N] {
+fn words(blocks: &[[u8; 64]; 8], t: usize) -> [i32; 8] {
     std::array::from_fn(|lane| {
         let b = &blocks[lane][4 * t..4 * t + 4];
         i32::from_be_bytes([b[0], b[1], b[2], b[3]])
     })
-}
-
-/// The final state, one array of lanes per state word, as each lane's big-endian digest.
-fn digests_of<const N: usize>(state: [[u32; N]; 8]) -> [[u8; 32]; N] {
-    let mut out = [[0u8; 32]; N];
-    for (i, lanes) in state.iter().enumerate() {
-        for (digest, lane) in out.iter_mut().zip(lanes) {
-            digest[4 * i..4 * i + 4].copy_from_slice(&lane.to_be_bytes());
-        }
-    }
-    out
 }
 
 macro_rules! rotr {
@@ -101,7 +88,7 @@ macro_rules! rotr {
 /// # Safety
 /// The CPU must have AVX2 ([`enabled`] checks it).
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn digests8(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
+unsafe fn digests(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
     let blocks = padded(keys);
     let mut w = [_mm256_setzero_si256(); 64];
     for (t, slot) in w.iter_mut().enumerate().take(16) {
@@ -152,9 +139,10 @@ pub(super) unsafe fn digests8(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
 
     let state = [a, b, c, d, e, f, g, h];
     // SAFETY: __m256i and [u32; 8] have the same size, and every bit pattern is a valid u32.
-    digests_of(std::array::from_fn(|i| unsafe {
+    let final_words: [[u32; 8]; 8] = std::array::from_fn(|i| unsafe {
         std::mem::transmute::<__m256i, [u32; 8]>(_mm256_add_epi32(state[i], h0[i]))
-    }))
+    });
+    std::array::from_fn(|lane| super::state_digest(final_words.map(|word| word[lane])))
 }
 
 #[cfg(test)]
@@ -186,7 +174,7 @@ mod tests {
         for group in keys().chunks_exact(8) {
             let refs: [&[u8]; 8] = std::array::from_fn(|i| group[i].as_slice());
             // SAFETY: AVX2 was detected above.
-            let got = unsafe { digests8(refs) };
+            let got = unsafe { digests(refs) };
             refs.iter().zip(&got).for_each(|(k, d)| check(k, d));
         }
     }
