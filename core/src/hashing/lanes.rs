@@ -2,9 +2,11 @@
 //! the SHA extensions (Intel server parts before Ice Lake, still common in clouds). There, sha2's
 //! block function is plain integer code, about 1,300 cycles a block; eight lanes cost little
 //! more than one key, because every step of the algorithm is the same for all keys. With SHA-NI,
-//! sha2's one-key path is as fast and stays the one used. (Sixteen AVX-512 lanes, with its
-//! rotate and three-input logic instructions, measured no faster end to end: once the hashing is
-//! eight-wide, the per-key copying, base64 and UTF-8 checks are most of the time.)
+//! sha2's one-key path is as fast and stays the one used.
+//!
+//! Where the CPU has AVX-512VL, the same eight lanes use its one-instruction rotate and
+//! three-input logic on the same 256-bit registers: about half the instructions a round, and no
+//! 512-bit registers (which cost clock speed on these parts and measured no faster).
 //!
 //! Only keys that fit one block (at most 55 bytes, which covers every key format we issue and
 //! the usual 32–48 character keys of other issuers) take this path; longer ones go one at a time.
@@ -15,12 +17,24 @@ use std::sync::OnceLock;
 /// The longest key that fits one padded block (64 bytes minus the 0x80 byte and 8 length bytes).
 pub(super) const MAX_KEY: usize = 55;
 
-/// Whether this path is taken on this CPU: AVX2 and no SHA-NI (with SHA-NI, sha2 hashes one
-/// key at a time just as fast).
-fn enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        std::is_x86_feature_detected!("avx2") && !std::is_x86_feature_detected!("sha")
+/// The digests of eight keys of at most [`MAX_KEY`] bytes. Unsafe: only for a CPU with the
+/// instructions of the function (see [`chosen`]).
+type Digests8 = unsafe fn([&[u8]; 8]) -> [[u8; 32]; 8];
+
+/// The eight-lane function for this CPU, if this path is taken on it: AVX2 and no SHA-NI (with
+/// SHA-NI, sha2 hashes one key at a time just as fast).
+fn chosen() -> Option<Digests8> {
+    static CHOSEN: OnceLock<Option<Digests8>> = OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        if std::is_x86_feature_detected!("sha") || !std::is_x86_feature_detected!("avx2") {
+            None
+        } else if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+        {
+            Some(digests_avx512vl as Digests8)
+        } else {
+            Some(digests_avx2 as Digests8)
+        }
     })
 }
 
@@ -32,13 +46,15 @@ pub(super) fn hash_group<'k>(
     left: usize,
     mut each: impl FnMut(&'k [u8], &[u8; 32]),
 ) -> usize {
-    if left >= 8 && enabled() {
-        let keys: [&[u8]; 8] = std::array::from_fn(&key);
-        if keys.iter().all(|k| k.len() <= MAX_KEY) {
-            // SAFETY: `enabled` found AVX2.
-            let digests = unsafe { digests(keys) };
-            keys.iter().zip(&digests).for_each(|(k, d)| each(k, d));
-            return 8;
+    if left >= 8 {
+        if let Some(digests) = chosen() {
+            let keys: [&[u8]; 8] = std::array::from_fn(&key);
+            if keys.iter().all(|k| k.len() <= MAX_KEY) {
+                // SAFETY: `chosen` picked a function whose instructions this CPU has.
+                let digests = unsafe { digests(keys) };
+                keys.iter().zip(&digests).for_each(|(k, d)| each(k, d));
+                return 8;
+            }
         }
     }
     0
@@ -66,15 +82,128 @@ fn padded(keys: [&[u8]; 8]) -> [[u8; 64]; 8] {
     blocks
 }
 
-/// Message word `t` of every lane's block.
-fn words(blocks: &[[u8; 64]; 8], t: usize) -> [i32; 8] {
-    std::array::from_fn(|lane| {
-        let b = &blocks[lane][4 * t..4 * t + 4];
-        i32::from_be_bytes([b[0], b[1], b[2], b[3]])
+/// Swaps the bytes of every 32-bit word (SHA-256's words are big-endian).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn bswap32(x: __m256i) -> __m256i {
+    let order = _mm256_setr_epi8(
+        3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, //
+        3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
+    );
+    _mm256_shuffle_epi8(x, order)
+}
+
+/// Rows of eight 32-bit words become columns: word `j` of row `i` goes to word `i` of row `j`.
+/// This turns eight keys' words into one register per word index (lane = key), and back.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn transpose(r: [__m256i; 8]) -> [__m256i; 8] {
+    // Interleave 32-bit words of row pairs (0,1), (2,3), …, then 64-bit pairs of those, then
+    // the 128-bit halves.
+    let t: [__m256i; 8] = std::array::from_fn(|i| {
+        let (x, y) = (r[i & !1], r[i | 1]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_epi32(x, y)
+        } else {
+            _mm256_unpackhi_epi32(x, y)
+        }
+    });
+    let u: [__m256i; 8] = std::array::from_fn(|i| {
+        let (x, y) = (t[i & 4 | (i & 3) >> 1], t[i & 4 | (i & 3) >> 1 | 2]);
+        if i % 2 == 0 {
+            _mm256_unpacklo_epi64(x, y)
+        } else {
+            _mm256_unpackhi_epi64(x, y)
+        }
+    });
+    std::array::from_fn(|j| {
+        if j < 4 {
+            _mm256_permute2x128_si256::<0x20>(u[j], u[j + 4])
+        } else {
+            _mm256_permute2x128_si256::<0x31>(u[j - 4], u[j])
+        }
     })
 }
 
-macro_rules! rotr {
+/// The sixteen message words of the eight blocks, word `t` of every block in register `t`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn message_words(blocks: &[[u8; 64]; 8]) -> [__m256i; 16] {
+    let half = |h: usize| {
+        transpose(std::array::from_fn(|lane| {
+            let bytes: &[u8; 32] = blocks[lane][32 * h..32 * h + 32]
+                .try_into()
+                .expect("32 bytes");
+            // SAFETY: an unaligned load of 32 readable bytes.
+            bswap32(unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) })
+        }))
+    };
+    let (low, high) = (half(0), half(1));
+    std::array::from_fn(|t| if t < 8 { low[t] } else { high[t - 8] })
+}
+
+/// The eight digests of a final state, word `i` of every lane in register `i`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lane_digests(state: [__m256i; 8]) -> [[u8; 32]; 8] {
+    let mut digests = [[0u8; 32]; 8];
+    for (digest, row) in digests.iter_mut().zip(transpose(state)) {
+        // SAFETY: an unaligned store of 32 bytes into a [u8; 32].
+        unsafe { _mm256_storeu_si256(digest.as_mut_ptr().cast(), bswap32(row)) };
+    }
+    digests
+}
+
+/// SHA-256 (FIPS 180-4 §6.2.2) of eight padded one-block messages, written once for both
+/// instruction sets: `$ror`, `$xor3`, `$ch` and `$maj` are the macros for rotate right, three-way
+/// xor, choose and majority on eight lanes.
+macro_rules! digests8 {
+    ($keys:expr, $ror:ident, $xor3:ident, $ch:ident, $maj:ident) => {{
+        let blocks = padded($keys);
+        // The schedule in a ring of sixteen words: word t replaces word t - 16.
+        let mut w = message_words(&blocks);
+        let h0 = super::SHA256_H0.map(|h| _mm256_set1_epi32(h as i32));
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = h0;
+        for (t, k) in K.iter().enumerate() {
+            let wt = if t < 16 {
+                w[t]
+            } else {
+                let x = w[(t - 15) % 16];
+                let s0 = $xor3!($ror!(x, 7), $ror!(x, 18), _mm256_srli_epi32::<3>(x));
+                let y = w[(t - 2) % 16];
+                let s1 = $xor3!($ror!(y, 17), $ror!(y, 19), _mm256_srli_epi32::<10>(y));
+                let sum = _mm256_add_epi32(
+                    _mm256_add_epi32(w[t % 16], s0),
+                    _mm256_add_epi32(w[(t - 7) % 16], s1),
+                );
+                w[t % 16] = sum;
+                sum
+            };
+            let s1 = $xor3!($ror!(e, 6), $ror!(e, 11), $ror!(e, 25));
+            let t1 = _mm256_add_epi32(
+                _mm256_add_epi32(h, s1),
+                _mm256_add_epi32(
+                    $ch!(e, f, g),
+                    _mm256_add_epi32(wt, _mm256_set1_epi32(*k as i32)),
+                ),
+            );
+            let s0 = $xor3!($ror!(a, 2), $ror!(a, 13), $ror!(a, 22));
+            let t2 = _mm256_add_epi32(s0, $maj!(a, b, c));
+            h = g;
+            g = f;
+            f = e;
+            e = _mm256_add_epi32(d, t1);
+            d = c;
+            c = b;
+            b = a;
+            a = _mm256_add_epi32(t1, t2);
+        }
+        let state = [a, b, c, d, e, f, g, h];
+        lane_digests(std::array::from_fn(|i| _mm256_add_epi32(state[i], h0[i])))
+    }};
+}
+
+macro_rules! ror_avx2 {
     ($x:expr, $n:literal) => {
         _mm256_or_si256(
             _mm256_srli_epi32::<$n>($x),
@@ -82,67 +211,64 @@ macro_rules! rotr {
         )
     };
 }
+macro_rules! xor3_avx2 {
+    ($a:expr, $b:expr, $c:expr) => {
+        _mm256_xor_si256(_mm256_xor_si256($a, $b), $c)
+    };
+}
+macro_rules! ch_avx2 {
+    ($e:expr, $f:expr, $g:expr) => {
+        _mm256_xor_si256(_mm256_and_si256($e, $f), _mm256_andnot_si256($e, $g))
+    };
+}
+macro_rules! maj_avx2 {
+    ($a:expr, $b:expr, $c:expr) => {
+        _mm256_or_si256(
+            _mm256_and_si256($a, $b),
+            _mm256_and_si256($c, _mm256_or_si256($a, $b)),
+        )
+    };
+}
 
-/// The SHA-256 digests of eight keys of at most [`MAX_KEY`] bytes each, in order.
+// AVX-512VL: one rotate instruction, and one `vpternlogd` for any three-input bit function (its
+// immediate is the function's truth table over the inputs' bits a, b, c, index a·4 + b·2 + c).
+macro_rules! ror_avx512 {
+    ($x:expr, $n:literal) => {
+        _mm256_ror_epi32::<$n>($x)
+    };
+}
+macro_rules! xor3_avx512 {
+    ($a:expr, $b:expr, $c:expr) => {
+        _mm256_ternarylogic_epi32::<0x96>($a, $b, $c)
+    };
+}
+macro_rules! ch_avx512 {
+    ($e:expr, $f:expr, $g:expr) => {
+        _mm256_ternarylogic_epi32::<0xca>($e, $f, $g)
+    };
+}
+macro_rules! maj_avx512 {
+    ($a:expr, $b:expr, $c:expr) => {
+        _mm256_ternarylogic_epi32::<0xe8>($a, $b, $c)
+    };
+}
+
+/// The SHA-256 digests of eight keys of at most [`MAX_KEY`] bytes each, in order, with AVX2.
 ///
 /// # Safety
-/// The CPU must have AVX2 ([`enabled`] checks it).
+/// The CPU must have AVX2.
 #[target_feature(enable = "avx2")]
-unsafe fn digests(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
-    let blocks = padded(keys);
-    let mut w = [_mm256_setzero_si256(); 64];
-    for (t, slot) in w.iter_mut().enumerate().take(16) {
-        let [w0, w1, w2, w3, w4, w5, w6, w7] = words(&blocks, t);
-        *slot = _mm256_setr_epi32(w0, w1, w2, w3, w4, w5, w6, w7);
-    }
-    for t in 16..64 {
-        let x = w[t - 15];
-        let s0 = _mm256_xor_si256(
-            _mm256_xor_si256(rotr!(x, 7), rotr!(x, 18)),
-            _mm256_srli_epi32::<3>(x),
-        );
-        let y = w[t - 2];
-        let s1 = _mm256_xor_si256(
-            _mm256_xor_si256(rotr!(y, 17), rotr!(y, 19)),
-            _mm256_srli_epi32::<10>(y),
-        );
-        w[t] = _mm256_add_epi32(
-            _mm256_add_epi32(w[t - 16], s0),
-            _mm256_add_epi32(w[t - 7], s1),
-        );
-    }
+unsafe fn digests_avx2(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
+    digests8!(keys, ror_avx2, xor3_avx2, ch_avx2, maj_avx2)
+}
 
-    let h0 = super::SHA256_H0.map(|h| _mm256_set1_epi32(h as i32));
-    let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = h0;
-    for (t, wt) in w.iter().enumerate() {
-        let s1 = _mm256_xor_si256(_mm256_xor_si256(rotr!(e, 6), rotr!(e, 11)), rotr!(e, 25));
-        let ch = _mm256_xor_si256(_mm256_and_si256(e, f), _mm256_andnot_si256(e, g));
-        let t1 = _mm256_add_epi32(
-            _mm256_add_epi32(h, s1),
-            _mm256_add_epi32(ch, _mm256_add_epi32(*wt, _mm256_set1_epi32(K[t] as i32))),
-        );
-        let s0 = _mm256_xor_si256(_mm256_xor_si256(rotr!(a, 2), rotr!(a, 13)), rotr!(a, 22));
-        let maj = _mm256_or_si256(
-            _mm256_and_si256(a, b),
-            _mm256_and_si256(c, _mm256_or_si256(a, b)),
-        );
-        let t2 = _mm256_add_epi32(s0, maj);
-        h = g;
-        g = f;
-        f = e;
-        e = _mm256_add_epi32(d, t1);
-        d = c;
-        c = b;
-        b = a;
-        a = _mm256_add_epi32(t1, t2);
-    }
-
-    let state = [a, b, c, d, e, f, g, h];
-    // SAFETY: __m256i and [u32; 8] have the same size, and every bit pattern is a valid u32.
-    let final_words: [[u32; 8]; 8] = std::array::from_fn(|i| unsafe {
-        std::mem::transmute::<__m256i, [u32; 8]>(_mm256_add_epi32(state[i], h0[i]))
-    });
-    std::array::from_fn(|lane| super::state_digest(final_words.map(|word| word[lane])))
+/// As [`digests_avx2`], with AVX-512VL's rotate and three-input logic on the same registers.
+///
+/// # Safety
+/// The CPU must have AVX2, AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
+unsafe fn digests_avx512vl(keys: [&[u8]; 8]) -> [[u8; 32]; 8] {
+    digests8!(keys, ror_avx512, xor3_avx512, ch_avx512, maj_avx512)
 }
 
 #[cfg(test)]
@@ -160,22 +286,28 @@ mod tests {
             .collect()
     }
 
-    fn check(key: &[u8], digest: &[u8; 32]) {
-        let want: [u8; 32] = Sha256::digest(key).into();
-        assert_eq!(digest, &want, "key of {} bytes", key.len());
-    }
-
     #[test]
     fn eight_lanes_match_sha2_for_every_one_block_length() {
-        if !std::is_x86_feature_detected!("avx2") {
-            eprintln!("no AVX2 on this CPU: the eight-lane path is never taken here");
-            return;
+        let mut variants: Vec<(&str, Digests8)> = Vec::new();
+        if std::is_x86_feature_detected!("avx2") {
+            variants.push(("avx2", digests_avx2));
         }
-        for group in keys().chunks_exact(8) {
-            let refs: [&[u8]; 8] = std::array::from_fn(|i| group[i].as_slice());
-            // SAFETY: AVX2 was detected above.
-            let got = unsafe { digests(refs) };
-            refs.iter().zip(&got).for_each(|(k, d)| check(k, d));
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
+            variants.push(("avx512vl", digests_avx512vl));
+        }
+        if variants.is_empty() {
+            eprintln!("no AVX2 on this CPU: the eight-lane path is never taken here");
+        }
+        for (name, digests) in variants {
+            for group in keys().chunks_exact(8) {
+                let refs: [&[u8]; 8] = std::array::from_fn(|i| group[i].as_slice());
+                // SAFETY: the CPU has this variant's instructions (detected above).
+                let got = unsafe { digests(refs) };
+                for (k, d) in refs.iter().zip(&got) {
+                    let want: [u8; 32] = Sha256::digest(k).into();
+                    assert_eq!(d, &want, "{name}, a key of {} bytes", k.len());
+                }
+            }
         }
     }
 }
