@@ -96,6 +96,10 @@ def test_list_form_strings_are_ordinary_and_nothing_leaks() -> None:
     refs = [sys.getrefcount(k) for k in keys[:5]]
     out = keyshift.hash_keys(keys)
     assert [sys.getrefcount(k) for k in keys[:5]] == refs  # no reference kept or lost
+    for bad in (None, "\ud800", " "):  # a call that fails late gives back what it took
+        with pytest.raises((TypeError, UnicodeEncodeError, keyshift.InvalidInputError)):
+            keyshift.hash_keys([*keys[:2999], bad, *keys[2999:]])
+        assert [sys.getrefcount(k) for k in keys[:5]] == refs
     assert out == [b64(k) for k in keys]
     for i in (0, 1, 2, -4, -3, -2, -1):
         h = out[i]
