@@ -462,11 +462,12 @@ where
     let run = |first: usize, out: &mut [u8]| -> Option<usize> {
         let mut bad = None;
         let count = out.len() / width;
-        let mut slots = out.chunks_exact_mut(width).enumerate();
-        let mut encode = |(j, slot): (usize, &mut [u8]), k: &[u8], digest: &[u8; 32]| {
+        // Key `first + j` is checked and its digest written into slot `j` of `out`.
+        let mut encode = |j: usize, k: &[u8], digest: &[u8; 32]| {
             if bad.is_none() && !key_ok(k, check_utf8) {
                 bad = Some(first + j);
             }
+            let slot = &mut out[j * width..(j + 1) * width];
             if hex {
                 encode_hex(digest, slot);
             } else {
@@ -479,14 +480,14 @@ where
             let group = lanes::hash_group(
                 |i| key(first + j + i),
                 count - j,
-                |k, digest| encode(slots.next().expect("a slot per key"), k, digest),
+                |i, k, digest| encode(j + i, k, digest),
             );
             if group > 0 {
                 j += group;
                 continue;
             }
             let k = key(first + j);
-            encode(slots.next().expect("a slot per key"), k, &sha256_one(k));
+            encode(j, k, &sha256_one(k));
             j += 1;
         }
         bad
@@ -535,7 +536,7 @@ mod lanes {
     pub(super) fn hash_group<'k>(
         _key: impl Fn(usize) -> &'k [u8],
         _left: usize,
-        _each: impl FnMut(&'k [u8], &[u8; 32]),
+        _each: impl FnMut(usize, &'k [u8], &[u8; 32]),
     ) -> usize {
         0
     }

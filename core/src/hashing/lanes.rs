@@ -28,9 +28,7 @@ fn chosen() -> Option<Digests8> {
     *CHOSEN.get_or_init(|| {
         if std::is_x86_feature_detected!("sha") || !std::is_x86_feature_detected!("avx2") {
             None
-        } else if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl")
-        {
+        } else if has_avx512vl() {
             Some(digests_avx512vl as Digests8)
         } else {
             Some(digests_avx2 as Digests8)
@@ -38,13 +36,18 @@ fn chosen() -> Option<Digests8> {
     })
 }
 
+/// AVX-512F and AVX-512VL: the rotate and three-input logic instructions on 256-bit registers.
+fn has_avx512vl() -> bool {
+    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+}
+
 /// Hashes the next eight keys as one group when this CPU, the number of keys left (`left`) and
-/// their lengths allow. `key(i)` is the i-th next key; `each` gets every key of the group
-/// with its digest, in order. Returns how many keys it hashed (0: go one at a time).
+/// their lengths allow. `key(i)` is the i-th next key; `each(i, key, digest)` gets every key
+/// of the group, in order. Returns how many keys it hashed (0: go one at a time).
 pub(super) fn hash_group<'k>(
     key: impl Fn(usize) -> &'k [u8],
     left: usize,
-    mut each: impl FnMut(&'k [u8], &[u8; 32]),
+    mut each: impl FnMut(usize, &'k [u8], &[u8; 32]),
 ) -> usize {
     if left >= 8 {
         if let Some(digests) = chosen() {
@@ -52,7 +55,9 @@ pub(super) fn hash_group<'k>(
             if keys.iter().all(|k| k.len() <= MAX_KEY) {
                 // SAFETY: `chosen` picked a function whose instructions this CPU has.
                 let digests = unsafe { digests(keys) };
-                keys.iter().zip(&digests).for_each(|(k, d)| each(k, d));
+                for (i, (k, d)) in keys.iter().zip(&digests).enumerate() {
+                    each(i, k, d);
+                }
                 return 8;
             }
         }
@@ -292,7 +297,7 @@ mod tests {
         if std::is_x86_feature_detected!("avx2") {
             variants.push(("avx2", digests_avx2));
         }
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") {
+        if has_avx512vl() {
             variants.push(("avx512vl", digests_avx512vl));
         }
         if variants.is_empty() {
